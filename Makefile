@@ -1,0 +1,57 @@
+# One-command local workflow: `make run` to start the app, `make test` for what CI runs.
+# Stamp files make `install` cheap when nothing changed: pip reruns only when
+# requirements*.txt is newer than the venv's stamp, npm only when package-lock.json is.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.requirements-dev.stamp
+NODE_STAMP := node_modules/.package-lock.stamp
+
+.PHONY: venv node install run test lint format bench clean distclean
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-dev.txt requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@touch $@
+
+node: $(NODE_STAMP)
+
+$(NODE_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: venv node
+
+run: install
+	@test -f local.settings.json || cp local.settings.json.example local.settings.json
+	$(PY) -m devhost start . --port 7071
+
+test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# Placeholder: the benchmark harness lives in bench/ (python -m bench).
+bench: install
+	$(PY) -m bench
+
+clean:
+	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
+		-name __pycache__ -type d -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .devhost bench/out bench/results
+	rm -rf __blobstorage__ __queuestorage__ __azurite_db*
+
+# Also removes the installed tools; the next `make install` recreates them.
+distclean: clean
+	rm -rf $(VENV) node_modules

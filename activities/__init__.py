@@ -1,0 +1,1 @@
+"""Durable activities: small, idempotent units of side-effecting work called by orchestrators."""

@@ -1,0 +1,5 @@
+"""Entry point for `python -m devhost`."""
+
+from devhost.cli import main
+
+raise SystemExit(main())

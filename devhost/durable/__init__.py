@@ -1,0 +1,1 @@
+"""devhost's stand-in for the Durable Functions extension: state, replay episodes and HTTP API."""

@@ -1,0 +1,875 @@
+"""Runs orchestrations: episodes through the SDK's replay, activities, timers, sub-orchestrations.
+
+The engine follows the Durable Task model: every orchestration has an inbox of messages
+(ExecutionStarted, completions, fired timers, raised events, termination). An episode takes
+every message that is ready, appends them to the history after an OrchestratorStarted event,
+replays the orchestrator through the SDK, walks the returned actions and commits the new
+history, consumed messages and new work in one transaction. Activities are work items that
+are deleted in the same transaction that records their completion, so a completion that was
+persisted never runs again, and one that was not is retried after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import json
+import logging
+import re
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.functions import meta
+
+from devhost.durable.clock import Clock
+from devhost.durable.history import (
+    EventType,
+    event,
+    execution_started,
+    format_timestamp,
+    orchestrator_completed,
+    orchestrator_started,
+    parse_timestamp,
+)
+from devhost.durable.store import (
+    RUNNING_STATES,
+    TERMINAL_STATES,
+    InboxMessage,
+    Instance,
+    Store,
+    Tx,
+    WorkItem,
+)
+from devhost.durable.walk import (
+    ActionWalk,
+    FunctionCatalog,
+    OrchestrationRejected,
+    WalkResult,
+)
+from devhost.indexing import IndexedFunction
+from devhost.invoker import FunctionInvocationError, Invoker
+from devhost.settings import DurableOptions
+
+log = logging.getLogger("devhost.durable")
+
+OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
+_BAD_ID = re.compile(r"[\\/#?\x00-\x1f\x7f]")
+
+# The DTFx OrchestrationStatus values recorded in ExecutionCompleted events.
+_DTFX_STATUS = {"Completed": 1, "ContinuedAsNew": 2, "Failed": 3, "Terminated": 5}
+
+
+class DurableError(Exception):
+    """A client request the extension would refuse; `status` is the HTTP status it uses."""
+
+    status = 400
+
+
+class UnknownOrchestrator(DurableError):
+    status = 400
+
+
+class InvalidInstanceId(DurableError):
+    status = 400
+
+
+class InstanceAlreadyRunning(DurableError):
+    status = 409
+
+
+class InstanceNotFound(DurableError):
+    status = 404
+
+
+class InstanceGone(DurableError):
+    status = 410
+
+
+def utc_now_text(clock: Clock) -> str:
+    return clock.now_datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def validate_instance_id(instance_id: str) -> None:
+    if not instance_id or len(instance_id) > 256:
+        raise InvalidInstanceId("Instance ID must be between 1 and 256 characters long.")
+    if instance_id.startswith("@"):
+        raise InvalidInstanceId(f"Instance ID '{instance_id}' must not start with '@'.")
+    if _BAD_ID.search(instance_id):
+        raise InvalidInstanceId(
+            f"Instance ID '{instance_id}' contains invalid characters ('/', '\\', '#', '?' "
+            "or control characters)."
+        )
+
+
+@dataclass
+class _Episode:
+    """What one episode decided, ready to be committed."""
+
+    instance: Instance
+    consumed: list[int]
+    events: list[dict[str, Any]]
+    status: str
+    output: str | None = None
+    custom_status: str | None = None
+    walk: WalkResult = field(default_factory=WalkResult)
+    parent_notice: dict[str, Any] | None = None
+    restart_input: str | None = None
+    continue_as_new: bool = False
+
+
+@dataclass
+class _Committed:
+    work_items: list[WorkItem]
+    timers: list[tuple[float, str]]
+    ready: list[str]
+
+
+class DurableEngine:
+    """The Durable extension's behaviour for one task hub, on one event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        functions: Iterable[IndexedFunction],
+        invoker: Invoker,
+        options: DurableOptions,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.invoker = invoker
+        self.options = options
+        self.clock = clock
+        self.orchestrators: dict[str, IndexedFunction] = {}
+        self.activities: dict[str, IndexedFunction] = {}
+        for fn in functions:
+            if fn.trigger_type == "orchestrationTrigger":
+                self.orchestrators[fn.durable_name or fn.name] = fn
+            elif fn.trigger_type == "activityTrigger":
+                self.activities[fn.durable_name or fn.name] = fn
+        self.catalog = FunctionCatalog(
+            activities=frozenset(self.activities), orchestrators=frozenset(self.orchestrators)
+        )
+        self._history_cache: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+        self._ready: set[str] = set()
+        self._running: set[str] = set()
+        self._timers: list[tuple[float, int, str]] = []
+        self._timer_seq = itertools.count()
+        self._activity_queue: deque[WorkItem] = deque()
+        self._activities_in_flight = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.episodes_run = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover queued messages and work items from the store, then start dispatching."""
+
+        def recover(tx: Tx) -> tuple[list[tuple[str, float]], list[WorkItem], str | None]:
+            return tx.pending_inbox(), tx.all_work_items(), tx.get_meta("clock_offset")
+
+        inbox, items, offset = await self.store.run(recover)
+        if self.clock.virtual and offset is not None:
+            self.clock.offset = max(self.clock.offset, float(offset))
+        for instance_id, visible_at in inbox:
+            self._schedule_message(instance_id, visible_at)
+        self._activity_queue.extend(items)
+        if items:
+            log.info("Resuming %d activity work item(s) left by a previous run", len(items))
+        self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="durable-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._dispatcher:
+            self._dispatcher.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._dispatcher:
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def _schedule_message(self, instance_id: str, visible_at: float) -> None:
+        if visible_at <= self.clock.now():
+            self._ready.add(instance_id)
+        else:
+            heapq.heappush(self._timers, (visible_at, next(self._timer_seq), instance_id))
+        self._wake.set()
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("devhost internal error in %s", task.get_name(), exc_info=task.exception())
+        self._wake.set()
+
+    def is_idle(self) -> bool:
+        return (
+            not self._ready
+            and not self._running
+            and not self._activity_queue
+            and self._activities_in_flight == 0
+        )
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            now = self.clock.now()
+            while self._timers and self._timers[0][0] <= now:
+                _, _, instance_id = heapq.heappop(self._timers)
+                self._ready.add(instance_id)
+            for instance_id in list(self._ready):
+                if instance_id in self._running:
+                    continue
+                if len(self._running) >= self.options.max_concurrent_orchestrators:
+                    break
+                self._ready.discard(instance_id)
+                self._running.add(instance_id)
+                self._spawn(self._run_episode(instance_id), f"episode:{instance_id}")
+            while (
+                self._activity_queue
+                and self._activities_in_flight < self.options.max_concurrent_activities
+            ):
+                item = self._activity_queue.popleft()
+                self._activities_in_flight += 1
+                self._spawn(self._run_activity(item), f"activity:{item.name}")
+            if self.is_idle():
+                if self._timers and self.clock.virtual and self.clock.auto_advance:
+                    if self.clock.advance_to(self._timers[0][0]):
+                        await self._persist_clock()
+                    continue
+                self._idle.set()
+            else:
+                self._idle.clear()
+            timeout = None
+            if self._timers:
+                timeout = max(0.0, self._timers[0][0] - self.clock.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _persist_clock(self) -> None:
+        offset = repr(self.clock.offset)
+        await self.store.run(lambda tx: tx.set_meta("clock_offset", offset))
+
+    async def wait_idle(self) -> None:
+        """Wait until no episode, activity or due timer remains (virtual time: none at all)."""
+        while True:
+            self._wake.set()
+            await self._idle.wait()
+            await asyncio.sleep(0)
+            if self._idle.is_set() and self.is_idle():
+                return
+
+    def advance_time(self, seconds: float) -> None:
+        self.clock.advance_by(seconds)
+        self._wake.set()
+
+    # -- episodes ----------------------------------------------------------------------------
+
+    async def _run_episode(self, instance_id: str) -> None:
+        try:
+            committed = await self._episode(instance_id)
+        finally:
+            self._running.discard(instance_id)
+            self._wake.set()
+        if committed:
+            self._after_commit(committed)
+
+    def _after_commit(self, committed: _Committed) -> None:
+        self._activity_queue.extend(committed.work_items)
+        for instance_id in committed.ready:
+            self._ready.add(instance_id)
+        for visible_at, instance_id in committed.timers:
+            self._schedule_message(instance_id, visible_at)
+        self._wake.set()
+
+    async def _load(
+        self, instance_id: str
+    ) -> tuple[Instance | None, list[dict[str, Any]] | None, list[InboxMessage]]:
+        now = self.clock.now()
+        cached = self._history_cache.get(instance_id)
+
+        def load(tx: Tx) -> tuple[Instance | None, list[dict[str, Any]] | None, list[InboxMessage]]:
+            inst = tx.get_instance(instance_id)
+            messages = tx.ready_messages(instance_id, now)
+            history = None
+            if inst is not None and (cached is None or cached[0] != inst.execution_id):
+                history = tx.load_history(instance_id)
+            return inst, history, messages
+
+        inst, history, messages = await self.store.run(load)
+        if inst is not None:
+            if history is None and cached is not None:
+                history = cached[1]
+            self._history_cache[instance_id] = (inst.execution_id, history or [])
+        return inst, history, messages
+
+    async def _episode(self, instance_id: str) -> _Committed | None:
+        inst, history, messages = await self._load(instance_id)
+        if not messages:
+            return None
+        consumed = [m.id for m in messages]
+        if inst is None or inst.is_terminal:
+            # Late completions and events for a finished or purged instance are dropped.
+            await self.store.run(lambda tx: tx.delete_messages(consumed))
+            return None
+        assert history is not None
+        current = [m for m in messages if m.execution_id in (None, inst.execution_id)]
+        started_at = self._episode_time(history, current)
+        terminate = next(
+            (m for m in current if m.event["EventType"] == EventType.EXECUTION_TERMINATED), None
+        )
+        if terminate is not None:
+            decision = self._terminate(inst, consumed, started_at, terminate.event)
+        else:
+            new_events = [m.event for m in current]
+            if not history and not any(
+                e["EventType"] == EventType.EXECUTION_STARTED for e in new_events
+            ):
+                return None  # nothing can run before ExecutionStarted arrives
+            decision = await self._replay(inst, history, new_events, consumed, started_at)
+        self.episodes_run += 1
+        return await self._commit(decision, len(history))
+
+    def _episode_time(
+        self, history: list[dict[str, Any]], messages: list[InboxMessage]
+    ) -> datetime:
+        """Now, but never before an earlier episode nor before a timer delivered in this one."""
+        moment = self.clock.now_datetime()
+        for ev in reversed(history):
+            if ev["EventType"] == EventType.ORCHESTRATOR_STARTED:
+                moment = max(moment, parse_timestamp(ev["Timestamp"]))
+                break
+        for m in messages:
+            if m.event["EventType"] == EventType.TIMER_FIRED:
+                moment = max(moment, parse_timestamp(m.event["FireAt"]))
+        return moment
+
+    def _terminate(
+        self, inst: Instance, consumed: list[int], at: datetime, message: dict[str, Any]
+    ) -> _Episode:
+        reason = message.get("Input")
+        output = json.dumps(reason)
+        events = [
+            orchestrator_started(at),
+            dict(message, Timestamp=format_timestamp(at)),
+            event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=5, Result=output),
+            orchestrator_completed(at),
+        ]
+        log.info("Orchestration '%s' (%s) terminated: %s", inst.name, inst.instance_id, reason)
+        return _Episode(
+            inst,
+            consumed,
+            events,
+            "Terminated",
+            output=output,
+            custom_status=inst.custom_status,
+            parent_notice=self._parent_failure(inst, f"Orchestration terminated: {reason}", at),
+        )
+
+    def _context_json(self, inst: Instance, history: list[dict[str, Any]]) -> str:
+        return json.dumps(
+            {
+                "history": history,
+                "input": json.loads(inst.input) if inst.input is not None else None,
+                "instanceId": inst.instance_id,
+                "isReplaying": False,
+                "parentInstanceId": inst.parent_instance_id,
+                "upperSchemaVersion": 1,
+                "upperSchemaVersionNew": 2,
+                "longRunningTimerIntervalDuration": "3.00:00:00",
+                "maximumShortTimerDuration": "6.00:00:00",
+                "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
+            }
+        )
+
+    async def _replay(
+        self,
+        inst: Instance,
+        history: list[dict[str, Any]],
+        new_events: list[dict[str, Any]],
+        consumed: list[int],
+        at: datetime,
+    ) -> _Episode:
+        played = [ev if ev["IsPlayed"] else dict(ev, IsPlayed=True) for ev in history]
+        episode_events = [orchestrator_started(at), *new_events]
+        full = played + episode_events
+        fn = self.orchestrators.get(inst.name)
+        if fn is None:
+            return self._failed(
+                inst, consumed, episode_events, at, f"orchestrator '{inst.name}' is not defined"
+            )
+        binding = fn.trigger["name"]
+        context = meta.Datum(self._context_json(inst, full), "string")
+        try:
+            result = await self.invoker.invoke(fn, {binding: context})
+            state_text = result.return_value.value if result.return_value else None
+            if not isinstance(state_text, str):
+                raise OrchestrationRejected("the orchestrator returned no state")
+            state = json.loads(state_text)
+        except FunctionInvocationError as exc:
+            message = exc.message
+            error = message.split(OUT_OF_PROC_MARKER, 1)[0]
+            if OUT_OF_PROC_MARKER in message:
+                state = json.loads(message.split(OUT_OF_PROC_MARKER, 1)[1])
+                error = state.get("error") or error
+            return self._failed(inst, consumed, episode_events, at, error)
+        except OrchestrationRejected as exc:
+            return self._failed(inst, consumed, episode_events, at, str(exc))
+        custom = state.get("customStatus")
+        custom_text = json.dumps(custom) if custom is not None else None
+        try:
+            walk = ActionWalk(full, at, inst.execution_id, self.catalog).run(
+                state.get("actions") or [], state.get("schemaVersion")
+            )
+        except OrchestrationRejected as exc:
+            return self._failed(inst, consumed, episode_events, at, str(exc))
+        events = episode_events + walk.new_events
+        if walk.continue_as_new:
+            events.append(orchestrator_completed(at))
+            return _Episode(
+                inst,
+                consumed,
+                events,
+                "ContinuedAsNew",
+                custom_status=custom_text,
+                walk=walk,
+                restart_input=walk.continue_as_new_input,
+                continue_as_new=True,
+            )
+        if state.get("isDone"):
+            output = json.dumps(state["output"]) if "output" in state else None
+            events.append(
+                event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=1, Result=output)
+            )
+            events.append(orchestrator_completed(at))
+            return _Episode(
+                inst,
+                consumed,
+                events,
+                "Completed",
+                output=output,
+                custom_status=custom_text,
+                walk=walk,
+                parent_notice=self._parent_completion(inst, output, at),
+            )
+        events.append(orchestrator_completed(at))
+        return _Episode(inst, consumed, events, "Running", custom_status=custom_text, walk=walk)
+
+    def _failed(
+        self,
+        inst: Instance,
+        consumed: list[int],
+        episode_events: list[dict[str, Any]],
+        at: datetime,
+        error: str,
+    ) -> _Episode:
+        reason = f"Orchestrator function '{inst.name}' failed: {error}"
+        log.error("Orchestration '%s' (%s) failed: %s", inst.name, inst.instance_id, error)
+        output = json.dumps(reason)
+        events = [
+            *episode_events,
+            event(
+                EventType.EXECUTION_COMPLETED,
+                at,
+                OrchestrationStatus=3,
+                Result=output,
+                FailureDetails={
+                    "ErrorType": "OrchestrationFailureException",
+                    "ErrorMessage": reason,
+                },
+            ),
+            orchestrator_completed(at),
+        ]
+        return _Episode(
+            inst,
+            consumed,
+            events,
+            "Failed",
+            output=output,
+            custom_status=inst.custom_status,
+            parent_notice=self._parent_failure(inst, reason, at),
+        )
+
+    def _parent_completion(
+        self, inst: Instance, output: str | None, at: datetime
+    ) -> dict[str, Any] | None:
+        if inst.parent_instance_id is None:
+            return None
+        return event(
+            EventType.SUB_ORCHESTRATION_COMPLETED,
+            at,
+            TaskScheduledId=inst.parent_task_id,
+            Result=output,
+        )
+
+    def _parent_failure(self, inst: Instance, reason: str, at: datetime) -> dict[str, Any] | None:
+        if inst.parent_instance_id is None:
+            return None
+        return event(
+            EventType.SUB_ORCHESTRATION_FAILED,
+            at,
+            TaskScheduledId=inst.parent_task_id,
+            Reason=reason,
+            Details=None,
+        )
+
+    # -- commit ------------------------------------------------------------------------------
+
+    async def _commit(self, ep: _Episode, history_len: int) -> _Committed | None:
+        inst = ep.instance
+        now_epoch = self.clock.now()
+        now_text = utc_now_text(self.clock)
+        new_execution = uuid.uuid4().hex if ep.continue_as_new else None
+
+        def commit(tx: Tx) -> _Committed | None:
+            current = tx.get_instance(inst.instance_id)
+            if current is None or current.execution_id != inst.execution_id:
+                return None  # replaced or purged while the episode ran: its result is moot
+            tx.delete_messages(ep.consumed)
+            result = _Committed([], [], [])
+            updated = Instance(**{**current.__dict__})
+            updated.runtime_status = ep.status
+            updated.custom_status = ep.custom_status
+            updated.last_updated_time = now_text
+            if ep.output is not None or ep.status in TERMINAL_STATES:
+                updated.output = ep.output
+            if new_execution is not None:
+                tx.clear_execution(inst.instance_id)
+                updated.execution_id = new_execution
+                updated.input = json.dumps(ep.restart_input)
+                updated.output = None
+                started = execution_started(
+                    self.clock.now_datetime(),
+                    name=inst.name,
+                    instance_id=inst.instance_id,
+                    execution_id=new_execution,
+                    input_text=ep.restart_input,
+                    version=inst.version,
+                    parent=self._parent_info(current),
+                )
+                tx.enqueue(inst.instance_id, new_execution, started, now_epoch)
+                result.ready.append(inst.instance_id)
+            else:
+                tx.append_history(inst.instance_id, history_len, ep.events)
+                for timer in ep.walk.timers:
+                    fire_at = timer.fire_at.timestamp()
+                    fired = event(
+                        EventType.TIMER_FIRED,
+                        timer.fire_at,
+                        TimerId=timer.timer_id,
+                        FireAt=format_timestamp(timer.fire_at),
+                    )
+                    tx.enqueue(inst.instance_id, inst.execution_id, fired, fire_at)
+                    result.timers.append((fire_at, inst.instance_id))
+                for timer_id in ep.walk.cancelled_timers:
+                    tx.delete_timer_message(inst.instance_id, inst.execution_id, timer_id)
+                for call in ep.walk.activities:
+                    result.work_items.append(
+                        tx.add_work_item(
+                            inst.instance_id,
+                            inst.execution_id,
+                            call.task_id,
+                            call.name,
+                            call.input_text,
+                        )
+                    )
+                for sub in ep.walk.sub_orchestrations:
+                    self._create_child(tx, current, sub, now_epoch, now_text, result)
+            tx.put_instance(updated)
+            if ep.parent_notice is not None and current.parent_instance_id:
+                tx.enqueue(
+                    current.parent_instance_id,
+                    current.parent_execution_id,
+                    ep.parent_notice,
+                    now_epoch,
+                )
+                result.ready.append(current.parent_instance_id)
+            return result
+
+        committed = await self.store.run(commit)
+        if committed is None:
+            self._history_cache.pop(inst.instance_id, None)
+            return None
+        if ep.continue_as_new or ep.status in TERMINAL_STATES:
+            self._history_cache.pop(inst.instance_id, None)
+        else:
+            cached = self._history_cache.get(inst.instance_id)
+            if cached is not None and cached[0] == inst.execution_id:
+                for ev in cached[1]:
+                    ev["IsPlayed"] = True
+                cached[1].extend(ep.events)
+        if ep.status in TERMINAL_STATES:
+            log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, ep.status.lower())
+        return committed
+
+    @staticmethod
+    def _parent_info(inst: Instance) -> dict[str, Any] | None:
+        if inst.parent_instance_id is None:
+            return None
+        return {
+            "OrchestrationInstance": {
+                "InstanceId": inst.parent_instance_id,
+                "ExecutionId": inst.parent_execution_id,
+            },
+            "TaskScheduleId": inst.parent_task_id,
+        }
+
+    def _create_child(
+        self,
+        tx: Tx,
+        parent: Instance,
+        sub: Any,
+        now_epoch: float,
+        now_text: str,
+        result: _Committed,
+    ) -> None:
+        existing = tx.get_instance(sub.instance_id)
+        if existing is not None and existing.runtime_status in RUNNING_STATES:
+            failure = event(
+                EventType.SUB_ORCHESTRATION_FAILED,
+                self.clock.now_datetime(),
+                TaskScheduledId=sub.task_id,
+                Reason=(
+                    f"An orchestration with instance ID '{sub.instance_id}' already exists "
+                    f"and is {existing.runtime_status}."
+                ),
+                Details=None,
+            )
+            tx.enqueue(parent.instance_id, parent.execution_id, failure, now_epoch)
+            result.ready.append(parent.instance_id)
+            return
+        if existing is not None:
+            tx.delete_instance(sub.instance_id)
+        execution_id = uuid.uuid4().hex
+        child = Instance(
+            instance_id=sub.instance_id,
+            name=sub.name,
+            version=sub.version,
+            execution_id=execution_id,
+            runtime_status="Pending",
+            input=json.dumps(sub.input_text),
+            output=None,
+            custom_status=None,
+            created_time=now_text,
+            last_updated_time=now_text,
+            parent_instance_id=parent.instance_id,
+            parent_execution_id=parent.execution_id,
+            parent_task_id=sub.task_id,
+        )
+        tx.put_instance(child)
+        started = execution_started(
+            self.clock.now_datetime(),
+            name=sub.name,
+            instance_id=sub.instance_id,
+            execution_id=execution_id,
+            input_text=sub.input_text,
+            version=sub.version,
+            parent=self._parent_info(child),
+        )
+        tx.enqueue(sub.instance_id, execution_id, started, now_epoch)
+        result.ready.append(sub.instance_id)
+
+    # -- activities --------------------------------------------------------------------------
+
+    async def _run_activity(self, item: WorkItem) -> None:
+        try:
+            completion = await self._invoke_activity(item)
+            now_epoch = self.clock.now()
+
+            def record(tx: Tx) -> bool:
+                if not tx.work_item_exists(item.id):
+                    return False  # the instance was replaced or purged meanwhile
+                tx.delete_work_item(item.id)
+                tx.enqueue(item.instance_id, item.execution_id, completion, now_epoch)
+                return True
+
+            if await self.store.run(record):
+                self._ready.add(item.instance_id)
+        finally:
+            self._activities_in_flight -= 1
+            self._wake.set()
+
+    async def _invoke_activity(self, item: WorkItem) -> dict[str, Any]:
+        fn = self.activities[item.name]
+        binding = fn.trigger["name"]
+        data = meta.Datum(item.input if item.input is not None else "null", "string")
+        try:
+            result = await self.invoker.invoke(fn, {binding: data})
+        except FunctionInvocationError as exc:
+            return event(
+                EventType.TASK_FAILED,
+                self.clock.now_datetime(),
+                TaskScheduledId=item.task_id,
+                Reason=f"Activity function '{item.name}' failed: {exc.type_name}: {exc.message}",
+                Details=json.dumps(
+                    {
+                        "$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
+                        "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
+                        "Message": (
+                            f"Result: Failure\nException: {exc.type_name}: {exc.message}\n"
+                            f"Stack: {exc.stack}"
+                        ),
+                    }
+                ),
+            )
+        value = result.return_value.value if result.return_value is not None else None
+        return event(
+            EventType.TASK_COMPLETED,
+            self.clock.now_datetime(),
+            TaskScheduledId=item.task_id,
+            Result=value,
+        )
+
+    # -- client operations -------------------------------------------------------------------
+
+    async def start_new(
+        self,
+        name: str,
+        instance_id: str | None,
+        input_token: Any,
+        version: str | None = None,
+    ) -> str:
+        if name not in self.orchestrators:
+            known = ", ".join(f"'{n}'" for n in sorted(self.orchestrators))
+            raise UnknownOrchestrator(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                f"function. Additional info: The following are the known orchestrator "
+                f"functions: {known}."
+            )
+        instance_id = instance_id or uuid.uuid4().hex
+        validate_instance_id(instance_id)
+        now_epoch = self.clock.now()
+        now_text = utc_now_text(self.clock)
+        execution_id = uuid.uuid4().hex
+        input_text = (
+            input_token
+            if isinstance(input_token, str) or input_token is None
+            else json.dumps(input_token)
+        )
+
+        def start(tx: Tx) -> None:
+            existing = tx.get_instance(instance_id)
+            if existing is not None and existing.runtime_status in RUNNING_STATES:
+                raise InstanceAlreadyRunning(
+                    f"An Orchestration instance with the status {existing.runtime_status} "
+                    "already exists."
+                )
+            if existing is not None:
+                tx.delete_instance(instance_id)
+            tx.put_instance(
+                Instance(
+                    instance_id=instance_id,
+                    name=name,
+                    version=version,
+                    execution_id=execution_id,
+                    runtime_status="Pending",
+                    input=json.dumps(input_token),
+                    output=None,
+                    custom_status=None,
+                    created_time=now_text,
+                    last_updated_time=now_text,
+                    parent_instance_id=None,
+                    parent_execution_id=None,
+                    parent_task_id=None,
+                )
+            )
+            started = execution_started(
+                self.clock.now_datetime(),
+                name=name,
+                instance_id=instance_id,
+                execution_id=execution_id,
+                input_text=input_text,
+                version=version,
+                parent=None,
+            )
+            tx.enqueue(instance_id, execution_id, started, now_epoch)
+
+        await self.store.run(start)
+        self._history_cache.pop(instance_id, None)
+        self._ready.add(instance_id)
+        self._wake.set()
+        log.info("Started orchestration '%s' with instance id %s", name, instance_id)
+        return instance_id
+
+    async def get_instance(self, instance_id: str) -> Instance | None:
+        return await self.store.run(lambda tx: tx.get_instance(instance_id))
+
+    async def get_history(self, instance_id: str) -> list[dict[str, Any]]:
+        return await self.store.run(lambda tx: tx.load_history(instance_id))
+
+    async def query(
+        self,
+        created_from: str | None,
+        created_to: str | None,
+        statuses: list[str] | None,
+        prefix: str | None,
+    ) -> list[Instance]:
+        return await self.store.run(
+            lambda tx: tx.query_instances(created_from, created_to, statuses, prefix)
+        )
+
+    async def _send(self, instance_id: str, build: Any) -> None:
+        now_epoch = self.clock.now()
+
+        def send(tx: Tx) -> None:
+            inst = tx.get_instance(instance_id)
+            if inst is None:
+                raise InstanceNotFound(f"No instance with ID '{instance_id}' found.")
+            if inst.is_terminal:
+                raise InstanceGone(
+                    f"The instance '{instance_id}' is {inst.runtime_status} and can no longer "
+                    "receive events."
+                )
+            tx.enqueue(instance_id, None, build(), now_epoch)
+
+        await self.store.run(send)
+        self._ready.add(instance_id)
+        self._wake.set()
+
+    async def raise_event(self, instance_id: str, name: str, input_token: Any) -> None:
+        text = json.dumps(input_token)
+        await self._send(
+            instance_id,
+            lambda: event(EventType.EVENT_RAISED, self.clock.now_datetime(), Name=name, Input=text),
+        )
+
+    async def terminate(self, instance_id: str, reason: str | None) -> None:
+        await self._send(
+            instance_id,
+            lambda: event(EventType.EXECUTION_TERMINATED, self.clock.now_datetime(), Input=reason),
+        )
+
+    async def purge(self, instance_ids: list[str]) -> int:
+        def purge(tx: Tx) -> int:
+            deleted = 0
+            for instance_id in instance_ids:
+                inst = tx.get_instance(instance_id)
+                if inst is not None and inst.is_terminal:
+                    tx.delete_instance(instance_id)
+                    deleted += 1
+            return deleted
+
+        count = await self.store.run(purge)
+        for instance_id in instance_ids:
+            self._history_cache.pop(instance_id, None)
+        return count
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

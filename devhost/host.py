@@ -1,0 +1,205 @@
+"""Composes devhost: settings, the indexed app, the invoker, the durable engine, the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from devhost.durable.api import DurableHttpApi, client_binding_json
+from devhost.durable.clock import Clock
+from devhost.durable.engine import DurableEngine
+from devhost.durable.store import Store
+from devhost.http_triggers import HttpTriggerHost
+from devhost.indexing import IndexedFunction, load_and_index
+from devhost.invoker import Invoker
+from devhost.settings import apply_local_settings, load_host_options, load_local_settings
+
+log = logging.getLogger("devhost.host")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class HostConfig:
+    app_dir: Path
+    port: int = 7071
+    host: str = "127.0.0.1"
+    state_dir: Path | None = None
+    virtual_time: bool = False
+    start_azurite: bool = True
+    fsync: bool = True
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        return (self.state_dir or self.app_dir / ".devhost").resolve()
+
+
+class DevHost:
+    """One running host for one app directory."""
+
+    def __init__(self, config: HostConfig) -> None:
+        self.config = config
+        self.functions: list[IndexedFunction] = []
+        self.base_url = f"http://localhost:{config.port}"
+        self.system_key = "devhost-local-system-key"
+        self._runner: web.AppRunner | None = None
+        self._azurite: Any = None
+        self.engine: DurableEngine | None = None
+        self.store: Store | None = None
+        self.invoker: Invoker | None = None
+        self.stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        config = self.config
+        app_dir = config.app_dir.resolve()
+        skipped = apply_local_settings(load_local_settings(app_dir))
+        if skipped:
+            log.info("Settings already in the environment take precedence: %s", ", ".join(skipped))
+        options = load_host_options(app_dir)
+        state_dir = config.resolved_state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if config.start_azurite:
+            self._azurite = _maybe_start_azurite(state_dir)
+        self.functions = load_and_index(app_dir)
+        for fn in self.functions:
+            if fn.load_error:
+                log.error("Function '%s' failed to load: %s", fn.name, fn.load_error)
+        loop = asyncio.get_running_loop()
+        threads = int(os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "0") or 0) or None
+        self.invoker = Invoker(loop, str(app_dir), max_threads=threads)
+        self.store = Store(state_dir / "durable.sqlite3", fsync=config.fsync)
+        clock = Clock(virtual=config.virtual_time)
+        self.engine = DurableEngine(
+            self.store, self.functions, self.invoker, options.durable, clock
+        )
+        durable_api = DurableHttpApi(
+            self.engine, self.base_url, options.durable.hub_name, self.system_key
+        )
+        self.http = HttpTriggerHost(
+            self.functions,
+            self.invoker,
+            options.route_prefix,
+            lambda request: client_binding_json(
+                self.base_url, options.durable.hub_name, self.system_key
+            ),
+        )
+        app = web.Application(client_max_size=100 * 1024 * 1024)
+        app.add_routes(durable_api.routes())
+        app.add_routes(self._admin_routes())
+        app.router.add_route("*", "/{tail:.*}", self.http.handle)
+        await self.engine.start()
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, config.host, config.port)
+        await site.start()
+        self._print_functions()
+
+    def _print_functions(self) -> None:
+        lines = ["", "Functions:", ""]
+        urls = {r.function.name: r for r in self.http.routes}
+        for fn in self.functions:
+            route = urls.get(fn.name)
+            if route is not None:
+                url = self.http.url_for(route, self.base_url)
+                lines.append(f"        {fn.name}: [{route.display_methods}] {url}")
+            else:
+                lines.append(f"        {fn.name}: {fn.trigger_type}")
+        lines.append("")
+        mode = "virtual" if self.config.virtual_time else "wall-clock"
+        lines.append(f"devhost is listening on {self.base_url} ({mode} time)")
+        print("\n".join(lines), flush=True)
+
+    # -- admin endpoints: used by the test API; the real host has /admin/host/status too ------
+
+    def _admin_routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/admin/host/status", self._status),
+            web.get("/admin/functions", self._list_functions),
+            web.post("/admin/devhost/idle", self._wait_idle),
+            web.post("/admin/devhost/time", self._time),
+        ]
+
+    async def _status(self, request: web.Request) -> web.Response:
+        return web.json_response({"state": "Running", "functions": len(self.functions)})
+
+    async def _list_functions(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            [
+                {"name": f.name, "trigger": f.trigger_type, "durableName": f.durable_name}
+                for f in self.functions
+            ]
+        )
+
+    async def _wait_idle(self, request: web.Request) -> web.Response:
+        assert self.engine is not None
+        timeout = float(request.query.get("timeout", "60"))
+        try:
+            await asyncio.wait_for(self.engine.wait_idle(), timeout)
+        except TimeoutError:
+            return web.json_response({"idle": False}, status=408)
+        return web.json_response({"idle": True, "now": self.engine.clock.now()})
+
+    async def _time(self, request: web.Request) -> web.Response:
+        """Virtual time control: {"autoAdvance": bool} and/or {"advanceSeconds": n}."""
+        assert self.engine is not None
+        clock = self.engine.clock
+        if not clock.virtual:
+            return web.json_response(
+                {"error": "devhost was not started with --virtual-time"}, status=409
+            )
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        if "autoAdvance" in body:
+            clock.auto_advance = bool(body["autoAdvance"])
+        seconds = body.get("advanceSeconds")
+        if seconds is not None:
+            if not isinstance(seconds, (int, float)) or seconds < 0:
+                return web.json_response({"error": "advanceSeconds must be >= 0"}, status=400)
+            self.engine.advance_time(float(seconds))
+        return web.json_response({"now": clock.now(), "autoAdvance": clock.auto_advance})
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.engine is not None:
+            await self.engine.stop()
+        if self.invoker is not None:
+            self.invoker.shutdown()
+        if self.store is not None:
+            self.store.close()
+        if self._azurite is not None:
+            self._azurite.stop()
+            self._azurite = None
+        self.stopped.set()
+
+
+def _maybe_start_azurite(state_dir: Path) -> Any:
+    """Start Azurite when the app uses development storage and nothing listens yet."""
+    from devhost import azurite
+
+    storage = os.environ.get("AzureWebJobsStorage")
+    if not storage or storage.strip().lower() != "usedevelopmentstorage=true":
+        return None
+    if azurite.port_is_listening("127.0.0.1", 10000):
+        log.info("Development storage is already listening on 127.0.0.1:10000")
+        return None
+    process = azurite.Azurite(
+        state_dir / "azurite",
+        blob_port=10000,
+        queue_port=10001,
+        table_port=10002,
+        project_root=PROJECT_ROOT,
+        log_path=state_dir / "azurite.log",
+    )
+    process.start()
+    log.info("Started Azurite for development storage (data in %s)", state_dir / "azurite")
+    return process

@@ -1,0 +1,167 @@
+"""Serves HTTP-triggered functions: route matching, request/response conversion, errors."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from azure.functions import meta
+
+from devhost.indexing import IndexedFunction
+from devhost.invoker import FunctionInvocationError, Invoker
+from devhost.routing import RouteTemplate
+
+log = logging.getLogger("devhost.host")
+
+# Input bindings devhost can fill for an HTTP function today; others are refused clearly.
+SUPPORTED_HTTP_INPUTS = {"httpTrigger", "durableClient"}
+
+
+@dataclass
+class HttpRoute:
+    function: IndexedFunction
+    template: RouteTemplate
+    methods: frozenset[str] | None
+
+    @property
+    def display_methods(self) -> str:
+        return ",".join(sorted(self.methods)) if self.methods else "*"
+
+
+def build_routes(functions: list[IndexedFunction]) -> list[HttpRoute]:
+    routes = []
+    for fn in functions:
+        if fn.trigger_type != "httpTrigger":
+            continue
+        trigger = fn.trigger
+        methods = trigger.get("methods")
+        routes.append(
+            HttpRoute(
+                fn,
+                RouteTemplate(trigger.get("route") or fn.name),
+                frozenset(m.upper() for m in methods) if methods else None,
+            )
+        )
+    routes.sort(key=lambda r: r.template.precedence)
+    return routes
+
+
+def _request_datum(request: web.Request, body: bytes, route_params: dict[str, str]) -> meta.Datum:
+    headers: dict[str, str] = {}
+    for key in request.headers:
+        headers[key.lower()] = ", ".join(request.headers.getall(key))
+    query = {k: request.query.getone(k) for k in request.query}
+    return meta.Datum(
+        {
+            "method": meta.Datum(request.method, "string"),
+            "url": meta.Datum(str(request.url), "string"),
+            "headers": {k: meta.Datum(v, "string") for k, v in headers.items()},
+            "query": {k: meta.Datum(v, "string") for k, v in query.items()},
+            "params": {k: meta.Datum(v, "string") for k, v in route_params.items()},
+            "body": meta.Datum(body, "bytes"),
+        },
+        "http",
+    )
+
+
+def _to_response(datum: meta.Datum | None) -> web.Response:
+    if datum is None:
+        return web.Response(status=204)
+    if datum.type == "string":
+        return web.Response(status=200, text=datum.value, content_type="text/plain")
+    if datum.type == "http":
+        value = datum.value
+        status = int(value["status_code"].value)
+        headers = {k: v.value for k, v in value["headers"].items()}
+        body = value["body"].value if value.get("body") is not None else b""
+        response = web.Response(status=status, body=body)
+        for key, header in headers.items():
+            response.headers[key] = header
+        for cookie in value.get("cookies") or []:
+            for morsel in cookie.values():
+                response.headers.add("Set-Cookie", morsel.OutputString())
+        return response
+    raise TypeError(f"an HTTP function returned unsupported data of type {datum.type}")
+
+
+class HttpTriggerHost:
+    """Dispatches requests under the route prefix to the matching function."""
+
+    def __init__(
+        self,
+        functions: list[IndexedFunction],
+        invoker: Invoker,
+        route_prefix: str,
+        client_binding: Any,
+    ) -> None:
+        self.routes = build_routes(functions)
+        self.invoker = invoker
+        self.route_prefix = route_prefix
+        self._client_binding = client_binding
+
+    def url_for(self, route: HttpRoute, base_url: str) -> str:
+        prefix = f"/{self.route_prefix}" if self.route_prefix else ""
+        return f"{base_url}{prefix}/{route.template.template}"
+
+    def match(self, path: str, method: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        prefix = f"/{self.route_prefix}".lower() if self.route_prefix else ""
+        if prefix and not (path.lower() == prefix or path.lower().startswith(prefix + "/")):
+            return None
+        rest = path[len(prefix) :]
+        for route in self.routes:
+            if route.methods is not None and method.upper() not in route.methods:
+                continue
+            params = route.template.match(rest)
+            if params is not None:
+                return route, params
+        return None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        found = self.match(request.path, request.method)
+        if found is None:
+            return web.Response(status=404)
+        route, params = found
+        fn = route.function
+        body = await request.read()
+        invocation_id = str(uuid.uuid4())
+        inputs: dict[str, meta.Datum | None] = {}
+        for binding in fn.bindings:
+            if binding.get("direction") == "OUT" or binding["name"] == "$return":
+                continue
+            btype = binding["type"]
+            if btype == "httpTrigger":
+                inputs[binding["name"]] = _request_datum(request, body, params)
+            elif btype == "durableClient":
+                inputs[binding["name"]] = meta.Datum(self._client_binding(request), "string")
+            else:
+                log.error(
+                    "Function '%s' uses a %s input binding, which devhost does not support yet",
+                    fn.name,
+                    btype,
+                )
+                return web.json_response(
+                    {"error": f"devhost does not support '{btype}' input bindings yet"},
+                    status=500,
+                )
+        try:
+            result = await self.invoker.invoke(fn, inputs, invocation_id=invocation_id)
+        except FunctionInvocationError:
+            return web.Response(status=500)
+        datum = result.return_value
+        if datum is None:
+            datum = next(
+                (d for name, d in result.outputs.items() if d.type in ("http", "string")), None
+            )
+        try:
+            return _to_response(datum)
+        except (TypeError, KeyError, ValueError) as exc:
+            log.error(
+                "Function '%s' (Id=%s) returned an invalid response: %s",
+                fn.name,
+                invocation_id,
+                exc,
+            )
+            return web.Response(status=500)

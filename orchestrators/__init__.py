@@ -1,0 +1,1 @@
+"""Durable orchestrators: thin, deterministic sequencing of activities, one module per job."""

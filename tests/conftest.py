@@ -1,0 +1,61 @@
+"""Fixtures shared by every test tier: one Azurite per session and hermetic storage settings."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from devhost.azurite import Azurite
+
+# There is deliberately no tests/__init__.py and nothing here is imported as `tests.*`:
+# azure-functions-durable installs a top-level `tests` package that would shadow ours.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Settings that select the app's storage account; cleared so a developer's shell cannot leak in.
+_STORAGE_SETTINGS = (
+    "AzureWebJobsStorage",
+    "AzureWebJobsStorage__blobServiceUri",
+    "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__clientId",
+    "APP_VERSION",
+    "HEALTH_TIMEOUT_SECONDS",
+)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """A real Azurite on free ports in a temporary folder, shared by the session."""
+    instance = Azurite(tmp_path_factory.mktemp("azurite"), project_root=PROJECT_ROOT)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture
+def storage_setting(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Set AzureWebJobsStorage for one test, with every other storage setting cleared."""
+    for name in _STORAGE_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+    def use(value: str) -> None:
+        monkeypatch.setenv("AzureWebJobsStorage", value)
+
+    return use
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port with nothing listening on it (free at the time of asking)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,1 @@
+"""Entry points: blueprints of HTTP, queue, blob and timer triggers registered in function_app."""
