@@ -123,7 +123,16 @@ class DevHost:
             web.get("/admin/functions", self._list_functions),
             web.post("/admin/devhost/idle", self._wait_idle),
             web.post("/admin/devhost/time", self._time),
+            web.get("/admin/devhost/instances/{instance_id}/history", self._raw_history),
         ]
+
+    async def _raw_history(self, request: web.Request) -> web.Response:
+        """The stored history exactly as episodes receive it (EventId, TaskScheduled, ...)."""
+        assert self.engine is not None
+        instance_id = request.match_info["instance_id"]
+        if await self.engine.get_instance(instance_id) is None:
+            return web.Response(status=404)
+        return web.json_response(await self.engine.get_history(instance_id))
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response({"state": "Running", "functions": len(self.functions)})

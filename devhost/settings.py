@@ -45,7 +45,8 @@ def apply_local_settings(
     env = os.environ if environ is None else environ
     skipped = []
     for key, value in values.items():
-        if key in env:
+        # As in Core Tools, a variable set to the empty string does not block the file's value.
+        if env.get(key):
             skipped.append(key)
         else:
             env[key] = value
@@ -59,6 +60,7 @@ class DurableOptions:
     hub_name: str = "TestHubName"
     max_concurrent_activities: int = 10 * (os.cpu_count() or 1)
     max_concurrent_orchestrators: int = 10 * (os.cpu_count() or 1)
+    store_inputs_in_history: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def load_host_options(app_dir: Path) -> HostOptions:
             defaults.max_concurrent_orchestrators,
             "extensions.durableTask",
         ),
+        store_inputs_in_history=bool(durable_raw.get("storeInputsInOrchestrationHistory", False)),
     )
     return HostOptions(route_prefix=prefix.strip("/"), durable=durable, raw=raw)
 

@@ -201,6 +201,15 @@ class DevHostProcess:
             return None
         return response.json()
 
+    def raw_history(self, instance_id: str) -> list[dict[str, Any]]:
+        """devhost's stored history (numeric EventType, EventId, scheduling events)."""
+        response = self.http.get(
+            self.url(f"/admin/devhost/instances/{instance_id}/history"), timeout=30
+        )
+        if response.status_code != 200:
+            raise DevHostError(f"history of {instance_id}: HTTP {response.status_code}")
+        return response.json()
+
     def wait_for(
         self,
         instance_id: str,

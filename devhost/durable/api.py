@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from typing import Any
 from urllib.parse import unquote_plus
@@ -10,6 +11,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from devhost.durable.engine import DurableEngine, DurableError
+from devhost.durable.failures import parse_to_jtoken
 from devhost.durable.history import EventType
 from devhost.durable.store import RUNNING_STATES, Instance
 
@@ -64,16 +66,6 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
     return value.strip().lower() == "true"
 
 
-def _history_event_view(ev: dict[str, Any], show_output: bool) -> dict[str, Any]:
-    """History as the status API shows it: event type names instead of numbers."""
-    view = {k: v for k, v in ev.items() if k not in ("IsPlayed",)}
-    view["EventType"] = _EVENT_NAMES.get(ev["EventType"], str(ev["EventType"]))
-    if not show_output:
-        view.pop("Result", None)
-        view.pop("Input", None)
-    return view
-
-
 _EVENT_NAMES = {
     EventType.EXECUTION_STARTED: "ExecutionStarted",
     EventType.EXECUTION_COMPLETED: "ExecutionCompleted",
@@ -87,12 +79,65 @@ _EVENT_NAMES = {
     EventType.SUB_ORCHESTRATION_FAILED: "SubOrchestrationInstanceFailed",
     EventType.TIMER_CREATED: "TimerCreated",
     EventType.TIMER_FIRED: "TimerFired",
-    EventType.ORCHESTRATOR_STARTED: "OrchestratorStarted",
-    EventType.ORCHESTRATOR_COMPLETED: "OrchestratorCompleted",
     EventType.EVENT_SENT: "EventSent",
     EventType.EVENT_RAISED: "EventRaised",
     EventType.CONTINUE_AS_NEW: "ContinueAsNew",
 }
+_STATUS_NAMES = {1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 5: "Terminated"}
+_SCHEDULING = (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_CREATED)
+_COMPLETIONS = (
+    EventType.TASK_COMPLETED,
+    EventType.TASK_FAILED,
+    EventType.SUB_ORCHESTRATION_COMPLETED,
+    EventType.SUB_ORCHESTRATION_FAILED,
+)
+
+
+def history_view(
+    history: list[dict[str, Any]], *, show_output: bool, show_input: bool
+) -> list[dict[str, Any]]:
+    """History as the status API shows it (the extension's DurableClient conversion).
+
+    Event types become names; EventId and IsPlayed go; OrchestratorStarted/Completed go;
+    a scheduling event with a matching completion is folded into that completion.
+    """
+    scheduled = {ev["EventId"]: ev for ev in history if ev["EventType"] in _SCHEDULING}
+    completed = {ev["TaskScheduledId"] for ev in history if ev["EventType"] in _COMPLETIONS}
+    view = []
+    for ev in history:
+        kind = ev["EventType"]
+        if kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+            continue
+        if kind in _SCHEDULING and ev["EventId"] in completed:
+            continue
+        item = {k: v for k, v in ev.items() if k not in ("EventId", "IsPlayed")}
+        item["EventType"] = _EVENT_NAMES.get(kind, str(kind))
+        if kind == EventType.EXECUTION_STARTED:
+            item["FunctionName"] = item.pop("Name", None)
+            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags"):
+                item.pop(key, None)
+        elif kind in _COMPLETIONS:
+            origin = scheduled.get(item.pop("TaskScheduledId"), {})
+            item["FunctionName"] = origin.get("Name")
+            item["ScheduledTime"] = origin.get("Timestamp")
+            item["Input"] = origin.get("Input")
+            if kind == EventType.TASK_FAILED:
+                item.setdefault("FailureDetails", None)
+        elif kind == EventType.EXECUTION_COMPLETED:
+            item["OrchestrationStatus"] = _STATUS_NAMES.get(item.get("OrchestrationStatus"), "")
+        elif kind == EventType.TIMER_FIRED:
+            item.pop("TimerId", None)
+        elif kind in _SCHEDULING:
+            item.pop("Version", None)
+        if "Result" in item:
+            if show_output:
+                item["Result"] = parse_to_jtoken(item["Result"])
+            else:
+                del item["Result"]
+        if not show_input:
+            item.pop("Input", None)
+        view.append(item)
+    return view
 
 
 def status_payload(
@@ -113,23 +158,34 @@ def status_payload(
         "lastUpdatedTime": inst.last_updated_time,
     }
     if history is not None:
-        payload["historyEvents"] = [
-            _history_event_view(ev, show_history_output)
-            for ev in history
-            if ev["EventType"]
-            not in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED)
-        ]
+        payload["historyEvents"] = history_view(
+            history, show_output=show_history_output, show_input=show_input
+        )
     return payload
 
 
-def _error(status: int, message: str) -> web.Response:
-    body = {
-        "Message": "One or more of the arguments submitted is incorrect",
-        "ExceptionMessage": message,
-    }
-    if status != 400:
+def _error(status: int, message: str, exception_type: str | None = None) -> web.Response:
+    """Error bodies in the extension's shape (HttpRequestMessageExtensions.CreateErrorResponse)."""
+    body: dict[str, Any]
+    if status == 400:
+        body = {
+            "Message": "One or more of the arguments submitted is incorrect",
+            "ExceptionMessage": message,
+        }
+    elif status == 500:
+        body = {
+            "Message": "Something went wrong while processing your request",
+            "ExceptionMessage": message,
+            "ExceptionType": exception_type or "System.Exception",
+            "StackTrace": "",
+        }
+    else:
         body = {"Message": message}
     return web.json_response(body, status=status)
+
+
+def _refusal(exc: DurableError) -> web.Response:
+    return _error(exc.status, str(exc), getattr(exc, "exception_type", None))
 
 
 class DurableHttpApi:
@@ -188,10 +244,10 @@ class DurableHttpApi:
                 request.query.get("version") or None,
             )
         except DurableError as exc:
-            return _error(exc.status, str(exc))
+            return _refusal(exc)
         origin = f"{request.scheme}://{request.host}"
         payload = self.management_payload(instance_id, origin)
-        if "timeout" in request.query:
+        if "timeout" in request.query and "pollingInterval" in request.query:
             return await self._wait_for_completion(request, instance_id, payload)
         return web.json_response(
             payload,
@@ -207,6 +263,10 @@ class DurableHttpApi:
             interval = float(request.query.get("pollingInterval") or 1)
         except ValueError:
             return _error(400, "timeout and pollingInterval must be numbers of seconds")
+        if interval > timeout:
+            return _error(
+                400, f"Total timeout {timeout} should be bigger than retry timeout {interval}"
+            )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -229,7 +289,7 @@ class DurableHttpApi:
         if inst is None:
             return web.Response(status=404)
         history = None
-        if _flag(request, "showHistory", False):
+        if _flag(request, "showHistory", False) and inst.runtime_status != "Pending":
             history = await self.engine.get_history(instance_id)
         payload = status_payload(
             inst,
@@ -256,10 +316,24 @@ class DurableHttpApi:
         }
 
     async def list_instances(self, request: web.Request) -> web.Response:
+        """One page (`top`, default 100) and the continuation token header, as the extension."""
         instances = await self.engine.query(**self._filters(request))
         show_input = _flag(request, "showInput", False)
+        try:
+            top = int(request.query.get("top") or 100)
+            token = request.headers.get("x-ms-continuation-token") or ""
+            offset = int(base64.b64decode(token).decode()) if token else 0
+        except ValueError:
+            return _error(400, "top and x-ms-continuation-token must come from a previous page")
+        page = instances[offset : offset + top]
+        following = offset + len(page)
+        next_token = (
+            base64.b64encode(str(following).encode()).decode() if following < len(instances) else ""
+        )
         return web.json_response(
-            [status_payload(i, show_input=show_input) for i in instances], status=200
+            [status_payload(i, show_input=show_input) for i in page],
+            status=200,
+            headers={"x-ms-continuation-token": next_token},
         )
 
     async def purge_by(self, request: web.Request) -> web.Response:
@@ -267,7 +341,7 @@ class DurableHttpApi:
         if not filters["created_from"]:
             return _error(400, "createdTimeFrom is required to purge instance history")
         instances = await self.engine.query(**filters)
-        deleted = await self.engine.purge([i.instance_id for i in instances if i.is_terminal])
+        deleted = await self.engine.purge([i.instance_id for i in instances])
         if deleted == 0:
             return web.Response(status=404)
         return web.json_response({"instancesDeleted": deleted}, status=200)
@@ -277,12 +351,6 @@ class DurableHttpApi:
         inst = await self.engine.get_instance(instance_id)
         if inst is None:
             return web.Response(status=404)
-        if not inst.is_terminal:
-            return _error(
-                400,
-                f"The instance '{instance_id}' is {inst.runtime_status}; only finished "
-                "instances can be purged.",
-            )
         deleted = await self.engine.purge([instance_id])
         return web.json_response({"instancesDeleted": deleted}, status=200)
 
@@ -295,7 +363,7 @@ class DurableHttpApi:
                 request.match_info["instance_id"], request.match_info["event_name"], token
             )
         except DurableError as exc:
-            return _error(exc.status, str(exc))
+            return _refusal(exc)
         return web.Response(status=202)
 
     async def terminate(self, request: web.Request) -> web.Response:
@@ -305,7 +373,7 @@ class DurableHttpApi:
         try:
             await self.engine.terminate(request.match_info["instance_id"], reason or None)
         except DurableError as exc:
-            return _error(exc.status, str(exc))
+            return _refusal(exc)
         return web.Response(status=202)
 
     async def not_supported(self, request: web.Request) -> web.Response:

@@ -22,12 +22,13 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from azure.functions import meta
 
 from devhost.durable.clock import Clock
+from devhost.durable.failures import activity_failure, orchestrator_failure, parse_to_jtoken
 from devhost.durable.history import (
     EventType,
     event,
@@ -52,6 +53,7 @@ from devhost.durable.walk import (
     OrchestrationRejected,
     WalkResult,
 )
+from devhost.faults import crash_point
 from devhost.indexing import IndexedFunction
 from devhost.invoker import FunctionInvocationError, Invoker
 from devhost.settings import DurableOptions
@@ -80,7 +82,10 @@ class InvalidInstanceId(DurableError):
 
 
 class InstanceAlreadyRunning(DurableError):
-    status = 409
+    """The extension lets DTFx's OrchestrationAlreadyExistsException become a 500."""
+
+    status = 500
+    exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
 
 
 class InstanceNotFound(DurableError):
@@ -344,6 +349,7 @@ class DurableEngine:
                 return None  # nothing can run before ExecutionStarted arrives
             decision = await self._replay(inst, history, new_events, consumed, started_at)
         self.episodes_run += 1
+        crash_point("episode.after_replay")
         return await self._commit(decision, len(history))
 
     def _episode_time(
@@ -364,7 +370,8 @@ class DurableEngine:
         self, inst: Instance, consumed: list[int], at: datetime, message: dict[str, Any]
     ) -> _Episode:
         reason = message.get("Input")
-        output = json.dumps(reason)
+        # The status shows the reason as JSON when it parses as JSON, as the extension does.
+        output = json.dumps(parse_to_jtoken(reason))
         events = [
             orchestrator_started(at),
             dict(message, Timestamp=format_timestamp(at)),
@@ -379,7 +386,7 @@ class DurableEngine:
             "Terminated",
             output=output,
             custom_status=inst.custom_status,
-            parent_notice=self._parent_failure(inst, f"Orchestration terminated: {reason}", at),
+            parent_notice=self._parent_failure(inst, reason or "", None, at),
         )
 
     def _context_json(self, inst: Instance, history: list[dict[str, Any]]) -> str:
@@ -434,11 +441,18 @@ class DurableEngine:
         custom = state.get("customStatus")
         custom_text = json.dumps(custom) if custom is not None else None
         try:
-            walk = ActionWalk(full, at, inst.execution_id, self.catalog).run(
-                state.get("actions") or [], state.get("schemaVersion")
-            )
+            walk = ActionWalk(
+                full,
+                at,
+                inst.execution_id,
+                self.catalog,
+                store_inputs=self.options.store_inputs_in_history,
+            ).run(state.get("actions") or [], state.get("schemaVersion"))
         except OrchestrationRejected as exc:
             return self._failed(inst, consumed, episode_events, at, str(exc))
+        for message in walk.unknown_calls:
+            # The extension only logs this; the call never completes and the instance waits.
+            log.error("Orchestration '%s' (%s): %s", inst.name, inst.instance_id, message)
         events = episode_events + walk.new_events
         if walk.continue_as_new:
             events.append(orchestrator_completed(at))
@@ -452,7 +466,15 @@ class DurableEngine:
                 restart_input=walk.continue_as_new_input,
                 continue_as_new=True,
             )
-        if state.get("isDone"):
+        if state.get("isDone") and walk.open_tasks:
+            log.info(
+                "Orchestration '%s' (%s) returned, but completes only when its %d pending "
+                "task(s) finish (cancel timers you no longer need)",
+                inst.name,
+                inst.instance_id,
+                len(walk.open_tasks),
+            )
+        elif state.get("isDone"):
             output = json.dumps(state["output"]) if "output" in state else None
             events.append(
                 event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=1, Result=output)
@@ -479,7 +501,7 @@ class DurableEngine:
         at: datetime,
         error: str,
     ) -> _Episode:
-        reason = f"Orchestrator function '{inst.name}' failed: {error}"
+        reason, details = orchestrator_failure(inst.name, error)
         log.error("Orchestration '%s' (%s) failed: %s", inst.name, inst.instance_id, error)
         output = json.dumps(reason)
         events = [
@@ -503,7 +525,7 @@ class DurableEngine:
             "Failed",
             output=output,
             custom_status=inst.custom_status,
-            parent_notice=self._parent_failure(inst, reason, at),
+            parent_notice=self._parent_failure(inst, reason, details, at),
         )
 
     def _parent_completion(
@@ -518,7 +540,9 @@ class DurableEngine:
             Result=output,
         )
 
-    def _parent_failure(self, inst: Instance, reason: str, at: datetime) -> dict[str, Any] | None:
+    def _parent_failure(
+        self, inst: Instance, reason: str, details: str | None, at: datetime
+    ) -> dict[str, Any] | None:
         if inst.parent_instance_id is None:
             return None
         return event(
@@ -526,7 +550,7 @@ class DurableEngine:
             at,
             TaskScheduledId=inst.parent_task_id,
             Reason=reason,
-            Details=None,
+            Details=details,
         )
 
     # -- commit ------------------------------------------------------------------------------
@@ -577,8 +601,6 @@ class DurableEngine:
                     )
                     tx.enqueue(inst.instance_id, inst.execution_id, fired, fire_at)
                     result.timers.append((fire_at, inst.instance_id))
-                for timer_id in ep.walk.cancelled_timers:
-                    tx.delete_timer_message(inst.instance_id, inst.execution_id, timer_id)
                 for call in ep.walk.activities:
                     result.work_items.append(
                         tx.add_work_item(
@@ -690,6 +712,7 @@ class DurableEngine:
     async def _run_activity(self, item: WorkItem) -> None:
         try:
             completion = await self._invoke_activity(item)
+            crash_point("activity.after_invoke")
             now_epoch = self.clock.now()
 
             def record(tx: Tx) -> bool:
@@ -712,21 +735,13 @@ class DurableEngine:
         try:
             result = await self.invoker.invoke(fn, {binding: data})
         except FunctionInvocationError as exc:
+            reason, details = activity_failure(item.name, exc.type_name, exc.message, exc.stack)
             return event(
                 EventType.TASK_FAILED,
                 self.clock.now_datetime(),
                 TaskScheduledId=item.task_id,
-                Reason=f"Activity function '{item.name}' failed: {exc.type_name}: {exc.message}",
-                Details=json.dumps(
-                    {
-                        "$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-                        "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
-                        "Message": (
-                            f"Result: Failure\nException: {exc.type_name}: {exc.message}\n"
-                            f"Stack: {exc.stack}"
-                        ),
-                    }
-                ),
+                Reason=reason,
+                Details=details,
             )
         value = result.return_value.value if result.return_value is not None else None
         return event(
@@ -860,7 +875,7 @@ class DurableEngine:
             deleted = 0
             for instance_id in instance_ids:
                 inst = tx.get_instance(instance_id)
-                if inst is not None and inst.is_terminal:
+                if inst is not None:  # the extension purges whatever the status
                     tx.delete_instance(instance_id)
                     deleted += 1
             return deleted
@@ -869,7 +884,3 @@ class DurableEngine:
         for instance_id in instance_ids:
             self._history_cache.pop(instance_id, None)
         return count
-
-
-def utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devhost.faults import crash_point
+
 T = TypeVar("T")
 
 SCHEMA = """
@@ -219,14 +221,6 @@ class Tx:
     def delete_messages(self, ids: list[int]) -> None:
         self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
 
-    def delete_timer_message(self, instance_id: str, execution_id: str, timer_id: int) -> None:
-        self.conn.execute(
-            "DELETE FROM inbox WHERE instance_id = ? AND execution_id = ? "
-            "AND json_extract(event, '$.EventType') = 11 "
-            "AND json_extract(event, '$.TimerId') = ?",
-            (instance_id, execution_id, timer_id),
-        )
-
     def pending_inbox(self) -> list[tuple[str, float]]:
         """(instance_id, visible_at) of every queued message, to rebuild the schedule."""
         return list(self.conn.execute("SELECT instance_id, visible_at FROM inbox"))
@@ -354,11 +348,13 @@ class Store:
             else:
                 conn.execute("RELEASE op")
                 outcomes.append((result, None))
+        crash_point("store.before_commit")
         try:
             conn.execute("COMMIT")
         except BaseException as exc:
             conn.execute("ROLLBACK")
             outcomes = [(None, exc)] * len(batch)
+        crash_point("store.after_commit")
         for op, (result, error) in zip(batch, outcomes, strict=True):
             # A closed loop raises RuntimeError: nobody is waiting for the result any more.
             with contextlib.suppress(RuntimeError):

@@ -79,7 +79,12 @@ class WalkResult:
     activities: list[ActivityCall] = field(default_factory=list)
     timers: list[TimerRequest] = field(default_factory=list)
     sub_orchestrations: list[SubOrchestrationCall] = field(default_factory=list)
-    cancelled_timers: list[int] = field(default_factory=list)
+    # Scheduled items not completed yet. DTFx completes an orchestration only when none is
+    # left, so a task_any loser that was not cancelled keeps the instance Running until done.
+    open_tasks: set[int] = field(default_factory=set)
+    # Calls to functions the app does not define: the extension only logs them, consumes no
+    # event id and never completes the call, so the orchestration waits forever.
+    unknown_calls: list[str] = field(default_factory=list)
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
 
@@ -93,10 +98,15 @@ class FunctionCatalog:
 
 
 def _unknown_function_message(name: str, kind: str, known: frozenset[str]) -> str:
-    listed = ", ".join(f"'{n}'" for n in sorted(known))
+    noun = kind.split()[-1]
+    if known:
+        listed = ", ".join(f"'{n}'" for n in sorted(known))
+        info = f"The following are the known {noun} functions: {listed}."
+    else:
+        info = f"No {noun} functions are currently registered!"
     return (
         f"The function '{name}' doesn't exist, is disabled, or is not {kind} function. "
-        f"Additional info: The following are the known {kind.split()[-1]} functions: {listed}."
+        f"Additional info: {info}"
     )
 
 
@@ -109,6 +119,8 @@ class ActionWalk:
         now: datetime,
         execution_id: str,
         catalog: FunctionCatalog,
+        *,
+        store_inputs: bool = False,
     ) -> None:
         self._now = now
         self._execution_id = execution_id
@@ -130,6 +142,8 @@ class ActionWalk:
                 self._raised[ev["Name"]].append(ev)
         self._consumed: dict[str, int] = defaultdict(int)
         self._counter = 0
+        self._cancelled: set[int] = set()
+        self._store_inputs = store_inputs
         self.result = WalkResult()
 
     # -- entry point -------------------------------------------------------------------------
@@ -150,6 +164,11 @@ class ActionWalk:
                 break
             if not self._schedule(action):
                 break  # the host awaits each action in turn; later ones are not reached yet
+        self.result.open_tasks = {
+            task_id
+            for task_id in range(self._counter)
+            if task_id not in self._completions and task_id not in self._cancelled
+        }
         return self.result
 
     # -- scheduling ----------------------------------------------------------------------------
@@ -200,9 +219,10 @@ class ActionWalk:
     def _activity(self, action: dict[str, Any]) -> bool:
         name = action["functionName"]
         if name not in self._catalog.activities:
-            raise OrchestrationRejected(
+            self.result.unknown_calls.append(
                 _unknown_function_message(name, "an activity", self._catalog.activities)
             )
+            return False
         task_id = self._next_id()
         if not self._check_replay(task_id, EventType.TASK_SCHEDULED, name):
             self.result.new_events.append(
@@ -212,7 +232,7 @@ class ActionWalk:
                     task_id,
                     Name=name,
                     Version="",
-                    Input=action.get("input"),
+                    Input=self._history_input(action),
                 )
             )
             self.result.activities.append(ActivityCall(task_id, name, action.get("input")))
@@ -221,9 +241,10 @@ class ActionWalk:
     def _sub_orchestration(self, action: dict[str, Any]) -> bool:
         name = action["functionName"]
         if name not in self._catalog.orchestrators:
-            raise OrchestrationRejected(
+            self.result.unknown_calls.append(
                 _unknown_function_message(name, "an orchestrator", self._catalog.orchestrators)
             )
+            return False
         task_id = self._next_id()
         if not self._check_replay(task_id, EventType.SUB_ORCHESTRATION_CREATED, name):
             instance_id = action.get("instanceId") or f"{self._execution_id}:{task_id}"
@@ -235,7 +256,7 @@ class ActionWalk:
                     Name=name,
                     Version=action.get("version") or "",
                     InstanceId=instance_id,
-                    Input=action.get("input"),
+                    Input=self._history_input(action),
                 )
             )
             self.result.sub_orchestrations.append(
@@ -244,6 +265,11 @@ class ActionWalk:
                 )
             )
         return task_id in self._completions
+
+    def _history_input(self, action: dict[str, Any]) -> str | None:
+        # Azure Storage keeps call inputs out of the history unless the app opts in with
+        # host.json durableTask.storeInputsInOrchestrationHistory.
+        return action.get("input") if self._store_inputs else None
 
     def _new_timer(self, fire_at: datetime) -> int:
         timer_id = self._next_id()
@@ -260,7 +286,8 @@ class ActionWalk:
         timer_id = self._new_timer(parse_timestamp(action["fireAt"]))
         fired = timer_id in self._completions
         if action.get("isCanceled") and not fired:
-            self.result.cancelled_timers.append(timer_id)
+            # Cancelling only forgets the task: the timer still fires later (and is ignored).
+            self._cancelled.add(timer_id)
             return False
         return fired
 

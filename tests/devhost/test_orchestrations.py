@@ -33,39 +33,59 @@ def test_chain_runs_activities_in_order_with_custom_status(host: DevHostProcess)
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["Hello Tokyo", "Hello Seattle", "Hello London"]
     assert status["customStatus"] == {"done": 3}
-    scheduled = [e for e in status["historyEvents"] if e["EventType"] == "TaskScheduled"]
-    assert [(e["EventId"], e["Name"], e["Input"]) for e in scheduled] == [
-        (0, "say_hello", '"Tokyo"'),
-        (1, "say_hello", '"Seattle"'),
-        (2, "say_hello", '"London"'),
+    raw = host.raw_history(status["instanceId"])
+    scheduled = [e for e in raw if e["EventType"] == 4]
+    assert [(e["EventId"], e["Name"]) for e in scheduled] == [
+        (0, "say_hello"),
+        (1, "say_hello"),
+        (2, "say_hello"),
     ]
-    completed = [e for e in status["historyEvents"] if e["EventType"] == "TaskCompleted"]
+    completed = [e for e in raw if e["EventType"] == 5]
     assert [e["TaskScheduledId"] for e in completed] == [0, 1, 2]
-    assert event_types(status)[0] == "ExecutionStarted"
-    assert event_types(status)[-1] == "ExecutionCompleted"
+    # Each completion arrives in its own episode: OrchestratorStarted (12) opens it.
+    assert [e["EventType"] for e in raw[:4]] == [12, 0, 4, 13]
+
+
+def test_status_history_has_the_extension_shape(host: DevHostProcess) -> None:
+    status = host.run_orchestration("chain", ["Tokyo"])
+    events = status["historyEvents"]
+    assert event_types(status) == ["ExecutionStarted", "TaskCompleted", "ExecutionCompleted"]
+    started, completed, finished = events
+    assert started["FunctionName"] == "chain"
+    assert "OrchestrationInstance" not in started
+    assert completed["FunctionName"] == "say_hello"
+    assert completed["Result"] == "Hello Tokyo"
+    assert "ScheduledTime" in completed
+    assert "TaskScheduledId" not in completed and "EventId" not in completed
+    assert finished["OrchestrationStatus"] == "Completed"
+    assert finished["Result"] == ["Hello Tokyo"]
+    without_output = host.status(status["instanceId"], history=True)["historyEvents"]
+    assert "Result" not in without_output[1]
 
 
 def test_fan_out_fan_in_delivers_completions_in_batches(host: DevHostProcess) -> None:
     count = 60
     status = host.run_orchestration("fan_out", {"count": count})
     assert status["output"] == sum(2 * i for i in range(count))
-    history = host.status(status["instanceId"], history=True)
+    raw = host.raw_history(status["instanceId"])
+    completions = [e["TaskScheduledId"] for e in raw if e["EventType"] == 5]
+    assert sorted(completions) == list(range(count))
     # Every completion that is ready is delivered in the same episode: far fewer episodes
     # than completions (one per completion would make fan-in replay cost quadratic).
-    raw = [e for e in history["historyEvents"] if e["EventType"] == "TaskCompleted"]
-    assert len(raw) == count
-    assert sorted(e["TaskScheduledId"] for e in raw) == list(range(count))
+    episodes = sum(1 for e in raw if e["EventType"] == 12)
+    assert episodes <= count // 4, episodes
 
 
 def test_retry_options_use_host_side_timers(host: DevHostProcess, tmp_path: Path) -> None:
     spec = {"counter_file": str(tmp_path / "calls"), "fail_times": 2, "attempts": 3}
     status = host.run_orchestration("with_retry", spec)
     assert status["output"] == "succeeded after 3 calls"
+    names = {4: "TaskScheduled", 5: "TaskCompleted", 6: "TaskFailed", 10: "TimerCreated"}
+    names[11] = "TimerFired"
     kinds = [
-        (e["EventType"], e.get("EventId"), e.get("TaskScheduledId", e.get("TimerId")))
-        for e in status["historyEvents"]
-        if e["EventType"]
-        in ("TaskScheduled", "TaskFailed", "TaskCompleted", "TimerCreated", "TimerFired")
+        (names[e["EventType"]], e["EventId"], e.get("TaskScheduledId", e.get("TimerId")))
+        for e in host.raw_history(status["instanceId"])
+        if e["EventType"] in names
     ]
     assert kinds == [
         ("TaskScheduled", 0, None),
@@ -85,9 +105,8 @@ def test_retry_exhausted_surfaces_last_failure(host: DevHostProcess, tmp_path: P
     spec = {"counter_file": str(tmp_path / "calls"), "fail_times": 5, "attempts": 2}
     status = host.run_orchestration("with_retry", spec)
     assert status["runtimeStatus"] == "Completed"
-    assert (
-        "Activity function 'flaky' failed: ValueError: flaky failure 2" in status["output"]["error"]
-    )
+    error = status["output"]["error"]
+    assert error.startswith("Activity function 'flaky' failed:  ValueError: flaky failure 2")
     timers = [e for e in status["historyEvents"] if e["EventType"] == "TimerFired"]
     assert len(timers) == 2  # DTFx waits once more after the final failed attempt
 
@@ -95,8 +114,13 @@ def test_retry_exhausted_surfaces_last_failure(host: DevHostProcess, tmp_path: P
 def test_activity_failure_can_be_caught(host: DevHostProcess) -> None:
     status = host.run_orchestration("catches_failure")
     assert status["runtimeStatus"] == "Completed"
-    caught = status["output"]["caught"]
-    assert caught.startswith("Activity function 'always_fails' failed: RuntimeError: boom")
+    reason, _, details = status["output"]["caught"].partition(" \n ")
+    # Two spaces after "failed:", as the extension cuts the worker's message.
+    assert reason == "Activity function 'always_fails' failed:  RuntimeError: boom"
+    parsed = json.loads(details)
+    assert parsed["Message"] == " RuntimeError: boom"
+    inner = parsed["InnerException"]["Message"]
+    assert inner.startswith("Result: Failure\nException: RuntimeError: boom\nStack: ")
 
 
 def test_orchestrator_exception_fails_the_instance(host: DevHostProcess) -> None:
@@ -108,14 +132,23 @@ def test_orchestrator_exception_fails_the_instance(host: DevHostProcess) -> None
 def test_uncaught_activity_failure_fails_the_orchestration(host: DevHostProcess) -> None:
     status = host.run_orchestration("unhandled_activity_failure")
     assert status["runtimeStatus"] == "Failed"
-    assert "Activity function 'always_fails' failed: RuntimeError: not caught" in status["output"]
+    assert status["output"].startswith(
+        "Orchestrator function 'unhandled_activity_failure' failed: "
+        "Activity function 'always_fails' failed:  RuntimeError: not caught \n {"
+    )
 
 
-def test_calling_an_unknown_activity_fails_with_the_known_names(host: DevHostProcess) -> None:
-    status = host.run_orchestration("calls_missing_activity")
-    assert status["runtimeStatus"] == "Failed"
-    assert "The function 'no_such_activity' doesn't exist" in status["output"]
-    assert "'say_hello'" in status["output"]
+def test_calling_an_unknown_activity_waits_forever_and_logs(host: DevHostProcess) -> None:
+    """As in Azure: the extension only logs the error and the call never completes."""
+    iid = host.start_orchestration("calls_missing_activity")
+    host.wait_for(iid, {"Running"})
+    host.wait_idle()
+    assert host.status(iid)["runtimeStatus"] == "Running"
+    assert [e["EventType"] for e in host.raw_history(iid)] == [12, 0, 13]
+    assert (
+        "The function 'no_such_activity' doesn't exist, is disabled, or is not an activity "
+        "function. Additional info: The following are the known activity functions: "
+    ) in host.logs()
 
 
 def test_sub_orchestrations_with_explicit_and_generated_ids(host: DevHostProcess) -> None:
@@ -126,11 +159,10 @@ def test_sub_orchestrations_with_explicit_and_generated_ids(host: DevHostProcess
         "second": ["Hello Rome", "Hello Oslo"],
         "children": [2, 6],
     }
-    created = [
-        e for e in status["historyEvents"] if e["EventType"] == "SubOrchestrationInstanceCreated"
-    ]
+    raw = host.raw_history("family-1")
+    created = [e for e in raw if e["EventType"] == 7]
     assert created[0]["InstanceId"] == "family-1-child"
-    execution = status["historyEvents"][0]["OrchestrationInstance"]["ExecutionId"]
+    execution = raw[1]["OrchestrationInstance"]["ExecutionId"]
     assert created[1]["InstanceId"] == f"{execution}:1"
     child = host.status("family-1-child")
     assert child["runtimeStatus"] == "Completed"
@@ -140,12 +172,10 @@ def test_sub_orchestrations_with_explicit_and_generated_ids(host: DevHostProcess
 def test_sub_orchestration_retry_and_failure(host: DevHostProcess) -> None:
     status = host.run_orchestration("parent_of_failure")
     assert status["runtimeStatus"] == "Completed"
-    assert (
-        "Orchestrator function 'raises' failed: orchestrator gave up" in status["output"]["caught"]
+    assert status["output"]["caught"].startswith(
+        "Orchestrator function 'raises' failed: orchestrator gave up \n Message: orchestrator"
     )
-    created = [
-        e for e in status["historyEvents"] if e["EventType"] == "SubOrchestrationInstanceCreated"
-    ]
+    created = [e for e in host.raw_history(status["instanceId"]) if e["EventType"] == 7]
     assert len(created) == 2
     assert created[0]["InstanceId"] != created[1]["InstanceId"]
 
@@ -160,6 +190,23 @@ def test_virtual_time_runs_a_three_day_timer_at_once(host: DevHostProcess) -> No
 
 def test_task_any_with_cancelled_timer(host: DevHostProcess) -> None:
     status = host.run_orchestration("race")
+    assert status["output"] == "Hello fast"
+    # The cancelled 3-day timer did not hold the instance open.
+    assert not [e for e in host.raw_history(status["instanceId"]) if e["EventType"] == 11]
+
+
+def test_an_uncancelled_timer_keeps_the_instance_running(host: DevHostProcess) -> None:
+    """DTFx completes an orchestration only when no scheduled task is left open."""
+    host.set_time(auto_advance=False)
+    try:
+        iid = host.start_orchestration("race", {"cancel": False})
+        host.wait_idle()
+        assert host.status(iid)["runtimeStatus"] == "Running"
+        host.set_time(advance_seconds=3 * 24 * 3600 + 1)
+        status = host.wait_for(iid)
+    finally:
+        host.set_time(auto_advance=True)
+    assert status["runtimeStatus"] == "Completed"
     assert status["output"] == "Hello fast"
 
 
@@ -213,7 +260,7 @@ def test_continue_as_new_restarts_with_new_input(host: DevHostProcess) -> None:
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == {"n": 5, "total": 2 * (0 + 1 + 2 + 3 + 4), "limit": 5}
     # Only the last execution's history remains.
-    assert len([e for e in status["historyEvents"] if e["EventType"] == "TaskScheduled"]) == 1
+    assert len([e for e in status["historyEvents"] if e["EventType"] == "TaskCompleted"]) == 1
 
 
 def test_replay_is_deterministic(host: DevHostProcess) -> None:
@@ -223,8 +270,8 @@ def test_replay_is_deterministic(host: DevHostProcess) -> None:
     assert out["replaying"] == [True, True, False]
     assert len(set(out["ids"])) == 3
     assert out["times"] == sorted(out["times"])
-    started = [e["Timestamp"] for e in host.status("det-1", history=True)["historyEvents"]]
-    assert started  # history exists
+    episodes = [e["Timestamp"] for e in host.raw_history("det-1") if e["EventType"] == 12]
+    assert len(episodes) == 3  # one value of current_utc_datetime per episode
 
 
 def test_durable_names_from_binding_properties(host: DevHostProcess) -> None:

@@ -195,7 +195,7 @@ def race(context: df.DurableOrchestrationContext):
     fast = context.call_activity("say_hello", "fast")
     slow = context.create_timer(context.current_utc_datetime + timedelta(days=3))
     winner = yield context.task_any([fast, slow])
-    if winner == fast:
+    if winner == fast and (context.get_input() or {}).get("cancel", True):
         slow.cancel()
     return winner.result
 
