@@ -13,7 +13,7 @@ from aiohttp import web
 from devhost.durable.engine import DurableEngine, DurableError
 from devhost.durable.failures import parse_to_jtoken
 from devhost.durable.history import EventType
-from devhost.durable.store import RUNNING_STATES, Instance
+from devhost.durable.store import RUNNING_STATES, TERMINAL_STATES, Instance
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
 
@@ -339,7 +339,13 @@ class DurableHttpApi:
     async def purge_by(self, request: web.Request) -> web.Response:
         filters = self._filters(request)
         if not filters["created_from"]:
-            return _error(400, "createdTimeFrom is required to purge instance history")
+            return web.json_response(
+                "Please provide value for 'createdTimeFrom' parameter.", status=400
+            )
+        # Azure Storage keeps only the terminal statuses of the filter; when none is left it
+        # applies no status filter at all, so running instances in the range go too.
+        terminal = [s for s in filters["statuses"] or [] if s in TERMINAL_STATES]
+        filters["statuses"] = terminal or None
         instances = await self.engine.query(**filters)
         deleted = await self.engine.purge([i.instance_id for i in instances])
         if deleted == 0:

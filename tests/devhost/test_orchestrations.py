@@ -180,6 +180,18 @@ def test_sub_orchestration_retry_and_failure(host: DevHostProcess) -> None:
     assert created[0]["InstanceId"] != created[1]["InstanceId"]
 
 
+def test_terminating_a_child_fails_the_parents_call(host: DevHostProcess) -> None:
+    iid = host.start_orchestration("parent_of_waiter", instance_id="waiter-parent")
+    host.wait_for("waiter-parent-child", {"Running"})
+    host.http.post(
+        host.url(
+            "/runtime/webhooks/durabletask/instances/waiter-parent-child/terminate?reason=stop"
+        )
+    )
+    status = host.wait_for(iid)
+    assert status["output"] == {"caught": "stop \n None"}  # reason, no details
+
+
 def test_virtual_time_runs_a_three_day_timer_at_once(host: DevHostProcess) -> None:
     status = host.run_orchestration("timer", 3 * 24 * 3600, timeout=20)
     # The episode that delivers the timer starts at (or just after) its fire time.

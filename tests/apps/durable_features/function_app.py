@@ -155,6 +155,15 @@ def parent_of_failure(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def parent_of_waiter(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_sub_orchestrator("waits_forever", None, f"{context.instance_id}-child")
+    except Exception as exc:
+        return {"caught": str(exc)}
+    return {"caught": None}
+
+
+@app.orchestration_trigger(context_name="context")
 def timer(context: df.DurableOrchestrationContext):
     seconds = context.get_input()
     start = context.current_utc_datetime
