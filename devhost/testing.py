@@ -48,6 +48,7 @@ class DevHostProcess:
         extra_args: list[str] | None = None,
         port: int | None = None,
         fsync: bool = True,
+        azurite: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self._own_state = state_dir is None
@@ -58,6 +59,8 @@ class DevHostProcess:
         self.extra_args = list(extra_args or [])
         self.port = port or free_port()
         self.fsync = fsync
+        # False passes --no-azurite: tests bring their own Azurite on free ports.
+        self.azurite = azurite
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.state_dir / f"devhost-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -76,8 +79,9 @@ class DevHostProcess:
             str(self.port),
             "--state-dir",
             str(self.state_dir),
-            "--no-azurite",
         ]
+        if not self.azurite:
+            cmd.append("--no-azurite")
         if self.virtual_time:
             cmd.append("--virtual-time")
         if not self.fsync:

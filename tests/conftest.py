@@ -10,6 +10,8 @@ import pytest
 
 from devhost.azurite import Azurite
 
+pytest_plugins = ["devhost.pytest_plugin"]
+
 # There is deliberately no tests/__init__.py and nothing here is imported as `tests.*`:
 # azure-functions-durable installs a top-level `tests` package that would shadow ours.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
