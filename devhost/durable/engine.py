@@ -18,8 +18,9 @@ import itertools
 import json
 import logging
 import re
+import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,6 +61,8 @@ from devhost.settings import DurableOptions
 
 log = logging.getLogger("devhost.durable")
 
+# The longest an episode waits for more completions of a fan-out (see _coalescing_delay).
+MAX_COALESCING_SECONDS = 0.25
 OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
 _BAD_ID = re.compile(r"[\\/#?\x00-\x1f\x7f]")
 
@@ -167,6 +170,11 @@ class DurableEngine:
         self._timer_seq = itertools.count()
         self._activity_queue: deque[WorkItem] = deque()
         self._activities_in_flight = 0
+        # Activity work per instance that is queued, running or being recorded, and when each
+        # ready instance became ready: an episode waits a little for the rest of a fan-out.
+        self._outstanding: Counter[str] = Counter()
+        self._ready_since: dict[str, float] = {}
+        self._episode_cost: dict[str, float] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -187,7 +195,7 @@ class DurableEngine:
             self.clock.offset = max(self.clock.offset, float(offset))
         for instance_id, visible_at in inbox:
             self._schedule_message(instance_id, visible_at)
-        self._activity_queue.extend(items)
+        self._queue_activities(items)
         if items:
             log.info("Resuming %d activity work item(s) left by a previous run", len(items))
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="durable-dispatcher")
@@ -205,9 +213,31 @@ class DurableEngine:
 
     # -- scheduling --------------------------------------------------------------------------
 
+    def _mark_ready(self, instance_id: str) -> None:
+        if instance_id not in self._ready:
+            self._ready.add(instance_id)
+            self._ready_since[instance_id] = time.monotonic()
+        self._wake.set()
+
+    def _queue_activities(self, items: list[WorkItem]) -> None:
+        self._activity_queue.extend(items)
+        for item in items:
+            self._outstanding[item.instance_id] += 1
+
+    def _coalescing_delay(self, instance_id: str, now: float) -> float:
+        """Seconds to hold a ready episode so more of a fan-out's completions join it.
+
+        Only while the instance still has activities in progress, and never longer than its
+        previous episode took: the wait is bounded by the replay cost it saves.
+        """
+        if not self._outstanding.get(instance_id):
+            return 0.0
+        window = min(MAX_COALESCING_SECONDS, self._episode_cost.get(instance_id, 0.0))
+        return self._ready_since.get(instance_id, now) + window - now
+
     def _schedule_message(self, instance_id: str, visible_at: float) -> None:
         if visible_at <= self.clock.now():
-            self._ready.add(instance_id)
+            self._mark_ready(instance_id)
         else:
             heapq.heappush(self._timers, (visible_at, next(self._timer_seq), instance_id))
         self._wake.set()
@@ -229,6 +259,7 @@ class DurableEngine:
             and not self._running
             and not self._activity_queue
             and self._activities_in_flight == 0
+            and not self._outstanding
         )
 
     async def _dispatch_loop(self) -> None:
@@ -237,13 +268,20 @@ class DurableEngine:
             now = self.clock.now()
             while self._timers and self._timers[0][0] <= now:
                 _, _, instance_id = heapq.heappop(self._timers)
-                self._ready.add(instance_id)
+                self._mark_ready(instance_id)
+            held: float | None = None
+            mono = time.monotonic()
             for instance_id in list(self._ready):
                 if instance_id in self._running:
                     continue
                 if len(self._running) >= self.options.max_concurrent_orchestrators:
                     break
+                delay = self._coalescing_delay(instance_id, mono)
+                if delay > 0:
+                    held = delay if held is None else min(held, delay)
+                    continue
                 self._ready.discard(instance_id)
+                self._ready_since.pop(instance_id, None)
                 self._running.add(instance_id)
                 self._spawn(self._run_episode(instance_id), f"episode:{instance_id}")
             while (
@@ -261,9 +299,10 @@ class DurableEngine:
                 self._idle.set()
             else:
                 self._idle.clear()
-            timeout = None
+            timeout = held
             if self._timers:
-                timeout = max(0.0, self._timers[0][0] - self.clock.now())
+                due = max(0.0, self._timers[0][0] - self.clock.now())
+                timeout = due if timeout is None else min(timeout, due)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
@@ -287,18 +326,20 @@ class DurableEngine:
     # -- episodes ----------------------------------------------------------------------------
 
     async def _run_episode(self, instance_id: str) -> None:
+        started = time.perf_counter()
         try:
             committed = await self._episode(instance_id)
         finally:
             self._running.discard(instance_id)
+            self._episode_cost[instance_id] = time.perf_counter() - started
             self._wake.set()
         if committed:
             self._after_commit(committed)
 
     def _after_commit(self, committed: _Committed) -> None:
-        self._activity_queue.extend(committed.work_items)
+        self._queue_activities(committed.work_items)
         for instance_id in committed.ready:
-            self._ready.add(instance_id)
+            self._mark_ready(instance_id)
         for visible_at, instance_id in committed.timers:
             self._schedule_message(instance_id, visible_at)
         self._wake.set()
@@ -711,7 +752,13 @@ class DurableEngine:
 
     async def _run_activity(self, item: WorkItem) -> None:
         try:
-            completion = await self._invoke_activity(item)
+            try:
+                completion = await self._invoke_activity(item)
+            finally:
+                # The concurrency limit is on running functions: the slot is free as soon as
+                # the function returns, while its result joins the next group commit.
+                self._activities_in_flight -= 1
+                self._wake.set()
             crash_point("activity.after_invoke")
             now_epoch = self.clock.now()
 
@@ -722,11 +769,14 @@ class DurableEngine:
                 tx.enqueue(item.instance_id, item.execution_id, completion, now_epoch)
                 return True
 
-            if await self.store.run(record):
-                self._ready.add(item.instance_id)
+            recorded = await self.store.run(record)
         finally:
-            self._activities_in_flight -= 1
+            self._outstanding[item.instance_id] -= 1
+            if self._outstanding[item.instance_id] <= 0:
+                del self._outstanding[item.instance_id]
             self._wake.set()
+        if recorded:
+            self._mark_ready(item.instance_id)
 
     async def _invoke_activity(self, item: WorkItem) -> dict[str, Any]:
         fn = self.activities[item.name]
@@ -817,8 +867,7 @@ class DurableEngine:
 
         await self.store.run(start)
         self._history_cache.pop(instance_id, None)
-        self._ready.add(instance_id)
-        self._wake.set()
+        self._mark_ready(instance_id)
         log.info("Started orchestration '%s' with instance id %s", name, instance_id)
         return instance_id
 
@@ -854,8 +903,7 @@ class DurableEngine:
             tx.enqueue(instance_id, None, build(), now_epoch)
 
         await self.store.run(send)
-        self._ready.add(instance_id)
-        self._wake.set()
+        self._mark_ready(instance_id)
 
     async def raise_event(self, instance_id: str, name: str, input_token: Any) -> None:
         text = json.dumps(input_token)

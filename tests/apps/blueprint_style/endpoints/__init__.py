@@ -1,0 +1,1 @@
+"""Plain HTTP endpoints, each a func.Blueprint."""

@@ -1,0 +1,1 @@
+"""Durable jobs, each a df.Blueprint."""
