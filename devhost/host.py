@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,7 @@ class DevHost:
             self._runner = None
         if self.engine is not None:
             await self.engine.stop()
+        await _close_sdk_http_session()
         if self.invoker is not None:
             self.invoker.shutdown()
         if self.store is not None:
@@ -189,6 +191,17 @@ class DevHost:
             self._azurite.stop()
             self._azurite = None
         self.stopped.set()
+
+
+async def _close_sdk_http_session() -> None:
+    """Close the aiohttp session the durable SDK caches for its client calls.
+
+    The worker process simply exits; devhost closes it so that stopping logs no warning.
+    """
+    module = sys.modules.get("azure.durable_functions.models.utils.http_utils")
+    session = getattr(module, "_client_session", None)
+    if session is not None and not session.closed:
+        await session.close()
 
 
 def _maybe_start_azurite(state_dir: Path) -> Any:

@@ -185,6 +185,16 @@ def test_start_refusals_use_the_extension_codes(host: DevHostProcess) -> None:
     assert "is not an orchestrator function" in through_sdk.json()["exception"]
 
 
+def test_client_binding_points_the_sdk_at_devhost(host: DevHostProcess) -> None:
+    config = client_call(host, "config").json()
+    assert config["taskHub"] == "FeaturesHub"  # from the app's host.json
+    assert config["rpcBaseUrl"] == f"http://localhost:{host.port}{DURABLE}/"
+    create = config["creationUrls"]["createNewInstancePostUri"]
+    assert create.startswith(
+        f"http://localhost:{host.port}{DURABLE}/orchestrators/{{functionName}}"
+    )
+
+
 def test_create_http_management_payload(host: DevHostProcess) -> None:
     payload = client_call(host, "payload", "some-id").json()
     assert payload["id"] == "some-id"

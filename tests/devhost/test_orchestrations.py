@@ -271,6 +271,7 @@ def test_continue_as_new_restarts_with_new_input(host: DevHostProcess) -> None:
     status = host.run_orchestration("counter", {"n": 0, "total": 0, "limit": 5})
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == {"n": 5, "total": 2 * (0 + 1 + 2 + 3 + 4), "limit": 5}
+    assert status["customStatus"] is None  # each episode reports what its replay set
     # Only the last execution's history remains.
     assert len([e for e in status["historyEvents"] if e["EventType"] == "TaskCompleted"]) == 1
 

@@ -213,6 +213,8 @@ def race(context: df.DurableOrchestrationContext):
 def counter(context: df.DurableOrchestrationContext):
     """Counts to a limit with continue_as_new, keeping each history short."""
     state = context.get_input()
+    if state["n"] == 0:
+        context.set_custom_status("first execution")  # not carried into later executions
     value = yield context.call_activity("double", {"key": state["n"], "value": state["n"]})
     state["total"] += value["value"]
     state["n"] += 1
@@ -336,6 +338,13 @@ async def _client_operation(op, iid, body, req, client):
             runtime_status=[df.OrchestrationRuntimeStatus(s) for s in body["statuses"]],
         )
         return result.instances_deleted
+    if op == "config":
+        bindings = client._orchestration_bindings  # what the durableClient binding carried
+        return {
+            "taskHub": bindings.task_hub_name,
+            "rpcBaseUrl": bindings.rpc_base_url,
+            "creationUrls": bindings.creation_urls,
+        }
     if op == "payload":
         return client.create_http_management_payload(iid)
     if op == "wait":
