@@ -38,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
         help="do not fsync durable state on commit (faster, not crash-safe against power loss)",
     )
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    start.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight invocations may take to finish (default 10)",
+    )
     return parser
 
 
@@ -80,5 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         virtual_time=args.virtual_time,
         start_azurite=not args.no_azurite,
         fsync=not args.no_fsync,
+        shutdown_grace=args.shutdown_grace,
     )
     return asyncio.run(_serve(config))

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from devhost.bindings import BindingInputs
 from devhost.durable.api import DurableHttpApi, client_binding_json
 from devhost.durable.clock import Clock
 from devhost.durable.engine import DurableEngine
@@ -20,6 +21,8 @@ from devhost.http_triggers import HttpTriggerHost
 from devhost.indexing import IndexedFunction, load_and_index
 from devhost.invoker import Invoker
 from devhost.settings import apply_local_settings, load_host_options, load_local_settings
+from devhost.triggers.base import TriggerContext, TriggerSource
+from devhost.triggers.registry import HANDLED_ELSEWHERE, source_classes
 
 log = logging.getLogger("devhost.host")
 
@@ -35,6 +38,7 @@ class HostConfig:
     virtual_time: bool = False
     start_azurite: bool = True
     fsync: bool = True
+    shutdown_grace: float = 10.0
 
     @property
     def resolved_state_dir(self) -> Path:
@@ -55,6 +59,8 @@ class DevHost:
         self.store: Store | None = None
         self.invoker: Invoker | None = None
         self.stopped = asyncio.Event()
+        self.sources: list[TriggerSource] = []
+        self.ready = False  # /admin/host/status says Running only once start() has finished
 
     async def start(self) -> None:
         config = self.config
@@ -93,24 +99,61 @@ class DevHost:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.add_routes(durable_api.routes())
         app.add_routes(self._admin_routes())
+        context = TriggerContext(
+            invoker=self.invoker,
+            inputs=BindingInputs(
+                lambda: client_binding_json(
+                    self.base_url, options.durable.hub_name, self.system_key
+                )
+            ),
+            state_dir=state_dir,
+            clock=clock,
+            base_url=self.base_url,
+            app_dir=app_dir,
+        )
+        self.sources = self._create_sources(context)
+        for source in self.sources:
+            app.add_routes(source.routes())
         app.router.add_route("*", "/{tail:.*}", self.http.handle)
         await self.engine.start()
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, config.host, config.port)
         await site.start()
+        for source in self.sources:
+            await source.start()
+        self.ready = True
         self._print_functions()
+
+    def _create_sources(self, context: TriggerContext) -> list[TriggerSource]:
+        by_type: dict[str, list[IndexedFunction]] = {}
+        for fn in self.functions:
+            if not fn.load_error:
+                by_type.setdefault(fn.trigger_type, []).append(fn)
+        sources = []
+        for source_class in source_classes():
+            functions = by_type.pop(source_class.trigger_type, [])
+            if functions:
+                sources.append(source_class(context, functions))
+        for trigger_type, functions in by_type.items():
+            if trigger_type not in HANDLED_ELSEWHERE:
+                names = ", ".join(f.name for f in functions)
+                log.warning(
+                    "devhost does not run %s triggers yet: %s will not fire", trigger_type, names
+                )
+        return sources
 
     def _print_functions(self) -> None:
         lines = ["", "Functions:", ""]
         urls = {r.function.name: r for r in self.http.routes}
+        described = {f.name: s.describe(f) for s in self.sources for f in s.functions}
         for fn in self.functions:
             route = urls.get(fn.name)
             if route is not None:
                 url = self.http.url_for(route, self.base_url)
                 lines.append(f"        {fn.name}: [{route.display_methods}] {url}")
             else:
-                lines.append(f"        {fn.name}: {fn.trigger_type}")
+                lines.append(f"        {fn.name}: {described.get(fn.name, fn.trigger_type)}")
         lines.append("")
         mode = "virtual" if self.config.virtual_time else "wall-clock"
         lines.append(f"devhost is listening on {self.base_url} ({mode} time)")
@@ -136,6 +179,8 @@ class DevHost:
         return web.json_response(await self.engine.get_history(instance_id))
 
     async def _status(self, request: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"state": "Initializing"}, status=503)
         return web.json_response({"state": "Running", "functions": len(self.functions)})
 
     async def _list_functions(self, request: web.Request) -> web.Response:
@@ -173,10 +218,16 @@ class DevHost:
         if seconds is not None:
             if not isinstance(seconds, (int, float)) or seconds < 0:
                 return web.json_response({"error": "advanceSeconds must be >= 0"}, status=400)
-            self.engine.advance_time(float(seconds))
+            await self.engine.advance_time(float(seconds))
         return web.json_response({"now": clock.now(), "autoAdvance": clock.auto_advance})
 
     async def stop(self) -> None:
+        # Stop taking new work first, letting in-flight invocations finish within the grace.
+        for source in self.sources:
+            try:
+                await source.stop(self.config.shutdown_grace)
+            except Exception:
+                log.exception("Stopping the %s source failed", source.trigger_type)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

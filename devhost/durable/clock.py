@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 
@@ -15,6 +16,15 @@ class Clock:
         # In virtual mode timers fire as soon as nothing else is pending, unless a test
         # paused that to raise events first (then only advance() moves the clock).
         self.auto_advance = virtual
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever virtual time jumps (timer triggers re-check schedules)."""
+        self._listeners.append(listener)
+
+    def _moved(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def now(self) -> float:
         return time.time() + self.offset
@@ -28,9 +38,11 @@ class Clock:
         if gap <= 0:
             return False
         self.offset += gap
+        self._moved()
         return True
 
     def advance_by(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("time cannot move backwards")
         self.offset += seconds
+        self._moved()

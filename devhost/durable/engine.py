@@ -319,8 +319,9 @@ class DurableEngine:
             if self._idle.is_set() and self.is_idle():
                 return
 
-    def advance_time(self, seconds: float) -> None:
+    async def advance_time(self, seconds: float) -> None:
         self.clock.advance_by(seconds)
+        await self._persist_clock()
         self._wake.set()
 
     # -- episodes ----------------------------------------------------------------------------
