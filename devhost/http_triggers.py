@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 from azure.functions import meta
 
-from devhost.indexing import IndexedFunction
+from devhost.indexing import IndexedFunction, IndexingError
 from devhost.invoker import FunctionInvocationError, Invoker
-from devhost.routing import RouteTemplate
+from devhost.routing import RouteTemplate, RouteTemplateError, ordinal_ignore_case
 
 log = logging.getLogger("devhost.host")
 
@@ -32,28 +32,50 @@ class HttpRoute:
 
 
 def build_routes(functions: list[IndexedFunction]) -> list[HttpRoute]:
-    routes = []
-    for fn in functions:
-        if fn.trigger_type != "httpTrigger":
-            continue
-        trigger = fn.trigger
-        methods = trigger.get("methods")
-        routes.append(
-            HttpRoute(
-                fn,
-                RouteTemplate(trigger.get("route") or fn.name),
-                frozenset(m.upper() for m in methods) if methods else None,
-            )
-        )
-    routes.sort(key=lambda r: r.template.precedence)
-    return routes
+    """Routes in the host's registration order: by function name, case-insensitively.
+
+    The host registers one ASP.NET Route per function in a plain RouteCollection, in the order
+    FunctionMetadataManager returns them (OrderBy name, StringComparer.OrdinalIgnoreCase), and
+    the first route that matches wins; there is no ordering by how specific a template is.
+    """
+    ordered = sorted(functions, key=lambda fn: ordinal_ignore_case(fn.name))
+    return [_route(fn) for fn in ordered if fn.trigger_type == "httpTrigger"]
+
+
+def _route(fn: IndexedFunction) -> HttpRoute:
+    trigger = fn.trigger
+    route = trigger.get("route") or fn.name
+    try:
+        template = RouteTemplate(route)
+    except RouteTemplateError as exc:
+        raise IndexingError(f"Function '{fn.name}' has an invalid route: {exc}") from exc
+    methods = trigger.get("methods")
+    return HttpRoute(fn, template, frozenset(m.upper() for m in methods) if methods else None)
+
+
+def _string_values(values: list[str]) -> str:
+    """StringValues.ToString(): the non-empty values joined with ','."""
+    return ",".join(v for v in values if v)
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    """Request.Query as the host sends it: keys case-insensitive (first spelling kept), repeated
+    values joined, and keys whose joined value is empty left out."""
+    grouped: dict[str, tuple[str, list[str]]] = {}
+    for key, value in request.query.items():
+        grouped.setdefault(ordinal_ignore_case(key), (key, []))[1].append(value)
+    joined = {key: _string_values(values) for key, values in grouped.values()}
+    return {key: value for key, value in joined.items() if value}
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    """Request.Headers as the host sends them: lower-case names, repeated values joined."""
+    return {key.lower(): _string_values(request.headers.getall(key)) for key in request.headers}
 
 
 def _request_datum(request: web.Request, body: bytes, route_params: dict[str, str]) -> meta.Datum:
-    headers: dict[str, str] = {}
-    for key in request.headers:
-        headers[key.lower()] = ", ".join(request.headers.getall(key))
-    query = {k: request.query.getone(k) for k in request.query}
+    headers = _headers(request)
+    query = _query(request)
     return meta.Datum(
         {
             "method": meta.Datum(request.method, "string"),
@@ -107,8 +129,9 @@ class HttpTriggerHost:
         return f"{base_url}{prefix}/{route.template.template}"
 
     def match(self, path: str, method: str) -> tuple[HttpRoute, dict[str, str]] | None:
-        prefix = f"/{self.route_prefix}".lower() if self.route_prefix else ""
-        if prefix and not (path.lower() == prefix or path.lower().startswith(prefix + "/")):
+        prefix = ordinal_ignore_case(f"/{self.route_prefix}") if self.route_prefix else ""
+        folded = ordinal_ignore_case(path)
+        if prefix and not (folded == prefix or folded.startswith(prefix + "/")):
             return None
         rest = path[len(prefix) :]
         for route in self.routes:

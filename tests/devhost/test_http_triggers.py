@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -87,12 +89,35 @@ def test_optional_parameter(host: DevHostProcess, path: str, expected: str | Non
         ("/v1/things/LATEST", {"by": "literal"}),
     ],
 )
-def test_constraints_and_precedence_pick_the_function(
-    host: DevHostProcess, path: str, expected: dict
-) -> None:
+def test_constraints_pick_the_function(host: DevHostProcess, path: str, expected: dict) -> None:
     response = get(host, path)
     assert response.status_code == 200
     assert response.json() == expected
+
+
+def test_the_function_whose_name_sorts_first_wins(host: DevHostProcess) -> None:
+    """Routes are tried in function-name order and the first match wins; no specificity.
+
+    The host orders functions with OrderBy(f => f.Name, StringComparer.OrdinalIgnoreCase)
+    (azure-functions-host src/WebJobs.Script/Host/FunctionMetadataManager.cs, end of
+    LoadFunctionMetadata), WebScriptHostHttpRoutesManager maps one route per function in that
+    order, and WebJobsRouteBuilder.Build (azure-webjobs-sdk-extensions) adds them unsorted to
+    an ASP.NET RouteCollection, which returns the first route that matches. So shadow_any's
+    catch-all hides shadow_exact's literal route for GET.
+    """
+    assert get(host, "/v1/shadow/exact").json() == {"by": "shadow_any", "rest": "exact"}
+    posted = host.http.post(host.url("/v1/shadow/exact"), timeout=30)
+    assert posted.json() == {"by": "shadow_exact"}
+
+
+def test_function_name_order_ignores_case(host: DevHostProcess) -> None:
+    """alpha_pick sorts before Bravo_pick only when case is ignored (OrdinalIgnoreCase)."""
+    assert get(host, "/v1/pick/abc").json() == {"by": "alpha_pick"}
+
+
+def test_function_name_order_compares_upper_case_like_dotnet(host: DevHostProcess) -> None:
+    """OrdinalIgnoreCase upper-cases: 'TIEA' < 'TIE_B' ('A' < '_'); lower-casing would flip it."""
+    assert get(host, "/v1/tie/x").json() == {"by": "tieA"}
 
 
 @pytest.mark.parametrize(
@@ -159,15 +184,31 @@ def test_query_parameters_headers_and_url(host: DevHostProcess) -> None:
     assert body["url"] == host.url("/v1/echo?a=1&b=two%20words")
 
 
-@pytest.mark.xfail(
-    reason="devhost keeps only the first value of a repeated query key "
-    "(http_triggers.py _request_datum: request.query.getone); the host passes "
-    "StringValues.ToString(), i.e. the values joined with ','",
-    strict=True,
-)
 def test_repeated_query_keys_are_joined_with_commas(host: DevHostProcess) -> None:
+    """The host sends Request.Query values as StringValues.ToString(): values joined with ','."""
     body = get(host, "/v1/echo?tag=x&tag=y").json()
     assert body["params"] == {"tag": "x,y"}
+
+
+def test_query_keys_ignore_case_and_empty_values_are_dropped(host: DevHostProcess) -> None:
+    """Query keys compare case-insensitively (the first spelling is kept); StringValues skips
+    empty values when joining, and the host leaves out a key whose value is empty."""
+    body = get(host, "/v1/echo?tag=x&TAG=&Tag=y&empty=&flag").json()
+    assert body["params"] == {"tag": "x,y"}
+
+
+def test_repeated_headers_are_joined_with_commas(host: DevHostProcess) -> None:
+    """Request.Headers values go to the worker as StringValues.ToString(), joined with ','."""
+    connection = http.client.HTTPConnection("127.0.0.1", host.port, timeout=30)
+    try:
+        connection.putrequest("GET", "/v1/echo")
+        for value in ("a", "b, c", ""):
+            connection.putheader("X-Repeated", value)
+        connection.endheaders()
+        body = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    assert body["x_repeated"] == "a,b, c"
 
 
 def test_json_body_via_get_json(host: DevHostProcess) -> None:

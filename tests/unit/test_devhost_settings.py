@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,10 @@ from devhost.settings import (
     load_host_options,
     load_local_settings,
     resolve_app_setting_expression,
+    strip_json_comments,
 )
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -85,12 +91,6 @@ def test_values_must_be_an_object(tmp_path: Path, values: Any) -> None:
         load_local_settings(tmp_path)
 
 
-@pytest.mark.xfail(
-    reason="settings.py _read_json catches json.JSONDecodeError only; a file that is not "
-    "UTF-8 raises a bare UnicodeDecodeError, which cli._serve does not catch (traceback "
-    "instead of 'devhost could not start: <path> ...')",
-    strict=True,
-)
 def test_a_file_that_is_not_utf8_is_a_settings_error_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "local.settings.json"
     path.write_bytes(b'{"Values": {"A": "\xff\xfe"}}')
@@ -218,11 +218,6 @@ def test_invalid_host_json_names_the_file(tmp_path: Path) -> None:
     assert str(path) in str(caught.value)
 
 
-@pytest.mark.xfail(
-    reason="the host parses host.json with Newtonsoft's JObject.Parse, which skips // and /* */ "
-    "comments; settings.py _read_json uses json.loads, which refuses them",
-    strict=True,
-)
 def test_comments_in_host_json_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "host.json").write_text(
         '{\n  // local only\n  "version": "2.0",\n'
@@ -246,11 +241,6 @@ def test_host_json_must_be_an_object(tmp_path: Path) -> None:
         pytest.param({"version": "2.0", "extensions": {"durableTask": 1}}, id="durable-int"),
     ],
 )
-@pytest.mark.xfail(
-    reason="settings.py load_host_options calls .get() on sections without checking they are "
-    "objects, so AttributeError escapes instead of SettingsError",
-    strict=True,
-)
 def test_host_json_sections_must_be_objects(tmp_path: Path, raw: dict[str, Any]) -> None:
     write_json(tmp_path / "host.json", raw)
     with pytest.raises(SettingsError):
@@ -264,11 +254,6 @@ def test_host_json_sections_must_be_objects(tmp_path: Path, raw: dict[str, Any])
         pytest.param({"version": "3.0"}, id="version-3"),
     ],
 )
-@pytest.mark.xfail(
-    reason="the host refuses a host.json whose 'version' is missing or not '2.0' "
-    "(HostJsonFileConfigurationSource.InitializeHostConfig); settings.py does not check it",
-    strict=True,
-)
 def test_host_json_version_must_be_2_0(tmp_path: Path, raw: dict[str, Any]) -> None:
     write_json(tmp_path / "host.json", raw)
     with pytest.raises(SettingsError, match="version"):
@@ -280,12 +265,6 @@ def test_host_json_version_must_be_2_0(tmp_path: Path, raw: dict[str, Any]) -> N
     ["my-hub", "ab", "1hub", "h" * 51, "hub_name"],
     ids=["hyphen", "too-short", "leading-digit", "too-long", "underscore"],
 )
-@pytest.mark.xfail(
-    reason="the Durable extension's Azure Storage provider (AzureStorageOptions.ValidateHubName) "
-    "refuses an explicit hubName that is not a valid table/queue/container name (letters and "
-    "digits, starting with a letter, 3-50 chars); settings.py accepts any string",
-    strict=True,
-)
 def test_invalid_task_hub_names_are_rejected(tmp_path: Path, hub: str) -> None:
     host_json(tmp_path, durable={"hubName": hub})
     with pytest.raises(SettingsError, match="hubName"):
@@ -296,3 +275,167 @@ def test_valid_task_hub_names_are_accepted(tmp_path: Path) -> None:
     for hub in ("abc", "OrdersHub2", "h" * 45):
         host_json(tmp_path, durable={"hubName": hub})
         assert load_host_options(tmp_path).durable.hub_name == hub
+
+
+def test_an_empty_host_json_is_the_default_one(tmp_path: Path) -> None:
+    # The host rewrites an empty host.json as {"version": "2.0"} instead of refusing it.
+    (tmp_path / "host.json").write_text("{}", encoding="utf-8")
+    assert load_host_options(tmp_path) == HostOptions()
+
+
+@pytest.mark.parametrize(
+    ("version", "needle"),
+    [
+        (None, "missing the required 'version'"),
+        ("", "missing the required 'version'"),
+        (2.0, "'2.0' is an invalid value"),
+        ("3.0", "not the Functions runtime version"),
+        (" 2.0", "' 2.0' is an invalid value"),
+    ],
+)
+def test_host_json_version_errors_say_what_is_wrong(
+    tmp_path: Path, version: Any, needle: str
+) -> None:
+    write_json(tmp_path / "host.json", {"version": version, "logging": {}})
+    with pytest.raises(SettingsError, match=re.escape(needle)) as caught:
+        load_host_options(tmp_path)
+    assert str(tmp_path / "host.json") in str(caught.value)
+
+
+def test_a_section_error_names_the_section(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0", "extensions": {"http": ["v1"]}})
+    with pytest.raises(SettingsError, match=r"extensions\.http must be a JSON object"):
+        load_host_options(tmp_path)
+
+
+def test_null_sections_are_absent_sections(tmp_path: Path) -> None:
+    write_json(tmp_path / "host.json", {"version": "2.0", "extensions": {"http": None}})
+    assert load_host_options(tmp_path).route_prefix == "api"
+
+
+def test_a_file_that_is_not_utf8_is_an_error_for_host_json_too(tmp_path: Path) -> None:
+    path = tmp_path / "host.json"
+    path.write_bytes(b'{"version": "2.0", "x": "\xe9"}')
+    with pytest.raises(SettingsError, match="not valid UTF-8 text") as caught:
+        load_host_options(tmp_path)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_byte_order_mark_selects_the_encoding(tmp_path: Path, encoding: str) -> None:
+    # File.ReadAllText honours UTF-8, UTF-16 and UTF-32 byte order marks.
+    text = '{"Values": {"GREETING": "gr\u00fc\u00df dich"}}'
+    bom = b"\xfe\xff" if encoding == "utf-16-be" else b""
+    (tmp_path / "local.settings.json").write_bytes(bom + text.encode(encoding))
+    assert load_local_settings(tmp_path) == {"GREETING": "gr\u00fc\u00df dich"}
+
+
+def test_comments_in_local_settings_json_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / "local.settings.json").write_text(
+        '{\n  "Values": {\n    // the worker\n    "FUNCTIONS_WORKER_RUNTIME": "python", /* x */\n'
+        '    "URL": "http://localhost:10000/devstoreaccount1" // a // inside a string stays\n'
+        "  }\n}\n",
+        encoding="utf-8",
+    )
+    assert load_local_settings(tmp_path) == {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "URL": "http://localhost:10000/devstoreaccount1",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": "// not a comment"}', '{"a": "// not a comment"}'),
+        ('{"a": "/* not */ a comment"}', '{"a": "/* not */ a comment"}'),
+        ('{"a": "quote \\" // still a string"}', '{"a": "quote \\" // still a string"}'),
+        ('{"a": "ends with backslash \\\\"} // c', '{"a": "ends with backslash \\\\"}     '),
+        ('{/* multi\nline */"a": 1}', '{        \n       "a": 1}'),
+        ('{"a": 1} /* * / ** */', '{"a": 1}' + " " * len(" /* * / ** */")),
+        ('{"a": 1}\r\n// last', '{"a": 1}\r\n       '),
+    ],
+)
+def test_strip_json_comments_respects_strings_and_escapes(text: str, expected: str) -> None:
+    assert strip_json_comments(text) == expected
+    assert json.loads(strip_json_comments(text)) == json.loads(expected)
+
+
+def test_an_unterminated_comment_is_invalid_json(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text('{"version": "2.0"}\n/* open', encoding="utf-8")
+    with pytest.raises(SettingsError, match="unterminated /\\* comment starting on line 2"):
+        load_host_options(tmp_path)
+
+
+def test_hub_names_are_not_checked_for_other_storage_providers(tmp_path: Path) -> None:
+    host_json(tmp_path, durable={"hubName": "my-hub", "storageProvider": {"type": "mssql"}})
+    assert load_host_options(tmp_path).durable.hub_name == "my-hub"
+    host_json(tmp_path, durable={"hubName": "my-hub", "storageProvider": {"type": "azureStorage"}})
+    with pytest.raises(SettingsError, match="hubName"):
+        load_host_options(tmp_path)
+
+
+def test_a_hub_name_from_an_app_setting_is_checked_after_resolving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MyTaskHub", "bad-name")
+    host_json(tmp_path, durable={"hubName": "%MyTaskHub%"})
+    with pytest.raises(SettingsError, match="'bad-name'"):
+        load_host_options(tmp_path)
+
+
+@pytest.mark.parametrize("hub", [5, ["Hub"], ""])
+def test_hub_name_must_be_a_non_empty_string(tmp_path: Path, hub: Any) -> None:
+    host_json(tmp_path, durable={"hubName": hub})
+    with pytest.raises(SettingsError, match="hubName"):
+        load_host_options(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, "false"])
+def test_store_inputs_in_history_must_be_a_json_boolean(tmp_path: Path, value: Any) -> None:
+    host_json(tmp_path, durable={"storeInputsInOrchestrationHistory": value})
+    with pytest.raises(SettingsError, match="storeInputsInOrchestrationHistory"):
+        load_host_options(tmp_path)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), (False, False), (None, False)])
+def test_store_inputs_in_history(tmp_path: Path, value: Any, expected: bool) -> None:
+    host_json(tmp_path, durable={"storeInputsInOrchestrationHistory": value})
+    assert load_host_options(tmp_path).durable.store_inputs_in_history is expected
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("file_name", "content", "needle"),
+    [
+        pytest.param("host.json", '{"extensions": {}}', "'version'", id="host-json-version"),
+        pytest.param("host.json", "{", "not valid JSON", id="host-json-syntax"),
+        pytest.param("local.settings.json", b"\xff", "not valid UTF-8", id="local-not-utf8"),
+    ],
+)
+def test_cli_reports_a_settings_error_and_exits_1(
+    tmp_path: Path, file_name: str, content: str | bytes, needle: str
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    path = app / file_name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    state = tmp_path / "state"
+    command = ["-m", "devhost", "start", str(app), "--no-azurite", "--state-dir", str(state)]
+    result = subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "devhost could not start: " in result.stdout
+    assert str(path) in result.stdout
+    assert needle in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

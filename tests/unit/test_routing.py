@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from devhost.routing import RouteTemplate, RouteTemplateError
+from devhost.http_triggers import build_routes
+from devhost.indexing import IndexedFunction, IndexingError
+from devhost.routing import RouteTemplate, RouteTemplateError, ordinal_ignore_case
 
 GUID = "d3b07384-d9a0-4c5b-9f6e-2b1f3c4d5e6f"
 
@@ -105,21 +107,11 @@ def test_catch_all_still_needs_the_segments_before_it() -> None:
     assert matches("a/b/{*rest}", "a/c/d") is None
 
 
-@pytest.mark.xfail(
-    reason="routing.py RouteTemplate.match returns at a catch-all without running seg.checks; "
-    "ASP.NET applies constraints to catch-all values too",
-    strict=True,
-)
 def test_catch_all_constraints_are_checked() -> None:
     assert matches("files/{*path:minlength(5)}", "files/ab") is None
     assert matches("files/{*path:minlength(5)}", "files/abcdef") == {"path": "abcdef"}
 
 
-@pytest.mark.xfail(
-    reason="ASP.NET Core also accepts '{**name}' (a catch-all that keeps slashes unencoded "
-    "when generating links); routing.py's _PARAM accepts a single '*' only",
-    strict=True,
-)
 def test_double_star_catch_all() -> None:
     assert matches("files/{**path}", "files/a/b") == {"path": "a/b"}
 
@@ -186,56 +178,172 @@ def test_optional_constrained_parameter() -> None:
         pytest.param("guid", "urn:uuid:" + GUID.replace("-", ""), False, id="guid-urn"),
     ],
 )
-@pytest.mark.xfail(
-    reason="routing.py parses int with r'^-?\\d+$' (no '+', any Unicode digit) and guid with "
-    "uuid.UUID (accepts 'urn:uuid:'); ASP.NET uses int.TryParse(NumberStyles.Integer, "
-    "InvariantCulture) and Guid.TryParse",
-    strict=True,
-)
 def test_constraints_parse_values_like_dotnet(constraint: str, value: str, expected: bool) -> None:
     assert check(constraint, value) is expected
 
 
-@pytest.mark.xfail(
-    reason="routing.py _split_constraints splits on the first '=' anywhere, even inside a "
-    "regex(...) argument, so the regex is cut and the template is refused",
-    strict=True,
-)
 def test_regex_constraint_may_contain_an_equals_sign() -> None:
     assert matches("kv/{pair:regex(^\\w+=\\w+$)}", "kv/a=b") == {"pair": "a=b"}
 
 
-@pytest.mark.xfail(
-    reason="ASP.NET route templates escape braces inside a regex by doubling them "
-    "('{{3}}'); routing.py's _PARAM stops at the first '}' and refuses the template",
-    strict=True,
-)
 def test_regex_constraint_with_escaped_braces() -> None:
     assert matches("zip/{code:regex(^\\d{{5}}$)}", "zip/12345") == {"code": "12345"}
     assert matches("zip/{code:regex(^\\d{{5}}$)}", "zip/1234") is None
 
 
-@pytest.mark.xfail(
-    reason="ASP.NET resolves constraint names case-insensitively (RouteOptions.ConstraintMap "
-    "uses OrdinalIgnoreCase); routing.py's _constraint accepts lowercase names only",
-    strict=True,
-)
 def test_constraint_names_are_case_insensitive() -> None:
     assert matches("n/{id:Int}", "n/3") == {"id": "3"}
 
 
-# -- precedence ------------------------------------------------------------------------------
+# -- .NET value parsing ----------------------------------------------------------------------
 
 
-def test_precedence_orders_literal_constrained_plain_catch_all() -> None:
-    templates = ["things/{*rest}", "things/{name}", "things/{id:int}", "things/latest"]
-    ordered = sorted(templates, key=lambda t: RouteTemplate(t).precedence)
-    assert ordered == ["things/latest", "things/{id:int}", "things/{name}", "things/{*rest}"]
+@pytest.mark.parametrize(
+    ("constraint", "value", "expected"),
+    [
+        pytest.param("int", " 42 ", True, id="int-surrounding-number-whitespace"),
+        pytest.param("int", "\t-7", True, id="int-leading-tab"),
+        pytest.param("int", "+-5", False, id="int-two-signs"),
+        pytest.param("int", "1_000", False, id="int-underscore"),
+        pytest.param("int", "5\u00a0", False, id="int-nbsp-is-not-number-whitespace"),
+        pytest.param("long", "+" + str(2**63 - 1), True, id="long-max-with-plus"),
+        pytest.param("long", str(-(2**63) - 1), False, id="long-below-min"),
+        pytest.param("min(-5)", "+0", True, id="min-plus-zero"),
+        pytest.param("max(5)", "\u0663", False, id="max-arabic-indic-digit"),
+        pytest.param("bool", " true ", True, id="bool-trimmed"),
+    ],
+)
+def test_numbers_and_booleans_parse_like_dotnet(
+    constraint: str, value: str, expected: bool
+) -> None:
+    assert check(constraint, value) is expected
 
 
-def test_precedence_compares_segment_by_segment() -> None:
-    assert RouteTemplate("a/{x}").precedence < RouteTemplate("{x}/a").precedence
-    assert RouteTemplate("a/b/{x}").precedence < RouteTemplate("a/{x}/b").precedence
+GUID_N = GUID.replace("-", "")
+GUID_X = "{0xd3b07384,0xd9a0,0x4c5b,{0x9f,0x6e,0x2b,0x1f,0x3c,0x4d,0x5e,0x6f}}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(GUID_N, id="N"),
+        pytest.param(GUID, id="D"),
+        pytest.param("{" + GUID + "}", id="B"),
+        pytest.param("(" + GUID + ")", id="P"),
+        pytest.param(GUID_X, id="X"),
+        pytest.param(GUID_X.replace(",", ", ").upper(), id="X-spaces-and-upper-case"),
+        pytest.param("{0x1,0x2,0x3,{0x4,0x5,0x6,0x7,0x8,0x9,0xa,0xb}}", id="X-short-components"),
+        pytest.param(" " + GUID + "\t", id="D-trimmed"),
+        pytest.param("+0x07384-d9a0-4c5b-9f6e-2b1f3c4d5e6f", id="D-compat-prefixes"),
+    ],
+)
+def test_guid_accepts_what_guid_tryparse_accepts(value: str) -> None:
+    assert check("guid", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("urn:uuid:" + GUID, id="urn-with-dashes"),
+        pytest.param(GUID_N[:-1], id="N-too-short"),
+        pytest.param(GUID_N[:-1] + "g", id="N-not-hex"),
+        pytest.param(GUID.replace("-", "", 1) + "0", id="D-dash-misplaced"),
+        pytest.param("{" + GUID + ")", id="mismatched-brackets"),
+        pytest.param(GUID[:28] + "+0x4d5e6f", id="D-prefix-in-last-group"),
+        pytest.param(GUID_X.replace("0x6f", "0x16f"), id="X-byte-overflow"),
+        pytest.param(GUID_X[:-1], id="X-unterminated"),
+        pytest.param(GUID_X + "}", id="X-trailing-junk"),
+    ],
+)
+def test_guid_rejects_what_guid_tryparse_rejects(value: str) -> None:
+    assert not check("guid", value)
+
+
+def test_lengths_count_utf16_code_units_like_dotnet() -> None:
+    assert check("maxlength(2)", "\U0001f600")  # one emoji, two UTF-16 units
+    assert not check("maxlength(1)", "\U0001f600")
+    assert check("length(2)", "\U0001f600")
+
+
+@pytest.mark.parametrize(
+    ("constraint", "good", "bad"),
+    [
+        ("required", ["x"], []),
+        ("file", ["a.txt", ".gitignore", "a.b.c"], ["abc", "a.", "a.."]),
+        ("nonfile", ["abc", "a."], ["a.txt"]),
+    ],
+)
+def test_required_file_and_nonfile_constraints(
+    constraint: str, good: list[str], bad: list[str]
+) -> None:
+    assert [v for v in good if not check(constraint, v)] == []
+    assert [v for v in bad if check(constraint, v)] == []
+
+
+def test_file_constraint_looks_at_the_last_segment_of_a_catch_all() -> None:
+    assert matches("static/{*path:file}", "static/css/site.css") == {"path": "css/site.css"}
+    assert matches("static/{*path:file}", "static/a.b/c") is None
+    assert matches("static/{*path:file}", "static") is None
+
+
+def test_nonfile_lets_an_empty_catch_all_through() -> None:
+    # NonFileNameRouteConstraint returns true for a missing value; the others return false.
+    assert matches("app/{*path:nonfile}", "app") == {}
+    assert matches("app/{*path:nonfile}", "app/a/b") == {"path": "a/b"}
+    assert matches("app/{*path:nonfile}", "app/main.js") is None
+    assert matches("app/{*path:nonfile:required}", "app") is None
+
+
+def test_constraint_arguments_are_trimmed_where_dotnet_splits_them() -> None:
+    assert check("length( 2 , 4 )", "abc")
+    assert check("range(1, 3)", "2")
+    assert check("minlength( 2 )", "ab")
+
+
+# -- more template syntax ----------------------------------------------------------------------
+
+
+def test_catch_all_keeps_a_trailing_slash_and_inner_empty_segments() -> None:
+    # RoutePatternMatcher captures the rest of the path from the catch-all's segment on.
+    assert matches("files/{*path}", "files/a/b/") == {"path": "a/b/"}
+    assert matches("files/{*path}", "files/a//b") == {"path": "a//b"}
+    assert matches("files/{*path}", "files//b") is None
+
+
+def test_a_constrained_catch_all_without_a_value_does_not_match() -> None:
+    # A catch-all is not an optional parameter, so its constraints see a null value and fail.
+    assert matches("files/{*path:minlength(1)}", "files") is None
+    assert matches("files/{*path:minlength(1)=index}", "files") == {"path": "index"}
+
+
+def test_constraints_also_check_a_default_value() -> None:
+    assert matches("page/{n:int=x}", "page") is None
+    assert matches("page/{n:int=x}", "page/3") == {"n": "3"}
+
+
+def test_empty_path_segments_never_match() -> None:
+    assert matches("a/{x?}", "a//") is None
+    assert matches("{x}/b", "//b") is None
+
+
+def test_parameter_names_may_use_any_character_but_separators() -> None:
+    assert matches("users/{user-id}", "users/7") == {"user-id": "7"}
+    assert matches("users/{user.id:int}", "users/7") == {"user.id": "7"}
+
+
+def test_escaped_braces_in_a_literal() -> None:
+    assert matches("a/{{x}}", "a/{x}") == {}
+    assert matches("a/{{x}}", "a/x") is None
+
+
+def test_constraint_name_lookup_is_case_insensitive_for_arguments_too() -> None:
+    assert matches("n/{id:MinLength(2)}", "n/ab") == {"id": "ab"}
+    assert matches("n/{id:REGEX(^a)}", "n/Abc") == {"id": "Abc"}
+
+
+def test_ordinal_ignore_case_upper_cases_like_dotnet() -> None:
+    assert ordinal_ignore_case("Route_b") == "ROUTE_B"
+    assert ordinal_ignore_case("stra\u00dfe") == "STRA\u00dfE"  # no 'SS' expansion
 
 
 # -- invalid templates -----------------------------------------------------------------------
@@ -257,6 +365,15 @@ def test_precedence_compares_segment_by_segment() -> None:
         "a/{id:length(3,a)}",
         "a/{id:length()}",
         "a/{id:regex(}",
+        "a//b",  # consecutive separators
+        "a/{id:int()}",  # an empty argument list is still an argument
+        "a/{id:minlength}",  # minlength needs its argument
+        "a/{id:range(5,1)}",  # min above max
+        "a/{id:length(-1)}",
+        "a/{id:regex([)}",  # not a valid regular expression
+        "a/{*}",  # a catch-all without a name
+        "a/{id:regex(^\\d{3}$)}",  # an unescaped '{' inside a parameter
+        "a/{x}/{X}",  # names compare case-insensitively
     ],
 )
 def test_invalid_templates_raise(template: str) -> None:
@@ -280,11 +397,35 @@ def test_route_template_error_is_a_value_error_naming_the_problem() -> None:
         pytest.param("a?b", id="question-mark-in-literal"),
     ],
 )
-@pytest.mark.xfail(
-    reason="ASP.NET's route template parser refuses these templates (duplicate name, optional "
-    "catch-all, optional with a default, '?' in a literal); routing.py accepts them",
-    strict=True,
-)
 def test_templates_the_host_refuses_raise(template: str) -> None:
     with pytest.raises(RouteTemplateError):
         RouteTemplate(template)
+
+
+# -- route order (devhost.http_triggers.build_routes) ------------------------------------------
+
+
+def http_function(name: str, route: str | None) -> IndexedFunction:
+    binding = {"type": "httpTrigger", "name": "req", "direction": "IN", "route": route}
+    return IndexedFunction(name, name, lambda req: None, [binding], {}, False, False)
+
+
+def test_routes_are_ordered_by_function_name_like_ordinal_ignore_case() -> None:
+    """FunctionMetadataManager orders by name with StringComparer.OrdinalIgnoreCase, which
+    compares upper-cased names: 'TIEA' < 'TIE_B' because 'A' (0x41) < '_' (0x5F)."""
+    names = ["tie_b", "zulu", "Bravo", "tieA", "alpha"]
+    activity = IndexedFunction(
+        "aaa", "aaa", lambda x: x, [{"type": "activityTrigger", "name": "x"}], {}, False, False
+    )
+    routes = build_routes([http_function(n, f"r/{n}") for n in names] + [activity])
+    assert [r.function.name for r in routes] == ["alpha", "Bravo", "tieA", "tie_b", "zulu"]
+
+
+def test_no_route_means_the_function_name() -> None:
+    (route,) = build_routes([http_function("Health", None)])
+    assert route.template.match("health") == {}
+
+
+def test_an_invalid_route_is_an_indexing_error_naming_the_function() -> None:
+    with pytest.raises(IndexingError, match="Function 'broken' has an invalid route"):
+        build_routes([http_function("broken", "a/{id:nope}")])

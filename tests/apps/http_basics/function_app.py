@@ -42,8 +42,49 @@ def thing_by_slug(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.route(route="things/latest", methods=["GET"])
 def latest_thing(req: func.HttpRequest) -> func.HttpResponse:
-    """A literal segment outranks the constrained parameters of the same prefix."""
+    """Tried before thing_by_id and thing_by_slug because its name sorts first."""
     return _json({"by": "literal"})
+
+
+# -- route order: the host tries routes by function name, not by specificity -----------------
+
+
+@app.route(route="shadow/{*rest}", methods=["GET"])
+def shadow_any(req: func.HttpRequest) -> func.HttpResponse:
+    """Sorts before shadow_exact, so it answers every GET under shadow/, even shadow/exact."""
+    return _json({"by": "shadow_any", "rest": req.route_params.get("rest")})
+
+
+@app.route(route="shadow/exact", methods=["GET", "POST"])
+def shadow_exact(req: func.HttpRequest) -> func.HttpResponse:
+    """Reached only by methods shadow_any does not take."""
+    return _json({"by": "shadow_exact"})
+
+
+@app.function_name("Bravo_pick")
+@app.route(route="pick/{x:alpha}", methods=["GET"])
+def bravo_pick(req: func.HttpRequest) -> func.HttpResponse:
+    """'B' < 'a' in a case-sensitive sort; the host ignores case, so alpha_pick comes first."""
+    return _json({"by": "Bravo_pick"})
+
+
+@app.function_name("alpha_pick")
+@app.route(route="pick/{x}", methods=["GET"])
+def alpha_pick(req: func.HttpRequest) -> func.HttpResponse:
+    return _json({"by": "alpha_pick"})
+
+
+@app.function_name("tie_b")
+@app.route(route="tie/{*rest}", methods=["GET"])
+def tie_b(req: func.HttpRequest) -> func.HttpResponse:
+    """OrdinalIgnoreCase compares upper-cased names: 'TIE_B' > 'TIEA' since '_' > 'A'."""
+    return _json({"by": "tie_b"})
+
+
+@app.function_name("tieA")
+@app.route(route="tie/{x}", methods=["GET"])
+def tie_a(req: func.HttpRequest) -> func.HttpResponse:
+    return _json({"by": "tieA"})
 
 
 # -- methods ---------------------------------------------------------------------------------
