@@ -20,6 +20,7 @@ from devhost.durable.store import Store
 from devhost.http_triggers import HttpTriggerHost
 from devhost.indexing import IndexedFunction, load_and_index
 from devhost.invoker import Invoker
+from devhost.routing import ordinal_ignore_case
 from devhost.settings import apply_local_settings, load_host_options, load_local_settings
 from devhost.triggers.base import TriggerContext, TriggerSource
 from devhost.triggers.registry import HANDLED_ELSEWHERE, source_classes
@@ -147,7 +148,8 @@ class DevHost:
         lines = ["", "Functions:", ""]
         urls = {r.function.name: r for r in self.http.routes}
         described = {f.name: s.describe(f) for s in self.sources for f in s.functions}
-        for fn in self.functions:
+        # Listed by name, as Core Tools prints them.
+        for fn in sorted(self.functions, key=lambda f: ordinal_ignore_case(f.name)):
             route = urls.get(fn.name)
             if route is not None:
                 url = self.http.url_for(route, self.base_url)
