@@ -89,24 +89,16 @@ class DevHost:
         durable_api = DurableHttpApi(
             self.engine, self.base_url, options.durable.hub_name, self.system_key
         )
-        self.http = HttpTriggerHost(
-            self.functions,
-            self.invoker,
-            options.route_prefix,
-            lambda request: client_binding_json(
-                self.base_url, options.durable.hub_name, self.system_key
-            ),
+        inputs = BindingInputs(
+            lambda: client_binding_json(self.base_url, options.durable.hub_name, self.system_key)
         )
+        self.http = HttpTriggerHost(self.functions, self.invoker, options.route_prefix, inputs)
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.add_routes(durable_api.routes())
         app.add_routes(self._admin_routes())
         context = TriggerContext(
             invoker=self.invoker,
-            inputs=BindingInputs(
-                lambda: client_binding_json(
-                    self.base_url, options.durable.hub_name, self.system_key
-                )
-            ),
+            inputs=inputs,
             state_dir=state_dir,
             clock=clock,
             base_url=self.base_url,

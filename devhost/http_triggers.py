@@ -5,19 +5,16 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from azure.functions import meta
 
+from devhost.bindings import BindingInputs, UnsupportedBinding
 from devhost.indexing import IndexedFunction, IndexingError
 from devhost.invoker import FunctionInvocationError, Invoker
 from devhost.routing import RouteTemplate, RouteTemplateError, ordinal_ignore_case
 
 log = logging.getLogger("devhost.host")
-
-# Input bindings devhost can fill for an HTTP function today; others are refused clearly.
-SUPPORTED_HTTP_INPUTS = {"httpTrigger", "durableClient"}
 
 
 @dataclass
@@ -117,12 +114,12 @@ class HttpTriggerHost:
         functions: list[IndexedFunction],
         invoker: Invoker,
         route_prefix: str,
-        client_binding: Any,
+        inputs: BindingInputs,
     ) -> None:
         self.routes = build_routes(functions)
         self.invoker = invoker
         self.route_prefix = route_prefix
-        self._client_binding = client_binding
+        self.inputs = inputs
 
     def url_for(self, route: HttpRoute, base_url: str) -> str:
         prefix = f"/{self.route_prefix}" if self.route_prefix else ""
@@ -150,25 +147,11 @@ class HttpTriggerHost:
         fn = route.function
         body = await request.read()
         invocation_id = str(uuid.uuid4())
-        inputs: dict[str, meta.Datum | None] = {}
-        for binding in fn.bindings:
-            if binding.get("direction") == "OUT" or binding["name"] == "$return":
-                continue
-            btype = binding["type"]
-            if btype == "httpTrigger":
-                inputs[binding["name"]] = _request_datum(request, body, params)
-            elif btype == "durableClient":
-                inputs[binding["name"]] = meta.Datum(self._client_binding(request), "string")
-            else:
-                log.error(
-                    "Function '%s' uses a %s input binding, which devhost does not support yet",
-                    fn.name,
-                    btype,
-                )
-                return web.json_response(
-                    {"error": f"devhost does not support '{btype}' input bindings yet"},
-                    status=500,
-                )
+        try:
+            inputs = self.inputs.for_function(fn, _request_datum(request, body, params))
+        except UnsupportedBinding as exc:
+            log.error("%s", exc)
+            return web.json_response({"error": str(exc)}, status=500)
         try:
             result = await self.invoker.invoke(fn, inputs, invocation_id=invocation_id)
         except FunctionInvocationError:
