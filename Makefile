@@ -42,7 +42,7 @@ format: venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-# Placeholder: the benchmark harness lives in bench/ (python -m bench).
+# The replay-overhead benchmark (figures and method in docs/benchmarks.md).
 bench: install
 	$(PY) -m bench
 

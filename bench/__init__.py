@@ -1,0 +1,1 @@
+"""Benchmarks for devhost's Durable engine; run with `python -m bench`."""

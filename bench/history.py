@@ -1,0 +1,106 @@
+"""Reads devhost's raw histories and cuts them into the inputs each episode was given."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Event = dict[str, Any]
+
+EXECUTION_STARTED = 0
+EXECUTION_COMPLETED = 1
+TASK_SCHEDULED = 4
+TASK_COMPLETED = 5
+SUB_ORCHESTRATION_CREATED = 7
+TIMER_CREATED = 10
+ORCHESTRATOR_STARTED = 12
+ORCHESTRATOR_COMPLETED = 13
+
+# What an episode appends after the messages it delivered: the walk's new work, the end.
+PRODUCED = frozenset(
+    {
+        EXECUTION_COMPLETED,
+        TASK_SCHEDULED,
+        SUB_ORCHESTRATION_CREATED,
+        TIMER_CREATED,
+        ORCHESTRATOR_COMPLETED,
+    }
+)
+
+
+@dataclass
+class Recorded:
+    """One instance as devhost stored it: its input, output and raw history."""
+
+    instance_id: str
+    input_token: Any
+    output: Any
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """Episode input = events[:start] as played, then events[start:end] as new."""
+
+    start: int
+    end: int
+
+    @property
+    def messages(self) -> int:
+        """How many messages (completions, events, ExecutionStarted) the episode delivered."""
+        return self.end - self.start - 1
+
+
+def read_instance(db: Path, instance_id: str) -> Recorded:
+    """Load an instance's input, output and history straight from devhost's SQLite file."""
+    with closing(sqlite3.connect(db)) as conn:
+        row = conn.execute(
+            "SELECT input, output FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"no instance {instance_id} in {db}")
+        rows = conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+        ).fetchall()
+    events = [json.loads(r[0]) for r in rows]
+    return Recorded(instance_id, _json_or_none(row[0]), _json_or_none(row[1]), events)
+
+
+def _json_or_none(text: str | None) -> Any:
+    """Decode a nullable JSON column."""
+    return json.loads(text) if text is not None else None
+
+
+def cut_episodes(events: list[Event]) -> list[Episode]:
+    """Each OrchestratorStarted plus the messages after it, up to what the episode produced."""
+    episodes = []
+    for start, ev in enumerate(events):
+        if ev["EventType"] != ORCHESTRATOR_STARTED:
+            continue
+        end = start + 1
+        while end < len(events) and events[end]["EventType"] not in PRODUCED:
+            end += 1
+        episodes.append(Episode(start, end))
+    return episodes
+
+
+def rebatch_fan_in(events: list[Event], batch: int) -> list[Event]:
+    """The fan-out history devhost would write if completions arrived `batch` per episode."""
+    kinds = [ev["EventType"] for ev in events]
+    started = events[kinds.index(ORCHESTRATOR_STARTED)]
+    completed = events[kinds.index(ORCHESTRATOR_COMPLETED)]
+    execution_started = events[kinds.index(EXECUTION_STARTED)]
+    execution_completed = events[kinds.index(EXECUTION_COMPLETED)]
+    scheduled = [ev for ev in events if ev["EventType"] == TASK_SCHEDULED]
+    results = [ev for ev in events if ev["EventType"] == TASK_COMPLETED]
+    rebuilt = [started, execution_started, *scheduled, completed]
+    for i in range(0, len(results), batch):
+        rebuilt += [started, *results[i : i + batch]]
+        if i + batch >= len(results):
+            rebuilt.append(execution_completed)
+        rebuilt.append(completed)
+    return rebuilt

@@ -1,0 +1,185 @@
+"""Turns runs and floors into the overhead figures, prints them and writes them as JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench.history import Episode
+from bench.replay import Floor
+from bench.scenarios import Run
+
+OVERHEAD_TARGET = 0.25
+BATCHING_TARGET = 0.5
+
+
+@dataclass
+class Row:
+    """One scenario's figures."""
+
+    scenario: str
+    size: int
+    wall_s: float
+    activity_s: float
+    floor_s: float
+    overhead: float
+    us_per_event: float
+    episodes: int
+    history_len: int
+    events_replayed: int
+    raise_s: float
+    cpu_s: float | None
+    floor_first_run_s: float
+    messages_per_episode: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Batching:
+    """The fan-in floor against the same fan-in replayed in fixed-size completion batches."""
+
+    batch: int
+    fan_in_floor_s: float
+    batched_floor_s: float
+    batched_episodes: int
+    single_episode_floor_s: float
+    ratio: float
+
+
+def make_row(run: Run, floor: Floor, history_len: int, episodes: list[Episode]) -> Row:
+    """Overhead = (wall - activity time - floor) / floor."""
+    return Row(
+        scenario=run.scenario,
+        size=run.size,
+        wall_s=run.wall_s,
+        activity_s=run.activity_s,
+        floor_s=floor.seconds,
+        overhead=(run.wall_s - run.activity_s - floor.seconds) / floor.seconds,
+        us_per_event=floor.seconds / floor.events_replayed * 1e6,
+        episodes=floor.episodes,
+        history_len=history_len,
+        events_replayed=floor.events_replayed,
+        raise_s=run.raise_s,
+        cpu_s=run.cpu_s,
+        floor_first_run_s=floor.first_run_s,
+        messages_per_episode=[e.messages for e in episodes],
+    )
+
+
+def total_row(rows: list[Row]) -> Row:
+    """All scenarios together, overhead over the summed floor."""
+    wall = sum(r.wall_s for r in rows)
+    activity = sum(r.activity_s for r in rows)
+    floor = sum(r.floor_s for r in rows)
+    replayed = sum(r.events_replayed for r in rows)
+    return Row(
+        scenario="all",
+        size=sum(r.size for r in rows),
+        wall_s=wall,
+        activity_s=activity,
+        floor_s=floor,
+        overhead=(wall - activity - floor) / floor,
+        us_per_event=floor / replayed * 1e6,
+        episodes=sum(r.episodes for r in rows),
+        history_len=sum(r.history_len for r in rows),
+        events_replayed=replayed,
+        raise_s=sum(r.raise_s for r in rows),
+        cpu_s=None if any(r.cpu_s is None for r in rows) else sum(r.cpu_s or 0 for r in rows),
+        floor_first_run_s=sum(r.floor_first_run_s for r in rows),
+    )
+
+
+def render(rows: list[Row], batching: Batching, fsync: bool, load: tuple[float, ...]) -> str:
+    """The console table and verdicts."""
+    header = (
+        f"{'scenario':<9} {'size':>5} {'wall s':>8} {'activity s':>10} {'floor s':>8} "
+        f"{'overhead':>8} {'us/event':>8} {'episodes':>8} {'history':>7} {'raise s':>7} "
+        f"{'cpu s':>6} {'fsync':>5}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r.scenario:<9} {r.size:>5} {r.wall_s:>8.3f} {r.activity_s:>10.6f} "
+            f"{r.floor_s:>8.3f} {r.overhead:>8.2f} {r.us_per_event:>8.2f} {r.episodes:>8} "
+            f"{r.history_len:>7} {r.raise_s:>7.3f} {_seconds(r.cpu_s):>6} "
+            f"{'yes' if fsync else 'no':>5}"
+        )
+    verdicts = ", ".join(f"{r.scenario} {_verdict(r.overhead <= OVERHEAD_TARGET)}" for r in rows)
+    lines += [
+        "",
+        f"overhead = (wall - activity - floor) / floor, target <= {OVERHEAD_TARGET}: {verdicts}",
+        f"fan-in floor / batches-of-{batching.batch} floor = {batching.fan_in_floor_s:.3f} s / "
+        f"{batching.batched_floor_s:.3f} s ({batching.batched_episodes} episodes) = "
+        f"{batching.ratio:.2f}  target <= {BATCHING_TARGET}  "
+        + _verdict(batching.ratio <= BATCHING_TARGET),
+        f"(all completions in one episode: {batching.single_episode_floor_s:.3f} s)",
+        f"writes fsynced: {'yes' if fsync else 'no'}",
+        f"load average before the run: {load[0]:.2f} on {os.cpu_count()} CPUs"
+        + ("  (busy machine: figures are noisy)" if load[0] > 0.5 else ""),
+    ]
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    """Seconds with two decimals, or a dash when unknown."""
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _verdict(ok: bool) -> str:
+    """PASS or FAIL."""
+    return "PASS" if ok else "FAIL"
+
+
+def devhost_revision() -> str | None:
+    """The commit the run measured, with "+dirty" when devhost/ has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        dirty = git("status", "--porcelain", "--", "devhost")
+        return git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def write_json(
+    directory: Path,
+    rows: list[Row],
+    batching: Batching,
+    fsync: bool,
+    settings: dict[str, Any],
+    load: tuple[float, ...],
+) -> Path:
+    """Write the figures and the machine they came from under `directory`."""
+    now = datetime.now(UTC)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"replay-{now:%Y%m%dT%H%M%SZ}.json"
+    payload = {
+        "date": now.isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_before": list(load),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "azure-functions": version("azure-functions"),
+            "azure-functions-durable": version("azure-functions-durable"),
+        },
+        "devhost_revision": devhost_revision(),
+        "settings": settings,
+        "fsync": fsync,
+        "rows": [asdict(r) for r in rows],
+        "batching": asdict(batching),
+        "targets": {"overhead": OVERHEAD_TARGET, "batching_ratio": BATCHING_TARGET},
+    }
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
