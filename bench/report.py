@@ -37,7 +37,18 @@ class Row:
     raise_s: float
     cpu_s: float | None
     floor_first_run_s: float
+    live_replay_s: float = 0.0
     messages_per_episode: list[int] = field(default_factory=list)
+
+    @property
+    def replay_slowdown(self) -> float:
+        """How much longer the same replays took inside devhost, as a share of the floor."""
+        return (self.live_replay_s - self.floor_s) / self.floor_s
+
+    @property
+    def bookkeeping(self) -> float:
+        """devhost's own time outside replays and activities, as a share of the floor."""
+        return (self.wall_s - self.activity_s - self.live_replay_s) / self.floor_s
 
 
 @dataclass
@@ -68,6 +79,7 @@ def make_row(run: Run, floor: Floor, history_len: int, episodes: list[Episode]) 
         raise_s=run.raise_s,
         cpu_s=run.cpu_s,
         floor_first_run_s=floor.first_run_s,
+        live_replay_s=run.live_replay_s,
         messages_per_episode=[e.messages for e in episodes],
     )
 
@@ -92,6 +104,7 @@ def total_row(rows: list[Row]) -> Row:
         raise_s=sum(r.raise_s for r in rows),
         cpu_s=None if any(r.cpu_s is None for r in rows) else sum(r.cpu_s or 0 for r in rows),
         floor_first_run_s=sum(r.floor_first_run_s for r in rows),
+        live_replay_s=sum(r.live_replay_s for r in rows),
     )
 
 
@@ -100,7 +113,7 @@ def render(rows: list[Row], batching: Batching, fsync: bool, load: tuple[float, 
     header = (
         f"{'scenario':<9} {'size':>5} {'wall s':>8} {'activity s':>10} {'floor s':>8} "
         f"{'overhead':>8} {'us/event':>8} {'episodes':>8} {'history':>7} {'raise s':>7} "
-        f"{'cpu s':>6} {'fsync':>5}"
+        f"{'cpu s':>6} {'fsync':>5} {'slowdown':>8} {'bookkeep':>8}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -108,12 +121,14 @@ def render(rows: list[Row], batching: Batching, fsync: bool, load: tuple[float, 
             f"{r.scenario:<9} {r.size:>5} {r.wall_s:>8.3f} {r.activity_s:>10.6f} "
             f"{r.floor_s:>8.3f} {r.overhead:>8.2f} {r.us_per_event:>8.2f} {r.episodes:>8} "
             f"{r.history_len:>7} {r.raise_s:>7.3f} {_seconds(r.cpu_s):>6} "
-            f"{'yes' if fsync else 'no':>5}"
+            f"{'yes' if fsync else 'no':>5} {r.replay_slowdown:>8.2f} {r.bookkeeping:>8.2f}"
         )
     verdicts = ", ".join(f"{r.scenario} {_verdict(r.overhead <= OVERHEAD_TARGET)}" for r in rows)
     lines += [
         "",
         f"overhead = (wall - activity - floor) / floor, target <= {OVERHEAD_TARGET}: {verdicts}",
+        "  = slowdown (devhost's own replay time - floor) / floor"
+        " + bookkeep (wall - activity - devhost's replay time) / floor",
         f"fan-in floor / batches-of-{batching.batch} floor = {batching.fan_in_floor_s:.3f} s / "
         f"{batching.batched_floor_s:.3f} s ({batching.batched_episodes} episodes) = "
         f"{batching.ratio:.2f}  target <= {BATCHING_TARGET}  "

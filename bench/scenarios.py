@@ -27,6 +27,9 @@ class Run:
     activity_s: float
     cpu_s: float | None
     raise_s: float = 0.0
+    # Seconds devhost itself spent replaying (its /admin/devhost/stats), to tell a slower
+    # replay inside devhost from devhost's own bookkeeping.
+    live_replay_s: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -44,6 +47,7 @@ class _Started(NamedTuple):
     instance_id: str
     t0: float
     cpu0: float | None
+    replay0: float
 
 
 def _devhost_cpu(host: DevHostProcess) -> float | None:
@@ -53,9 +57,16 @@ def _devhost_cpu(host: DevHostProcess) -> float | None:
 
 def _start(host: DevHostProcess, name: str, size: int) -> _Started:
     """Read the clocks, then start orchestration `name` with input `size`."""
+    replay0 = _live_replay(host)
     cpu0 = _devhost_cpu(host)
     t0 = time.perf_counter()
-    return _Started(host.start_orchestration(name, size), t0, cpu0)
+    return _Started(host.start_orchestration(name, size), t0, cpu0, replay0)
+
+
+def _live_replay(host: DevHostProcess) -> float:
+    """Seconds devhost has spent in orchestrator replays so far."""
+    stats = host.http.get(host.url("/admin/devhost/stats"), timeout=30).json()
+    return float(stats.get("replay_seconds", 0.0))
 
 
 def _finish(
@@ -74,7 +85,8 @@ def _finish(
         raise DevHostError(f"{name} did not complete: {status}")
     cpu = cpu1 - started.cpu0 if started.cpu0 is not None and cpu1 is not None else None
     activity = float(status["output"])
-    return Run(name, started.instance_id, size, wall, activity, cpu, raise_s)
+    live = _live_replay(host) - started.replay0
+    return Run(name, started.instance_id, size, wall, activity, cpu, raise_s, live)
 
 
 def run_chain(host: DevHostProcess, size: int) -> Run:

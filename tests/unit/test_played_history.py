@@ -1,0 +1,34 @@
+"""PlayedHistory builds exactly the history JSON a full re-encode would, episode after episode."""
+
+from __future__ import annotations
+
+import json
+
+from devhost.durable.played import PlayedHistory
+
+
+def ev(kind: int, played: bool = False, **fields: object) -> dict:
+    return {"EventType": kind, "EventId": -1, "IsPlayed": played, "Timestamp": "t", **fields}
+
+
+def test_history_json_equals_a_full_encoding_as_episodes_accumulate() -> None:
+    stored = [ev(12), ev(0, Name="o"), ev(4, EventId=0), ev(13)]
+    history = PlayedHistory("exec-1", stored)
+    assert all(e["IsPlayed"] for e in history.events)
+    assert stored[0]["IsPlayed"] is False  # the stored events are not mutated
+    for step in range(3):
+        episode = [ev(12), ev(5, TaskScheduledId=step, Result=json.dumps(step))]
+        expected = [dict(e, IsPlayed=True) for e in history.events] + episode
+        assert json.loads(history.history_json(episode)) == expected
+        history.extend([*episode, ev(4, EventId=step + 1), ev(13)])
+    assert len(history.events) == 4 + 3 * 4
+    assert all(e["IsPlayed"] for e in history.events)
+
+
+def test_empty_history_and_empty_episode() -> None:
+    history = PlayedHistory("exec-1", [])
+    assert json.loads(history.history_json([])) == []
+    first = [ev(12), ev(0, Name="o")]
+    assert json.loads(history.history_json(first)) == first
+    history.extend(first)
+    assert json.loads(history.history_json([])) == [dict(e, IsPlayed=True) for e in first]
