@@ -52,6 +52,7 @@ from devhost.durable.store import (
 from devhost.durable.walk import (
     ActionWalk,
     FunctionCatalog,
+    HistoryIndex,
     OrchestrationRejected,
     WalkResult,
 )
@@ -466,7 +467,6 @@ class DurableEngine:
         at: datetime,
     ) -> _Episode:
         episode_events = [orchestrator_started(at), *new_events]
-        full = history.events + episode_events
         fn = self.orchestrators.get(inst.name)
         if fn is None:
             return self._failed(
@@ -482,7 +482,7 @@ class DurableEngine:
                 result = await self.invoker.invoke(fn, {binding: context})
             finally:
                 self.stats["replay_seconds"] += time.perf_counter() - started
-                self.stats["replayed_events"] += len(full)
+                self.stats["replayed_events"] += len(history.events) + len(episode_events)
             state_text = result.return_value.value if result.return_value else None
             if not isinstance(state_text, str):
                 raise OrchestrationRejected("the orchestrator returned no state")
@@ -500,7 +500,7 @@ class DurableEngine:
         custom_text = json.dumps(custom) if custom is not None else None
         try:
             walk = ActionWalk(
-                full,
+                HistoryIndex(episode_events, base=history.index),
                 at,
                 inst.execution_id,
                 self.catalog,

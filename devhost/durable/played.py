@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from devhost.durable.walk import HistoryIndex
+
 
 def _played(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e if e["IsPlayed"] else dict(e, IsPlayed=True) for e in events]
@@ -18,6 +20,7 @@ class PlayedHistory:
     def __init__(self, execution_id: str, events: list[dict[str, Any]]) -> None:
         self.execution_id = execution_id
         self.events = _played(events)
+        self.index = HistoryIndex(self.events)
         self._json = json.dumps(self.events)[1:-1]
 
     def history_json(self, episode_events: list[dict[str, Any]]) -> str:
@@ -31,5 +34,6 @@ class PlayedHistory:
         """Append an episode's committed events; the next episode sees them as played."""
         played = _played(committed)
         self.events.extend(played)
+        self.index.add(played)
         chunk = json.dumps(played)[1:-1]
         self._json = f"{self._json}, {chunk}" if self._json and chunk else self._json or chunk

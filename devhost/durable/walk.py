@@ -110,12 +110,62 @@ def _unknown_function_message(name: str, kind: str, known: frozenset[str]) -> st
     )
 
 
+_SCHEDULING = (
+    EventType.TASK_SCHEDULED,
+    EventType.TIMER_CREATED,
+    EventType.SUB_ORCHESTRATION_CREATED,
+)
+
+
+class HistoryIndex:
+    """What the walk looks up in a history: scheduling events and completions by task id, and
+    raised events by name. It grows with the history; an episode's new events go in an overlay
+    on top of the played history's index, so no episode rescans the whole history."""
+
+    def __init__(
+        self, events: list[dict[str, Any]] | None = None, base: HistoryIndex | None = None
+    ) -> None:
+        self._base = base
+        self._scheduled: dict[int, dict[str, Any]] = {}
+        self._completions: dict[int, dict[str, Any]] = {}
+        self._raised: dict[str, int] = defaultdict(int)
+        self.add(events or [])
+
+    def add(self, events: list[dict[str, Any]]) -> None:
+        for ev in events:
+            kind = ev["EventType"]
+            if kind in _SCHEDULING:
+                self._scheduled[ev["EventId"]] = ev
+            elif kind in COMPLETION_KEY:
+                task_id = ev[COMPLETION_KEY[kind]]
+                if self.completion(task_id) is None:  # the first completion counts
+                    self._completions[task_id] = ev
+            elif kind == EventType.EVENT_RAISED:
+                self._raised[ev["Name"]] += 1
+
+    def scheduled(self, task_id: int) -> dict[str, Any] | None:
+        found = self._scheduled.get(task_id)
+        if found is None and self._base is not None:
+            return self._base.scheduled(task_id)
+        return found
+
+    def completion(self, task_id: int) -> dict[str, Any] | None:
+        found = self._completions.get(task_id)
+        if found is None and self._base is not None:
+            return self._base.completion(task_id)
+        return found
+
+    def raised(self, name: str) -> int:
+        """How many events with this name were raised."""
+        return self._raised.get(name, 0) + (self._base.raised(name) if self._base else 0)
+
+
 class ActionWalk:
     """One walk over the cumulative action list against the history so far."""
 
     def __init__(
         self,
-        history: list[dict[str, Any]],
+        history: HistoryIndex,
         now: datetime,
         execution_id: str,
         catalog: FunctionCatalog,
@@ -125,21 +175,7 @@ class ActionWalk:
         self._now = now
         self._execution_id = execution_id
         self._catalog = catalog
-        self._scheduled: dict[int, dict[str, Any]] = {}
-        self._completions: dict[int, dict[str, Any]] = {}
-        self._raised: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for ev in history:
-            kind = ev["EventType"]
-            if kind in (
-                EventType.TASK_SCHEDULED,
-                EventType.TIMER_CREATED,
-                EventType.SUB_ORCHESTRATION_CREATED,
-            ):
-                self._scheduled[ev["EventId"]] = ev
-            elif kind in COMPLETION_KEY:
-                self._completions.setdefault(ev[COMPLETION_KEY[kind]], ev)
-            elif kind == EventType.EVENT_RAISED:
-                self._raised[ev["Name"]].append(ev)
+        self._history = history
         self._consumed: dict[str, int] = defaultdict(int)
         self._counter = 0
         self._cancelled: set[int] = set()
@@ -167,7 +203,7 @@ class ActionWalk:
         self.result.open_tasks = {
             task_id
             for task_id in range(self._counter)
-            if task_id not in self._completions and task_id not in self._cancelled
+            if self._history.completion(task_id) is None and task_id not in self._cancelled
         }
         return self.result
 
@@ -203,7 +239,7 @@ class ActionWalk:
 
     def _check_replay(self, task_id: int, kind: EventType, name: str | None) -> bool:
         """True if `task_id` was scheduled before; fails on a non-deterministic replay."""
-        previous = self._scheduled.get(task_id)
+        previous = self._history.scheduled(task_id)
         if previous is None:
             return False
         if previous["EventType"] != kind or (name is not None and previous.get("Name") != name):
@@ -236,7 +272,7 @@ class ActionWalk:
                 )
             )
             self.result.activities.append(ActivityCall(task_id, name, action.get("input")))
-        return task_id in self._completions
+        return self._history.completion(task_id) is not None
 
     def _sub_orchestration(self, action: dict[str, Any]) -> bool:
         name = action["functionName"]
@@ -264,7 +300,7 @@ class ActionWalk:
                     task_id, name, instance_id, action.get("input"), action.get("version")
                 )
             )
-        return task_id in self._completions
+        return self._history.completion(task_id) is not None
 
     def _history_input(self, action: dict[str, Any]) -> str | None:
         # Azure Storage keeps call inputs out of the history unless the app opts in with
@@ -284,7 +320,7 @@ class ActionWalk:
 
     def _timer(self, action: dict[str, Any]) -> bool:
         timer_id = self._new_timer(parse_timestamp(action["fireAt"]))
-        fired = timer_id in self._completions
+        fired = self._history.completion(timer_id) is not None
         if action.get("isCanceled") and not fired:
             # Cancelling only forgets the task: the timer still fires later (and is ignored).
             self._cancelled.add(timer_id)
@@ -293,7 +329,7 @@ class ActionWalk:
 
     def _external_event(self, action: dict[str, Any]) -> bool:
         name = action["externalEventName"]
-        if self._consumed[name] < len(self._raised[name]):
+        if self._consumed[name] < self._history.raised(name):
             self._consumed[name] += 1
             return True
         return False
@@ -312,15 +348,16 @@ class ActionWalk:
             done = self._schedule(attempt_action)
             if not done:
                 return False
-            if self._completions[task_id]["EventType"] not in FAILURE_TYPES:
+            outcome = self._history.completion(task_id)
+            if outcome is not None and outcome["EventType"] not in FAILURE_TYPES:
                 return True
             # DTFx's retry interceptor waits after every failed attempt, the last one included.
             timer_id = self._counter
-            if timer_id in self._scheduled:
+            if self._history.scheduled(timer_id) is not None:
                 self._new_timer(self._now)  # replay: the fire time is already recorded
             else:
                 self._new_timer(self._now + interval)
-            if timer_id not in self._completions:
+            if self._history.completion(timer_id) is None:
                 return False
             attempt += 1
             if attempt >= max_attempts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from devhost.durable.played import PlayedHistory
+from devhost.durable.walk import HistoryIndex
 
 
 def ev(kind: int, played: bool = False, **fields: object) -> dict:
@@ -32,3 +33,19 @@ def test_empty_history_and_empty_episode() -> None:
     assert json.loads(history.history_json(first)) == first
     history.extend(first)
     assert json.loads(history.history_json([])) == [dict(e, IsPlayed=True) for e in first]
+
+
+def test_the_index_overlay_sees_played_and_new_events() -> None:
+    history = PlayedHistory(
+        "exec-1",
+        [ev(12), ev(0), ev(4, EventId=0), ev(13), ev(12), ev(5, TaskScheduledId=0), ev(13)],
+    )
+    overlay = HistoryIndex(
+        [ev(12), ev(6, TaskScheduledId=0), ev(15, Name="go"), ev(15, Name="go")],
+        base=history.index,
+    )
+    assert overlay.scheduled(0)["EventType"] == 4
+    assert overlay.completion(0)["EventType"] == 5  # the first completion wins
+    assert overlay.raised("go") == 2
+    assert overlay.raised("other") == 0
+    assert history.index.raised("go") == 0  # the overlay leaves the base alone
