@@ -39,14 +39,15 @@ def build_connection_string(
     blob_port: int = DEFAULT_BLOB_PORT,
     queue_port: int = DEFAULT_QUEUE_PORT,
     table_port: int = DEFAULT_TABLE_PORT,
+    scheme: str = "http",
 ) -> str:
     """A full development-account connection string for an Azurite on the given ports."""
 
     def endpoint(port: int) -> str:
-        return f"http://{host}:{port}/{DEV_ACCOUNT_NAME}"
+        return f"{scheme}://{host}:{port}/{DEV_ACCOUNT_NAME}"
 
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT_NAME};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={DEV_ACCOUNT_NAME};"
         f"AccountKey={DEV_ACCOUNT_KEY};"
         f"BlobEndpoint={endpoint(blob_port)};"
         f"QueueEndpoint={endpoint(queue_port)};"
@@ -128,7 +129,9 @@ class Azurite:
     """One Azurite process (blob, queue, table) storing its data under `location`.
 
     Use as a context manager, or call start() and stop(). A port of 0 means "pick a free one",
-    which lets tests run beside a developer's own Azurite on 10000-10002.
+    which lets tests run beside a developer's own Azurite on 10000-10002. With `cert_path` and
+    `key_path` (PEM files) it serves HTTPS; `oauth="basic"` also accepts bearer tokens, which
+    Azurite checks for shape, lifetime, issuer and audience (not their signature).
     """
 
     def __init__(
@@ -141,7 +144,17 @@ class Azurite:
         host: str = DEFAULT_HOST,
         project_root: Path | None = None,
         log_path: Path | None = None,
+        cert_path: Path | None = None,
+        key_path: Path | None = None,
+        oauth: str | None = None,
     ) -> None:
+        if (cert_path is None) != (key_path is None):
+            raise AzuriteError("cert_path and key_path go together (both PEM files)")
+        if oauth is not None and cert_path is None:
+            raise AzuriteError("Azurite accepts OAuth only over HTTPS: pass cert_path and key_path")
+        self.cert_path = Path(cert_path).resolve() if cert_path else None
+        self.key_path = Path(key_path).resolve() if key_path else None
+        self.oauth = oauth
         # Absolute, because Azurite runs with the location as its working directory and the
         # stale-instance check compares command lines.
         self.location = Path(location).resolve()
@@ -156,21 +169,25 @@ class Azurite:
     # -- addresses ----------------------------------------------------------------------------
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.cert_path else "http"
+
+    @property
     def blob_endpoint(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.blob_port}/{DEV_ACCOUNT_NAME}"
+        return f"{self.scheme}://{_url_host(self.host)}:{self.blob_port}/{DEV_ACCOUNT_NAME}"
 
     @property
     def queue_endpoint(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.queue_port}/{DEV_ACCOUNT_NAME}"
+        return f"{self.scheme}://{_url_host(self.host)}:{self.queue_port}/{DEV_ACCOUNT_NAME}"
 
     @property
     def table_endpoint(self) -> str:
-        return f"http://{_url_host(self.host)}:{self.table_port}/{DEV_ACCOUNT_NAME}"
+        return f"{self.scheme}://{_url_host(self.host)}:{self.table_port}/{DEV_ACCOUNT_NAME}"
 
     @property
     def connection_string(self) -> str:
         return build_connection_string(
-            _url_host(self.host), self.blob_port, self.queue_port, self.table_port
+            _url_host(self.host), self.blob_port, self.queue_port, self.table_port, self.scheme
         )
 
     @property
@@ -293,6 +310,10 @@ class Azurite:
             "--tablePort",
             str(self.table_port),
         ]
+        if self.cert_path and self.key_path:
+            args += ["--cert", str(self.cert_path), "--key", str(self.key_path)]
+        if self.oauth:
+            args += ["--oauth", self.oauth]
         if self._log_file is not None:
             self._log_file.close()
         self._log_file = self.log_path.open("wb")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from devhost.blobs.source import BlobTriggerSource
+from devhost.servicebus.source import ServiceBusSource
 from devhost.triggers.base import TriggerSource
 from devhost.triggers.timer import TimerSource
 
@@ -12,4 +14,4 @@ HANDLED_ELSEWHERE = frozenset(
 
 
 def source_classes() -> list[type[TriggerSource]]:
-    return [TimerSource]
+    return [TimerSource, ServiceBusSource, BlobTriggerSource]

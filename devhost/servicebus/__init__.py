@@ -1,0 +1,1 @@
+"""Service Bus for devhost: the queue trigger, a local stand-in on Azurite, and the send API."""

@@ -1,0 +1,162 @@
+"""The `send-message` and `dead-letters` commands of `python -m devhost`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import isodate
+
+from devhost import azurite
+from devhost.connections import StorageConnection, resolve_service_bus, resolve_storage
+from devhost.servicebus.client import peek_dead_letters, resubmit_dead_letters, send_message
+from devhost.servicebus.options import DEFAULT_CONNECTION
+
+
+class CommandError(Exception):
+    """A command cannot run as asked; the message says why."""
+
+
+def storage_for_command() -> StorageConnection:
+    """AzureWebJobsStorage, failing fast when it is development storage and nothing listens."""
+    storage = resolve_storage()
+    if storage.is_development_storage and not azurite.port_is_listening(
+        azurite.DEFAULT_HOST, azurite.DEFAULT_QUEUE_PORT
+    ):
+        raise CommandError(
+            "AzureWebJobsStorage is development storage but nothing listens on "
+            f"{azurite.DEFAULT_HOST}:{azurite.DEFAULT_QUEUE_PORT}: start devhost (it starts "
+            "Azurite) or Azurite first"
+        )
+    return storage
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--app-dir", type=Path, default=Path("."), help="app directory (its local.settings.json)"
+    )
+    parser.add_argument(
+        "--connection",
+        default=DEFAULT_CONNECTION,
+        help="the Service Bus connection setting (without one, the local stand-in is used)",
+    )
+
+
+def add_parsers(commands: Any) -> None:
+    send = commands.add_parser("send-message", help="send a Service Bus message")
+    send.add_argument("queue")
+    send.add_argument("file", help="file with the message body, or - for standard input")
+    _common(send)
+    send.add_argument("--message-id", default=None, help="default: a new random id")
+    send.add_argument("--correlation-id", default=None)
+    send.add_argument("--reply-to", default=None)
+    send.add_argument("--content-type", default=None)
+    send.add_argument("--subject", default=None)
+    send.add_argument(
+        "--property",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an application property (a string); repeat for more",
+    )
+    send.add_argument(
+        "--scheduled-enqueue-time",
+        default=None,
+        metavar="ISO",
+        help="UTC unless an offset is given",
+    )
+    send.add_argument(
+        "--time-to-live", default=None, metavar="DURATION", help="ISO 8601, e.g. PT30M"
+    )
+    send.set_defaults(handler=_send)
+
+    letters = commands.add_parser(
+        "dead-letters", help="show or resubmit a queue's dead-lettered messages"
+    )
+    letters.add_argument("queue")
+    _common(letters)
+    action = letters.add_mutually_exclusive_group()
+    action.add_argument("--peek", action="store_true", help="list them (the default)")
+    action.add_argument("--resubmit", metavar="MESSAGE_ID", help="send one back to the queue")
+    action.add_argument("--resubmit-all", action="store_true", help="send all back")
+    letters.set_defaults(handler=_dead_letters)
+
+
+def _properties(pairs: list[str]) -> dict[str, str]:
+    properties = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CommandError(f"--property takes KEY=VALUE, got {pair!r}")
+        properties[key] = value
+    return properties
+
+
+def _moment(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise CommandError(f"--scheduled-enqueue-time: {exc}") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _send(args: argparse.Namespace) -> int:
+    body = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    ttl = None
+    if args.time_to_live:
+        try:
+            ttl = isodate.parse_duration(args.time_to_live)
+        except (isodate.ISO8601Error, ValueError) as exc:
+            raise CommandError(f"--time-to-live: {exc}") from exc
+    _check_storage(args)
+    result = send_message(
+        args.queue,
+        body,
+        message_id=args.message_id,
+        correlation_id=args.correlation_id,
+        reply_to=args.reply_to,
+        content_type=args.content_type,
+        subject=args.subject,
+        application_properties=_properties(args.property),
+        scheduled_enqueue_time=_moment(args.scheduled_enqueue_time),
+        time_to_live=ttl,
+        connection=args.connection,
+        app_dir=args.app_dir,
+    )
+    print(json.dumps(result.describe()))
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    _check_storage(args)
+    where = {"connection": args.connection, "app_dir": args.app_dir}
+    if args.resubmit or args.resubmit_all:
+        done = resubmit_dead_letters(args.queue, args.resubmit, **where)
+        for item in done:
+            print(json.dumps(item.describe(), default=str))
+        if args.resubmit and not done:
+            raise CommandError(f"no dead letter with message id '{args.resubmit}' in {args.queue}")
+        resent = sum(1 for item in done if item.result.accepted)
+        print(
+            f"resubmitted {resent} of {len(done)} dead letter(s) to '{args.queue}'", file=sys.stderr
+        )
+        return 0
+    letters, total = peek_dead_letters(args.queue, **where)
+    for letter in letters:
+        print(json.dumps(letter.describe(), default=str))
+    shown = f"{len(letters)} dead letter(s) in '{args.queue}'"
+    if total is not None and total > len(letters):
+        shown += f" shown of about {total} (a storage queue can peek at most 32)"
+    print(shown, file=sys.stderr)
+    return 0
+
+
+def _check_storage(args: argparse.Namespace) -> None:
+    if resolve_service_bus(args.connection) is None:
+        storage_for_command()

@@ -1,0 +1,200 @@
+"""Reads the Service Bus declaration (infra/servicebus.json) that Bicep and devhost share."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import isodate
+
+DECLARATION_SETTING = "DEVHOST_SERVICEBUS_DECLARATION"
+DEFAULT_DECLARATION = Path("infra") / "servicebus.json"
+
+# Service Bus's defaults for a queue created without these properties. Sources: the ARM
+# reference for Microsoft.ServiceBus/namespaces/queues (SBQueueProperties: "maxDeliveryCount
+# ... default value is 10", "lockDuration ... the default value is 1 minute", "duplicate
+# detection history ... The default value is 10 minutes"), and QueueProperties in
+# Azure.Messaging.ServiceBus.Administration (DefaultMessageTimeToLive defaults to
+# TimeSpan.MaxValue, which ARM shows as P10675199DT2H48M5.4775807S; requiresDuplicateDetection
+# and deadLetteringOnMessageExpiration default to false).
+# https://learn.microsoft.com/azure/templates/microsoft.servicebus/namespaces/queues
+DEFAULT_MAX_DELIVERY_COUNT = 10
+DEFAULT_LOCK_DURATION = timedelta(minutes=1)
+DEFAULT_DUPLICATE_WINDOW = timedelta(minutes=10)
+MAX_TIME_TO_LIVE_TEXT = "P10675199DT2H48M5.4775807S"
+DEFAULT_TIME_TO_LIVE = isodate.parse_duration(MAX_TIME_TO_LIVE_TEXT)
+
+# The ranges Service Bus accepts (same reference): lock 5 s to 5 min, duplicate detection
+# window 20 s to 7 days. devhost refuses what a deployment would refuse.
+_LOCK_RANGE = (timedelta(seconds=5), timedelta(minutes=5))
+_DUPLICATE_RANGE = (timedelta(seconds=20), timedelta(days=7))
+
+# Properties devhost's stand-in emulates; any other ARM property is accepted and ignored.
+EMULATED = (
+    "maxDeliveryCount",
+    "lockDuration",
+    "requiresDuplicateDetection",
+    "duplicateDetectionHistoryTimeWindow",
+    "defaultMessageTimeToLive",
+    "deadLetteringOnMessageExpiration",
+)
+
+
+class DeclarationError(ValueError):
+    """The declaration file cannot be used; the message names the file, entity and property."""
+
+
+@dataclass(frozen=True)
+class QueueProperties:
+    """One queue's delivery semantics, with Service Bus's defaults for what is not declared."""
+
+    name: str
+    max_delivery_count: int = DEFAULT_MAX_DELIVERY_COUNT
+    lock_duration: timedelta = DEFAULT_LOCK_DURATION
+    requires_duplicate_detection: bool = False
+    duplicate_detection_window: timedelta = DEFAULT_DUPLICATE_WINDOW
+    default_time_to_live: timedelta = DEFAULT_TIME_TO_LIVE
+    dead_lettering_on_expiration: bool = False
+    declared: bool = True
+
+    @property
+    def lock_seconds(self) -> int:
+        """The lock as whole seconds (storage visibility timeouts are whole seconds)."""
+        return max(1, int(-(-self.lock_duration.total_seconds() // 1)))
+
+    def describe(self) -> str:
+        window = (
+            f"duplicate detection {isodate.duration_isoformat(self.duplicate_detection_window)}"
+            if self.requires_duplicate_detection
+            else "no duplicate detection"
+        )
+        ttl = (
+            "no expiry"
+            if self.default_time_to_live >= DEFAULT_TIME_TO_LIVE
+            else f"TTL {isodate.duration_isoformat(self.default_time_to_live)}"
+        )
+        expiry = (
+            "expired messages dead-lettered"
+            if self.dead_lettering_on_expiration
+            else "expired messages dropped"
+        )
+        return (
+            f"maxDeliveryCount {self.max_delivery_count}, "
+            f"lockDuration {isodate.duration_isoformat(self.lock_duration)}, "
+            f"{window}, {ttl}, {expiry}"
+        )
+
+
+@dataclass(frozen=True)
+class Declarations:
+    """Every declared queue, by name (Service Bus entity names are case-insensitive)."""
+
+    source: Path | None
+    queues: dict[str, QueueProperties] = field(default_factory=dict)
+
+    def queue(self, name: str) -> QueueProperties:
+        """The declared properties, or Service Bus's defaults for an undeclared queue."""
+        found = self.queues.get(name.lower())
+        if found is not None:
+            return found
+        return QueueProperties(name=name, declared=False)
+
+
+def declaration_path(app_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """DEVHOST_SERVICEBUS_DECLARATION if set, else APP_DIR/infra/servicebus.json."""
+    env = os.environ if environ is None else environ
+    configured = env.get(DECLARATION_SETTING)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return (app_dir / DEFAULT_DECLARATION).resolve()
+
+
+def load_declarations(path: Path) -> Declarations:
+    """Parse the declaration; a missing file declares nothing (every queue gets defaults)."""
+    if not path.exists():
+        return Declarations(source=None)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError) as exc:
+        raise DeclarationError(f"{path} cannot be read as JSON: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("queues", []), list):
+        raise DeclarationError(f'{path} must be an object with a "queues" array')
+    queues: dict[str, QueueProperties] = {}
+    for entry in raw.get("queues", []):
+        queue = _queue(path, entry)
+        if queue.name.lower() in queues:
+            raise DeclarationError(f"{path}: queue '{queue.name}' is declared twice")
+        queues[queue.name.lower()] = queue
+    return Declarations(source=path, queues=queues)
+
+
+def _queue(path: Path, entry: Any) -> QueueProperties:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        raise DeclarationError(f'{path}: every queue needs a "name" string, got {entry!r}')
+    name = entry["name"]
+    props = entry.get("properties") or {}
+    if not isinstance(props, dict):
+        raise DeclarationError(f'{path}: queue "{name}" properties must be an object')
+    where = f'{path}: queue "{name}"'
+    max_delivery = props.get("maxDeliveryCount", DEFAULT_MAX_DELIVERY_COUNT)
+    if not isinstance(max_delivery, int) or isinstance(max_delivery, bool) or max_delivery < 1:
+        raise DeclarationError(f"{where} maxDeliveryCount must be an integer >= 1")
+    lock = _duration(where, props, "lockDuration", DEFAULT_LOCK_DURATION)
+    _check_range(where, "lockDuration", lock, _LOCK_RANGE)
+    window = _duration(
+        where, props, "duplicateDetectionHistoryTimeWindow", DEFAULT_DUPLICATE_WINDOW
+    )
+    _check_range(where, "duplicateDetectionHistoryTimeWindow", window, _DUPLICATE_RANGE)
+    ttl = _duration(where, props, "defaultMessageTimeToLive", DEFAULT_TIME_TO_LIVE)
+    if ttl <= timedelta(0):
+        raise DeclarationError(f"{where} defaultMessageTimeToLive must be positive")
+    return QueueProperties(
+        name=name,
+        max_delivery_count=max_delivery,
+        lock_duration=lock,
+        requires_duplicate_detection=_flag(where, props, "requiresDuplicateDetection"),
+        duplicate_detection_window=window,
+        default_time_to_live=ttl,
+        dead_lettering_on_expiration=_flag(where, props, "deadLetteringOnMessageExpiration"),
+    )
+
+
+def _flag(where: str, props: dict[str, Any], key: str) -> bool:
+    value = props.get(key, False)
+    if not isinstance(value, bool):
+        raise DeclarationError(f"{where} {key} must be true or false")
+    return value
+
+
+def _duration(where: str, props: dict[str, Any], key: str, default: timedelta) -> timedelta:
+    value = props.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise DeclarationError(f"{where} {key} must be an ISO 8601 duration such as 'PT1M'")
+    try:
+        parsed = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise DeclarationError(f"{where} {key} '{value}' is not an ISO 8601 duration") from exc
+    if not isinstance(parsed, timedelta):
+        raise DeclarationError(
+            f"{where} {key} '{value}' uses years or months; Service Bus takes days and times "
+            "(e.g. 'P14D', 'PT10M')"
+        )
+    return parsed
+
+
+def _check_range(
+    where: str, key: str, value: timedelta, bounds: tuple[timedelta, timedelta]
+) -> None:
+    low, high = bounds
+    if not low <= value <= high:
+        raise DeclarationError(
+            f"{where} {key} {isodate.duration_isoformat(value)} is outside what Service Bus "
+            f"accepts ({isodate.duration_isoformat(low)} to {isodate.duration_isoformat(high)})"
+        )

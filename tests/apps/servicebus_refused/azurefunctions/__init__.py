@@ -1,0 +1,1 @@
+"""Test double: only the module path of the preview settlement package matters."""

@@ -1,0 +1,5 @@
+"""Test double of azurefunctions-extensions-bindings-servicebus: just its type's module path."""
+
+
+class ServiceBusReceivedMessage:
+    """Stands in for the preview package's message type (not installed in this project)."""
