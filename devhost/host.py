@@ -93,7 +93,9 @@ class DevHost:
         inputs = BindingInputs(
             lambda: client_binding_json(self.base_url, options.durable.hub_name, self.system_key)
         )
-        self.http = HttpTriggerHost(self.functions, self.invoker, options.route_prefix, inputs)
+        self.http = HttpTriggerHost(
+            self.functions, self.invoker, options.route_prefix, inputs, app_dir
+        )
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.add_routes(durable_api.routes())
         app.add_routes(self._admin_routes())
@@ -104,6 +106,7 @@ class DevHost:
             clock=clock,
             base_url=self.base_url,
             app_dir=app_dir,
+            host_options=options,
         )
         self.sources = self._create_sources(context)
         for source in self.sources:

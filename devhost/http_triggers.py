@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 from azure.functions import meta
@@ -12,7 +13,9 @@ from azure.functions import meta
 from devhost.bindings import BindingInputs, UnsupportedBinding
 from devhost.indexing import IndexedFunction, IndexingError
 from devhost.invoker import FunctionInvocationError, Invoker
+from devhost.outputs import deliver_outputs
 from devhost.routing import RouteTemplate, RouteTemplateError, ordinal_ignore_case
+from devhost.servicebus.outputs import OutputError
 
 log = logging.getLogger("devhost.host")
 
@@ -115,11 +118,13 @@ class HttpTriggerHost:
         invoker: Invoker,
         route_prefix: str,
         inputs: BindingInputs,
+        app_dir: Path,
     ) -> None:
         self.routes = build_routes(functions)
         self.invoker = invoker
         self.route_prefix = route_prefix
         self.inputs = inputs
+        self.app_dir = app_dir
 
     def url_for(self, route: HttpRoute, base_url: str) -> str:
         prefix = f"/{self.route_prefix}" if self.route_prefix else ""
@@ -154,7 +159,11 @@ class HttpTriggerHost:
             return web.json_response({"error": str(exc)}, status=500)
         try:
             result = await self.invoker.invoke(fn, inputs, invocation_id=invocation_id)
+            await deliver_outputs(fn, result, self.app_dir)
         except FunctionInvocationError:
+            return web.Response(status=500)
+        except OutputError as exc:
+            log.error("Function '%s' (Id=%s): %s", fn.name, invocation_id, exc)
             return web.Response(status=500)
         datum = result.return_value
         if datum is None:

@@ -22,6 +22,11 @@ _STORAGE_SETTINGS = (
     "AzureWebJobsStorage__blobServiceUri",
     "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__clientId",
+    "AzureWebJobsStorage__queueServiceUri",
+    "AzureWebJobsStorage__tableServiceUri",
+    "AzureWebJobsStorage__credential",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
     "APP_VERSION",
     "HEALTH_TIMEOUT_SECONDS",
 )

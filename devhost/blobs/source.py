@@ -30,10 +30,9 @@ from devhost.connections import (
     resolve_storage,
 )
 from devhost.expressions import resolve
+from devhost.hostid import host_id_for
 from devhost.indexing import IndexedFunction
-from devhost.settings import SettingsError, load_host_options
 from devhost.triggers.base import TriggerSource
-from devhost.triggers.timer import host_id_for
 
 POLL_SECONDS = 0.5
 EVENT_GRID = "eventgrid"
@@ -154,8 +153,8 @@ class BlobTriggerSource(TriggerSource):
 
     def _options(self) -> QueueOptions:
         try:
-            return QueueOptions.from_host_json(load_host_options(self.context.app_dir).raw)
-        except (ValueError, SettingsError) as exc:
+            return QueueOptions.from_host_json(self.context.host_options.raw)
+        except ValueError as exc:
             self.log.error("host.json queue options ignored for blob triggers: %s", exc)
             return QueueOptions()
 

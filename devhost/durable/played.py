@@ -1,6 +1,4 @@
-"""An instance's committed history kept in memory with its JSON, so an episode serializes only
-what is new (re-encoding a 2,000-event history every episode would cost a few percent of the
-SDK's replay time)."""
+"""An instance's played history with its JSON, so each episode encodes only its new events."""
 
 from __future__ import annotations
 

@@ -36,10 +36,9 @@ from devhost.servicebus.options import (
     TriggerBinding,
     trigger_binding,
 )
-from devhost.servicebus.outputs import OutputError, has_outputs, send_outputs
+from devhost.servicebus.outputs import OutputError
 from devhost.servicebus.standin import StandInQueue
 from devhost.servicebus.standin_receiver import StandInReceiver
-from devhost.settings import SettingsError, load_host_options
 from devhost.triggers.base import TriggerSource
 
 _RECEIVE_ERROR_PAUSE = 5.0
@@ -104,9 +103,9 @@ class ServiceBusSource(TriggerSource):
 
     async def start(self) -> None:
         try:
-            raw = load_host_options(self.context.app_dir).raw
+            raw = self.context.host_options.raw
             self._options = HostServiceBusOptions.from_host_json(raw)
-        except (OptionsError, SettingsError) as exc:
+        except OptionsError as exc:
             self.log.error("Service Bus triggers will not run: %s", exc)
             return
         for warning in self._options.warnings:
@@ -254,15 +253,12 @@ class ServiceBusSource(TriggerSource):
             )
         succeeded = False
         try:
-            result = await self.context.invoke(
+            await self.context.invoke(
                 fn,
                 trigger_data(message, binary=listener.binding.binary),
                 trigger_metadata(message, fn.name),
             )
-            if has_outputs(fn):
-                # As the host does: outputs go out after success, before the trigger completes.
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(self._io, send_outputs, fn, result, self.context.app_dir)
+            # context.invoke sent the outputs, so they went out before the message completes.
             succeeded = True
         except FunctionInvocationError:
             pass  # the invoker logged it; the message is abandoned below

@@ -16,6 +16,8 @@ from devhost.bindings import BindingInputs
 from devhost.durable.clock import Clock
 from devhost.indexing import IndexedFunction
 from devhost.invoker import InvocationResult, Invoker
+from devhost.outputs import deliver_outputs
+from devhost.settings import HostOptions
 
 
 @dataclass
@@ -28,6 +30,7 @@ class TriggerContext:
     clock: Clock
     base_url: str
     app_dir: Path
+    host_options: HostOptions
 
     async def invoke(
         self,
@@ -35,9 +38,15 @@ class TriggerContext:
         trigger_data: meta.Datum | None,
         trigger_metadata: Mapping[str, meta.Datum] | None = None,
     ) -> InvocationResult:
-        """Invoke `fn` for one trigger event; FunctionInvocationError if its code raised."""
+        """Invoke `fn` for one trigger event, then send its outputs.
+
+        FunctionInvocationError if its code raised; OutputError if an output cannot be sent
+        (the invocation then counts as failed, as in the host).
+        """
         inputs = self.inputs.for_function(fn, trigger_data)
-        return await self.invoker.invoke(fn, inputs, trigger_metadata)
+        result = await self.invoker.invoke(fn, inputs, trigger_metadata)
+        await deliver_outputs(fn, result, self.app_dir)
+        return result
 
 
 class TriggerSource(abc.ABC):

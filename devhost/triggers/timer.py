@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from azure.core import MatchConditions
@@ -31,6 +29,7 @@ from croniter import croniter
 
 from devhost.connections import ConnectionNotConfigured, StorageConnection, resolve_storage
 from devhost.expressions import resolve
+from devhost.hostid import host_id_for
 from devhost.indexing import IndexedFunction
 from devhost.invoker import FunctionInvocationError
 from devhost.triggers.base import TriggerSource
@@ -68,14 +67,6 @@ class TimerSchedule:
         """Seconds between two consecutive occurrences (the first two from now)."""
         first = self.next_after(datetime.now(UTC))
         return (self.next_after(first) - first).total_seconds()
-
-
-def host_id_for(app_dir: Path) -> str:
-    """The host id that names this app's timer status and locks (like the host's HostId)."""
-    configured = os.environ.get("AzureFunctionsWebHost__hostid")
-    base = configured or app_dir.resolve().name
-    cleaned = re.sub(r"[^a-z0-9-]", "-", base.lower()).strip("-") or "devhost"
-    return cleaned[:32]
 
 
 def _iso(moment: datetime) -> str:

@@ -25,6 +25,7 @@ from devhost.invoker import Invoker
 from devhost.servicebus import live_ops
 from devhost.servicebus.models import OutgoingMessage
 from devhost.servicebus.source import ServiceBusSource
+from devhost.settings import load_host_options
 from devhost.triggers.base import TriggerContext
 
 CONNECTION = "Endpoint=sb://fake.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s"
@@ -186,7 +187,13 @@ async def _run(
     loop = asyncio.get_running_loop()
     invoker = Invoker(loop, str(tmp_path))
     context = TriggerContext(
-        invoker, BindingInputs(lambda: "{}"), tmp_path, Clock(), "http://localhost", tmp_path
+        invoker,
+        BindingInputs(lambda: "{}"),
+        tmp_path,
+        Clock(),
+        "http://localhost",
+        tmp_path,
+        load_host_options(tmp_path),
     )
     client, renewer = FakeClient(FakeReceiver(messages)), FakeRenewer()
     source = ServiceBusSource(
