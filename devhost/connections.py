@@ -143,13 +143,6 @@ class ServiceBusConnection:
     fully_qualified_namespace: str | None = None
     credential: Any = field(default=None, repr=False)
 
-    def client(self) -> Any:
-        from azure.servicebus.aio import ServiceBusClient
-
-        if self.connection_string:
-            return ServiceBusClient.from_connection_string(self.connection_string)
-        return ServiceBusClient(self.fully_qualified_namespace, self.credential)
-
 
 def resolve_service_bus(
     name: str | None = None, environ: Mapping[str, str] | None = None
