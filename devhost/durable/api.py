@@ -10,7 +10,8 @@ from urllib.parse import unquote_plus
 
 from aiohttp import web
 
-from devhost.durable.engine import DurableEngine, DurableError
+from devhost.durable.engine import DurableEngine
+from devhost.durable.errors import DurableError
 from devhost.durable.failures import parse_to_jtoken
 from devhost.durable.history import EventType
 from devhost.durable.store import RUNNING_STATES, TERMINAL_STATES, Instance

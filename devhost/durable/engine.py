@@ -17,25 +17,31 @@ import heapq
 import itertools
 import json
 import logging
-import re
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from azure.functions import meta
 
+from devhost.durable import decisions
 from devhost.durable.clock import Clock
-from devhost.durable.failures import activity_failure, orchestrator_failure, parse_to_jtoken
+from devhost.durable.commit import Committed, record_episode
+from devhost.durable.decisions import Episode
+from devhost.durable.errors import (
+    InstanceAlreadyRunning,
+    InstanceGone,
+    InstanceNotFound,
+    UnknownOrchestrator,
+    validate_instance_id,
+)
+from devhost.durable.failures import activity_failure
 from devhost.durable.history import (
     EventType,
     event,
     execution_started,
-    format_timestamp,
-    orchestrator_completed,
     orchestrator_started,
     parse_timestamp,
 )
@@ -54,7 +60,6 @@ from devhost.durable.walk import (
     FunctionCatalog,
     HistoryIndex,
     OrchestrationRejected,
-    WalkResult,
 )
 from devhost.faults import crash_point
 from devhost.indexing import IndexedFunction
@@ -65,79 +70,10 @@ log = logging.getLogger("devhost.durable")
 
 # The longest an episode waits for more completions of a fan-out (see _coalescing_delay).
 MAX_COALESCING_SECONDS = 0.25
-OUT_OF_PROC_MARKER = "\n\n$OutOfProcData$:"
-_BAD_ID = re.compile(r"[\\/#?\x00-\x1f\x7f]")
-
-# The DTFx OrchestrationStatus values recorded in ExecutionCompleted events.
-_DTFX_STATUS = {"Completed": 1, "ContinuedAsNew": 2, "Failed": 3, "Terminated": 5}
-
-
-class DurableError(Exception):
-    """A client request the extension would refuse; `status` is the HTTP status it uses."""
-
-    status = 400
-
-
-class UnknownOrchestrator(DurableError):
-    status = 400
-
-
-class InvalidInstanceId(DurableError):
-    status = 400
-
-
-class InstanceAlreadyRunning(DurableError):
-    """The extension lets DTFx's OrchestrationAlreadyExistsException become a 500."""
-
-    status = 500
-    exception_type = "DurableTask.Core.Exceptions.OrchestrationAlreadyExistsException"
-
-
-class InstanceNotFound(DurableError):
-    status = 404
-
-
-class InstanceGone(DurableError):
-    status = 410
 
 
 def utc_now_text(clock: Clock) -> str:
     return clock.now_datetime().strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def validate_instance_id(instance_id: str) -> None:
-    if not instance_id or len(instance_id) > 256:
-        raise InvalidInstanceId("Instance ID must be between 1 and 256 characters long.")
-    if instance_id.startswith("@"):
-        raise InvalidInstanceId(f"Instance ID '{instance_id}' must not start with '@'.")
-    if _BAD_ID.search(instance_id):
-        raise InvalidInstanceId(
-            f"Instance ID '{instance_id}' contains invalid characters ('/', '\\', '#', '?' "
-            "or control characters)."
-        )
-
-
-@dataclass
-class _Episode:
-    """What one episode decided, ready to be committed."""
-
-    instance: Instance
-    consumed: list[int]
-    events: list[dict[str, Any]]
-    status: str
-    output: str | None = None
-    custom_status: str | None = None
-    walk: WalkResult = field(default_factory=WalkResult)
-    parent_notice: dict[str, Any] | None = None
-    restart_input: str | None = None
-    continue_as_new: bool = False
-
-
-@dataclass
-class _Committed:
-    work_items: list[WorkItem]
-    timers: list[tuple[float, str]]
-    ready: list[str]
 
 
 class DurableEngine:
@@ -340,7 +276,7 @@ class DurableEngine:
         if committed:
             self._after_commit(committed)
 
-    def _after_commit(self, committed: _Committed) -> None:
+    def _after_commit(self, committed: Committed) -> None:
         self._queue_activities(committed.work_items)
         for instance_id in committed.ready:
             self._mark_ready(instance_id)
@@ -370,7 +306,7 @@ class DurableEngine:
             self._history_cache[instance_id] = cached
         return inst, cached, messages
 
-    async def _episode(self, instance_id: str) -> _Committed | None:
+    async def _episode(self, instance_id: str) -> Committed | None:
         started = time.perf_counter()
         inst, history, messages = await self._load(instance_id)
         self.stats["load_seconds"] += time.perf_counter() - started
@@ -388,7 +324,7 @@ class DurableEngine:
             (m for m in current if m.event["EventType"] == EventType.EXECUTION_TERMINATED), None
         )
         if terminate is not None:
-            decision = self._terminate(inst, consumed, started_at, terminate.event)
+            decision = decisions.terminated(inst, consumed, started_at, terminate.event)
         else:
             new_events = [m.event for m in current]
             if not history.events and not any(
@@ -418,46 +354,6 @@ class DurableEngine:
                 moment = max(moment, parse_timestamp(m.event["FireAt"]))
         return moment
 
-    def _terminate(
-        self, inst: Instance, consumed: list[int], at: datetime, message: dict[str, Any]
-    ) -> _Episode:
-        reason = message.get("Input")
-        # The status shows the reason as JSON when it parses as JSON, as the extension does.
-        output = json.dumps(parse_to_jtoken(reason))
-        events = [
-            orchestrator_started(at),
-            dict(message, Timestamp=format_timestamp(at)),
-            event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=5, Result=output),
-            orchestrator_completed(at),
-        ]
-        log.info("Orchestration '%s' (%s) terminated: %s", inst.name, inst.instance_id, reason)
-        return _Episode(
-            inst,
-            consumed,
-            events,
-            "Terminated",
-            output=output,
-            custom_status=inst.custom_status,
-            parent_notice=self._parent_failure(inst, reason or "", None, at),
-        )
-
-    def _context_json(self, inst: Instance, history_json: str) -> str:
-        """The orchestration trigger's input, as the extension builds it."""
-        rest = json.dumps(
-            {
-                "input": json.loads(inst.input) if inst.input is not None else None,
-                "instanceId": inst.instance_id,
-                "isReplaying": False,
-                "parentInstanceId": inst.parent_instance_id,
-                "upperSchemaVersion": 1,
-                "upperSchemaVersionNew": 2,
-                "longRunningTimerIntervalDuration": "3.00:00:00",
-                "maximumShortTimerDuration": "6.00:00:00",
-                "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
-            }
-        )
-        return f'{{"history": {history_json}, {rest[1:]}'
-
     async def _replay(
         self,
         inst: Instance,
@@ -465,16 +361,16 @@ class DurableEngine:
         new_events: list[dict[str, Any]],
         consumed: list[int],
         at: datetime,
-    ) -> _Episode:
+    ) -> Episode:
         episode_events = [orchestrator_started(at), *new_events]
         fn = self.orchestrators.get(inst.name)
         if fn is None:
-            return self._failed(
+            return decisions.failed(
                 inst, consumed, episode_events, at, f"orchestrator '{inst.name}' is not defined"
             )
         binding = fn.trigger["name"]
         context = meta.Datum(
-            self._context_json(inst, history.history_json(episode_events)), "string"
+            decisions.context_json(inst, history.history_json(episode_events)), "string"
         )
         try:
             started = time.perf_counter()
@@ -488,16 +384,10 @@ class DurableEngine:
                 raise OrchestrationRejected("the orchestrator returned no state")
             state = json.loads(state_text)
         except FunctionInvocationError as exc:
-            message = exc.message
-            error = message.split(OUT_OF_PROC_MARKER, 1)[0]
-            if OUT_OF_PROC_MARKER in message:
-                state = json.loads(message.split(OUT_OF_PROC_MARKER, 1)[1])
-                error = state.get("error") or error
-            return self._failed(inst, consumed, episode_events, at, error)
+            error = decisions.orchestrator_error(exc.message)
+            return decisions.failed(inst, consumed, episode_events, at, error)
         except OrchestrationRejected as exc:
-            return self._failed(inst, consumed, episode_events, at, str(exc))
-        custom = state.get("customStatus")
-        custom_text = json.dumps(custom) if custom is not None else None
+            return decisions.failed(inst, consumed, episode_events, at, str(exc))
         try:
             walk = ActionWalk(
                 HistoryIndex(episode_events, base=history.index),
@@ -507,182 +397,18 @@ class DurableEngine:
                 store_inputs=self.options.store_inputs_in_history,
             ).run(state.get("actions") or [], state.get("schemaVersion"))
         except OrchestrationRejected as exc:
-            return self._failed(inst, consumed, episode_events, at, str(exc))
-        for message in walk.unknown_calls:
-            # The extension only logs this; the call never completes and the instance waits.
-            log.error("Orchestration '%s' (%s): %s", inst.name, inst.instance_id, message)
-        events = episode_events + walk.new_events
-        if walk.continue_as_new:
-            events.append(orchestrator_completed(at))
-            return _Episode(
-                inst,
-                consumed,
-                events,
-                "ContinuedAsNew",
-                custom_status=custom_text,
-                walk=walk,
-                restart_input=walk.continue_as_new_input,
-                continue_as_new=True,
-            )
-        if state.get("isDone") and walk.open_tasks:
-            log.info(
-                "Orchestration '%s' (%s) returned, but completes only when its %d pending "
-                "task(s) finish (cancel timers you no longer need)",
-                inst.name,
-                inst.instance_id,
-                len(walk.open_tasks),
-            )
-        elif state.get("isDone"):
-            output = json.dumps(state["output"]) if "output" in state else None
-            events.append(
-                event(EventType.EXECUTION_COMPLETED, at, OrchestrationStatus=1, Result=output)
-            )
-            events.append(orchestrator_completed(at))
-            return _Episode(
-                inst,
-                consumed,
-                events,
-                "Completed",
-                output=output,
-                custom_status=custom_text,
-                walk=walk,
-                parent_notice=self._parent_completion(inst, output, at),
-            )
-        events.append(orchestrator_completed(at))
-        return _Episode(inst, consumed, events, "Running", custom_status=custom_text, walk=walk)
-
-    def _failed(
-        self,
-        inst: Instance,
-        consumed: list[int],
-        episode_events: list[dict[str, Any]],
-        at: datetime,
-        error: str,
-    ) -> _Episode:
-        reason, details = orchestrator_failure(inst.name, error)
-        log.error("Orchestration '%s' (%s) failed: %s", inst.name, inst.instance_id, error)
-        output = json.dumps(reason)
-        events = [
-            *episode_events,
-            event(
-                EventType.EXECUTION_COMPLETED,
-                at,
-                OrchestrationStatus=3,
-                Result=output,
-                FailureDetails={
-                    "ErrorType": "OrchestrationFailureException",
-                    "ErrorMessage": reason,
-                },
-            ),
-            orchestrator_completed(at),
-        ]
-        return _Episode(
-            inst,
-            consumed,
-            events,
-            "Failed",
-            output=output,
-            custom_status=inst.custom_status,
-            parent_notice=self._parent_failure(inst, reason, details, at),
-        )
-
-    def _parent_completion(
-        self, inst: Instance, output: str | None, at: datetime
-    ) -> dict[str, Any] | None:
-        if inst.parent_instance_id is None:
-            return None
-        return event(
-            EventType.SUB_ORCHESTRATION_COMPLETED,
-            at,
-            TaskScheduledId=inst.parent_task_id,
-            Result=output,
-        )
-
-    def _parent_failure(
-        self, inst: Instance, reason: str, details: str | None, at: datetime
-    ) -> dict[str, Any] | None:
-        if inst.parent_instance_id is None:
-            return None
-        return event(
-            EventType.SUB_ORCHESTRATION_FAILED,
-            at,
-            TaskScheduledId=inst.parent_task_id,
-            Reason=reason,
-            Details=details,
-        )
+            return decisions.failed(inst, consumed, episode_events, at, str(exc))
+        return decisions.from_state(inst, consumed, episode_events, at, state, walk)
 
     # -- commit ------------------------------------------------------------------------------
 
-    async def _commit(self, ep: _Episode, history_len: int) -> _Committed | None:
+    async def _commit(self, ep: Episode, history_len: int) -> Committed | None:
         inst = ep.instance
-        now_epoch = self.clock.now()
-        now_text = utc_now_text(self.clock)
+        now = self.clock.now_datetime()
         new_execution = uuid.uuid4().hex if ep.continue_as_new else None
-
-        def commit(tx: Tx) -> _Committed | None:
-            current = tx.get_instance(inst.instance_id)
-            if current is None or current.execution_id != inst.execution_id:
-                return None  # replaced or purged while the episode ran: its result is moot
-            tx.delete_messages(ep.consumed)
-            result = _Committed([], [], [])
-            updated = Instance(**{**current.__dict__})
-            updated.runtime_status = ep.status
-            updated.custom_status = ep.custom_status
-            updated.last_updated_time = now_text
-            if ep.output is not None or ep.status in TERMINAL_STATES:
-                updated.output = ep.output
-            if new_execution is not None:
-                tx.clear_execution(inst.instance_id)
-                updated.execution_id = new_execution
-                updated.input = json.dumps(ep.restart_input)
-                updated.output = None
-                started = execution_started(
-                    self.clock.now_datetime(),
-                    name=inst.name,
-                    instance_id=inst.instance_id,
-                    execution_id=new_execution,
-                    input_text=ep.restart_input,
-                    version=inst.version,
-                    parent=self._parent_info(current),
-                )
-                tx.enqueue(inst.instance_id, new_execution, started, now_epoch)
-                result.ready.append(inst.instance_id)
-            else:
-                tx.append_history(inst.instance_id, history_len, ep.events)
-                for timer in ep.walk.timers:
-                    fire_at = timer.fire_at.timestamp()
-                    fired = event(
-                        EventType.TIMER_FIRED,
-                        timer.fire_at,
-                        TimerId=timer.timer_id,
-                        FireAt=format_timestamp(timer.fire_at),
-                    )
-                    tx.enqueue(inst.instance_id, inst.execution_id, fired, fire_at)
-                    result.timers.append((fire_at, inst.instance_id))
-                for call in ep.walk.activities:
-                    result.work_items.append(
-                        tx.add_work_item(
-                            inst.instance_id,
-                            inst.execution_id,
-                            call.task_id,
-                            call.name,
-                            call.input_text,
-                        )
-                    )
-                for sub in ep.walk.sub_orchestrations:
-                    self._create_child(tx, current, sub, now_epoch, now_text, result)
-            tx.put_instance(updated)
-            if ep.parent_notice is not None and current.parent_instance_id:
-                tx.enqueue(
-                    current.parent_instance_id,
-                    current.parent_execution_id,
-                    ep.parent_notice,
-                    now_epoch,
-                )
-                result.ready.append(current.parent_instance_id)
-            return result
-
-        committed = await self.store.run(commit)
+        committed = await self.store.run(
+            lambda tx: record_episode(tx, ep, history_len, now, new_execution)
+        )
         if committed is None:
             self._history_cache.pop(inst.instance_id, None)
             return None
@@ -695,73 +421,6 @@ class DurableEngine:
         if ep.status in TERMINAL_STATES:
             log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, ep.status.lower())
         return committed
-
-    @staticmethod
-    def _parent_info(inst: Instance) -> dict[str, Any] | None:
-        if inst.parent_instance_id is None:
-            return None
-        return {
-            "OrchestrationInstance": {
-                "InstanceId": inst.parent_instance_id,
-                "ExecutionId": inst.parent_execution_id,
-            },
-            "TaskScheduleId": inst.parent_task_id,
-        }
-
-    def _create_child(
-        self,
-        tx: Tx,
-        parent: Instance,
-        sub: Any,
-        now_epoch: float,
-        now_text: str,
-        result: _Committed,
-    ) -> None:
-        existing = tx.get_instance(sub.instance_id)
-        if existing is not None and existing.runtime_status in RUNNING_STATES:
-            failure = event(
-                EventType.SUB_ORCHESTRATION_FAILED,
-                self.clock.now_datetime(),
-                TaskScheduledId=sub.task_id,
-                Reason=(
-                    f"An orchestration with instance ID '{sub.instance_id}' already exists "
-                    f"and is {existing.runtime_status}."
-                ),
-                Details=None,
-            )
-            tx.enqueue(parent.instance_id, parent.execution_id, failure, now_epoch)
-            result.ready.append(parent.instance_id)
-            return
-        if existing is not None:
-            tx.delete_instance(sub.instance_id)
-        execution_id = uuid.uuid4().hex
-        child = Instance(
-            instance_id=sub.instance_id,
-            name=sub.name,
-            version=sub.version,
-            execution_id=execution_id,
-            runtime_status="Pending",
-            input=json.dumps(sub.input_text),
-            output=None,
-            custom_status=None,
-            created_time=now_text,
-            last_updated_time=now_text,
-            parent_instance_id=parent.instance_id,
-            parent_execution_id=parent.execution_id,
-            parent_task_id=sub.task_id,
-        )
-        tx.put_instance(child)
-        started = execution_started(
-            self.clock.now_datetime(),
-            name=sub.name,
-            instance_id=sub.instance_id,
-            execution_id=execution_id,
-            input_text=sub.input_text,
-            version=sub.version,
-            parent=self._parent_info(child),
-        )
-        tx.enqueue(sub.instance_id, execution_id, started, now_epoch)
-        result.ready.append(sub.instance_id)
 
     # -- activities --------------------------------------------------------------------------
 
