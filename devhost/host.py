@@ -65,6 +65,10 @@ class DevHost:
         self.ready = False  # /admin/host/status says Running only once start() has finished
 
     async def start(self) -> None:
+        # Orchestrator replays are CPU-bound and hold the GIL in a worker thread; with the
+        # default 5 ms switch interval every HTTP request or commit arriving meanwhile waits
+        # up to 5 ms per step. 1 ms keeps the host responsive (e.g. to raised events).
+        sys.setswitchinterval(0.001)
         config = self.config
         app_dir = config.app_dir.resolve()
         skipped = apply_local_settings(load_local_settings(app_dir))
