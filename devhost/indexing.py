@@ -88,7 +88,13 @@ def find_function_app(module: Any) -> func.FunctionRegister:
     return apps[0]
 
 
-def _validate_parameters(fn: Callable[..., Any], bindings: list[dict[str, Any]]) -> str | None:
+# SDK-type binding packages (e.g. Service Bus settlement) call back into the host over gRPC.
+_SDK_TYPE_PACKAGES = "azurefunctions.extensions"
+
+
+def _validate_parameters(
+    fn: Callable[..., Any], bindings: list[dict[str, Any]], hints: dict[str, Any]
+) -> str | None:
     """Mirror the worker's check that parameters and bindings match one to one."""
     params = set(inspect.signature(fn).parameters)
     names = {b["name"] for b in bindings if b["name"] != "$return"}
@@ -96,6 +102,17 @@ def _validate_parameters(fn: Callable[..., Any], bindings: list[dict[str, Any]])
     if missing:
         return f"parameters declared in bindings but missing from the function: {sorted(missing)}"
     extra = params - names - {"context"}
+    sdk_typed = sorted(
+        p
+        for p in extra
+        if str(getattr(hints.get(p), "__module__", "")).startswith(_SDK_TYPE_PACKAGES)
+    )
+    if sdk_typed:
+        return (
+            f"parameters {sdk_typed} use an SDK-type binding package ({_SDK_TYPE_PACKAGES}...), "
+            "such as Service Bus message settlement; those call back into the Functions host "
+            "over gRPC, which devhost does not provide. See docs/devhost-triggers.md."
+        )
     if extra:
         return f"the following parameters are not declared as bindings: {sorted(extra)}"
     return None
@@ -125,7 +142,7 @@ def index_functions(app: func.FunctionRegister) -> list[IndexedFunction]:
                 type_hints=hints,
                 wants_context=wants_context,
                 is_async=inspect.iscoroutinefunction(user_fn),
-                load_error=_validate_parameters(user_fn, bindings),
+                load_error=_validate_parameters(user_fn, bindings, hints),
             )
         )
     return indexed

@@ -133,3 +133,7 @@ def test_bindings_devhost_cannot_run_are_refused_clearly(
         "with azurefunctions-extensions-bindings-servicebus"
     ) in logs
     assert "'unresolved' will not run: '%MISSING_SETTING%' refers to app setting" in logs
+    assert (
+        "Function 'settles_with_actions' failed to load: parameters ['message_actions'] use an "
+        "SDK-type binding package"
+    ) in logs

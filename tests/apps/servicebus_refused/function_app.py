@@ -36,6 +36,15 @@ def settles_itself(msg: servicebus.ServiceBusReceivedMessage) -> None:
 
 
 @app.service_bus_queue_trigger(
+    arg_name="msg", queue_name="acted", connection=CONNECTION, auto_complete_messages=False
+)
+def settles_with_actions(
+    msg: func.ServiceBusMessage, message_actions: servicebus.ServiceBusMessageActions
+) -> None:
+    pass
+
+
+@app.service_bus_queue_trigger(
     arg_name="msg", queue_name="%MISSING_SETTING%", connection=CONNECTION
 )
 def unresolved(msg: func.ServiceBusMessage) -> None:

@@ -3,3 +3,7 @@
 
 class ServiceBusReceivedMessage:
     """Stands in for the preview package's message type (not installed in this project)."""
+
+
+class ServiceBusMessageActions:
+    """Stands in for the preview package's settlement client type."""
