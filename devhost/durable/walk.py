@@ -10,7 +10,8 @@ same walk and reports the new history events and the work they imply.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,29 +120,37 @@ _SCHEDULING = (
 
 class HistoryIndex:
     """What the walk looks up in a history: scheduling events and completions by task id, and
-    raised events by name. It grows with the history; an episode's new events go in an overlay
-    on top of the played history's index, so no episode rescans the whole history."""
+    raised events in order, each with its position in the history. It grows with the history;
+    an episode's new events go in an overlay on top of the played history's index, so no
+    episode rescans the whole history."""
 
     def __init__(
         self, events: list[dict[str, Any]] | None = None, base: HistoryIndex | None = None
     ) -> None:
         self._base = base
+        self._size = base.size if base is not None else 0
         self._scheduled: dict[int, dict[str, Any]] = {}
-        self._completions: dict[int, dict[str, Any]] = {}
-        self._raised: dict[str, int] = defaultdict(int)
+        self._completions: dict[int, tuple[dict[str, Any], int]] = {}
+        self._raised: list[tuple[int, str]] = []
         self.add(events or [])
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def add(self, events: list[dict[str, Any]]) -> None:
         for ev in events:
+            position = self._size
+            self._size += 1
             kind = ev["EventType"]
             if kind in _SCHEDULING:
                 self._scheduled[ev["EventId"]] = ev
             elif kind in COMPLETION_KEY:
                 task_id = ev[COMPLETION_KEY[kind]]
                 if self.completion(task_id) is None:  # the first completion counts
-                    self._completions[task_id] = ev
+                    self._completions[task_id] = (ev, position)
             elif kind == EventType.EVENT_RAISED:
-                self._raised[ev["Name"]] += 1
+                self._raised.append((position, ev["Name"]))
 
     def scheduled(self, task_id: int) -> dict[str, Any] | None:
         found = self._scheduled.get(task_id)
@@ -149,19 +158,69 @@ class HistoryIndex:
             return self._base.scheduled(task_id)
         return found
 
-    def completion(self, task_id: int) -> dict[str, Any] | None:
+    def _completion(self, task_id: int) -> tuple[dict[str, Any], int] | None:
         found = self._completions.get(task_id)
         if found is None and self._base is not None:
-            return self._base.completion(task_id)
+            return self._base._completion(task_id)
         return found
 
-    def raised(self, name: str) -> int:
-        """How many events with this name were raised."""
-        return self._raised.get(name, 0) + (self._base.raised(name) if self._base else 0)
+    def completion(self, task_id: int) -> dict[str, Any] | None:
+        found = self._completion(task_id)
+        return None if found is None else found[0]
+
+    def completed_at(self, task_id: int) -> int | None:
+        """The history position of the task's completion, None while it is open."""
+        found = self._completion(task_id)
+        return None if found is None else found[1]
+
+    def raised(self) -> list[tuple[int, str]]:
+        """Every raised event as (position, name), in history order."""
+        return (self._base.raised() if self._base else []) + self._raised
+
+
+# When an awaited action finished, as a history position; None while it has not.
+Completion = Callable[[], int | None]
+
+
+def _never() -> int | None:
+    return None
+
+
+def _at(position: int | None) -> Completion:
+    return lambda: position
+
+
+def _all(children: list[Completion]) -> Completion:
+    def done() -> int | None:
+        times = [child() for child in children]
+        return None if None in times else max((t for t in times if t is not None), default=-1)
+
+    return done
+
+
+def _any(children: list[Completion]) -> Completion:
+    def done() -> int | None:
+        return min((t for child in children if (t := child()) is not None), default=None)
+
+    return done
+
+
+@dataclass
+class _Waiter:
+    """One wait_for_external_event the shim has reached."""
+
+    done_at: int | None = None
 
 
 class ActionWalk:
-    """One walk over the cumulative action list against the history so far."""
+    """One walk over the cumulative action list against the history so far.
+
+    Activities, timers and sub-orchestrations complete where their completion is in the
+    history. Raised events are handed out in history order as the extension does: to the
+    most recent wait for that name that is still open (a stack, so a wait abandoned by a
+    task_any that a timer won does not swallow the events meant for a later wait), or, with
+    none open, kept in a queue that the next wait takes from in arrival order.
+    """
 
     def __init__(
         self,
@@ -176,8 +235,13 @@ class ActionWalk:
         self._execution_id = execution_id
         self._catalog = catalog
         self._history = history
-        self._consumed: dict[str, int] = defaultdict(int)
         self._counter = 0
+        # The history position the shim has reached: the completion it last waited for.
+        self._cursor = 0
+        self._events = history.raised()
+        self._delivered = 0
+        self._waiting: dict[str, list[_Waiter]] = defaultdict(list)
+        self._buffered: dict[str, deque[int]] = defaultdict(deque)
         self._cancelled: set[int] = set()
         self._store_inputs = store_inputs
         self.result = WalkResult()
@@ -198,8 +262,10 @@ class ActionWalk:
                 self.result.continue_as_new = True
                 self.result.continue_as_new_input = action.get("input")
                 break
-            if not self._schedule(action):
+            done_at = self._await(self._schedule(action))
+            if done_at is None:
                 break  # the host awaits each action in turn; later ones are not reached yet
+            self._cursor = max(self._cursor, done_at)
         self.result.open_tasks = {
             task_id
             for task_id in range(self._counter)
@@ -214,8 +280,28 @@ class ActionWalk:
         self._counter += 1
         return value
 
-    def _schedule(self, action: dict[str, Any]) -> bool:
-        """Schedule `action` (idempotently) and return whether awaiting it has finished."""
+    def _await(self, completion: Completion) -> int | None:
+        """When the awaited action finishes, handing out the events raised until then."""
+        while True:
+            done_at = completion()
+            upcoming = (
+                self._events[self._delivered][0] if self._delivered < len(self._events) else None
+            )
+            if upcoming is None or (done_at is not None and done_at < upcoming):
+                return done_at
+            self._deliver_next()
+
+    def _deliver_next(self) -> None:
+        position, name = self._events[self._delivered]
+        self._delivered += 1
+        waiting = self._waiting[name]
+        if waiting:
+            waiting.pop().done_at = position
+        else:
+            self._buffered[name].append(position)
+
+    def _schedule(self, action: dict[str, Any]) -> Completion:
+        """Schedule `action` (idempotently) and return when awaiting it finishes."""
         kind = action["actionType"]
         if kind in UNSUPPORTED:
             raise OrchestrationRejected(f"devhost does not support {UNSUPPORTED[kind]} yet")
@@ -233,8 +319,8 @@ class ActionWalk:
         if kind == ActionType.WAIT_FOR_EXTERNAL_EVENT:
             return self._external_event(action)
         if kind in (ActionType.WHEN_ALL, ActionType.WHEN_ANY):
-            done = [self._schedule(child) for child in action.get("compoundActions", [])]
-            return all(done) if kind == ActionType.WHEN_ALL else any(done)
+            children = [self._schedule(child) for child in action.get("compoundActions", [])]
+            return _all(children) if kind == ActionType.WHEN_ALL else _any(children)
         raise OrchestrationRejected(f"unknown action type {kind}")
 
     def _check_replay(self, task_id: int, kind: EventType, name: str | None) -> bool:
@@ -252,13 +338,13 @@ class ActionWalk:
             )
         return True
 
-    def _activity(self, action: dict[str, Any]) -> bool:
+    def _activity(self, action: dict[str, Any]) -> Completion:
         name = action["functionName"]
         if name not in self._catalog.activities:
             self.result.unknown_calls.append(
                 _unknown_function_message(name, "an activity", self._catalog.activities)
             )
-            return False
+            return _never
         task_id = self._next_id()
         if not self._check_replay(task_id, EventType.TASK_SCHEDULED, name):
             self.result.new_events.append(
@@ -272,15 +358,15 @@ class ActionWalk:
                 )
             )
             self.result.activities.append(ActivityCall(task_id, name, action.get("input")))
-        return self._history.completion(task_id) is not None
+        return _at(self._history.completed_at(task_id))
 
-    def _sub_orchestration(self, action: dict[str, Any]) -> bool:
+    def _sub_orchestration(self, action: dict[str, Any]) -> Completion:
         name = action["functionName"]
         if name not in self._catalog.orchestrators:
             self.result.unknown_calls.append(
                 _unknown_function_message(name, "an orchestrator", self._catalog.orchestrators)
             )
-            return False
+            return _never
         task_id = self._next_id()
         if not self._check_replay(task_id, EventType.SUB_ORCHESTRATION_CREATED, name):
             instance_id = action.get("instanceId") or f"{self._execution_id}:{task_id}"
@@ -300,7 +386,7 @@ class ActionWalk:
                     task_id, name, instance_id, action.get("input"), action.get("version")
                 )
             )
-        return self._history.completion(task_id) is not None
+        return _at(self._history.completed_at(task_id))
 
     def _history_input(self, action: dict[str, Any]) -> str | None:
         # Azure Storage keeps call inputs out of the history unless the app opts in with
@@ -318,23 +404,31 @@ class ActionWalk:
             self.result.timers.append(TimerRequest(timer_id, fire_at))
         return timer_id
 
-    def _timer(self, action: dict[str, Any]) -> bool:
+    def _timer(self, action: dict[str, Any]) -> Completion:
         timer_id = self._new_timer(parse_timestamp(action["fireAt"]))
-        fired = self._history.completion(timer_id) is not None
-        if action.get("isCanceled") and not fired:
+        fired_at = self._history.completed_at(timer_id)
+        if action.get("isCanceled") and fired_at is None:
             # Cancelling only forgets the task: the timer still fires later (and is ignored).
             self._cancelled.add(timer_id)
-            return False
-        return fired
+        return _at(fired_at)
 
-    def _external_event(self, action: dict[str, Any]) -> bool:
+    def _external_event(self, action: dict[str, Any]) -> Completion:
+        """The wait starts where the shim is; an event that came earlier and nobody took
+        completes it at once."""
         name = action["externalEventName"]
-        if self._consumed[name] < self._history.raised(name):
-            self._consumed[name] += 1
-            return True
-        return False
+        while (
+            self._delivered < len(self._events) and self._events[self._delivered][0] <= self._cursor
+        ):
+            self._deliver_next()
+        waiter = _Waiter()
+        if self._buffered[name]:
+            self._buffered[name].popleft()
+            waiter.done_at = self._cursor
+        else:
+            self._waiting[name].append(waiter)
+        return lambda: waiter.done_at
 
-    def _with_retry(self, action: dict[str, Any]) -> bool:
+    def _with_retry(self, action: dict[str, Any]) -> Completion:
         options = action.get("retryOptions") or {}
         interval = timedelta(milliseconds=int(options.get("firstRetryIntervalInMilliseconds", 0)))
         max_attempts = max(1, int(options.get("maxNumberOfAttempts", 1)))
@@ -345,20 +439,21 @@ class ActionWalk:
         attempt = 0
         while True:
             task_id = self._counter
-            done = self._schedule(attempt_action)
-            if not done:
-                return False
+            done_at = self._schedule(attempt_action)()
+            if done_at is None:
+                return _never
             outcome = self._history.completion(task_id)
             if outcome is not None and outcome["EventType"] not in FAILURE_TYPES:
-                return True
+                return _at(done_at)
             # DTFx's retry interceptor waits after every failed attempt, the last one included.
             timer_id = self._counter
             if self._history.scheduled(timer_id) is not None:
                 self._new_timer(self._now)  # replay: the fire time is already recorded
             else:
                 self._new_timer(self._now + interval)
-            if self._history.completion(timer_id) is None:
-                return False
+            fired_at = self._history.completed_at(timer_id)
+            if fired_at is None:
+                return _never
             attempt += 1
             if attempt >= max_attempts:
-                return True
+                return _at(fired_at)

@@ -46,6 +46,6 @@ def test_the_index_overlay_sees_played_and_new_events() -> None:
     )
     assert overlay.scheduled(0)["EventType"] == 4
     assert overlay.completion(0)["EventType"] == 5  # the first completion wins
-    assert overlay.raised("go") == 2
-    assert overlay.raised("other") == 0
-    assert history.index.raised("go") == 0  # the overlay leaves the base alone
+    assert overlay.completed_at(0) == 5  # positions count from the start of the history
+    assert overlay.raised() == [(9, "go"), (10, "go")]
+    assert history.index.raised() == []  # the overlay leaves the base alone
