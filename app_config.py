@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -101,3 +102,114 @@ def health_timeout_seconds(env: Mapping[str, str] | None = None) -> float:
         # Fail loudly: a silently ignored setting is harder to debug than an unhealthy probe.
         raise ValueError(f"HEALTH_TIMEOUT_SECONDS must be a positive number of seconds: {raw!r}")
     return seconds
+
+
+# Orders at or above this amount (in the order's currency, in cents) wait for a human.
+DEFAULT_APPROVAL_THRESHOLD_CENTS = 100_000
+DEFAULT_APPROVAL_ESCALATION_HOURS = 24.0
+DEFAULT_APPROVAL_TIMEOUT_HOURS = 72.0
+DEFAULT_REJECTED_MESSAGES_TABLE = "rejectedmessages"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool) -> float:
+    raw = _setting(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not allow_zero):
+        # Fail loudly at start: a silently ignored threshold could skip approvals.
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number")
+    return value
+
+
+def approval_threshold_cents(env: Mapping[str, str] | None = None) -> int:
+    """ORDER_APPROVAL_THRESHOLD_CENTS: orders at or above it need an approver (0: every order)."""
+    name, default = "ORDER_APPROVAL_THRESHOLD_CENTS", DEFAULT_APPROVAL_THRESHOLD_CENTS
+    return int(_number(_env(env), name, default, allow_zero=True))
+
+
+def approval_escalation_hours(env: Mapping[str, str] | None = None) -> float:
+    """ORDER_APPROVAL_ESCALATION_HOURS: how long an order waits before the approval escalates."""
+    name, default = "ORDER_APPROVAL_ESCALATION_HOURS", DEFAULT_APPROVAL_ESCALATION_HOURS
+    return _number(_env(env), name, default, allow_zero=False)
+
+
+def approval_timeout_hours(env: Mapping[str, str] | None = None) -> float:
+    """ORDER_APPROVAL_TIMEOUT_HOURS: after this long without a decision the order is rejected."""
+    name, default = "ORDER_APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS
+    return _number(_env(env), name, default, allow_zero=False)
+
+
+def rejected_messages_table(env: Mapping[str, str] | None = None) -> str:
+    """REJECTED_MESSAGES_TABLE: the Table that records malformed queue messages and why."""
+    return _setting(_env(env), "REJECTED_MESSAGES_TABLE") or DEFAULT_REJECTED_MESSAGES_TABLE
+
+
+def table_service_uri(env: Mapping[str, str] | None = None) -> str | None:
+    """The Table endpoint of the `AzureWebJobsStorage` account when it uses an identity.
+
+    `AzureWebJobsStorage__tableServiceUri`, else derived from `AzureWebJobsStorage__accountName`
+    or the blob endpoint; None with a connection string (which names its own endpoint).
+    """
+    env = _env(env)
+    connection = storage_connection(env)
+    if connection.connection_string is not None:
+        return None
+    uri = _setting(env, f"{STORAGE_SETTING}__tableServiceUri")
+    account = _setting(env, f"{STORAGE_SETTING}__accountName")
+    if uri is None and account is not None:
+        uri = f"https://{account}.table.core.windows.net"
+    blob_uri = connection.blob_service_uri or ""
+    if uri is None and ".blob." in blob_uri:
+        uri = blob_uri.replace(".blob.", ".table.", 1)
+    return uri
+
+
+# The order workflow's storage: Table names (3-63 letters and digits, starting with a letter)
+# and the private blob container of the claim check. The defaults work on Azurite unchanged.
+TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class OrderStorageNames:
+    """Where the order workflow keeps its state; each field has a setting (see the mapping)."""
+
+    orders_table: str = "orders"
+    stock_table: str = "stock"
+    payments_table: str = "paymentledger"
+    shipments_table: str = "shipments"
+    outbox_table: str = "notificationoutbox"
+    claim_check_container: str = "orders-private"
+
+    def __post_init__(self) -> None:
+        for name, setting in ORDER_STORAGE_SETTINGS.items():
+            value = getattr(self, name)
+            pattern = CONTAINER_NAME if name == "claim_check_container" else TABLE_NAME
+            if not pattern.match(value):
+                # Fail loudly at start: a bad name would otherwise fail every order at run time.
+                raise ValueError(f"{setting} is not a valid storage name: {value!r}")
+
+
+ORDER_STORAGE_SETTINGS = {
+    "orders_table": "ORDERS_TABLE",
+    "stock_table": "STOCK_TABLE",
+    "payments_table": "PAYMENTS_LEDGER_TABLE",
+    "shipments_table": "SHIPMENTS_TABLE",
+    "outbox_table": "NOTIFICATIONS_OUTBOX_TABLE",
+    "claim_check_container": "CLAIM_CHECK_CONTAINER",
+}
+
+
+def order_storage_names(env: Mapping[str, str] | None = None) -> OrderStorageNames:
+    """The order workflow's tables and claim-check container, each overridable by its setting."""
+    env = _env(env)
+    chosen = {
+        name: value
+        for name, setting in ORDER_STORAGE_SETTINGS.items()
+        if (value := _setting(env, setting)) is not None
+    }
+    return OrderStorageNames(**chosen)

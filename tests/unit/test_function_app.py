@@ -31,6 +31,10 @@ def index_app(project_root: Path) -> dict[str, list[dict[str, object]]]:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def trigger_of(bindings: list[dict[str, object]]) -> dict[str, object]:
+    return next(b for b in bindings if str(b["type"]).endswith("Trigger"))
+
+
 def test_health_probe_is_an_anonymous_get_on_api_health(project_root: Path) -> None:
     functions = index_app(project_root)
 
@@ -47,3 +51,30 @@ def test_host_json_routes_under_api(project_root: Path) -> None:
     assert host["version"] == "2.0"
     assert host["extensions"]["http"]["routePrefix"] == "api"
     assert host["extensions"]["durableTask"]["hubName"] == "JobsHub"
+
+
+def test_order_endpoints_need_a_function_key(project_root: Path) -> None:
+    functions = index_app(project_root)
+
+    start, status = trigger_of(functions["orders_start"]), trigger_of(functions["orders_status"])
+    assert (start["route"], start["methods"], start["authLevel"]) == (
+        "orders",
+        ["POST"],
+        "FUNCTION",
+    )
+    assert (status["route"], status["methods"], status["authLevel"]) == (
+        "orders/{order_id}",
+        ["GET"],
+        "FUNCTION",
+    )
+
+
+def test_the_orders_queue_starts_the_order_workflow(project_root: Path) -> None:
+    functions = index_app(project_root)
+
+    trigger = trigger_of(functions["orders_from_queue"])
+    assert trigger["type"] == "serviceBusTrigger"
+    assert (trigger["queueName"], trigger["connection"]) == ("orders", "ServiceBusConnection")
+    assert trigger_of(functions["process_order"])["type"] == "orchestrationTrigger"
+    declared = json.loads((project_root / "infra" / "servicebus.json").read_text())
+    assert "orders" in {queue["name"] for queue in declared["queues"]}

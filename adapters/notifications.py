@@ -1,0 +1,57 @@
+"""The notification outbox: what to tell whom, by reference, for a mailer to send later.
+
+No email leaves this app: a notification is a Table row (PartitionKey = order id, RowKey =
+kind) holding the customer's claim-check reference, never an address. A mail sender would read
+pending rows, resolve the reference in the private container at send time, and mark the row
+sent. Insert-if-absent makes each kind of notification happen once per order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.data.tables import TableClient
+
+from adapters.faults import FaultHook, no_fault
+from adapters.tables import check_key, insert_if_absent
+
+PENDING = "pending"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NotificationOutbox:
+    """One row per order and kind; enqueueing the same notification again changes nothing."""
+
+    def __init__(
+        self,
+        table: TableClient,
+        *,
+        clock: Callable[[], datetime] = _now,
+        fault: FaultHook = no_fault,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._fault = fault
+
+    def enqueue(self, order_id: str, kind: str, customer_ref: str | None) -> bool:
+        """Queue the notification; True if this call queued it, False if it was there already."""
+        row = {
+            "PartitionKey": check_key(order_id),
+            "RowKey": check_key(kind),
+            "customer_ref": customer_ref or "",
+            "status": PENDING,
+            "queued_at": self._clock(),
+        }
+        _, created = insert_if_absent(self._table, row)
+        if created:
+            self._fault("outbox.queued")
+        return created
+
+    def for_order(self, order_id: str) -> list[dict[str, Any]]:
+        rows = self._table.query_entities("PartitionKey eq @o", parameters={"o": order_id})
+        return [dict(row) for row in rows]

@@ -1,0 +1,168 @@
+"""Orders in Table storage, one partition per UTC day so a day's orders are one partition query.
+
+Layout of the orders table:
+
+- PartitionKey = the day the order was received (UTC, yyyy-MM-dd), RowKey = order id: the
+  order row (status, total_cents as Int64, currency, express, line_count, lines as JSON,
+  customer_ref, reason, created_at, updated_at). The nightly report reads a day with
+  `PartitionKey eq '<day>'` and nothing else.
+- PartitionKey = "order-index", RowKey = order id: an index row holding the order's `day`.
+  A lookup by id (status updates, shipping) reads the index, then the order row: two point
+  reads. The alternative, encoding the day in every id or lookup, would leak storage layout into
+  the order id that customers and producers choose, so we keep the index instead.
+
+The index row is written first and never changes, so it decides the order's day: a duplicate
+message that arrives after midnight finds it and lands on the original row, not a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceModifiedError
+from azure.data.tables import TableClient, UpdateMode
+
+from adapters.faults import FaultHook, no_fault
+from adapters.tables import check_key, get_or_none, insert_if_absent, int64, plain
+from domain.failures import TransientFailure
+from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day, utc
+from domain.orders import Order, OrderLine, OrderStatus
+
+logger = logging.getLogger(__name__)
+
+INDEX_PARTITION = "order-index"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _entity(order: Order, day: str, now: datetime) -> dict[str, Any]:
+    lines = [
+        {"sku": x.sku, "quantity": x.quantity, "unit_price_cents": x.unit_price_cents}
+        for x in order.lines
+    ]
+    return {
+        "PartitionKey": day,
+        "RowKey": check_key(order.order_id),
+        "status": str(OrderStatus.RECEIVED),
+        "total_cents": int64(order.total_cents),
+        "currency": order.currency,
+        "express": order.express,
+        "line_count": len(order.lines),
+        "lines": json.dumps(lines, separators=(",", ":")),
+        "customer_ref": order.customer_ref,
+        "reason": "",
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _record(entity: dict[str, Any]) -> OrderRecord:
+    return OrderRecord(
+        order_id=entity["RowKey"],
+        order_day=entity["PartitionKey"],
+        status=OrderStatus(entity["status"]),
+        currency=entity["currency"],
+        total_cents=int(plain(entity["total_cents"])),
+        express=bool(entity["express"]),
+        lines=tuple(OrderLine(**line) for line in json.loads(entity["lines"])),
+        customer_ref=entity["customer_ref"],
+        reason=entity.get("reason") or "",
+        created_at=utc(entity["created_at"]),
+        updated_at=utc(entity["updated_at"]),
+    )
+
+
+class OrderStore:
+    """Create-if-absent and ETag-guarded status changes; a terminal status is never replaced."""
+
+    def __init__(
+        self,
+        table: TableClient,
+        *,
+        clock: Callable[[], datetime] = _now,
+        fault: FaultHook = no_fault,
+        max_attempts: int = 20,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._fault = fault
+        self._max_attempts = max_attempts
+
+    def create_if_absent(self, order: Order, received_at: datetime) -> tuple[OrderRecord, bool]:
+        """Record a new order as Received; an order already recorded is returned unchanged."""
+        index = {
+            "PartitionKey": INDEX_PARTITION,
+            "RowKey": check_key(order.order_id),
+            "day": order_day(received_at),
+        }
+        stored_index, _ = insert_if_absent(self._table, index)
+        self._fault("orders.indexed")
+        entity = _entity(order, stored_index["day"], utc(self._clock()))
+        stored, created = insert_if_absent(self._table, entity)
+        if created:
+            self._fault("orders.created")
+        return _record(stored), created
+
+    def get(self, order_id: str) -> OrderRecord | None:
+        entity = self._entity(order_id)
+        return None if entity is None else _record(entity)
+
+    def require(self, order_id: str) -> OrderRecord:
+        record = self.get(order_id)
+        if record is None:
+            raise OrderNotFound(order_id)
+        return record
+
+    def update_status(
+        self, order_id: str, status: OrderStatus, reason: str | None = None
+    ) -> OrderRecord:
+        """Move the order to `status` (with `reason`, or none) unless it already ended.
+
+        Read, decide, then write with If-Match on the ETag read: a writer that lost a race
+        re-reads and decides again, so no update is lost and an ended order stays ended.
+        """
+        for _ in range(self._max_attempts):
+            entity = self._entity(order_id)
+            if entity is None:
+                raise OrderNotFound(order_id)
+            current = OrderStatus(entity["status"])
+            target = next_status(current, status)
+            if target is not status:
+                logger.warning(
+                    "Order %s is %s (final); %s was not applied", order_id, current, status
+                )
+            new_reason = (reason or "") if target is status else entity.get("reason", "")
+            if target is current and new_reason == (entity.get("reason") or ""):
+                return _record(entity)
+            etag = entity.metadata["etag"]  # type: ignore[attr-defined]
+            entity.update(status=str(target), reason=new_reason, updated_at=utc(self._clock()))
+            try:
+                self._table.update_entity(
+                    entity,
+                    mode=UpdateMode.MERGE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                continue
+            self._fault("orders.status-updated")
+            return _record(entity)
+        raise TransientFailure(f"order {order_id}: too many concurrent status updates")
+
+    def orders_of_day(self, day: str) -> Iterator[OrderRecord]:
+        """Every order received on `day` (yyyy-MM-dd, UTC): one partition query, paged."""
+        rows = self._table.query_entities("PartitionKey eq @day", parameters={"day": day})
+        return (_record(row) for row in rows)
+
+    def _entity(self, order_id: str) -> Any:
+        index = get_or_none(self._table, INDEX_PARTITION, check_key(order_id))
+        if index is None:
+            return None
+        return get_or_none(self._table, index["day"], order_id)

@@ -1,0 +1,75 @@
+"""Shipping behind a port, with an in-tree carrier that records one shipment per order.
+
+A real carrier integration implements `ShippingPort` (book the parcel with the order id as the
+carrier's idempotency reference) and is built in adapters/factory.py instead. The in-tree
+`LocalCarrier` keeps shipments in a Table keyed by order id (PartitionKey = order id, RowKey =
+"shipment"), written insert-if-absent so a retried or duplicate call returns the first tracking
+id. It refuses SKUs starting with "NOSHIP-" (domain/shipping.py) so tests can fail a shipment.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from azure.data.tables import TableClient
+
+from adapters.faults import FaultHook, no_fault
+from adapters.tables import check_key, get_or_none, insert_if_absent
+from domain.shipping import ShipmentRefused, refused_skus
+
+ROW = "shipment"
+
+
+class ShippingPort(Protocol):
+    def ship(self, order_id: str, skus: Sequence[str]) -> str:
+        """Book the order's parcel once; returns its tracking id (the same on every retry).
+
+        Raises ShipmentRefused (permanent) when the carrier will not take it.
+        """
+        ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalCarrier:
+    """The in-tree ShippingPort: a shipments table standing in for a carrier's booking API."""
+
+    def __init__(
+        self,
+        table: TableClient,
+        *,
+        clock: Callable[[], datetime] = _now,
+        fault: FaultHook = no_fault,
+    ) -> None:
+        self._table = table
+        self._clock = clock
+        self._fault = fault
+
+    def ship(self, order_id: str, skus: Sequence[str]) -> str:
+        existing = get_or_none(self._table, check_key(order_id), ROW)
+        if existing is not None:
+            return str(existing["tracking_id"])
+        refused = refused_skus(skus)
+        if refused:
+            raise ShipmentRefused(f"carrier refused {', '.join(refused)}")
+        shipment = {
+            "PartitionKey": order_id,
+            "RowKey": ROW,
+            "tracking_id": f"TRK-{uuid.uuid4().hex[:12].upper()}",
+            "skus": json.dumps(sorted(skus)),
+            "booked_at": self._clock(),
+        }
+        stored, created = insert_if_absent(self._table, shipment)
+        if created:
+            self._fault("shipping.shipped")
+        return str(stored["tracking_id"])
+
+    def tracking_id(self, order_id: str) -> str | None:
+        row = get_or_none(self._table, check_key(order_id), ROW)
+        return None if row is None else str(row["tracking_id"])

@@ -1,0 +1,71 @@
+"""Small Table-storage idioms shared by the adapters: insert-if-absent, Int64, plain values."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import EdmType, EntityProperty, TableClient
+
+# Entity keys may not hold these (and no control characters); every key this app writes is
+# built from validated ids, so this is a last line of defence, not a sanitiser.
+_FORBIDDEN_IN_KEYS = set("/\\#?")
+
+
+def check_key(value: str) -> str:
+    if not value or any(c in _FORBIDDEN_IN_KEYS or ord(c) < 32 for c in value):
+        raise ValueError("not usable as a Table key")
+    return value
+
+
+def int64(value: int) -> EntityProperty:
+    """Plain ints are sent as Int32, which refuses totals above 2**31 - 1 cents."""
+    return EntityProperty(value, EdmType.INT64)
+
+
+def plain(value: Any) -> Any:
+    """The Python value of a property (Int64 properties come back wrapped)."""
+    return value.value if isinstance(value, EntityProperty) else value
+
+
+def get_or_none(table: TableClient, partition: str, row: str) -> dict[str, Any] | None:
+    try:
+        return table.get_entity(partition, row)
+    except ResourceNotFoundError:
+        return None
+
+
+def insert_if_absent(table: TableClient, entity: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Insert `entity` unless its key exists: returns the stored entity and whether it was ours.
+
+    An insert fails on an existing key (409), so of two racing writers exactly one wins and the
+    other reads the winner's row: the conditional write that makes a side effect happen once.
+    """
+    try:
+        table.create_entity(entity)
+    except ResourceExistsError:
+        stored = table.get_entity(entity["PartitionKey"], entity["RowKey"])
+        return stored, False
+    return dict(entity), True
+
+
+class Backoff:
+    """Waits between optimistic-concurrency attempts: exponential, capped, fully jittered.
+
+    Full jitter spreads writers that collided, so under heavy contention most of them are not
+    retrying at the same instant (which would only collide again).
+    """
+
+    def __init__(
+        self,
+        first_seconds: float = 0.05,
+        max_seconds: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._first, self._max, self._sleep = first_seconds, max_seconds, sleep
+
+    def wait(self, attempt: int) -> None:
+        self._sleep(random.uniform(0, min(self._max, self._first * 2 ** (attempt - 1))))

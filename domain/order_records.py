@@ -1,0 +1,92 @@
+"""An order as the store keeps it: status, amounts, timestamps, and the rule that ends are final."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.orders import OrderLine, OrderStatus
+
+
+class OrderNotFound(Exception):
+    """No order was recorded under this id."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order not found: {order_id}")
+        self.order_id = order_id
+
+
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (as the Durable SDK's are)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp (a trailing Z is fine) as an aware UTC datetime."""
+    return utc(datetime.fromisoformat(text))
+
+
+def order_day(received_at: datetime) -> str:
+    """The UTC day (yyyy-MM-dd) an order belongs to: its partition in the order store."""
+    return utc(received_at).strftime("%Y-%m-%d")
+
+
+def next_status(current: OrderStatus, requested: OrderStatus) -> OrderStatus:
+    """The status after a requested change: a terminal status is final, anything else moves."""
+    return current if current.is_terminal else requested
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """One stored order. `customer_ref` is a claim-check reference, never personal data."""
+
+    order_id: str
+    order_day: str
+    status: OrderStatus
+    currency: str
+    total_cents: int
+    express: bool
+    lines: tuple[OrderLine, ...]
+    customer_ref: str
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "order_day": self.order_day,
+            "status": str(self.status),
+            "currency": self.currency,
+            "total_cents": self.total_cents,
+            "express": self.express,
+            "lines": [
+                {"sku": x.sku, "quantity": x.quantity, "unit_price_cents": x.unit_price_cents}
+                for x in self.lines
+            ],
+            "customer_ref": self.customer_ref,
+            "reason": self.reason,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OrderRecord:
+        return cls(
+            order_id=data["order_id"],
+            order_day=data["order_day"],
+            status=OrderStatus(data["status"]),
+            currency=data["currency"],
+            total_cents=int(data["total_cents"]),
+            express=bool(data["express"]),
+            lines=tuple(OrderLine(**line) for line in data["lines"]),
+            customer_ref=data["customer_ref"],
+            reason=data["reason"],
+            created_at=parse_timestamp(data["created_at"]),
+            updated_at=parse_timestamp(data["updated_at"]),
+        )

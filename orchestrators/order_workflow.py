@@ -1,0 +1,158 @@
+"""The order workflow (chaining): record, reserve stock, take payment, approval, ship, confirm.
+
+A step that fails permanently, or runs out of retries, and a rejected order undo the completed
+steps in reverse (refund, release stock) before the order is marked Failed or Rejected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain.failures import failure_reason
+from domain.fulfilment import Step, WorkflowInput, WorkflowResult, custom_status
+from domain.orders import Order, OrderStatus, needs_approval
+from domain.retry import RetryPolicy
+from orchestrators.approval import wait_for_approval
+from orchestrators.compensation import Compensations
+from orchestrators.retry import call_activity_with_backoff
+
+logger = logging.getLogger(__name__)
+
+ORCHESTRATOR = "process_order"
+ALREADY_PROCESSED = "already processed"
+
+# Forward steps give up after about half a minute of transient failures and compensate;
+# compensations are more patient (about half an hour), because giving up leaves money taken.
+STEP_RETRY = RetryPolicy(max_attempts=4, first_delay=timedelta(seconds=2))
+UNDO_RETRY = RetryPolicy(
+    max_attempts=8, first_delay=timedelta(seconds=5), max_delay=timedelta(minutes=10)
+)
+
+FINAL_STEP = {OrderStatus.COMPLETED: Step.COMPLETED, OrderStatus.REJECTED: Step.REJECTED}
+
+bp = df.Blueprint()
+
+
+class _Workflow:
+    """One run's state; every method that yields is used with `yield from`."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, run: WorkflowInput) -> None:
+        self.context = context
+        self.run = run
+        self.order: Order = run.order
+        self.undo = Compensations()
+        self.recorded = False
+        self.payment_id: str | None = None
+
+    def payload(self, **fields: Any) -> dict[str, Any]:
+        """An activity input; the correlation id rides along for the activity's log lines."""
+        if self.run.correlation_id is not None:
+            fields["correlation_id"] = self.run.correlation_id
+        return fields
+
+    def step(self, step: Step, activity: str, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
+        self.context.set_custom_status(custom_status(step))
+        return (yield from call_activity_with_backoff(self.context, activity, payload, STEP_RETRY))
+
+    def set_status(
+        self, status: OrderStatus, reason: str | None = None
+    ) -> Generator[Any, Any, Any]:
+        payload = self.payload(order_id=self.order.order_id, status=str(status))
+        if reason is not None:
+            payload["reason"] = reason
+        yield from call_activity_with_backoff(self.context, "set_order_status", payload, UNDO_RETRY)
+
+    def forward(self) -> Generator[Any, Any, dict[str, Any]]:
+        order, order_id = self.order, self.order.order_id
+        recorded = yield from self.step(
+            Step.RECORDING,
+            "record_order",
+            self.payload(order=order.to_dict(), received_at=self.run.received_at),
+        )
+        self.recorded = True
+        status = OrderStatus(recorded["status"])
+        if status.is_terminal:
+            # An earlier run finished this order and its history was purged: do nothing again.
+            self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
+            return WorkflowResult(order_id, status, ALREADY_PROCESSED).to_dict()
+
+        lines = order.to_dict()["lines"]
+        reserve = self.payload(order_id=order_id, lines=lines)
+        yield from self.step(Step.RESERVING_STOCK, "reserve_stock", reserve)
+        self.undo.add("release_stock", self.payload(order_id=order_id))
+
+        paid = yield from self.step(
+            Step.TAKING_PAYMENT,
+            "take_payment",
+            self.payload(
+                order_id=order_id, amount_cents=order.total_cents, currency=order.currency
+            ),
+        )
+        self.payment_id = paid["payment_id"]
+        self.undo.add("refund_payment", self.payload(order_id=order_id, payment_id=self.payment_id))
+
+        if needs_approval(order, self.run.approval.threshold_cents):
+            self.context.set_custom_status(custom_status(Step.AWAITING_APPROVAL))
+            yield from self.set_status(OrderStatus.AWAITING_APPROVAL)
+            outcome = yield from wait_for_approval(self.context, self.run.approval, self.escalate)
+            if not outcome.decision.approved:
+                reason = outcome.decision.reason or "rejected by the approver"
+                return (yield from self.compensate(OrderStatus.REJECTED, reason))
+
+        shipped = yield from self.step(Step.SHIPPING, "ship_order", self.payload(order_id=order_id))
+        # Shipped goods cannot be unshipped: from here on nothing is compensated.
+        self.undo.steps.clear()
+        return (yield from self.confirm(shipped["tracking_id"]))
+
+    def escalate(self) -> Generator[Any, Any, None]:
+        """Tell the escalation approvers, and record the escalation on the order."""
+        self.context.set_custom_status(custom_status(Step.APPROVAL_ESCALATED))
+        notice = self.payload(order_id=self.order.order_id, kind="escalation")
+        yield from call_activity_with_backoff(self.context, "send_notification", notice, UNDO_RETRY)
+        yield from self.set_status(OrderStatus.AWAITING_APPROVAL, "approval escalated")
+
+    def confirm(self, tracking_id: str) -> Generator[Any, Any, dict[str, Any]]:
+        reason = None
+        try:
+            yield from self.step(
+                Step.CONFIRMING,
+                "send_confirmation",
+                self.payload(order_id=self.order.order_id, customer_ref=self.order.customer_ref),
+            )
+        except Exception as error:  # the order is shipped; a missing email does not undo it
+            reason = f"confirmation not sent: {failure_reason(error)}"
+        yield from self.set_status(OrderStatus.COMPLETED, reason)
+        self.context.set_custom_status(custom_status(Step.COMPLETED))
+        return WorkflowResult(
+            self.order.order_id, OrderStatus.COMPLETED, reason, self.payment_id, tracking_id
+        ).to_dict()
+
+    def compensate(self, status: OrderStatus, reason: str) -> Generator[Any, Any, dict[str, Any]]:
+        self.context.set_custom_status(custom_status(Step.COMPENSATING))
+        not_undone = yield from self.undo.run(self.context, UNDO_RETRY)
+        if not_undone:
+            reason = f"{reason}; not compensated: {'; '.join(not_undone)}"
+        if self.recorded:
+            yield from self.set_status(status, reason)
+        self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
+        if not self.context.is_replaying:
+            logger.warning(
+                "Order instance %s ended %s: %s", self.context.instance_id, status, reason
+            )
+        # A refunded payment id is still reported: callers and support can trace the refund.
+        return WorkflowResult(self.order.order_id, status, reason, self.payment_id).to_dict()
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def process_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    """Input: WorkflowInput.to_dict(); output: WorkflowResult.to_dict() (ids and outcome only)."""
+    workflow = _Workflow(context, WorkflowInput.from_dict(context.get_input()))
+    try:
+        return (yield from workflow.forward())
+    except Exception as error:  # a step failed permanently or ran out of retries
+        return (yield from workflow.compensate(OrderStatus.FAILED, failure_reason(error)))

@@ -1,0 +1,57 @@
+"""Retry an activity on durable timers with exponential backoff and jitter, never a permanent error.
+
+The SDK's RetryOptions has only a fixed interval and a count, and it retries every error. This
+helper reads the kind each activity encodes in its message (domain.failures) and waits with a
+durable timer between attempts, so a wait survives restarts and costs nothing while it lasts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain.failures import FailureKind, failure_kind, failure_reason
+from domain.retry import RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+
+def call_activity_with_backoff(
+    context: df.DurableOrchestrationContext,
+    name: str,
+    payload: Any,
+    policy: RetryPolicy,
+    *,
+    seed: str | None = None,
+) -> Generator[Any, Any, Any]:
+    """Use as `result = yield from call_activity_with_backoff(context, name, payload, policy)`.
+
+    Returns the activity's result; raises the activity's failure at once when it is permanent,
+    or after `policy.max_attempts` attempts. The jitter is seeded by the instance id and the
+    activity name (or `seed`), so every replay computes the same timers while instances that
+    fail together still spread their retries apart.
+    """
+    jitter_seed = seed or f"{context.instance_id}:{name}"
+    attempt = 1
+    while True:
+        try:
+            return (yield context.call_activity(name, payload))
+        except Exception as error:  # the SDK hands every activity failure over as Exception
+            if failure_kind(error) is FailureKind.PERMANENT or attempt >= policy.max_attempts:
+                raise
+            delay = policy.delay(attempt, jitter_seed)
+            if not context.is_replaying:
+                logger.warning(
+                    "%s attempt %d of %d failed (%s); retrying in %.1f s [instance %s]",
+                    name,
+                    attempt,
+                    policy.max_attempts,
+                    failure_reason(error),
+                    delay.total_seconds(),
+                    context.instance_id,
+                )
+            yield context.create_timer(context.current_utc_datetime + delay)
+            attempt += 1

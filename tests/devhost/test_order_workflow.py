@@ -1,0 +1,266 @@
+"""The order workflow end to end: the app at the repository root on devhost, Azurite, real
+activities, started over HTTP and from the `orders` Service Bus queue, with virtual time.
+
+What the activities did is read from the orchestration history (FunctionName and Result of
+each completed call) and from storage (the payment ledger), never from the test's own stubs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from adapters.factory import OrderAdapters, build_order_adapters
+from adapters.payments import LedgerPaymentProvider
+from app_config import StorageConnection, order_storage_names
+from devhost.azurite import Azurite
+from devhost.servicebus.client import send_message
+from devhost.testing import PROJECT_ROOT, DevHostProcess
+from domain.payments import DECLINE_PREFIX, charge_key
+
+DURABLE = "/runtime/webhooks/durabletask"
+THRESHOLD = 100_000
+CUSTOMER = {"name": "E2E Canary", "email": "e2e-canary@example.invalid", "address": "2 Test Rd"}
+
+# -- the other half of the feature, read and set up through its own adapters -----------------
+
+
+def adapters(connection_string: str) -> OrderAdapters:
+    connection = StorageConnection(connection_string=connection_string)
+    return build_order_adapters(connection, order_storage_names({}))
+
+
+def seed_stock(connection_string: str, sku: str, units: int) -> None:
+    adapters(connection_string).stock.set_level(sku, units)
+
+
+def ledger_rows(connection_string: str, order_id: str) -> list[dict[str, Any]]:
+    """The order's payment ledger rows: charges and refunds."""
+    payments = adapters(connection_string).payments
+    assert isinstance(payments, LedgerPaymentProvider)
+    return payments.entries(order_id)
+
+
+def charges(connection_string: str, order_id: str) -> list[dict[str, Any]]:
+    return [
+        row
+        for row in ledger_rows(connection_string, order_id)
+        if row["RowKey"] == charge_key(order_id)
+    ]
+
+
+# -- the app on devhost ---------------------------------------------------------------------
+
+
+@dataclass
+class Shop:
+    host: DevHostProcess
+    env: dict[str, str]
+    storage: str
+
+    def post(self, body: dict[str, Any]) -> requests.Response:
+        return self.host.http.post(self.host.url("/api/orders"), json=body, timeout=30)
+
+    def send(self, body: dict[str, Any], message_id: str | None = None) -> bool:
+        result = send_message(
+            "orders",
+            json.dumps(body),
+            message_id=message_id or uuid.uuid4().hex,
+            connection="ServiceBusConnection",
+            app_dir=PROJECT_ROOT,
+            environ=self.env,
+        )
+        return result.accepted
+
+    def result(self, order_id: str, timeout: float = 60) -> dict[str, Any]:
+        status = self.host.wait_for(f"order-{order_id}", timeout=timeout, history=True)
+        assert status["runtimeStatus"] == "Completed", status
+        return status
+
+    def calls(self, status: dict[str, Any]) -> list[str]:
+        return [
+            e["FunctionName"]
+            for e in status["historyEvents"]
+            if e["EventType"] in ("TaskCompleted", "TaskFailed")
+        ]
+
+    def step(self, order_id: str) -> str | None:
+        status = self.host.status(f"order-{order_id}") or {}
+        return (status.get("customStatus") or {}).get("step")
+
+
+@pytest.fixture(scope="module")
+def shop(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
+    }
+    state = tmp_path_factory.mktemp("order-e2e")
+    with DevHostProcess(PROJECT_ROOT, state_dir=state, virtual_time=True, env=env) as host:
+        yield Shop(host, env, azurite.connection_string)
+
+
+@pytest.fixture
+def paused(shop: Shop) -> Iterator[Shop]:
+    shop.host.set_time(auto_advance=False)
+    try:
+        yield shop
+    finally:
+        shop.host.set_time(auto_advance=True)
+
+
+def new_order(shop: Shop, price: int = 2_500, sku: str | None = None, **extra: Any) -> dict:
+    """An order for one unit of a SKU of its own, which has 10 units on the shelf."""
+    sku = sku or f"SKU-{uuid.uuid4().hex[:8].upper()}"
+    seed_stock(shop.storage, sku, 10)
+    return {
+        "order_id": f"e2e-{uuid.uuid4().hex[:12]}",
+        "currency": "EUR",
+        "lines": [{"sku": sku, "quantity": 1, "unit_price_cents": price}],
+        "customer": CUSTOMER,
+        **extra,
+    }
+
+
+def stock(shop: Shop, body: dict[str, Any]) -> tuple[int, int]:
+    level = adapters(shop.storage).stock.level(body["lines"][0]["sku"])
+    return level.available, level.reserved
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+HAPPY = [
+    "record_order",
+    "reserve_stock",
+    "take_payment",
+    "ship_order",
+    "send_confirmation",
+    "set_order_status",
+]
+
+
+def test_happy_path_over_http(shop: Shop) -> None:
+    body = new_order(shop)
+    oid = body["order_id"]
+    response = shop.post(body)
+    assert response.status_code == 202, response.text
+    status = shop.result(oid)
+    assert shop.calls(status) == HAPPY
+    output = status["output"]
+    assert output["status"] == "Completed" and output["payment_id"] and output["tracking_id"]
+    assert len(charges(shop.storage, oid)) == 1
+    assert stock(shop, body) == (9, 1)
+    seen = json.dumps(status) + shop.host.http.get(shop.host.url(f"/api/orders/{oid}")).text
+    assert all(value not in seen for value in CUSTOMER.values())
+
+
+def test_payment_declined_releases_stock_and_ships_nothing(shop: Shop) -> None:
+    body = new_order(shop, order_id=f"{DECLINE_PREFIX}{uuid.uuid4().hex[:12]}")
+    assert shop.post(body).status_code == 202
+    status = shop.result(body["order_id"])
+    assert status["output"]["status"] == "Failed"
+    assert status["output"]["reason"].startswith("payment declined")
+    calls = shop.calls(status)
+    assert "release_stock" in calls and "ship_order" not in calls
+    assert calls[-1] == "set_order_status"
+    assert stock(shop, body) == (10, 0)
+    assert not [
+        r for r in ledger_rows(shop.storage, body["order_id"]) if r.get("status") == "succeeded"
+    ]
+
+
+def test_shipping_failure_refunds_and_releases(shop: Shop) -> None:
+    body = new_order(shop, sku=f"NOSHIP-{uuid.uuid4().hex[:6].upper()}")
+    assert shop.post(body).status_code == 202
+    status = shop.result(body["order_id"])
+    assert status["output"]["status"] == "Failed"
+    calls = shop.calls(status)
+    assert calls[calls.index("ship_order") + 1 :] == [
+        "refund_payment",
+        "release_stock",
+        "set_order_status",
+    ]
+    assert stock(shop, body) == (10, 0)
+    kinds = sorted(row.get("kind") for row in ledger_rows(shop.storage, body["order_id"]))
+    assert kinds == ["charge", "refund"]
+
+
+def test_an_order_above_the_threshold_is_approved(paused: Shop) -> None:
+    body = new_order(paused, price=THRESHOLD + 1)
+    oid = body["order_id"]
+    assert paused.post(body).status_code == 202
+    wait_until(lambda: paused.step(oid) == "awaiting_approval")
+    paused.host.raise_event(f"order-{oid}", "ApprovalDecision", {"approved": True})
+    status = paused.result(oid)
+    assert status["output"]["status"] == "Completed"
+    assert "ship_order" in paused.calls(status)
+
+
+def test_an_order_above_the_threshold_is_rejected(paused: Shop) -> None:
+    body = new_order(paused, price=THRESHOLD)
+    oid = body["order_id"]
+    assert paused.post(body).status_code == 202
+    wait_until(lambda: paused.step(oid) == "awaiting_approval")
+    paused.host.raise_event(f"order-{oid}", "ApprovalDecision", {"approved": False})
+    status = paused.result(oid)
+    assert status["output"]["status"] == "Rejected"
+    calls = paused.calls(status)
+    assert "ship_order" not in calls
+    assert calls[-3:] == ["refund_payment", "release_stock", "set_order_status"]
+
+
+def test_no_decision_escalates_then_auto_rejects(shop: Shop) -> None:
+    body = new_order(shop, price=THRESHOLD * 2)
+    assert shop.post(body).status_code == 202
+    status = shop.result(body["order_id"])
+    assert status["output"]["status"] == "Rejected"
+    calls = shop.calls(status)
+    assert "send_notification" in calls  # the escalation
+    assert calls[-3:] == ["refund_payment", "release_stock", "set_order_status"]
+
+
+def test_a_queue_message_completes_an_order(shop: Shop) -> None:
+    body = new_order(shop)
+    assert shop.send(body)
+    status = shop.result(body["order_id"])
+    assert shop.calls(status) == HAPPY
+    assert len(charges(shop.storage, body["order_id"])) == 1
+    assert stock(shop, body) == (9, 1)
+
+
+def test_one_charge_however_often_the_order_arrives(shop: Shop) -> None:
+    body = new_order(shop)
+    oid = body["order_id"]
+    message_id = uuid.uuid4().hex
+    assert shop.send(body, message_id)
+    assert not shop.send(body, message_id)  # Service Bus duplicate detection
+    shop.result(oid)
+    assert shop.send(body)  # a new message id: the starter finds the finished instance
+    wait_until(lambda: f"repeats order {oid}" in shop.host.logs())
+    assert shop.post(body).status_code == 200
+    purged = shop.host.http.delete(shop.host.url(f"{DURABLE}/instances/order-{oid}"), timeout=30)
+    assert purged.status_code == 200
+    assert shop.send(body)  # nothing to find: the order store stops the new run
+    status = shop.result(oid)
+    assert status["output"] == {
+        "order_id": oid,
+        "status": "Completed",
+        "reason": "already processed",
+    }
+    assert shop.calls(status) == ["record_order"]
+    assert len(charges(shop.storage, oid)) == 1
+    assert stock(shop, body) == (9, 1)  # one reservation

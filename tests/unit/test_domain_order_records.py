@@ -1,0 +1,53 @@
+"""domain.order_records: the day an order belongs to, final statuses, and the record's JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from domain.order_records import OrderRecord, next_status, order_day, parse_timestamp
+from domain.orders import OrderLine, OrderStatus
+
+
+def test_the_day_is_the_utc_day() -> None:
+    late_in_new_york = datetime(2026, 3, 1, 21, 0, tzinfo=timezone(timedelta(hours=-5)))
+
+    assert order_day(late_in_new_york) == "2026-03-02"
+    assert order_day(datetime(2026, 3, 1, 23, 59)) == "2026-03-01"  # naive means UTC
+
+
+def test_timestamps_parse_as_aware_utc() -> None:
+    assert parse_timestamp("2026-03-01T10:00:00Z") == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert parse_timestamp("2026-03-01T10:00:00").tzinfo is UTC
+
+
+@pytest.mark.parametrize("current", [s for s in OrderStatus if s.is_terminal])
+def test_a_terminal_status_is_final(current: OrderStatus) -> None:
+    assert next_status(current, OrderStatus.PAID) is current
+
+
+def test_other_statuses_move() -> None:
+    assert next_status(OrderStatus.PAID, OrderStatus.SHIPPED) is OrderStatus.SHIPPED
+    assert next_status(OrderStatus.PAID, OrderStatus.FAILED) is OrderStatus.FAILED
+
+
+def test_a_record_round_trips_through_json() -> None:
+    moment = datetime(2026, 3, 1, 10, tzinfo=UTC)
+    record = OrderRecord(
+        "o-1",
+        "2026-03-01",
+        OrderStatus.PAID,
+        "EUR",
+        3_000_000_000,
+        True,
+        (OrderLine("SKU-A", 2, 1_500_000_000),),
+        "claim://orders-private/customers/o-1.json",
+        "",
+        moment,
+        moment + timedelta(seconds=5),
+    )
+
+    assert OrderRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    assert record.line_count == 1

@@ -1,0 +1,58 @@
+"""The order workflow's settings: local defaults, and loud failures for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+import app_config
+
+
+def test_defaults() -> None:
+    assert app_config.approval_threshold_cents({}) == 100_000
+    assert app_config.approval_escalation_hours({}) == 24
+    assert app_config.approval_timeout_hours({}) == 72
+    assert app_config.rejected_messages_table({}) == "rejectedmessages"
+
+
+def test_values_from_the_environment() -> None:
+    env = {
+        "ORDER_APPROVAL_THRESHOLD_CENTS": "0",
+        "ORDER_APPROVAL_ESCALATION_HOURS": "0.5",
+        "ORDER_APPROVAL_TIMEOUT_HOURS": "2",
+        "REJECTED_MESSAGES_TABLE": "rejectedorders",
+    }
+    assert app_config.approval_threshold_cents(env) == 0
+    assert app_config.approval_escalation_hours(env) == 0.5
+    assert app_config.approval_timeout_hours(env) == 2
+    assert app_config.rejected_messages_table(env) == "rejectedorders"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ORDER_APPROVAL_THRESHOLD_CENTS", "-1"),
+        ("ORDER_APPROVAL_THRESHOLD_CENTS", "lots"),
+        ("ORDER_APPROVAL_ESCALATION_HOURS", "0"),
+        ("ORDER_APPROVAL_TIMEOUT_HOURS", "never"),
+    ],
+)
+def test_bad_values_fail_loudly(name: str, value: str) -> None:
+    read = {
+        "ORDER_APPROVAL_THRESHOLD_CENTS": app_config.approval_threshold_cents,
+        "ORDER_APPROVAL_ESCALATION_HOURS": app_config.approval_escalation_hours,
+        "ORDER_APPROVAL_TIMEOUT_HOURS": app_config.approval_timeout_hours,
+    }[name]
+    with pytest.raises(ValueError, match=name):
+        read({name: value})
+
+
+def test_table_endpoint() -> None:
+    assert app_config.table_service_uri({}) is None  # Azurite: the connection string says
+    assert (
+        app_config.table_service_uri({"AzureWebJobsStorage__accountName": "acct"})
+        == "https://acct.table.core.windows.net"
+    )
+    blob = {"AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net"}
+    assert app_config.table_service_uri(blob) == "https://acct.table.core.windows.net"
+    explicit = {**blob, "AzureWebJobsStorage__tableServiceUri": "https://t.example"}
+    assert app_config.table_service_uri(explicit) == "https://t.example"

@@ -1,0 +1,97 @@
+"""The starter against a hand-written durable client: look first, start once, lose races well."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+from domain.order_requests import parse_order_request
+from triggers import order_start
+
+BODY = {
+    "order_id": "o-7",
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 100}],
+    "customer": {"name": "Ada Example", "email": "ada@example.invalid"},
+}
+WHEN = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+class FakeClient:
+    """Behaves like the extension for one instance id: it exists, or not, or appears in a race."""
+
+    def __init__(self, existing: str | None = None, race: bool = False) -> None:
+        self.existing = existing
+        self.race = race
+        self.started: list[tuple[str, str, Any]] = []
+
+    async def get_status(self, instance_id: str) -> DurableOrchestrationStatus:
+        if self.existing is None:
+            return DurableOrchestrationStatus.from_json("")  # the SDK's answer to a 404
+        return DurableOrchestrationStatus(
+            instanceId=instance_id, createdTime=WHEN.isoformat(), runtimeStatus=self.existing
+        )
+
+    async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
+        if self.race:
+            raise Exception("An Orchestration instance with the status Running already exists.")
+        self.started.append((name, instance_id, client_input))
+        return instance_id
+
+
+@pytest.fixture
+def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+    calls: list[tuple[str, dict]] = []
+
+    def store(order_id: str, data: dict) -> str:
+        calls.append((order_id, data))
+        return f"claim://personal/customers/{order_id}.json"
+
+    monkeypatch.setattr(order_start, "store_personal_data", store)
+    return calls
+
+
+def start(client: FakeClient) -> order_start.StartOutcome:
+    request = parse_order_request(BODY, allow_customer_ref=False)
+    return asyncio.run(
+        order_start.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
+    )
+
+
+def test_a_new_order_is_started_with_a_reference_and_settings(stored: list) -> None:
+    client = FakeClient()
+    outcome = start(client)
+    assert outcome == order_start.StartOutcome("order-o-7", True, "Pending")
+    ((name, instance_id, payload),) = client.started
+    assert (name, instance_id) == ("process_order", "order-o-7")
+    assert payload["order"]["customer_ref"] == "claim://personal/customers/o-7.json"
+    assert payload["received_at"] == WHEN.isoformat()
+    assert payload["correlation_id"] == "c-1"
+    assert payload["approval"]["threshold_cents"] == 100_000
+    assert stored == [("o-7", BODY["customer"])]
+    assert "Ada" not in str(payload)
+
+
+@pytest.mark.parametrize("status", ["Pending", "Running", "Completed", "Failed", "Terminated"])
+def test_an_existing_instance_is_never_started_again(stored: list, status: str) -> None:
+    client = FakeClient(existing=status)
+    assert start(client) == order_start.StartOutcome("order-o-7", False, status)
+    assert client.started == []
+    assert stored == []  # a duplicate does not overwrite the personal data
+
+
+def test_losing_the_start_race_is_a_duplicate(stored: list) -> None:
+    assert start(FakeClient(race=True)) == order_start.StartOutcome("order-o-7", False, "Running")
+
+
+def test_other_start_failures_are_raised(stored: list) -> None:
+    class Broken(FakeClient):
+        async def start_new(self, name: str, instance_id: str, client_input: Any) -> str:
+            raise Exception("The operation failed with an unexpected status code 503")
+
+    with pytest.raises(Exception, match="503"):
+        start(Broken())
