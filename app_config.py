@@ -213,3 +213,19 @@ def order_storage_names(env: Mapping[str, str] | None = None) -> OrderStorageNam
         if (value := _setting(env, setting)) is not None
     }
     return OrderStorageNames(**chosen)
+
+
+APPROVAL_SIGNING_KEY_SETTING = "APPROVAL_SIGNING_KEY"
+MIN_APPROVAL_SIGNING_KEY_LENGTH = 32
+
+
+def approval_signing_key(env: Mapping[str, str] | None = None) -> str | None:
+    """APPROVAL_SIGNING_KEY: the HMAC key of approval tokens (a Key Vault reference in Azure).
+
+    None when it is missing or shorter than 32 characters: approvals are then refused (503),
+    never accepted unsigned. The value is never logged.
+    """
+    key = _setting(_env(env), APPROVAL_SIGNING_KEY_SETTING)
+    if key is None or len(key.encode("utf-8")) < MIN_APPROVAL_SIGNING_KEY_LENGTH:
+        return None
+    return key

@@ -6,6 +6,7 @@ import azure.functions as func
 from activities.orders import bp as order_activities
 from orchestrators.order_workflow import bp as order_workflow
 from triggers.health import bp as health_bp
+from triggers.order_commands_http import bp as order_commands
 from triggers.orders_http import bp as orders_http
 from triggers.orders_servicebus import bp as orders_queue
 
@@ -15,6 +16,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(health_bp)
 app.register_functions(orders_http)
+app.register_functions(order_commands)
 app.register_functions(orders_queue)
 app.register_functions(order_workflow)
 app.register_functions(order_activities)

@@ -25,6 +25,7 @@ class Step(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 # A rough share of the work done when each step starts; terminal steps are 100 %.
@@ -40,7 +41,15 @@ PROGRESS: dict[Step, int] = {
     Step.COMPLETED: 100,
     Step.FAILED: 100,
     Step.REJECTED: 100,
+    Step.CANCELLED: 100,
 }
+
+# Once the goods may be on their way a cancellation is refused: the order completes.
+NOT_CANCELLABLE = frozenset(
+    {Step.SHIPPING, Step.CONFIRMING, Step.COMPENSATING, Step.COMPLETED}
+    | {Step.FAILED, Step.REJECTED, Step.CANCELLED}
+)
+AWAITING_DECISION = frozenset({Step.AWAITING_APPROVAL, Step.APPROVAL_ESCALATED})
 
 
 def custom_status(step: Step) -> dict[str, Any]:
@@ -135,6 +144,23 @@ class ApprovalDecision:
         reason = value.get("reason")
         reason = reason[: cls.MAX_REASON] if isinstance(reason, str) and reason else None
         return cls(value.get("approved") is True, reason)
+
+
+DEFAULT_CANCEL_REASON = "cancelled on request"
+MAX_CANCEL_REASON = 200
+
+
+def cancel_reason(value: Any) -> str:
+    """The reason a `CancelOrder` event gives (JSON text or a dict), or a default one."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    reason = value.get("reason") if isinstance(value, dict) else None
+    if isinstance(reason, str) and reason.strip():
+        return reason.strip()[:MAX_CANCEL_REASON]
+    return DEFAULT_CANCEL_REASON
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from domain.fulfilment import ApprovalDecision, ApprovalPolicy
+from orchestrators.cancellation import CancelWatch
 
 logger = logging.getLogger(__name__)
 
@@ -24,18 +25,28 @@ class ApprovalOutcome:
     decision: ApprovalDecision
     escalated: bool = False
     timed_out: bool = False
+    cancelled: bool = False
+
+
+CANCELLED = ApprovalOutcome(ApprovalDecision(False, "cancelled"), cancelled=True)
 
 
 def wait_for_decision(
-    context: df.DurableOrchestrationContext, event: TaskBase, deadline: datetime
+    context: df.DurableOrchestrationContext,
+    event: TaskBase,
+    deadline: datetime,
+    cancel: TaskBase | None = None,
 ) -> Generator[Any, Any, ApprovalDecision | None]:
-    """The decision `event` brings before `deadline`, or None when the durable timer fires first."""
+    """The decision `event` brings before `deadline`, or None when the durable timer fires first
+    or `cancel` (a wait for the order's cancellation) completes first."""
     timer = context.create_timer(deadline)
-    winner = yield context.task_any([event, timer])
+    winner = yield context.task_any([event, timer] if cancel is None else [event, timer, cancel])
     if winner == timer:
         return None
     # Cancel the timer: an open timer would keep the instance Running after it returns.
     timer.cancel()
+    if winner != event:
+        return None
     return ApprovalDecision.parse(event.result)
 
 
@@ -43,25 +54,36 @@ def wait_for_approval(
     context: df.DurableOrchestrationContext,
     policy: ApprovalPolicy,
     escalate: Callable[[], Generator[Any, Any, Any]],
+    cancel: CancelWatch | None = None,
 ) -> Generator[Any, Any, ApprovalOutcome]:
     """Wait up to `policy.escalate_after`, run `escalate`, wait until `policy.timeout`, then
     reject. Both deadlines count from the start of the wait and live in durable timers, so a
-    restart or a redeploy neither shortens nor extends them."""
+    restart or a redeploy neither shortens nor extends them. A completed `cancel` ends the wait
+    (outcome `cancelled`), whichever wait is open."""
     started = context.current_utc_datetime
     first = context.wait_for_external_event(APPROVAL_EVENT)
-    decision = yield from wait_for_decision(context, first, started + policy.escalate_after)
+    rival = cancel.wait() if cancel is not None else None
+    decision = yield from wait_for_decision(context, first, started + policy.escalate_after, rival)
+    if cancel is not None and cancel.requested:
+        return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision)
     if not context.is_replaying:
         logger.warning("No approval decision for %s yet; escalating", context.instance_id)
     yield from escalate()
+    if cancel is not None and cancel.requested:
+        return CANCELLED
     if first.is_completed:
         # The decision came while the escalation ran. The extension hands an event to the
         # latest open wait, and the first one was the only one then.
         return ApprovalOutcome(ApprovalDecision.parse(first.result), escalated=True)
     # A new wait, as the extension expects of a wait in a loop: it now gets the next event.
     second = context.wait_for_external_event(APPROVAL_EVENT)
-    decision = yield from wait_for_decision(context, second, started + policy.timeout)
+    decision = yield from wait_for_decision(
+        context, second, started + policy.timeout, cancel.wait() if cancel is not None else None
+    )
+    if cancel is not None and cancel.requested:
+        return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision, escalated=True)
     return ApprovalOutcome(ApprovalDecision(False, TIMED_OUT), escalated=True, timed_out=True)

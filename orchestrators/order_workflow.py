@@ -1,7 +1,9 @@
 """The order workflow (chaining): record, reserve stock, take payment, approval, ship, confirm.
 
-A step that fails permanently, or runs out of retries, and a rejected order undo the completed
-steps in reverse (refund, release stock) before the order is marked Failed or Rejected.
+A step that fails permanently, or runs out of retries, a rejected order and a cancelled one undo
+the completed steps in reverse (refund, release stock) before the order is marked Failed,
+Rejected or Cancelled. A `CancelOrder` event is taken between steps and during the approval
+wait; once shipping has started it is ignored and the order completes.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from typing import Any
 import azure.durable_functions as df
 
 from domain.failures import failure_reason
-from domain.fulfilment import Step, WorkflowInput, WorkflowResult, custom_status
+from domain.fulfilment import Step, WorkflowInput, WorkflowResult, cancel_reason, custom_status
 from domain.orders import Order, OrderStatus, needs_approval
 from domain.retry import RetryPolicy
 from orchestrators.approval import wait_for_approval
+from orchestrators.cancellation import CancelWatch
 from orchestrators.compensation import Compensations
 from orchestrators.retry import call_activity_with_backoff
 
@@ -33,7 +36,11 @@ UNDO_RETRY = RetryPolicy(
     max_attempts=8, first_delay=timedelta(seconds=5), max_delay=timedelta(minutes=10)
 )
 
-FINAL_STEP = {OrderStatus.COMPLETED: Step.COMPLETED, OrderStatus.REJECTED: Step.REJECTED}
+FINAL_STEP = {
+    OrderStatus.COMPLETED: Step.COMPLETED,
+    OrderStatus.REJECTED: Step.REJECTED,
+    OrderStatus.CANCELLED: Step.CANCELLED,
+}
 
 bp = df.Blueprint()
 
@@ -48,6 +55,9 @@ class _Workflow:
         self.undo = Compensations()
         self.recorded = False
         self.payment_id: str | None = None
+        # Raced with every step before shipping and with the approval wait, read between steps.
+        self.cancel = CancelWatch(context)
+        self.cancellable = True
 
     def payload(self, **fields: Any) -> dict[str, Any]:
         """An activity input; the correlation id rides along for the activity's log lines."""
@@ -57,7 +67,24 @@ class _Workflow:
 
     def step(self, step: Step, activity: str, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
         self.context.set_custom_status(custom_status(step))
-        return (yield from call_activity_with_backoff(self.context, activity, payload, STEP_RETRY))
+        return (
+            yield from call_activity_with_backoff(
+                self.context,
+                activity,
+                payload,
+                STEP_RETRY,
+                watch=self.cancel.wait if self.cancellable else None,
+            )
+        )
+
+    @property
+    def cancelled(self) -> bool:
+        """True once a CancelOrder event arrived; checked between steps, where it wins."""
+        return self.cancel.requested
+
+    def cancelled_run(self) -> Generator[Any, Any, dict[str, Any]]:
+        reason = cancel_reason(self.cancel.data)
+        return (yield from self.compensate(OrderStatus.CANCELLED, reason))
 
     def set_status(
         self, status: OrderStatus, reason: str | None = None
@@ -81,10 +108,13 @@ class _Workflow:
             self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
             return WorkflowResult(order_id, status, ALREADY_PROCESSED).to_dict()
 
-        lines = order.to_dict()["lines"]
-        reserve = self.payload(order_id=order_id, lines=lines)
+        if self.cancelled:
+            return (yield from self.cancelled_run())
+        reserve = self.payload(order_id=order_id, lines=order.to_dict()["lines"])
         yield from self.step(Step.RESERVING_STOCK, "reserve_stock", reserve)
         self.undo.add("release_stock", self.payload(order_id=order_id))
+        if self.cancelled:
+            return (yield from self.cancelled_run())
 
         paid = yield from self.step(
             Step.TAKING_PAYMENT,
@@ -95,17 +125,27 @@ class _Workflow:
         )
         self.payment_id = paid["payment_id"]
         self.undo.add("refund_payment", self.payload(order_id=order_id, payment_id=self.payment_id))
+        if self.cancelled:
+            return (yield from self.cancelled_run())
 
         if needs_approval(order, self.run.approval.threshold_cents):
             self.context.set_custom_status(custom_status(Step.AWAITING_APPROVAL))
             yield from self.set_status(OrderStatus.AWAITING_APPROVAL)
-            outcome = yield from wait_for_approval(self.context, self.run.approval, self.escalate)
+            if self.cancelled:
+                return (yield from self.cancelled_run())
+            outcome = yield from wait_for_approval(
+                self.context, self.run.approval, self.escalate, self.cancel
+            )
+            if self.cancelled:  # during the wait, or with the decision: cancelling wins
+                return (yield from self.cancelled_run())
             if not outcome.decision.approved:
                 reason = outcome.decision.reason or "rejected by the approver"
                 return (yield from self.compensate(OrderStatus.REJECTED, reason))
 
+        # Shipped goods cannot be unshipped: from here on a cancellation is ignored.
+        self.cancellable = False
         shipped = yield from self.step(Step.SHIPPING, "ship_order", self.payload(order_id=order_id))
-        # Shipped goods cannot be unshipped: from here on nothing is compensated.
+        # Nothing is compensated any more either.
         self.undo.steps.clear()
         return (yield from self.confirm(shipped["tracking_id"]))
 

@@ -8,10 +8,11 @@ durable timer between attempts, so a wait survives restarts and costs nothing wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase
 
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.retry import RetryPolicy
@@ -26,6 +27,7 @@ def call_activity_with_backoff(
     policy: RetryPolicy,
     *,
     seed: str | None = None,
+    watch: Callable[[], TaskBase | None] | None = None,
 ) -> Generator[Any, Any, Any]:
     """Use as `result = yield from call_activity_with_backoff(context, name, payload, policy)`.
 
@@ -33,12 +35,20 @@ def call_activity_with_backoff(
     or after `policy.max_attempts` attempts. The jitter is seeded by the instance id and the
     activity name (or `seed`), so every replay computes the same timers while instances that
     fail together still spread their retries apart.
+
+    `watch` makes a task (e.g. a new wait for a cancellation, or None for no race) to race with
+    each attempt, so its event is taken while the activity runs; the activity is still awaited
+    to its end, because its side effect has to be known before anything can be undone.
     """
     jitter_seed = seed or f"{context.instance_id}:{name}"
     attempt = 1
     while True:
         try:
-            return (yield context.call_activity(name, payload))
+            task = context.call_activity(name, payload)
+            rival = watch() if watch is not None else None
+            if rival is not None:
+                yield context.task_any([task, rival])
+            return (yield task)
         except Exception as error:  # the SDK hands every activity failure over as Exception
             if failure_kind(error) is FailureKind.PERMANENT or attempt >= policy.max_attempts:
                 raise

@@ -10,14 +10,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess
+from domain.approval_tokens import issue
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
 from domain.orders import Order, OrderLine, instance_id_for
 from orchestrators.approval import APPROVAL_EVENT, TIMED_OUT
@@ -27,6 +29,7 @@ POLICY = ApprovalPolicy(
     threshold_cents=100_000, escalate_after=timedelta(hours=24), timeout=timedelta(hours=72)
 )
 SMALL, LARGE = 2_500, 250_000
+SIGNING_KEY = "devhost-test-approval-signing-key-0123456789"
 
 
 class Stubs:
@@ -60,7 +63,11 @@ class Stubs:
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[DevHostProcess]:
     state = tmp_path_factory.mktemp("order-paths")
-    env = {"ORDER_STUBS_DIR": str(state), "AzureWebJobsStorage": azurite.connection_string}
+    env = {
+        "ORDER_STUBS_DIR": str(state),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "APPROVAL_SIGNING_KEY": SIGNING_KEY,
+    }
     with DevHostProcess(APP, state_dir=state, virtual_time=True, env=env) as running:
         running.stubs = Stubs(state)  # type: ignore[attr-defined]
         yield running
@@ -383,3 +390,170 @@ def test_a_decision_raised_while_the_escalation_runs_is_not_lost(
     kinds = [e["EventType"] for e in paused.raw_history(iid)]
     completions = [i for i, kind in enumerate(kinds) if kind == 5]
     assert kinds.index(15) < completions[5]
+
+
+# -- cancellation (POST /api/orders/{id}/cancel) --------------------------------------------
+
+
+def cancel(host: DevHostProcess, order_id: str, reason: str | None = None) -> requests.Response:
+    body = {} if reason is None else {"reason": reason}
+    return host.http.post(host.url(f"/api/orders/{order_id}/cancel"), json=body, timeout=30)
+
+
+def wait_for_step_running(host: DevHostProcess, instance_id: str, step: str) -> None:
+    """Like wait_for_step, without waiting for idle (an activity is still running)."""
+    deadline = time.monotonic() + 30
+    while ((host.status(instance_id) or {}).get("customStatus") or {}).get("step") != step:
+        assert time.monotonic() < deadline, host.status(instance_id)
+        time.sleep(0.02)
+
+
+def test_a_cancel_after_payment_refunds_and_releases(host: DevHostProcess, stubs: Stubs) -> None:
+    order = new_order()
+    oid = order.order_id
+    stubs.script(oid, {"take_payment": ["sleep:1.5"]})
+    iid = start(host, order)
+    wait_for_step_running(host, iid, "taking_payment")
+    response = cancel(host, oid, "changed my mind")
+    assert response.status_code == 202, response.text
+    status = host.wait_for(iid)
+    assert status["output"] == {
+        "order_id": oid,
+        "status": "Cancelled",
+        "reason": "changed my mind",
+        "payment_id": f"pay-{oid}",
+    }
+    assert stubs.names(oid) == [
+        "record_order",
+        "reserve_stock",
+        "take_payment",
+        "refund_payment",
+        "release_stock",
+        "set_order_status",
+    ]
+    assert stubs.statuses(oid) == [("Cancelled", "changed my mind")]
+    assert status["customStatus"] == {"step": "cancelled", "progress": 100}
+
+
+def test_a_cancel_while_awaiting_approval_ends_the_wait(
+    paused: DevHostProcess, stubs: Stubs
+) -> None:
+    order = new_order(LARGE)
+    oid = order.order_id
+    iid = start(paused, order)
+    wait_for_step(paused, iid, "awaiting_approval")
+    assert cancel(paused, oid).status_code == 202
+    status = paused.wait_for(iid)
+    assert status["runtimeStatus"] == "Completed"  # the approval timer was cancelled
+    assert status["output"]["status"] == "Cancelled"
+    assert status["output"]["reason"] == "cancelled on request"
+    assert "ship_order" not in stubs.names(oid)
+    assert stubs.names(oid)[-3:] == ["refund_payment", "release_stock", "set_order_status"]
+    assert stubs.statuses(oid) == [
+        ("AwaitingApproval", None),
+        ("Cancelled", "cancelled on request"),
+    ]
+
+
+def test_a_finished_or_unknown_order_cannot_be_cancelled(
+    host: DevHostProcess, stubs: Stubs
+) -> None:
+    order = new_order()
+    status = run(host, order)
+    assert status["output"]["status"] == "Completed"
+    refused = cancel(host, order.order_id)
+    assert refused.status_code == 409
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert "refund_payment" not in stubs.names(order.order_id)
+    assert cancel(host, "o-never-started").status_code == 404
+    assert cancel(host, "bad id!").status_code == 404
+
+
+# -- authenticated approval (POST /api/orders/{id}/approval) --------------------------------
+
+
+def token(order_id: str, approver: str = "approver-7", hours: float = 1) -> str:
+    expires = datetime.now(UTC) + timedelta(hours=hours)
+    return issue(order_id, approver, expires, SIGNING_KEY)
+
+
+def decide(host: DevHostProcess, order_id: str, body: object) -> requests.Response:
+    url = host.url(f"/api/orders/{order_id}/approval")
+    return host.http.post(url, json=body, timeout=30)
+
+
+def test_only_a_valid_token_for_the_order_approves_it(paused: DevHostProcess, stubs: Stubs) -> None:
+    order = new_order(LARGE)
+    oid = order.order_id
+    iid = start(paused, order)
+    wait_for_step(paused, iid, "awaiting_approval")
+    other = f"{oid}-other"
+    refusals = {
+        "no token": (decide(paused, oid, {"approved": True}), 401),
+        "garbage": (decide(paused, oid, {"approved": True, "token": "v1.x.y"}), 401),
+        "expired": (decide(paused, oid, {"approved": True, "token": token(oid, hours=-1)}), 401),
+        "other key": (
+            decide(
+                paused,
+                oid,
+                {
+                    "approved": True,
+                    "token": issue(
+                        oid, "mallory", datetime.now(UTC) + timedelta(hours=1), "z" * 40
+                    ),
+                },
+            ),
+            401,
+        ),
+        "other order": (decide(paused, oid, {"approved": True, "token": token(other)}), 403),
+        "bare header": (
+            paused.http.post(
+                paused.url(f"/api/orders/{oid}/approval"),
+                json={"approved": True},
+                headers={"X-Approver": "boss", "Authorization": "Bearer boss"},
+                timeout=30,
+            ),
+            401,
+        ),
+        "not a bool": (decide(paused, oid, {"approved": "yes", "token": token(oid)}), 400),
+    }
+    for name, (response, code) in refusals.items():
+        assert response.status_code == code, (name, response.text)
+        assert response.headers["Content-Type"].startswith("application/problem+json"), name
+    paused.wait_idle()
+    assert paused.status(iid)["customStatus"]["step"] == "awaiting_approval"
+    assert [e for e in paused.raw_history(iid) if e["EventType"] == 15] == []
+
+    accepted = decide(paused, oid, {"approved": True, "token": token(oid), "approver": "x"})
+    assert accepted.status_code == 202, accepted.text
+    status = paused.wait_for(iid)
+    assert status["output"]["status"] == "Completed"
+    (raised,) = [e for e in paused.raw_history(iid) if e["EventType"] == 15]
+    decision = json.loads(raised["Input"])
+    decision = json.loads(decision) if isinstance(decision, str) else decision
+    assert decision == {"approved": True, "approver": "approver-7"}  # from the token
+    assert stubs.statuses(oid) == [("AwaitingApproval", None), ("Completed", None)]
+    late = decide(paused, oid, {"approved": True, "token": token(oid)})
+    assert late.status_code == 409
+
+
+def test_a_valid_token_can_reject(paused: DevHostProcess, stubs: Stubs) -> None:
+    order = new_order(LARGE)
+    oid = order.order_id
+    iid = start(paused, order)
+    wait_for_step(paused, iid, "awaiting_approval")
+    body = {"approved": False, "token": token(oid), "reason": "too risky"}
+    assert decide(paused, oid, body).status_code == 202
+    status = paused.wait_for(iid)
+    assert status["output"]["status"] == "Rejected"
+    assert status["output"]["reason"] == "too risky"
+
+
+def test_approval_of_an_unknown_or_small_order(host: DevHostProcess) -> None:
+    assert decide(host, "o-nobody", {"approved": True, "token": token("o-nobody")}).status_code == (
+        404
+    )
+    order = new_order()
+    run(host, order)
+    oid = order.order_id
+    assert decide(host, oid, {"approved": True, "token": token(oid)}).status_code == 409

@@ -87,3 +87,12 @@ def test_every_step_has_a_progress_and_progress_never_goes_back_on_the_happy_pat
     values = [PROGRESS[step] for step in happy]
     assert values == sorted(values) and values[-1] == 100
     assert custom_status(Step.SHIPPING) == {"step": "shipping", "progress": 70}
+
+
+def test_cancel_reasons_are_read_like_decisions() -> None:
+    from domain.fulfilment import DEFAULT_CANCEL_REASON, cancel_reason
+
+    assert cancel_reason('{"reason": " changed my mind "}') == "changed my mind"
+    assert cancel_reason({"reason": "x" * 500}) == "x" * 200
+    assert cancel_reason(None) == DEFAULT_CANCEL_REASON
+    assert cancel_reason("not json") == DEFAULT_CANCEL_REASON

@@ -56,3 +56,11 @@ def test_table_endpoint() -> None:
     assert app_config.table_service_uri(blob) == "https://acct.table.core.windows.net"
     explicit = {**blob, "AzureWebJobsStorage__tableServiceUri": "https://t.example"}
     assert app_config.table_service_uri(explicit) == "https://t.example"
+
+
+def test_the_approval_signing_key_is_required_and_long_enough() -> None:
+    from app_config import approval_signing_key
+
+    assert approval_signing_key({}) is None
+    assert approval_signing_key({"APPROVAL_SIGNING_KEY": "too-short"}) is None
+    assert approval_signing_key({"APPROVAL_SIGNING_KEY": "k" * 32}) == "k" * 32

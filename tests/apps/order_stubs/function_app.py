@@ -31,12 +31,14 @@ def store_personal_data(order_id: str, data: dict) -> str:
 claim_check.store_personal_data = store_personal_data
 
 from orchestrators.order_workflow import bp as order_workflow  # noqa: E402
+from triggers.order_commands_http import bp as order_commands  # noqa: E402
 from triggers.orders_http import bp as orders_http  # noqa: E402
 from triggers.orders_servicebus import bp as orders_queue  # noqa: E402
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(order_workflow)
 app.register_functions(orders_http)
+app.register_functions(order_commands)
 app.register_functions(orders_queue)
 
 _lock = threading.Lock()

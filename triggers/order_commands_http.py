@@ -1,0 +1,158 @@
+"""POST /api/orders/{order_id}/cancel and /approval: raise the workflow's events, checked first."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+import app_config
+from domain.approval_tokens import InvalidApprovalToken, TokenForAnotherOrder, verify
+from domain.fulfilment import AWAITING_DECISION, DEFAULT_CANCEL_REASON, NOT_CANCELLABLE
+from domain.orders import ORDER_ID, instance_id_for
+from orchestrators.approval import APPROVAL_EVENT
+from orchestrators.cancellation import CANCEL_EVENT
+from triggers.problem_details import MEDIA_TYPE, NOT_FOUND, problem, problem_response
+
+logger = logging.getLogger(__name__)
+
+bp = df.Blueprint()
+
+PROBLEM = "urn:problem-type:orders:"
+INVALID_REQUEST = PROBLEM + "invalid-request"
+CONFLICT = PROBLEM + "conflict"
+UNAUTHORIZED = PROBLEM + "unauthorized"
+FORBIDDEN = PROBLEM + "forbidden"
+UNAVAILABLE = PROBLEM + "approvals-unavailable"
+RUNNING = frozenset({"Pending", "Running"})
+MAX_REASON = 200
+
+
+@bp.function_name("orders_cancel")
+@bp.route(route="orders/{order_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def orders_cancel(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """202 once CancelOrder is raised; 404 unknown order; 409 finished or already shipping.
+
+    An event, never a terminate: the workflow undoes what it did. Optional body {"reason": str}.
+    """
+    order_id = req.route_params.get("order_id", "")
+    status = await _status(client, order_id)
+    if status is None:
+        return _not_found()
+    if _runtime(status) not in RUNNING or _step(status) in NOT_CANCELLABLE:
+        detail = (
+            "The order has finished or is already being shipped; it can no longer be cancelled."
+        )
+        return problem_response(problem(409, CONFLICT, "Order not cancellable", detail))
+    body = _json_body(req)
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if not isinstance(reason, str) or not reason.strip():
+        reason = DEFAULT_CANCEL_REASON
+    await client.raise_event(
+        instance_id_for(order_id), CANCEL_EVENT, {"reason": reason.strip()[:MAX_REASON]}
+    )
+    logger.info("Cancellation requested for order %s", order_id)
+    return _accepted(order_id, "cancellation requested")
+
+
+@bp.function_name("orders_approval")
+@bp.route(route="orders/{order_id}/approval", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def orders_approval(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """Body {"approved": bool, "token": str, "reason"?: str}. The token (domain.approval_tokens)
+    proves who decides: 401 missing or invalid, 403 for another order; then 404 unknown order,
+    409 not awaiting approval, 503 no signing key configured; else 202."""
+    order_id = req.route_params.get("order_id", "")
+    key = app_config.approval_signing_key()
+    if key is None:
+        logger.error("Approvals refused: APPROVAL_SIGNING_KEY is missing or too short")
+        detail = "Approvals are not configured on this instance."
+        return problem_response(problem(503, UNAVAILABLE, "Approvals unavailable", detail))
+    body = _json_body(req)
+    if not isinstance(body, dict) or not isinstance(body.get("approved"), bool):
+        detail = 'The body must be a JSON object with "approved" (true or false) and "token".'
+        return problem_response(problem(400, INVALID_REQUEST, "Invalid approval", detail))
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        return _unauthorized("An approval token is required.")
+    try:
+        approver = verify(token, order_id, datetime.now(UTC), key)
+    except TokenForAnotherOrder:
+        detail = "The approval token is for another order."
+        return problem_response(problem(403, FORBIDDEN, "Forbidden", detail))
+    except InvalidApprovalToken as invalid:
+        logger.warning("Approval for order %s refused: %s", order_id, invalid)
+        return _unauthorized("The approval token is not valid (malformed, forged or expired).")
+    status = await _status(client, order_id)
+    if status is None:
+        return _not_found()
+    if _runtime(status) not in RUNNING or _step(status) not in AWAITING_DECISION:
+        detail = "The order is not waiting for an approval decision."
+        return problem_response(problem(409, CONFLICT, "Not awaiting approval", detail))
+    decision: dict[str, Any] = {"approved": body["approved"], "approver": approver}
+    reason = body.get("reason")
+    if isinstance(reason, str) and reason.strip():
+        decision["reason"] = reason.strip()[:MAX_REASON]
+    await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision)
+    logger.info("Approval decision raised for order %s", order_id)
+    return _accepted(order_id, "decision accepted")
+
+
+async def _status(
+    client: df.DurableOrchestrationClient, order_id: str
+) -> DurableOrchestrationStatus | None:
+    if not ORDER_ID.match(order_id):
+        return None
+    status = await client.get_status(instance_id_for(order_id))
+    return status if status else None  # falsy when there is no such instance
+
+
+def _runtime(status: DurableOrchestrationStatus) -> str:
+    return status.runtime_status.value if status.runtime_status else "Pending"
+
+
+def _step(status: DurableOrchestrationStatus) -> str | None:
+    custom = status.custom_status
+    return custom.get("step") if isinstance(custom, dict) else None
+
+
+def _json_body(req: func.HttpRequest) -> Any:
+    try:
+        return req.get_json() if req.get_body() else None
+    except ValueError:
+        return None
+
+
+def _not_found() -> func.HttpResponse:
+    detail = "No order with this id has been started (or its history was purged)."
+    return problem_response(problem(404, NOT_FOUND, "Order not found", detail))
+
+
+def _unauthorized(detail: str) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(problem(401, UNAUTHORIZED, "Unauthorized", detail)),
+        status_code=401,
+        mimetype=MEDIA_TYPE,
+        charset="utf-8",
+        headers={"WWW-Authenticate": 'Bearer realm="order-approval"'},
+    )
+
+
+def _accepted(order_id: str, message: str) -> func.HttpResponse:
+    body = {"order_id": order_id, "message": message}
+    return func.HttpResponse(
+        json.dumps(body),
+        status_code=202,
+        mimetype="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
