@@ -56,16 +56,8 @@ class Ledger:
                 return 1
             number = int(entity["Next"])
             entity["Next"] = number + 1
-            try:
-                self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                continue
-            return number
+            if self._replace_if_unchanged(entity):
+                return number
         raise LedgerContention(f"could not take a sequence number for {storage_queue}")
 
     def first_sighting(
@@ -93,17 +85,22 @@ class Ledger:
             if now - seen < window:
                 return seen
             entity["FirstSeen"] = now.isoformat()
-            try:
-                self._table.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=entity.metadata["etag"],
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                continue
-            return None
+            if self._replace_if_unchanged(entity):
+                return None
         raise LedgerContention(f"could not record message id {message_id!r}")
+
+    def _replace_if_unchanged(self, entity: Any) -> bool:
+        """Write `entity` back unless another sender changed it since it was read (its ETag)."""
+        try:
+            self._table.update_entity(
+                entity,
+                mode=UpdateMode.REPLACE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError:
+            return False
+        return True
 
     def _get(self, partition: str, row: str) -> Any:
         try:
