@@ -1,4 +1,4 @@
-"""Command line: `python -m devhost start|send-message|dead-letters|upload ...`."""
+"""Command line: `python -m devhost start|send-message|receive|dead-letters|upload ...`."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 A setting `<NAME>` (or `AzureWebJobs<NAME>`) holds a connection string; otherwise identity
 settings `<NAME>__accountName`, `<NAME>__blobServiceUri` (queue/table likewise),
 `<NAME>__fullyQualifiedNamespace`, with `<NAME>__credential`, `<NAME>__clientId`,
-`<NAME>__tenantId` and `<NAME>__clientSecret` choosing an azure-identity credential.
+`<NAME>__tenantId` and `<NAME>__clientSecret` choosing an azure-identity credential. A Service
+Bus connection string for the Service Bus emulator (`UseDevelopmentEmulator=true`) selects
+devhost's stand-in, since the emulator cannot run where devhost does.
 """
 
 from __future__ import annotations
@@ -144,14 +146,33 @@ class ServiceBusConnection:
     credential: Any = field(default=None, repr=False)
 
 
+def is_development_emulator(connection_string: str) -> bool:
+    """True for a connection string with `UseDevelopmentEmulator=true` (key and value in any case).
+
+    The Service Bus SDKs read this key to talk to Microsoft's emulator without TLS; devhost
+    sends such connections to its stand-in instead. Malformed pairs are skipped, not refused:
+    deciding where to send is not the place to validate the rest of the string.
+    """
+    for pair in connection_string.split(";"):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip().lower() == "usedevelopmentemulator":
+            return value.strip().lower() == "true"
+    return False
+
+
 def resolve_service_bus(
     name: str | None = None, environ: Mapping[str, str] | None = None
 ) -> ServiceBusConnection | None:
-    """The configured namespace, or None when devhost should use its Azurite stand-in."""
+    """The configured namespace, or None when devhost should use its Azurite stand-in.
+
+    None when the setting is unset or is the Service Bus emulator's connection string.
+    """
     env = os.environ if environ is None else environ
     name = name or DEFAULT_SERVICE_BUS
     value = _lookup(env, name)
     if value:
+        if is_development_emulator(value):
+            return None
         return ServiceBusConnection(name, connection_string=value)
     namespace = _prefixed(env, name, "fullyQualifiedNamespace")
     if namespace:

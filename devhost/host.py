@@ -22,7 +22,9 @@ from devhost.http_triggers import HttpTriggerHost
 from devhost.indexing import IndexedFunction, load_and_index
 from devhost.invoker import Invoker
 from devhost.routing import ordinal_ignore_case
+from devhost.servicebus import sdk_shim
 from devhost.settings import apply_local_settings, load_host_options, load_local_settings
+from devhost.telemetry import install_span_file
 from devhost.triggers.base import TriggerContext, TriggerSource
 from devhost.triggers.registry import HANDLED_ELSEWHERE, source_classes
 
@@ -79,6 +81,9 @@ class DevHost:
         state_dir.mkdir(parents=True, exist_ok=True)
         if config.start_azurite:
             self._azurite = _maybe_start_azurite(state_dir)
+        # Before the app is imported: its SDK sends to the emulator go to the stand-in.
+        sdk_shim.install(app_dir)
+        install_span_file(os.environ)
         self.functions = load_and_index(app_dir)
         for fn in self.functions:
             if fn.load_error:

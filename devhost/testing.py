@@ -11,7 +11,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +264,46 @@ class DevHostProcess:
         if response.status_code != 200:
             raise DevHostError(f"time control: HTTP {response.status_code} {response.text}")
         return response.json()
+
+
+@dataclass
+class Delivery:
+    """One request a WebhookReceiver took: its headers and raw body."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
+class WebhookReceiver:
+    """A caller's webhook endpoint on a free loopback port, for tests of outgoing webhooks.
+
+    Answers every POST with `status` and keeps what it received in `deliveries`. Use as a
+    context manager: the server thread is always stopped.
+    """
+
+    def __init__(self, path: str = "/hooks", status: int = 204) -> None:
+        self.deliveries: list[Delivery] = []
+        received, answer = self.deliveries, status
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append(Delivery(dict(self.headers.items()), body))
+                self.send_response(answer)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet: the test reads `deliveries`."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,4 +1,4 @@
-"""The `send-message` and `dead-letters` commands of `python -m devhost`."""
+"""The `send-message`, `receive` and `dead-letters` commands of `python -m devhost`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ import isodate
 
 from devhost import azurite
 from devhost.connections import StorageConnection, resolve_service_bus, resolve_storage
-from devhost.servicebus.client import peek_dead_letters, resubmit_dead_letters, send_message
+from devhost.servicebus.client import (
+    peek_dead_letters,
+    receive_messages,
+    resubmit_dead_letters,
+    send_message,
+)
 from devhost.servicebus.options import DEFAULT_CONNECTION
 
 
@@ -48,7 +53,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def add_parsers(commands: Any) -> None:
     send = commands.add_parser("send-message", help="send a Service Bus message")
-    send.add_argument("queue")
+    send.add_argument("queue", help="a queue or a topic")
     send.add_argument("file", help="file with the message body, or - for standard input")
     _common(send)
     send.add_argument("--message-id", default=None, help="default: a new random id")
@@ -73,6 +78,27 @@ def add_parsers(commands: Any) -> None:
         "--time-to-live", default=None, metavar="DURATION", help="ISO 8601, e.g. PT30M"
     )
     send.set_defaults(handler=_send)
+
+    receive = commands.add_parser(
+        "receive", help="receive (and delete) or peek at messages of a queue or subscription"
+    )
+    receive.add_argument(
+        "entity",
+        help="QUEUE, QUEUE/$deadletterqueue, TOPIC/Subscriptions/NAME or its /$deadletterqueue",
+    )
+    _common(receive)
+    receive.add_argument("--max", type=int, default=10, metavar="N", help="at most N (10)")
+    receive.add_argument(
+        "--peek", action="store_true", help="leave them where they are (at most 32 locally)"
+    )
+    receive.add_argument(
+        "--wait",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long to wait for the first message (1)",
+    )
+    receive.set_defaults(handler=_receive)
 
     letters = commands.add_parser(
         "dead-letters", help="show or resubmit a queue's dead-lettered messages"
@@ -130,6 +156,27 @@ def _send(args: argparse.Namespace) -> int:
         app_dir=args.app_dir,
     )
     print(json.dumps(result.describe()))
+    return 0
+
+
+def _receive(args: argparse.Namespace) -> int:
+    if args.max < 1:
+        raise CommandError(f"--max must be at least 1, got {args.max}")
+    if args.wait < 0:
+        raise CommandError(f"--wait must not be negative, got {args.wait}")
+    _check_storage(args)
+    messages = receive_messages(
+        args.entity,
+        max_count=args.max,
+        max_wait=args.wait,
+        peek=args.peek,
+        connection=args.connection,
+        app_dir=args.app_dir,
+    )
+    for message in messages:
+        print(json.dumps(message.describe(), default=str))
+    verb = "peeked at" if args.peek else "received"
+    print(f"{verb} {len(messages)} message(s) from '{args.entity}'", file=sys.stderr)
     return 0
 
 

@@ -12,6 +12,13 @@ from typing import Any
 
 import isodate
 
+from devhost.servicebus.names import (
+    SUBSCRIPTIONS_SEGMENT,
+    EntityNameError,
+    checked_entity,
+    checked_subscription,
+)
+
 DECLARATION_SETTING = "DEVHOST_SERVICEBUS_DECLARATION"
 DEFAULT_DECLARATION = Path("infra") / "servicebus.json"
 
@@ -43,6 +50,11 @@ EMULATED = (
     "defaultMessageTimeToLive",
     "deadLetteringOnMessageExpiration",
 )
+# A topic (Microsoft.ServiceBus/namespaces/topics) holds the duplicate detection and the time
+# to live; its subscriptions (.../topics/subscriptions) hold the delivery semantics. A property
+# on the wrong one is not in that resource's ARM schema: refused here rather than ignored.
+_SUBSCRIPTION_ONLY = ("maxDeliveryCount", "lockDuration", "deadLetteringOnMessageExpiration")
+_TOPIC_ONLY = ("requiresDuplicateDetection",)
 
 
 class DeclarationError(ValueError):
@@ -91,11 +103,65 @@ class QueueProperties:
 
 
 @dataclass(frozen=True)
+class SubscriptionProperties:
+    """One topic subscription's delivery semantics. Every message of the topic reaches it."""
+
+    topic: str
+    name: str
+    max_delivery_count: int = DEFAULT_MAX_DELIVERY_COUNT
+    lock_duration: timedelta = DEFAULT_LOCK_DURATION
+    default_time_to_live: timedelta = DEFAULT_TIME_TO_LIVE
+    dead_lettering_on_expiration: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.topic}{SUBSCRIPTIONS_SEGMENT}{self.name}"
+
+
+@dataclass(frozen=True)
+class TopicProperties:
+    """One topic: duplicate detection and time to live, and its subscriptions by name."""
+
+    name: str
+    requires_duplicate_detection: bool = False
+    duplicate_detection_window: timedelta = DEFAULT_DUPLICATE_WINDOW
+    default_time_to_live: timedelta = DEFAULT_TIME_TO_LIVE
+    subscriptions: dict[str, SubscriptionProperties] = field(default_factory=dict)
+
+    def subscription(self, name: str) -> SubscriptionProperties | None:
+        return self.subscriptions.get(name.lower())
+
+    def queue_properties(self, subscription: SubscriptionProperties) -> QueueProperties:
+        """A subscription as the stand-in queue that holds its copies of the topic's messages.
+
+        A message lives for the shortest of its own time to live, the topic's and the
+        subscription's. Duplicates are dropped at the topic, before any copy is made.
+        """
+        return QueueProperties(
+            name=subscription.path,
+            max_delivery_count=subscription.max_delivery_count,
+            lock_duration=subscription.lock_duration,
+            default_time_to_live=min(self.default_time_to_live, subscription.default_time_to_live),
+            dead_lettering_on_expiration=subscription.dead_lettering_on_expiration,
+        )
+
+    def describe(self) -> str:
+        window = (
+            f"duplicate detection {isodate.duration_isoformat(self.duplicate_detection_window)}"
+            if self.requires_duplicate_detection
+            else "no duplicate detection"
+        )
+        names = ", ".join(s.name for s in self.subscriptions.values()) or "none"
+        return f"{window}; subscriptions: {names}"
+
+
+@dataclass(frozen=True)
 class Declarations:
-    """Every declared queue, by name (Service Bus entity names are case-insensitive)."""
+    """Every declared queue and topic, by name (Service Bus entity names are case-insensitive)."""
 
     source: Path | None
     queues: dict[str, QueueProperties] = field(default_factory=dict)
+    topics: dict[str, TopicProperties] = field(default_factory=dict)
 
     def queue(self, name: str) -> QueueProperties:
         """The declared properties, or Service Bus's defaults for an undeclared queue."""
@@ -103,6 +169,20 @@ class Declarations:
         if found is not None:
             return found
         return QueueProperties(name=name, declared=False)
+
+    def topic(self, name: str) -> TopicProperties | None:
+        """The declared topic, or None: a topic is never assumed, its subscriptions are needed."""
+        return self.topics.get(name.lower())
+
+    @property
+    def where(self) -> str:
+        """Where declarations come from, for error messages."""
+        if self.source is None:
+            return (
+                "the declaration (there is no file: add infra/servicebus.json or set "
+                f"{DECLARATION_SETTING})"
+            )
+        return str(self.source)
 
 
 def declaration_path(app_dir: Path, environ: Mapping[str, str] | None = None) -> Path:
@@ -124,35 +204,128 @@ def load_declarations(path: Path) -> Declarations:
         raise DeclarationError(f"{path} cannot be read as JSON: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("queues", []), list):
         raise DeclarationError(f'{path} must be an object with a "queues" array')
+    if not isinstance(raw.get("topics", []), list):
+        raise DeclarationError(f'{path}: "topics" must be an array')
     queues: dict[str, QueueProperties] = {}
     for entry in raw.get("queues", []):
         queue = _queue(path, entry)
         if queue.name.lower() in queues:
             raise DeclarationError(f"{path}: queue '{queue.name}' is declared twice")
         queues[queue.name.lower()] = queue
-    return Declarations(source=path, queues=queues)
+    topics: dict[str, TopicProperties] = {}
+    for entry in raw.get("topics", []):
+        topic = _topic(path, entry)
+        if topic.name.lower() in topics:
+            raise DeclarationError(f"{path}: topic '{topic.name}' is declared twice")
+        if topic.name.lower() in queues:
+            # Queues and topics share one namespace of entity names in Service Bus.
+            raise DeclarationError(
+                f"{path}: '{topic.name}' is declared both as a queue and as a topic"
+            )
+        topics[topic.name.lower()] = topic
+    return Declarations(source=path, queues=queues, topics=topics)
+
+
+def _entry(path: Path, kind: str, entry: Any) -> tuple[str, dict[str, Any]]:
+    """The entry's name and properties object, or a DeclarationError naming what is wrong."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+        raise DeclarationError(f'{path}: every {kind} needs a "name" string, got {entry!r}')
+    props = entry.get("properties") or {}
+    if not isinstance(props, dict):
+        raise DeclarationError(f'{path}: {kind} "{entry["name"]}" properties must be an object')
+    return entry["name"], props
+
+
+def _misplaced(where: str, props: dict[str, Any], keys: tuple[str, ...], owner: str) -> None:
+    for key in keys:
+        if key in props:
+            raise DeclarationError(
+                f"{where}: {key} is a property of a {owner}, not of this entity; move it there"
+            )
+
+
+def _topic(path: Path, entry: Any) -> TopicProperties:
+    name, props = _entry(path, "topic", entry)
+    where = f'{path}: topic "{name}"'
+    try:
+        checked_entity(name)
+    except EntityNameError as exc:
+        raise DeclarationError(f"{where}: {exc}") from None
+    _misplaced(where, props, _SUBSCRIPTION_ONLY, "subscription")
+    window = _duration(
+        where, props, "duplicateDetectionHistoryTimeWindow", DEFAULT_DUPLICATE_WINDOW
+    )
+    _check_range(where, "duplicateDetectionHistoryTimeWindow", window, _DUPLICATE_RANGE)
+    ttl = _positive_ttl(where, props)
+    listed = entry.get("subscriptions", [])
+    if not isinstance(listed, list):
+        raise DeclarationError(f'{where} "subscriptions" must be an array')
+    subscriptions: dict[str, SubscriptionProperties] = {}
+    for item in listed:
+        subscription = _subscription(path, name, item)
+        if subscription.name.lower() in subscriptions:
+            raise DeclarationError(f"{where}: subscription '{subscription.name}' is declared twice")
+        subscriptions[subscription.name.lower()] = subscription
+    return TopicProperties(
+        name=name,
+        requires_duplicate_detection=_flag(where, props, "requiresDuplicateDetection"),
+        duplicate_detection_window=window,
+        default_time_to_live=ttl,
+        subscriptions=subscriptions,
+    )
+
+
+def _subscription(path: Path, topic: str, entry: Any) -> SubscriptionProperties:
+    name, props = _entry(path, f'subscription of topic "{topic}"', entry)
+    where = f'{path}: subscription "{topic}{SUBSCRIPTIONS_SEGMENT}{name}"'
+    try:
+        checked_subscription(name)
+    except EntityNameError as exc:
+        raise DeclarationError(f"{where}: {exc}") from None
+    if entry.get("rules"):
+        raise DeclarationError(
+            f"{where} has rules: devhost's stand-in does not evaluate subscription filters "
+            "(every subscription receives every message of its topic); remove the rules or "
+            "test them against a real namespace"
+        )
+    _misplaced(where, props, _TOPIC_ONLY, "topic")
+    lock = _duration(where, props, "lockDuration", DEFAULT_LOCK_DURATION)
+    _check_range(where, "lockDuration", lock, _LOCK_RANGE)
+    return SubscriptionProperties(
+        topic=topic,
+        name=name,
+        max_delivery_count=_max_delivery(where, props),
+        lock_duration=lock,
+        default_time_to_live=_positive_ttl(where, props),
+        dead_lettering_on_expiration=_flag(where, props, "deadLetteringOnMessageExpiration"),
+    )
+
+
+def _max_delivery(where: str, props: dict[str, Any]) -> int:
+    value = props.get("maxDeliveryCount", DEFAULT_MAX_DELIVERY_COUNT)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise DeclarationError(f"{where} maxDeliveryCount must be an integer >= 1")
+    return value
+
+
+def _positive_ttl(where: str, props: dict[str, Any]) -> timedelta:
+    ttl = _duration(where, props, "defaultMessageTimeToLive", DEFAULT_TIME_TO_LIVE)
+    if ttl <= timedelta(0):
+        raise DeclarationError(f"{where} defaultMessageTimeToLive must be positive")
+    return ttl
 
 
 def _queue(path: Path, entry: Any) -> QueueProperties:
-    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-        raise DeclarationError(f'{path}: every queue needs a "name" string, got {entry!r}')
-    name = entry["name"]
-    props = entry.get("properties") or {}
-    if not isinstance(props, dict):
-        raise DeclarationError(f'{path}: queue "{name}" properties must be an object')
+    name, props = _entry(path, "queue", entry)
     where = f'{path}: queue "{name}"'
-    max_delivery = props.get("maxDeliveryCount", DEFAULT_MAX_DELIVERY_COUNT)
-    if not isinstance(max_delivery, int) or isinstance(max_delivery, bool) or max_delivery < 1:
-        raise DeclarationError(f"{where} maxDeliveryCount must be an integer >= 1")
+    max_delivery = _max_delivery(where, props)
     lock = _duration(where, props, "lockDuration", DEFAULT_LOCK_DURATION)
     _check_range(where, "lockDuration", lock, _LOCK_RANGE)
     window = _duration(
         where, props, "duplicateDetectionHistoryTimeWindow", DEFAULT_DUPLICATE_WINDOW
     )
     _check_range(where, "duplicateDetectionHistoryTimeWindow", window, _DUPLICATE_RANGE)
-    ttl = _duration(where, props, "defaultMessageTimeToLive", DEFAULT_TIME_TO_LIVE)
-    if ttl <= timedelta(0):
-        raise DeclarationError(f"{where} defaultMessageTimeToLive must be positive")
+    ttl = _positive_ttl(where, props)
     return QueueProperties(
         name=name,
         max_delivery_count=max_delivery,

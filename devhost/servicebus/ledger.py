@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from azure.data.tables import UpdateMode
 # concurrency (ETags), so several devhost processes or CLI calls on one storage account agree:
 # each sequence number is handed out once, and of two sends with one MessageId inside the
 # window exactly one is accepted.
+log = logging.getLogger("devhost.serviceBusTrigger")
 TABLE = "devhostservicebus"
 _SEQUENCE_PARTITION = "sequence"
 _ATTEMPTS = 50
@@ -88,6 +90,30 @@ class Ledger:
             if self._replace_if_unchanged(entity):
                 return None
         raise LedgerContention(f"could not record message id {message_id!r}")
+
+    def forget(self, storage_queue: str, message_id: str, sent_at: datetime) -> None:
+        """Undo `first_sighting` for a send that then failed, so that its retry is not dropped.
+
+        Only the entry this send wrote (its time) is removed, never a later sender's.
+        """
+        partition = f"dedup-{storage_queue}"
+        try:
+            entity = self._get(partition, message_id.encode("utf-8").hex())
+            if entity is None or entity["FirstSeen"] != sent_at.isoformat():
+                return
+            with contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+                self._table.delete_entity(
+                    entity,
+                    etag=entity.metadata["etag"],
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except Exception as exc:  # storage is failing: keep the send's own error in front
+            log.warning(
+                "Could not forget message id %r after its send failed (%s); a retry inside the "
+                "duplicate detection window will be dropped",
+                message_id,
+                exc,
+            )
 
     def _replace_if_unchanged(self, entity: Any) -> bool:
         """Write `entity` back unless another sender changed it since it was read (its ETag)."""

@@ -1,4 +1,4 @@
-"""Sends and handles dead letters on a real namespace (unverified against one)."""
+"""Sends, receives and handles dead letters on a real namespace (unverified against one)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,19 @@ from typing import Any
 from devhost.connections import ServiceBusConnection
 from devhost.servicebus.envelope import DEAD_LETTER_DESCRIPTION, DEAD_LETTER_REASON
 from devhost.servicebus.live import convert
-from devhost.servicebus.models import DeadLetter, OutgoingMessage, Resubmission, SendResult
+from devhost.servicebus.models import (
+    DeadLetter,
+    OutgoingMessage,
+    ReceivedMessage,
+    Resubmission,
+    SendResult,
+)
+from devhost.servicebus.names import QueuePath
 
 SyncClientFactory = Callable[[ServiceBusConnection], Any]
 _PEEK_MAX = 100
 _RECEIVE_WAIT = 2.0
+_MIN_WAIT = 0.1
 
 
 def default_sync_client(connection: ServiceBusConnection) -> Any:
@@ -58,9 +66,14 @@ def send(
     queue: str,
     message: OutgoingMessage,
     factory: SyncClientFactory = default_sync_client,
+    *,
+    topic: bool = False,
 ) -> SendResult:
-    """Send (or schedule) one message. Service Bus does not tell a sender about duplicates."""
-    with _client(connection, factory) as client, client.get_queue_sender(queue) as sender:
+    """Send (or schedule) one message to a queue or topic. Duplicates are not reported."""
+    with (
+        _client(connection, factory) as client,
+        client.get_topic_sender(queue) if topic else client.get_queue_sender(queue) as sender,
+    ):
         scheduled = message.scheduled_enqueue_time
         if scheduled is not None and scheduled > datetime.now(UTC):
             numbers = sender.schedule_messages(_sdk_message(message), scheduled)
@@ -87,18 +100,52 @@ def _dead_letter(raw: Any) -> DeadLetter:
     )
 
 
-def peek_dead_letters(
-    connection: ServiceBusConnection,
-    queue: str,
-    factory: SyncClientFactory = default_sync_client,
-) -> list[DeadLetter]:
+def _receiver(client: Any, path: QueuePath, **options: Any) -> Any:
     from azure.servicebus import ServiceBusSubQueue
 
+    sub_queue = ServiceBusSubQueue.DEAD_LETTER if path.dead_letter else None
+    if path.subscription is not None:
+        return client.get_subscription_receiver(
+            path.queue, path.subscription, sub_queue=sub_queue, **options
+        )
+    return client.get_queue_receiver(path.queue, sub_queue=sub_queue, **options)
+
+
+def peek_dead_letters(
+    connection: ServiceBusConnection,
+    queue: str | QueuePath,
+    factory: SyncClientFactory = default_sync_client,
+) -> list[DeadLetter]:
+    path = queue if isinstance(queue, QueuePath) else QueuePath(queue)
+    dead = QueuePath(path.queue, True, path.subscription)
+    with _client(connection, factory) as client, _receiver(client, dead) as receiver:
+        return [_dead_letter(raw) for raw in receiver.peek_messages(max_message_count=_PEEK_MAX)]
+
+
+def receive(
+    connection: ServiceBusConnection,
+    path: QueuePath,
+    max_count: int,
+    max_wait: float,
+    *,
+    peek: bool = False,
+    factory: SyncClientFactory = default_sync_client,
+) -> list[ReceivedMessage]:
+    """Receive-and-delete (or peek) up to `max_count` messages, waiting up to `max_wait` s."""
+    from azure.servicebus import ServiceBusReceiveMode
+
+    mode = ServiceBusReceiveMode.RECEIVE_AND_DELETE
     with (
         _client(connection, factory) as client,
-        client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver,
+        _receiver(client, path, receive_mode=mode) as receiver,
     ):
-        return [_dead_letter(raw) for raw in receiver.peek_messages(max_message_count=_PEEK_MAX)]
+        if peek:
+            raw = receiver.peek_messages(max_message_count=max_count)
+        else:
+            # The SDK waits forever for None and refuses 0: a moment stands for "do not wait".
+            wait = max(max_wait, _MIN_WAIT)
+            raw = receiver.receive_messages(max_message_count=max_count, max_wait_time=wait)
+        return [convert(message) for message in raw]
 
 
 def resubmit(

@@ -50,6 +50,39 @@ class ReceivedMessage:
     transaction_partition_key: str | None = None
     dead_letter_source: str | None = None
 
+    def describe(self) -> dict[str, Any]:
+        """As the `receive` command prints it (no lock token: what it prints is not locked)."""
+        shown: dict[str, Any] = {
+            "messageId": self.message_id,
+            "sequenceNumber": self.sequence_number,
+            "deliveryCount": self.delivery_count,
+            "enqueuedTimeUtc": self.enqueued_time.isoformat(),
+            "expiresAtUtc": self.expires_at.isoformat(),
+        }
+        optional = {
+            "correlationId": self.correlation_id,
+            "contentType": self.content_type,
+            "subject": self.subject,
+            "replyTo": self.reply_to,
+            "to": self.to,
+            "sessionId": self.session_id,
+            "replyToSessionId": self.reply_to_session_id,
+            "partitionKey": self.partition_key,
+            "deadLetterSource": self.dead_letter_source,
+        }
+        shown.update({k: v for k, v in optional.items() if v is not None})
+        shown["applicationProperties"] = self.application_properties
+        shown["body"] = _shown_body(self.body)
+        return shown
+
+
+def _shown_body(body: bytes) -> Any:
+    """UTF-8 text as it is; other bytes as {"base64": ...}."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode("ascii")}
+
 
 @dataclass(frozen=True)
 class SendResult:
@@ -94,10 +127,7 @@ class DeadLetter:
     delivery_count: int | None = None
 
     def describe(self) -> dict[str, Any]:
-        try:
-            body: Any = self.body.decode("utf-8")
-        except UnicodeDecodeError:
-            body = {"base64": base64.b64encode(self.body).decode("ascii")}
+        body = _shown_body(self.body)
         return {
             "messageId": self.message_id,
             "sequenceNumber": self.sequence_number,

@@ -150,6 +150,11 @@ def trigger_binding(fn: IndexedFunction, host: HostServiceBusOptions) -> Trigger
         path = QueuePath.parse(resolve(str(queue_name)))
     except (ValueError, EntityNameError) as exc:
         raise Refused(str(exc)) from exc
+    if path.subscription is not None:
+        raise Refused(
+            f"'{path}' is a topic subscription: subscription triggers are not supported by "
+            "devhost yet; only queue triggers (queue_name=...) run locally"
+        )
     connection = resolve(str(trigger.get("connection") or DEFAULT_CONNECTION))
     auto = _flag(trigger, "autoCompleteMessages")
     return TriggerBinding(

@@ -12,6 +12,7 @@ from devhost.indexing import IndexedFunction
 from devhost.invoker import InvocationResult
 from devhost.servicebus.client import send_message
 from devhost.servicebus.models import SendResult
+from devhost.servicebus.namespace import EntityNotFound
 from devhost.servicebus.options import DEFAULT_CONNECTION
 
 OUTPUT_TYPE = "serviceBus"
@@ -43,21 +44,21 @@ def send_outputs(fn: IndexedFunction, result: InvocationResult, app_dir: Path) -
         datum = _datum(result, binding["name"])
         if datum is None or datum.value is None:
             continue
-        if binding.get("topicName"):
-            raise OutputError(
-                f"function '{fn.name}' writes to topic '{binding['topicName']}': devhost sends "
-                "Service Bus output only to queues yet"
-            )
+        topic = binding.get("topicName")
+        entity = resolve(str(topic or binding.get("queueName") or ""))
         value = datum.value
         body = value if isinstance(value, bytes) else str(value).encode("utf-8")
-        sent.append(
-            send_message(
-                resolve(str(binding.get("queueName", ""))),
+        try:
+            result = send_message(
+                entity,
                 body,
                 message_id=uuid.uuid4().hex,
                 content_type=_CONTENT_TYPES.get(datum.type or "", "text/plain"),
+                topic=bool(topic),
                 connection=resolve(str(binding.get("connection") or DEFAULT_CONNECTION)),
                 app_dir=app_dir,
             )
-        )
+        except EntityNotFound as exc:
+            raise OutputError(f"function '{fn.name}' cannot send its output: {exc}") from exc
+        sent.append(result)
     return sent

@@ -185,6 +185,12 @@ class ServiceBusSource(TriggerSource):
                 self._declarations = await asyncio.to_thread(load_declarations, path)
             except DeclarationError as exc:
                 raise Refused(str(exc)) from exc
+        if self._declarations.topic(binding.path.queue) is not None:
+            raise Refused(
+                f"'{binding.path.queue}' is declared as a topic in {self._declarations.where}: "
+                "a queue trigger cannot listen on it (topic subscription triggers are not "
+                "supported by devhost yet)"
+            )
         queue = StandInQueue(
             storage.queue_service(),
             Ledger(storage.table_service()),

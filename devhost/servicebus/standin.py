@@ -17,7 +17,7 @@ from devhost.servicebus.declarations import QueueProperties
 from devhost.servicebus.delivery import LockLost
 from devhost.servicebus.envelope import Envelope, EnvelopeError
 from devhost.servicebus.ledger import Ledger
-from devhost.servicebus.models import OutgoingMessage, Resubmission, SendResult
+from devhost.servicebus.models import OutgoingMessage, ReceivedMessage, Resubmission, SendResult
 from devhost.servicebus.names import QueuePath
 
 # How each Service Bus behaviour maps onto storage (docs/devhost-triggers.md has the table):
@@ -85,8 +85,10 @@ class StandInQueue:
         self.properties = properties
         self._ledger = ledger
         self._clock = clock
-        self._active = queue_service.get_queue_client(QueuePath(path.queue).storage_queue)
-        self._dead = queue_service.get_queue_client(QueuePath(path.queue, True).storage_queue)
+        active = path.base
+        dead = QueuePath(active.queue, True, active.subscription)
+        self._active = queue_service.get_queue_client(active.storage_queue)
+        self._dead = queue_service.get_queue_client(dead.storage_queue)
         self._source = self._dead if path.dead_letter else self._active
         self._created = False
 
@@ -103,45 +105,49 @@ class StandInQueue:
         """Send as Service Bus would: duplicate check, sequence number, schedule, TTL."""
         if self.path.dead_letter:
             raise ValueError("messages cannot be sent to a dead-letter sub-queue")
+        if self.path.subscription is not None:
+            raise ValueError(
+                f"messages cannot be sent to subscription '{self.path}': send them to topic "
+                f"'{self.path.queue}'"
+            )
         self.ensure()
         props = self.properties
         now = self._clock()
-        storage_queue = self._active.queue_name
+        check_size(message)
+        key = self._active.queue_name
         if props.requires_duplicate_detection:
             seen = self._ledger.first_sighting(
-                storage_queue, message.message_id, now, props.duplicate_detection_window
+                key, message.message_id, now, props.duplicate_detection_window
             )
             if seen is not None:
-                log.info(
-                    "Queue '%s' dropped message '%s': a message with that id was sent at %s, "
-                    "within the duplicate detection window",
-                    self.path,
-                    message.message_id,
-                    seen.isoformat(),
-                )
+                log_duplicate(self.path, message, seen)
                 return SendResult(str(self.path), message.message_id, False, duplicate_of=seen)
+        try:
+            return self.enqueue(message, self._ledger.next_sequence_number(key), now)
+        except BaseException:
+            if props.requires_duplicate_detection:  # a retry of this failed send must go through
+                self._ledger.forget(key, message.message_id, now)
+            raise
+
+    def enqueue(self, message: OutgoingMessage, sequence_number: int, now: datetime) -> SendResult:
+        """Store an accepted message (no duplicate check): a queue's send, or a topic's copy."""
+        self.ensure()
         scheduled = message.scheduled_enqueue_time
         enqueued = max(now, scheduled) if scheduled is not None else now
-        ttl = props.default_time_to_live
+        ttl = self.properties.default_time_to_live
         if message.time_to_live is not None:
             ttl = min(ttl, message.time_to_live)
         envelope = Envelope(
             message=message,
-            sequence_number=self._ledger.next_sequence_number(storage_queue),
+            sequence_number=sequence_number,
             enqueued_time=enqueued,
             expires_at=_expiry(enqueued, ttl),
         )
-        text = envelope.to_json()
-        if len(text.encode("utf-8")) > MAX_ENVELOPE_BYTES:
-            raise MessageTooLarge(
-                f"message '{message.message_id}' is {len(message.body)} bytes; the local "
-                "stand-in holds bodies up to about 47 KiB (a storage queue message is 64 KiB "
-                "with its envelope). Service Bus Standard takes 256 KB: send a reference "
-                "(claim check) instead of the payload."
-            )
         hide = (enqueued - now).total_seconds()
         self._active.send_message(
-            text, visibility_timeout=self._hide_seconds(hide), time_to_live=_NEVER_EXPIRE
+            envelope.to_json(),
+            visibility_timeout=self._hide_seconds(hide),
+            time_to_live=_NEVER_EXPIRE,
         )
         return SendResult(
             str(self.path),
@@ -299,6 +305,19 @@ class StandInQueue:
             raise LockLost(f"message '{locked.envelope.message.message_id}': {exc}") from exc
         locked.pop_receipt = updated.pop_receipt
 
+    def peek(self, max_count: int = _BATCH) -> list[ReceivedMessage]:
+        """Up to 32 visible messages of this queue (or sub-queue), left where they are."""
+        self.ensure()
+        peeked = []
+        for stored in self._source.peek_messages(max_messages=min(max_count, _BATCH)):
+            try:
+                envelope = Envelope.from_json(stored.content)
+            except EnvelopeError:
+                continue  # the next receive quarantines it
+            count = stored.dequeue_count - envelope.skipped_receives
+            peeked.append(envelope.received(count, lock_token=""))
+        return peeked
+
     # -- the dead-letter sub-queue ------------------------------------------------------------
 
     def peek_dead_letters(self, max_count: int = _BATCH) -> tuple[list[Envelope], int]:
@@ -354,6 +373,39 @@ class StandInQueue:
                     stored.id, pop_receipt=stored.pop_receipt, visibility_timeout=0
                 )
         return done
+
+
+def check_size(message: OutgoingMessage) -> None:
+    """MessageTooLarge unless the message fits a storage queue message with its envelope.
+
+    Checked before anything is recorded, so a refused message leaves no duplicate history, and
+    with the widest envelope it can get (dead-lettered), so it can always be dead-lettered.
+    """
+    latest = datetime.max.replace(tzinfo=UTC)
+    widest = Envelope(
+        message=message,
+        sequence_number=2**63 - 1,
+        enqueued_time=latest,
+        expires_at=latest,
+        skipped_receives=2**31 - 1,
+    ).dead_lettered(MAX_DELIVERY_REASON, max_delivery_description(2**31 - 1), latest, 2**31 - 1)
+    if len(widest.to_json().encode("utf-8")) > MAX_ENVELOPE_BYTES:
+        raise MessageTooLarge(
+            f"message '{message.message_id}' is {len(message.body)} bytes; the local "
+            "stand-in holds bodies up to about 47 KiB (a storage queue message is 64 KiB "
+            "with its envelope). Service Bus Standard takes 256 KB: send a reference "
+            "(claim check) instead of the payload."
+        )
+
+
+def log_duplicate(entity: object, message: OutgoingMessage, seen: datetime) -> None:
+    log.info(
+        "'%s' dropped message '%s': a message with that id was sent at %s, within the "
+        "duplicate detection window",
+        entity,
+        message.message_id,
+        seen.isoformat(),
+    )
 
 
 def new_lock_token() -> str:

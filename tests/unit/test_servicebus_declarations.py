@@ -35,7 +35,9 @@ def test_the_project_declaration() -> None:
         assert queue.default_time_to_live == timedelta(days=14)
         assert queue.dead_lettering_on_expiration
     replies = declared.queue("replies")
-    assert replies.max_delivery_count == 10 and not replies.requires_duplicate_detection
+    # Replies are re-sent with the same MessageId when publishing is retried: dropped here.
+    assert replies.max_delivery_count == 10 and replies.requires_duplicate_detection
+    assert replies.duplicate_detection_window == timedelta(minutes=10)
 
 
 def test_every_declared_property_is_an_arm_queue_property() -> None:
