@@ -9,14 +9,20 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 import app_config
 from domain.approval_tokens import InvalidApprovalToken, TokenForAnotherOrder, verify
-from domain.fulfilment import AWAITING_DECISION, DEFAULT_CANCEL_REASON, NOT_CANCELLABLE
-from domain.orders import ORDER_ID, instance_id_for
+from domain.fulfilment import AWAITING_DECISION
+from domain.orders import instance_id_for
 from orchestrators.approval import APPROVAL_EVENT
-from orchestrators.cancellation import CANCEL_EVENT
+from triggers.order_cancel import (
+    RUNNING,
+    CancelOutcome,
+    find_order,
+    request_cancellation,
+    runtime_status_of,
+    step_of,
+)
 from triggers.problem_details import MEDIA_TYPE, NOT_FOUND, problem, problem_response
 
 logger = logging.getLogger(__name__)
@@ -29,7 +35,6 @@ CONFLICT = PROBLEM + "conflict"
 UNAUTHORIZED = PROBLEM + "unauthorized"
 FORBIDDEN = PROBLEM + "forbidden"
 UNAVAILABLE = PROBLEM + "approvals-unavailable"
-RUNNING = frozenset({"Pending", "Running"})
 MAX_REASON = 200
 
 
@@ -44,22 +49,14 @@ async def orders_cancel(
     An event, never a terminate: the workflow undoes what it did. Optional body {"reason": str}.
     """
     order_id = req.route_params.get("order_id", "")
-    status = await _status(client, order_id)
-    if status is None:
+    outcome = await request_cancellation(client, order_id, _json_body(req))
+    if outcome is CancelOutcome.NOT_FOUND:
         return _not_found()
-    if _runtime(status) not in RUNNING or _step(status) in NOT_CANCELLABLE:
+    if outcome is CancelOutcome.NOT_CANCELLABLE:
         detail = (
             "The order has finished or is already being shipped; it can no longer be cancelled."
         )
         return problem_response(problem(409, CONFLICT, "Order not cancellable", detail))
-    body = _json_body(req)
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        reason = DEFAULT_CANCEL_REASON
-    await client.raise_event(
-        instance_id_for(order_id), CANCEL_EVENT, {"reason": reason.strip()[:MAX_REASON]}
-    )
-    logger.info("Cancellation requested for order %s", order_id)
     return _accepted(order_id, "cancellation requested")
 
 
@@ -93,10 +90,10 @@ async def orders_approval(
     except InvalidApprovalToken as invalid:
         logger.warning("Approval for order %s refused: %s", order_id, invalid)
         return _unauthorized("The approval token is not valid (malformed, forged or expired).")
-    status = await _status(client, order_id)
+    status = await find_order(client, order_id)
     if status is None:
         return _not_found()
-    if _runtime(status) not in RUNNING or _step(status) not in AWAITING_DECISION:
+    if runtime_status_of(status) not in RUNNING or step_of(status) not in AWAITING_DECISION:
         detail = "The order is not waiting for an approval decision."
         return problem_response(problem(409, CONFLICT, "Not awaiting approval", detail))
     decision: dict[str, Any] = {"approved": body["approved"], "approver": approver}
@@ -106,24 +103,6 @@ async def orders_approval(
     await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision)
     logger.info("Approval decision raised for order %s", order_id)
     return _accepted(order_id, "decision accepted")
-
-
-async def _status(
-    client: df.DurableOrchestrationClient, order_id: str
-) -> DurableOrchestrationStatus | None:
-    if not ORDER_ID.match(order_id):
-        return None
-    status = await client.get_status(instance_id_for(order_id))
-    return status if status else None  # falsy when there is no such instance
-
-
-def _runtime(status: DurableOrchestrationStatus) -> str:
-    return status.runtime_status.value if status.runtime_status else "Pending"
-
-
-def _step(status: DurableOrchestrationStatus) -> str | None:
-    custom = status.custom_status
-    return custom.get("step") if isinstance(custom, dict) else None
 
 
 def _json_body(req: func.HttpRequest) -> Any:

@@ -1,0 +1,382 @@
+"""The job API and the rest of the app's HTTP surface on devhost, held to api/openapi.json.
+
+The app at the repository root runs on devhost with Azurite, real activities and virtual time.
+Every response any test here receives goes through `Contract.check`: its path, method and
+status code must be documented, and its body must validate against the documented schema
+(with $refs resolved), so an undocumented status code or a drifting body fails the test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from adapters.factory import build_order_adapters
+from adapters.payments import LedgerPaymentProvider
+from app_config import StorageConnection, order_storage_names
+from devhost.azurite import Azurite
+from devhost.testing import PROJECT_ROOT, DevHostProcess
+from domain.approval_tokens import issue
+from domain.payments import charge_key
+
+DOCUMENT = PROJECT_ROOT / "api" / "openapi.json"
+DOC_URI = "urn:app:openapi.json"
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
+THRESHOLD = 100_000
+SIGNING_KEY = "job-api-test-approval-signing-key-0123456789"
+CUSTOMER = {"name": "Job Canary", "email": "job-canary@example.invalid", "address": "3 Job Rd"}
+
+
+def _pointer_part(text: str) -> str:
+    return text.replace("~", "~0").replace("/", "~1")
+
+
+class Contract:
+    """Checks live responses against the OpenAPI document."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.server = urlsplit(doc["servers"][0]["url"]).path.rstrip("/")
+        resource = Resource.from_contents(doc, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(DOC_URI, resource)
+        self.paths = [
+            (re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$"), path)
+            for path in doc["paths"]
+        ]
+
+    def follow(self, pointer: str) -> tuple[str, dict[str, Any]]:
+        """The object at `pointer` and its own pointer, after following any $ref."""
+        node: Any = self.doc
+        for part in pointer.removeprefix("/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        if "$ref" in node:
+            return self.follow(node["$ref"].removeprefix("#"))
+        return pointer, node
+
+    def check(self, response: requests.Response) -> None:
+        request = response.request
+        method = str(request.method).lower()
+        path = urlsplit(str(request.url)).path
+        assert path.startswith(self.server + "/"), f"{path} is outside the API"
+        relative = path.removeprefix(self.server)
+        documented = [p for pattern, p in self.paths if pattern.match(relative)]
+        assert documented, f"{method.upper()} {path}: no documented path"
+        (template,) = documented
+        assert method in METHODS & self.doc["paths"][template].keys(), (
+            f"{method.upper()} {template} is not documented"
+        )
+        code = str(response.status_code)
+        operation = f"/paths/{_pointer_part(template)}/{method}"
+        responses = self.doc["paths"][template][method]["responses"]
+        assert code in responses, (
+            f"{method.upper()} {template} answered {code}, which is not documented: "
+            f"{response.text[:500]}"
+        )
+        where, documented_response = self.follow(f"{operation}/responses/{code}")
+        for name in documented_response.get("headers", {}):
+            header_pointer, header = self.follow(f"{where}/headers/{_pointer_part(name)}")
+            if header.get("required"):
+                assert name in response.headers, f"{method.upper()} {template} {code}: {name}"
+            if name in response.headers:
+                self.validate(f"{header_pointer}/schema", response.headers[name])
+        content = documented_response.get("content", {})
+        if not content:
+            assert response.content == b"", f"{method.upper()} {template} {code} has a body"
+        else:
+            media = response.headers.get("Content-Type", "").split(";")[0].strip()
+            assert media in content, f"{method.upper()} {template} {code}: {media} undocumented"
+            self.validate(f"{where}/content/{_pointer_part(media)}/schema", response.json())
+
+    def validate(self, pointer: str, instance: Any) -> None:
+        schema = {"$ref": f"{DOC_URI}#{pointer}"}
+        Draft202012Validator(schema, registry=self.registry).validate(instance)
+
+
+@dataclass
+class Api:
+    host: DevHostProcess
+    contract: Contract
+    storage: str
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        response = self.host.http.request(method, self.host.url(path), **kwargs)
+        self.contract.check(response)
+        return response
+
+    def start(self, body: Any, job_type: str = "order", **kwargs: Any) -> requests.Response:
+        data = body if isinstance(body, str | bytes) else json.dumps(body)
+        return self.call("POST", f"/api/jobs/{job_type}", data=data, **kwargs)
+
+    def job(self, job_id: str) -> requests.Response:
+        return self.call("GET", f"/api/jobs/{job_id}")
+
+    def cancel(self, job_id: str, body: Any = None) -> requests.Response:
+        return self.call("POST", f"/api/jobs/{job_id}/cancel", json=body)
+
+    def finished(self, job_id: str) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            view = self.job(job_id).json()
+            return view if view["runtime_status"] in FINISHED else None
+
+        return wait_until(done)
+
+    def at_step(self, job_id: str, step: str) -> dict[str, Any]:
+        return wait_until(lambda: (view := self.job(job_id).json())["step"] == step and view)
+
+    def new_order(self, price: int = 2_500, **extra: Any) -> dict[str, Any]:
+        """An order for one unit of a SKU of its own, which has 10 units on the shelf."""
+        sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
+        connection = StorageConnection(connection_string=self.storage)
+        build_order_adapters(connection, order_storage_names({})).stock.set_level(sku, 10)
+        return {
+            "order_id": f"job-{uuid.uuid4().hex[:12]}",
+            "currency": "EUR",
+            "lines": [{"sku": sku, "quantity": 1, "unit_price_cents": price}],
+            "customer": CUSTOMER,
+            **extra,
+        }
+
+    def charges(self, order_id: str) -> int:
+        connection = StorageConnection(connection_string=self.storage)
+        payments = build_order_adapters(connection, order_storage_names({})).payments
+        assert isinstance(payments, LedgerPaymentProvider)
+        return sum(1 for row in payments.entries(order_id) if row["RowKey"] == charge_key(order_id))
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(scope="module")
+def api(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
+        "APPROVAL_SIGNING_KEY": SIGNING_KEY,
+    }
+    state = tmp_path_factory.mktemp("job-api")
+    contract = Contract(json.loads(DOCUMENT.read_text(encoding="utf-8")))
+    with DevHostProcess(PROJECT_ROOT, state_dir=state, virtual_time=True, env=env) as host:
+        yield Api(host, contract, azurite.connection_string)
+
+
+@pytest.fixture
+def paused(api: Api) -> Iterator[Api]:
+    """Virtual time that stands still, so an order waits for its approval until told."""
+    api.host.set_time(auto_advance=False)
+    try:
+        yield api
+    finally:
+        api.host.set_time(auto_advance=True)
+
+
+def no_personal_data(*texts: str) -> bool:
+    return not any(value in text for text in texts for value in CUSTOMER.values())
+
+
+# -- POST /api/jobs/{type} and GET /api/jobs/{id} -------------------------------------------
+
+
+def test_a_start_answers_202_with_the_apps_own_urls_then_the_result(api: Api) -> None:
+    body = api.new_order()
+    job_id = f"order-{body['order_id']}"
+    # The caller's function key rides in the query string: it must not come back in any URL.
+    started = api.start(
+        body, params={"code": "caller-function-key"}, headers={"x-correlation-id": "corr-job-1"}
+    )
+    assert started.status_code == 202, started.text
+    status_url = api.host.url(f"/api/jobs/{job_id}")
+    assert started.headers["Location"] == status_url
+    assert started.headers["Retry-After"]
+    assert started.json() == {
+        "id": job_id,
+        "type": "order",
+        "runtime_status": "Pending",
+        "duplicate": False,
+        "status_url": status_url,
+        "cancel_url": f"{status_url}/cancel",
+    }
+    assert "caller-function-key" not in started.text + started.headers["Location"]
+    assert "runtime/webhooks" not in started.text  # no management URLs, no system key
+
+    view = api.finished(job_id)
+    assert view["runtime_status"] == "Completed"
+    assert (view["step"], view["progress"]) == ("completed", 100)
+    assert view["result"]["status"] == "Completed"
+    assert view["result"]["payment_id"] and view["result"]["tracking_id"]
+    assert "cancel_url" not in view and "error" not in view
+    response = api.job(job_id)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert no_personal_data(started.text, response.text)
+    assert "input" not in response.json() and "history" not in response.text.lower()
+    started_with = json.loads(api.host.status(job_id)["input"])
+    assert started_with["correlation_id"] == "corr-job-1"
+
+
+def test_a_repeated_start_returns_the_finished_job_and_charges_once(api: Api) -> None:
+    body = api.new_order()
+    job_id = f"order-{body['order_id']}"
+    assert api.start(body).status_code == 202
+    first = api.finished(job_id)
+    again = api.start({**body, "customer": {**CUSTOMER, "name": "Someone Else"}})
+    assert again.status_code == 200
+    assert again.headers["Location"] == api.host.url(f"/api/jobs/{job_id}")
+    assert again.json() == first
+    assert api.charges(body["order_id"]) == 1
+    # The order endpoints see the same run: POST /api/orders is a duplicate too.
+    assert api.call("POST", "/api/orders", json=body).status_code == 200
+
+
+def test_a_running_job_shows_its_step_and_is_cancelled_with_compensation(paused: Api) -> None:
+    body = paused.new_order(price=THRESHOLD * 2)  # waits for approval
+    job_id = f"order-{body['order_id']}"
+    assert paused.start(body).status_code == 202
+    waiting = paused.at_step(job_id, "awaiting_approval")
+    assert waiting["runtime_status"] == "Running"
+    assert waiting["progress"] == 55
+    assert waiting["cancel_url"] == paused.host.url(f"/api/jobs/{job_id}/cancel")
+    assert "result" not in waiting and "error" not in waiting
+
+    again = paused.start(body)
+    assert again.status_code == 202
+    assert (again.json()["duplicate"], again.json()["runtime_status"]) == (True, "Running")
+
+    cancelled = paused.cancel(job_id, {"reason": "changed my mind"})
+    assert cancelled.status_code == 202
+    assert cancelled.headers["Location"] == paused.host.url(f"/api/jobs/{job_id}")
+    assert cancelled.json()["message"] == "cancellation requested"
+    paused.host.set_time(auto_advance=True)
+    view = paused.finished(job_id)
+    assert view["result"]["status"] == "Cancelled"
+    assert view["result"]["reason"].startswith("changed my mind")
+    assert view["step"] == "cancelled"
+    assert paused.charges(body["order_id"]) == 1  # charged, then refunded by compensation
+
+    late = paused.cancel(job_id)
+    assert late.status_code == 409
+    assert late.json()["type"] == "urn:problem-type:jobs:not-cancellable"
+    # The order endpoint shares the rule.
+    assert paused.call("POST", f"/api/orders/{body['order_id']}/cancel").status_code == 409
+
+
+def test_a_body_that_is_not_json_is_a_400_problem(api: Api) -> None:
+    response = api.start("{not json")
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json() == {
+        "type": "urn:problem-type:jobs:invalid-request",
+        "title": "Invalid job request",
+        "status": 400,
+        "detail": "The body is not JSON.",
+        "errors": [],
+    }
+
+
+def test_an_invalid_order_lists_its_problems_and_starts_nothing(api: Api) -> None:
+    body = api.new_order(currency="XXX")
+    body["lines"][0]["quantity"] = 0
+    body["customer"] = {"name": "Job Canary", "email": "no-at-sign"}
+    response = api.start(body)
+    assert response.status_code == 400
+    pointers = {error.get("pointer") for error in response.json()["errors"]}
+    assert {"#/currency", "#/lines/0/quantity", "#/customer/email"} <= pointers
+    assert "no-at-sign" not in response.text and "Job Canary" not in response.text
+    assert api.job(f"order-{body['order_id']}").status_code == 404
+
+    by_reference = api.new_order()
+    del by_reference["customer"]
+    by_reference["customer_ref"] = "claim-someone-elses-data"
+    refused = api.start(by_reference)
+    assert refused.status_code == 400
+    assert {e.get("pointer") for e in refused.json()["errors"]} == {"#/customer_ref"}
+
+
+def test_an_unknown_type_is_a_404_problem(api: Api) -> None:
+    for job_type in ("nightly-batch", "ORDER", "order-x"):
+        response = api.start(api.new_order(), job_type=job_type)
+        assert response.status_code == 404, job_type
+        assert response.json()["type"] == "urn:problem-type:jobs:unknown-type"
+
+
+@pytest.mark.parametrize("job_id", ["order-never-seen", "other-123", "order-bad%20id", "order-"])
+def test_an_unknown_or_malformed_job_id_is_a_404_problem(api: Api, job_id: str) -> None:
+    for response in (api.job(job_id), api.cancel(job_id)):
+        assert response.status_code == 404
+        assert response.json()["type"] == "urn:problem-type:jobs:not-found"
+
+
+# -- the rest of the HTTP surface, against the same document ------------------------------
+
+
+def test_the_openapi_document_is_served_anonymously(api: Api) -> None:
+    response = api.call("GET", "/api/openapi.json")
+    assert response.status_code == 200
+    assert response.json() == json.loads(DOCUMENT.read_text(encoding="utf-8"))
+
+
+def test_the_health_probe_answers_as_documented(api: Api) -> None:
+    assert api.call("GET", "/api/health").status_code == 200
+
+
+def test_the_order_endpoints_answer_as_documented(paused: Api) -> None:
+    body = paused.new_order(price=THRESHOLD)
+    oid = body["order_id"]
+    assert paused.call("POST", "/api/orders", json=body).status_code == 202
+    assert paused.call("POST", "/api/orders", data="{").status_code == 400
+    assert paused.call("GET", "/api/orders/never-seen").status_code == 404
+    assert paused.call("POST", "/api/orders/never-seen/cancel").status_code == 404
+    wait_until(
+        lambda: (
+            (paused.call("GET", f"/api/orders/{oid}").json()["custom_status"] or {}).get("step")
+            == "awaiting_approval"
+        )
+    )
+    approval = f"/api/orders/{oid}/approval"
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    token = issue(oid, "approver@example.invalid", expires, SIGNING_KEY)
+    other = issue("another-order", "approver@example.invalid", expires, SIGNING_KEY)
+    assert paused.call("POST", approval, json={"token": token}).status_code == 400
+    assert paused.call("POST", approval, json={"approved": True}).status_code == 401
+    assert (
+        paused.call("POST", approval, json={"approved": True, "token": "x.y.z"}).status_code == 401
+    )
+    assert paused.call("POST", approval, json={"approved": True, "token": other}).status_code == 403
+    unknown = issue("never-seen", "approver@example.invalid", expires, SIGNING_KEY)
+    answer = paused.call(
+        "POST", "/api/orders/never-seen/approval", json={"approved": True, "token": unknown}
+    )
+    assert answer.status_code == 404
+    assert paused.call("POST", approval, json={"approved": True, "token": token}).status_code == 202
+    paused.host.set_time(auto_advance=True)
+    view = paused.finished(f"order-{oid}")
+    assert view["result"]["status"] == "Completed"
+    assert paused.call("GET", f"/api/orders/{oid}").status_code == 200
+    assert paused.call("POST", approval, json={"approved": True, "token": token}).status_code == 409
+    assert paused.call("POST", f"/api/orders/{oid}/cancel").status_code == 409
+
+
+def test_the_contract_refuses_an_undocumented_answer(api: Api) -> None:
+    with pytest.raises(AssertionError, match="not documented"):
+        api.call("PUT", "/api/jobs/order-x")
+    with pytest.raises(AssertionError, match="no documented path"):
+        api.call("GET", "/api/nowhere")

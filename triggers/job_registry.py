@@ -1,0 +1,17 @@
+"""The job types the job API offers: adding a type is one entry here (and its module)."""
+
+from __future__ import annotations
+
+from triggers.job_types import JobType
+from triggers.order_job import ORDER_JOB
+
+JOB_TYPES: dict[str, JobType] = {job.name: job for job in (ORDER_JOB,)}
+
+
+def job_type_named(name: str) -> JobType | None:
+    return JOB_TYPES.get(name)
+
+
+def job_type_of(job_id: str) -> JobType | None:
+    """The type whose id pattern the job id matches, or None for an id no type could have given."""
+    return next((job for job in JOB_TYPES.values() if job.owns(job_id)), None)

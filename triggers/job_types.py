@@ -1,0 +1,63 @@
+"""What a job type is to the job API: how to start its jobs, recognise their ids and cancel them.
+
+A type plugs in its own validation and starter; the job API (triggers/jobs_http.py) handles
+URLs, status codes and what callers may see. Types are listed in triggers/job_registry.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from triggers.order_cancel import CancelOutcome
+
+
+class InvalidJobRequest(ValueError):
+    """A start request the type can never run; `problems` names fields, never their values."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """A start request as the job API hands it to a type: the JSON body and where it came from."""
+
+    body: Any
+    received_at: datetime
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """What a start did: `duplicate` when the job already existed (running or finished)."""
+
+    job_id: str
+    runtime_status: str
+    duplicate: bool
+
+
+StartJob = Callable[[df.DurableOrchestrationClient, StartRequest], Awaitable[StartedJob]]
+# (client, job id, the request's JSON body or None) -> what came of the request.
+CancelJob = Callable[[df.DurableOrchestrationClient, str, Any], Awaitable[CancelOutcome]]
+
+
+@dataclass(frozen=True)
+class JobType:
+    """One kind of job. Its ids are orchestration instance ids that `ids` matches in full, so
+    a type can tell its own jobs from any other instance in the task hub."""
+
+    name: str
+    orchestrator: str
+    ids: re.Pattern[str]
+    start: StartJob
+    cancel: CancelJob | None = None
+
+    def owns(self, job_id: str) -> bool:
+        return self.ids.fullmatch(job_id) is not None
