@@ -215,7 +215,81 @@ def order_storage_names(env: Mapping[str, str] | None = None) -> OrderStorageNam
     return OrderStorageNames(**chosen)
 
 
+SERVICE_BUS_SETTING = "ServiceBusConnection"
+
+
+@dataclass(frozen=True)
+class ServiceBusSettings:
+    """How the app's own sender reaches Service Bus: exactly one of the first two is set.
+
+    The same `ServiceBusConnection` setting the triggers use, so one identity and one setting
+    serve both. `connection_string` is kept out of repr() so that logging this cannot leak a key.
+    """
+
+    connection_string: str | None = field(default=None, repr=False)
+    fully_qualified_namespace: str | None = None
+    client_id: str | None = None
+
+
+def service_bus_settings(env: Mapping[str, str] | None = None) -> ServiceBusSettings:
+    """`ServiceBusConnection` (a connection string, e.g. the local emulator's), else
+    `ServiceBusConnection__fullyQualifiedNamespace` with a managed identity (optionally the
+    user-assigned one in `ServiceBusConnection__clientId`). Neither: a clear error."""
+    env = _env(env)
+    value = _setting(env, SERVICE_BUS_SETTING)
+    if value is not None:
+        return ServiceBusSettings(connection_string=value)
+    namespace = _setting(env, f"{SERVICE_BUS_SETTING}__fullyQualifiedNamespace")
+    if namespace is None:
+        raise ValueError(
+            f"no Service Bus connection: set {SERVICE_BUS_SETTING}__fullyQualifiedNamespace "
+            f"(managed identity) or {SERVICE_BUS_SETTING} (local emulator connection string)"
+        )
+    return ServiceBusSettings(
+        fully_qualified_namespace=namespace,
+        client_id=_setting(env, f"{SERVICE_BUS_SETTING}__clientId"),
+    )
+
+
+# Where jobs publish results (infra/servicebus.json declares these entities).
+DEFAULT_JOB_EVENTS_TOPIC = "order-events"
+DEFAULT_REPLY_QUEUE = "replies"
+DEFAULT_JOB_STATUS_TABLE = "jobstatus"
+
+
+@dataclass(frozen=True)
+class ResultChannels:
+    """The entities and table that carry job results; each has a setting."""
+
+    events_topic: str = DEFAULT_JOB_EVENTS_TOPIC
+    reply_queue: str = DEFAULT_REPLY_QUEUE
+    # Queues a message's ReplyTo may name; any other ReplyTo falls back to `reply_queue`.
+    reply_queues: frozenset[str] = frozenset({DEFAULT_REPLY_QUEUE})
+    status_table: str = DEFAULT_JOB_STATUS_TABLE
+
+    def __post_init__(self) -> None:
+        if not TABLE_NAME.match(self.status_table):
+            raise ValueError(f"JOB_STATUS_TABLE is not a valid table name: {self.status_table!r}")
+        if self.reply_queue not in self.reply_queues:
+            raise ValueError("REPLY_QUEUE must be one of REPLY_QUEUES")
+
+
+def result_channels(env: Mapping[str, str] | None = None) -> ResultChannels:
+    """JOB_EVENTS_TOPIC, REPLY_QUEUE, REPLY_QUEUES (comma-separated) and JOB_STATUS_TABLE."""
+    env = _env(env)
+    reply_queue = _setting(env, "REPLY_QUEUE") or DEFAULT_REPLY_QUEUE
+    listed = _setting(env, "REPLY_QUEUES")
+    queues = {q.strip() for q in listed.split(",") if q.strip()} if listed else {reply_queue}
+    return ResultChannels(
+        events_topic=_setting(env, "JOB_EVENTS_TOPIC") or DEFAULT_JOB_EVENTS_TOPIC,
+        reply_queue=reply_queue,
+        reply_queues=frozenset(queues),
+        status_table=_setting(env, "JOB_STATUS_TABLE") or DEFAULT_JOB_STATUS_TABLE,
+    )
+
+
 APPROVAL_SIGNING_KEY_SETTING = "APPROVAL_SIGNING_KEY"
+UNRESOLVED_KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 MIN_APPROVAL_SIGNING_KEY_LENGTH = 32
 
 
@@ -228,4 +302,46 @@ def approval_signing_key(env: Mapping[str, str] | None = None) -> str | None:
     key = _setting(_env(env), APPROVAL_SIGNING_KEY_SETTING)
     if key is None or len(key.encode("utf-8")) < MIN_APPROVAL_SIGNING_KEY_LENGTH:
         return None
+    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
+        # The platform leaves the reference text as the value when it cannot read the secret;
+        # that text is public (it is in the app's configuration) and must never sign anything.
+        return None
     return key
+
+
+WEBHOOK_SIGNING_KEY_SETTING = "WEBHOOK_SIGNING_KEY"
+WEBHOOK_ALLOWED_HOSTS_SETTING = "WEBHOOK_ALLOWED_HOSTS"
+MIN_WEBHOOK_SIGNING_KEY_LENGTH = 32
+
+
+def webhook_signing_key(env: Mapping[str, str] | None = None) -> bytes:
+    """WEBHOOK_SIGNING_KEY: the HMAC key webhooks are signed with (a Key Vault reference in Azure).
+
+    Read when a webhook is sent, not at import, so an app without webhooks needs no key. Raises
+    ValueError naming the setting (never its value) when it is missing, shorter than 32 bytes,
+    or still an unresolved Key Vault reference: the platform leaves the reference text itself as
+    the value when it cannot read the secret, and that text must never become the key.
+    """
+    key = _setting(_env(env), WEBHOOK_SIGNING_KEY_SETTING)
+    if key is None:
+        raise ValueError(f"{WEBHOOK_SIGNING_KEY_SETTING} is not set: webhooks cannot be signed")
+    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
+        raise ValueError(
+            f"{WEBHOOK_SIGNING_KEY_SETTING} is an unresolved Key Vault reference: check that the "
+            "app's identity may read the secret (Key Vault Secrets User) and the secret exists"
+        )
+    raw = key.encode("utf-8")
+    if len(raw) < MIN_WEBHOOK_SIGNING_KEY_LENGTH:
+        raise ValueError(
+            f"{WEBHOOK_SIGNING_KEY_SETTING} must be at least "
+            f"{MIN_WEBHOOK_SIGNING_KEY_LENGTH} bytes long"
+        )
+    return raw
+
+
+def webhook_allowed_hosts(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """WEBHOOK_ALLOWED_HOSTS: comma-separated `host` or `host:port` entries that may receive
+    webhooks over plain http and on private or loopback addresses. For local development and
+    tests only; empty (nothing exempt) by default. domain.webhooks.AllowList checks each entry."""
+    raw = _setting(_env(env), WEBHOOK_ALLOWED_HOSTS_SETTING) or ""
+    return tuple(entry.strip().lower() for entry in raw.split(",") if entry.strip())

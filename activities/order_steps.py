@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import trace
+
 from adapters.errors import storage_errors
 from adapters.factory import OrderAdapters
 from domain.claims import InvalidClaimRef
@@ -53,6 +55,8 @@ from domain.shipping import ShipmentRefused
 from domain.stock import OutOfStock, ReservationReleased, units_by_sku
 
 logger = logging.getLogger(__name__)
+# A no-op until a tracer provider is configured (Application Insights in Azure, devhost locally).
+tracer = trace.get_tracer(__name__)
 
 # Orders in these states are over: nothing may be shipped for them.
 _NOT_SHIPPABLE = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED)
@@ -89,11 +93,16 @@ def _step(activity: str, payload: Any, order_id: str | None = None) -> Iterator[
     """Log start and end with ids only, and turn every known outcome into a labelled failure."""
     ids = payload if isinstance(payload, dict) else {}
     order_id = order_id or ids.get("order_id") or (ids.get("order") or {}).get("order_id")
-    where = f"order {order_id or '?'} [correlation {ids.get('correlation_id') or '-'}]"
+    correlation_id = ids.get("correlation_id")
+    where = f"order {order_id or '?'} [correlation {correlation_id or '-'}]"
     started = time.perf_counter()
     logger.info("%s started for %s", activity, where)
+    attributes = {"order.id": str(order_id or ""), "app.correlation_id": str(correlation_id or "")}
     try:
-        with storage_errors(activity):
+        with (
+            tracer.start_as_current_span(activity, attributes=attributes),
+            storage_errors(activity),
+        ):
             yield
     except InvalidPayload as error:
         logger.error("%s refused its input for %s: %s", activity, where, error)

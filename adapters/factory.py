@@ -20,12 +20,14 @@ from azure.storage.blob import BlobServiceClient
 import app_config
 from adapters.claim_check import ClaimCheckStore
 from adapters.faults import FaultHook, no_fault
+from adapters.messaging import ServiceBusPublisher
 from adapters.notifications import NotificationOutbox
 from adapters.order_store import OrderStore
 from adapters.payments import LedgerPaymentProvider, PaymentPort
 from adapters.shipping import LocalCarrier, ShippingPort
+from adapters.status_records import StatusRecords
 from adapters.stock import StockStore
-from app_config import OrderStorageNames, StorageConnection
+from app_config import OrderStorageNames, ResultChannels, StorageConnection
 
 if TYPE_CHECKING:
     from azure.identity import DefaultAzureCredential
@@ -98,5 +100,37 @@ def order_adapters() -> OrderAdapters:
     return build_order_adapters(
         app_config.storage_connection(),
         app_config.order_storage_names(),
+        table_uri=app_config.table_service_uri(),
+    )
+
+
+@dataclass(frozen=True)
+class ResultAdapters:
+    """Everything that publishes a job's results: its status record, the topic, the replies."""
+
+    status: StatusRecords
+    publisher: ServiceBusPublisher
+    channels: ResultChannels
+
+
+def build_result_adapters(
+    connection: StorageConnection,
+    channels: ResultChannels,
+    publisher: ServiceBusPublisher,
+    *,
+    table_uri: str | None = None,
+    fault: FaultHook = no_fault,
+) -> ResultAdapters:
+    table = table_service(connection, table_uri).create_table_if_not_exists(channels.status_table)
+    return ResultAdapters(StatusRecords(table, fault=fault), publisher, channels)
+
+
+@lru_cache(maxsize=1)
+def result_adapters() -> ResultAdapters:
+    """The result publishers, built on first use from the environment and shared afterwards."""
+    return build_result_adapters(
+        app_config.storage_connection(),
+        app_config.result_channels(),
+        ServiceBusPublisher(app_config.service_bus_settings()),
         table_uri=app_config.table_service_uri(),
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderStatus
 
 
@@ -42,6 +43,14 @@ PROGRESS: dict[Step, int] = {
     Step.FAILED: 100,
     Step.REJECTED: 100,
     Step.CANCELLED: 100,
+}
+
+# The milestones a job publishes on the way (name, progress); the outcome is published last.
+MILESTONES: dict[OrderStatus, tuple[str, int]] = {
+    OrderStatus.RECEIVED: ("recorded", 10),
+    OrderStatus.PAID: ("paid", 50),
+    OrderStatus.AWAITING_APPROVAL: ("awaiting_approval", 55),
+    OrderStatus.SHIPPED: ("shipped", 80),
 }
 
 # Once the goods may be on their way a cancellation is refused: the order completes.
@@ -99,6 +108,7 @@ class WorkflowInput:
     received_at: str
     approval: ApprovalPolicy
     correlation_id: str | None = None
+    routing: ResultRouting = field(default_factory=ResultRouting)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +116,7 @@ class WorkflowInput:
             "received_at": self.received_at,
             "approval": self.approval.to_dict(),
             "correlation_id": self.correlation_id,
+            "routing": self.routing.to_dict(),
         }
 
     @classmethod
@@ -115,6 +126,7 @@ class WorkflowInput:
             received_at=data["received_at"],
             approval=ApprovalPolicy.from_dict(data["approval"]),
             correlation_id=data.get("correlation_id"),
+            routing=ResultRouting.from_dict(data.get("routing")),
         )
 
 

@@ -16,17 +16,26 @@ from typing import Any
 import azure.durable_functions as df
 
 from domain.failures import failure_reason
-from domain.fulfilment import Step, WorkflowInput, WorkflowResult, cancel_reason, custom_status
+from domain.fulfilment import (
+    MILESTONES,
+    Step,
+    WorkflowInput,
+    WorkflowResult,
+    cancel_reason,
+    custom_status,
+)
 from domain.orders import Order, OrderStatus, needs_approval
 from domain.retry import RetryPolicy
 from orchestrators.approval import wait_for_approval
 from orchestrators.cancellation import CancelWatch
 from orchestrators.compensation import Compensations
+from orchestrators.job_results import JobReporter
 from orchestrators.retry import call_activity_with_backoff
 
 logger = logging.getLogger(__name__)
 
 ORCHESTRATOR = "process_order"
+JOB_TYPE = "order"
 ALREADY_PROCESSED = "already processed"
 
 # Forward steps give up after about half a minute of transient failures and compensate;
@@ -58,6 +67,7 @@ class _Workflow:
         # Raced with every step before shipping and with the approval wait, read between steps.
         self.cancel = CancelWatch(context)
         self.cancellable = True
+        self.reporter = JobReporter(context, JOB_TYPE, run.correlation_id, run.routing)
 
     def payload(self, **fields: Any) -> dict[str, Any]:
         """An activity input; the correlation id rides along for the activity's log lines."""
@@ -76,6 +86,17 @@ class _Workflow:
                 watch=self.cancel.wait if self.cancellable else None,
             )
         )
+
+    def milestone(self, status: OrderStatus) -> Generator[Any, Any, None]:
+        name, progress = MILESTONES[status]
+        yield from self.reporter.milestone(name, progress, str(status))
+
+    def report(self, result: dict[str, Any]) -> Generator[Any, Any, None]:
+        """Publish the outcome (status record, topic, reply, webhook) and log it."""
+        outcome = WorkflowResult.from_dict(result)
+        step = FINAL_STEP.get(outcome.status, Step.FAILED)
+        succeeded = outcome.status is OrderStatus.COMPLETED
+        yield from self.reporter.finish(str(step), str(outcome.status), result, succeeded=succeeded)
 
     @property
     def cancelled(self) -> bool:
@@ -107,6 +128,7 @@ class _Workflow:
             # An earlier run finished this order and its history was purged: do nothing again.
             self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
             return WorkflowResult(order_id, status, ALREADY_PROCESSED).to_dict()
+        yield from self.milestone(OrderStatus.RECEIVED)
 
         if self.cancelled:
             return (yield from self.cancelled_run())
@@ -127,10 +149,12 @@ class _Workflow:
         self.undo.add("refund_payment", self.payload(order_id=order_id, payment_id=self.payment_id))
         if self.cancelled:
             return (yield from self.cancelled_run())
+        yield from self.milestone(OrderStatus.PAID)
 
         if needs_approval(order, self.run.approval.threshold_cents):
             self.context.set_custom_status(custom_status(Step.AWAITING_APPROVAL))
             yield from self.set_status(OrderStatus.AWAITING_APPROVAL)
+            yield from self.milestone(OrderStatus.AWAITING_APPROVAL)
             if self.cancelled:
                 return (yield from self.cancelled_run())
             outcome = yield from wait_for_approval(
@@ -147,6 +171,7 @@ class _Workflow:
         shipped = yield from self.step(Step.SHIPPING, "ship_order", self.payload(order_id=order_id))
         # Nothing is compensated any more either.
         self.undo.steps.clear()
+        yield from self.milestone(OrderStatus.SHIPPED)
         return (yield from self.confirm(shipped["tracking_id"]))
 
     def escalate(self) -> Generator[Any, Any, None]:
@@ -193,6 +218,9 @@ def process_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any
     """Input: WorkflowInput.to_dict(); output: WorkflowResult.to_dict() (ids and outcome only)."""
     workflow = _Workflow(context, WorkflowInput.from_dict(context.get_input()))
     try:
-        return (yield from workflow.forward())
+        result = yield from workflow.forward()
     except Exception as error:  # a step failed permanently or ran out of retries
-        return (yield from workflow.compensate(OrderStatus.FAILED, failure_reason(error)))
+        result = yield from workflow.compensate(OrderStatus.FAILED, failure_reason(error))
+    if result.get("reason") != ALREADY_PROCESSED:  # the earlier run published its outcome
+        yield from workflow.report(result)
+    return result

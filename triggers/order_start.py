@@ -19,6 +19,7 @@ import azure.durable_functions as df
 import app_config
 from adapters.claim_check import store_personal_data
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
+from domain.job_updates import ResultRouting
 from domain.order_requests import OrderRequest
 from domain.orders import instance_id_for
 from orchestrators.order_workflow import ORCHESTRATOR
@@ -54,6 +55,7 @@ async def start_order(
     *,
     received_at: datetime,
     correlation_id: str | None,
+    routing: ResultRouting | None = None,
 ) -> StartOutcome:
     order_id = request.order.order_id
     instance_id = instance_id_for(order_id)
@@ -69,7 +71,13 @@ async def start_order(
         # request stored; the workflow sees the reference only.
         ref = await asyncio.to_thread(store_personal_data, order_id, request.personal_data)
         order = request.with_customer_ref(ref)
-    run = WorkflowInput(order, received_at.isoformat(), approval_policy(), correlation_id)
+    run = WorkflowInput(
+        order,
+        received_at.isoformat(),
+        approval_policy(),
+        correlation_id,
+        routing or ResultRouting(),
+    )
     try:
         await client.start_new(ORCHESTRATOR, instance_id, run.to_dict())
     except Exception as error:  # the SDK raises a plain Exception with the extension's body

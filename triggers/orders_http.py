@@ -8,8 +8,6 @@ events, approve orders or terminate instances).
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -18,15 +16,14 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from domain.order_requests import parse_order_request
 from domain.orders import ORDER_ID, InvalidOrder, instance_id_for
+from triggers.correlation import correlation_id
+from triggers.order_intake import parse_http_order
 from triggers.order_start import start_order
 from triggers.problem_details import INVALID_ORDER, NOT_FOUND, problem, problem_response
 
 bp = df.Blueprint()
 
-CORRELATION_HEADER = "x-correlation-id"
-_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
@@ -43,13 +40,17 @@ async def orders_start(
     except ValueError:
         return _invalid("The body is not JSON.", None)
     try:
-        request = parse_order_request(body, allow_customer_ref=False)
+        request, routing = parse_http_order(body)
     except InvalidOrder as invalid:
         return _invalid("The order has problems listed in errors.", invalid.problems)
 
     order_id = request.order.order_id
     outcome = await start_order(
-        client, request, received_at=datetime.now(UTC), correlation_id=_correlation_id(req)
+        client,
+        request,
+        received_at=datetime.now(UTC),
+        correlation_id=correlation_id(req),
+        routing=routing,
     )
     status_url = _status_url(req, order_id)
     headers = {"Location": status_url, "Cache-Control": "no-store"}
@@ -107,11 +108,6 @@ def _status_url(req: func.HttpRequest, order_id: str) -> str:
     query string (which may hold its function key)."""
     scheme, netloc, path, _, _ = urlsplit(req.url)
     return urlunsplit((scheme, netloc, f"{path.rstrip('/')}/{quote(order_id)}", "", ""))
-
-
-def _correlation_id(req: func.HttpRequest) -> str:
-    given = req.headers.get(CORRELATION_HEADER, "")
-    return given if _CORRELATION_ID.match(given) else uuid.uuid4().hex
 
 
 def _invalid(detail: str, errors: list[str] | None) -> func.HttpResponse:

@@ -1,9 +1,16 @@
-"""The `orders` Service Bus queue starts an order's workflow, once per order however often sent.
+"""The `orders` and `orders-express` Service Bus queues start an order's workflow, once per order.
 
-A malformed message (not UTF-8 JSON, or an invalid order) can never succeed, so it is not
-retried: it is recorded with its reason in the rejected-messages table, counted, and completed.
-Any other failure raises, so Service Bus delivers the message again and dead-letters it after
-the queue's maxDeliveryCount.
+Both queues are handled by the same code; an order from `orders-express` is marked express (the
+order record keeps the flag for reports and metrics). The separate queue only gets an express
+order started sooner: once started, it shares the task hub's queues with every other order
+(docs/order-workflow.md, "Priority").
+
+Messages carry personal data only by reference (`customer_ref`, written by the publisher to the
+claim-check container first): a message, and its dead letter if delivery fails, must never hold
+it. A malformed message (not UTF-8 JSON, an invalid order, or an inline `customer`) can never
+succeed, so it is not retried: it is recorded with its reason (never its body) in the
+rejected-messages table, counted, and completed. Any other failure raises, so Service Bus
+delivers the message again and dead-letters it after the queue's maxDeliveryCount.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +28,16 @@ from opentelemetry import metrics
 
 import app_config
 from adapters.rejected_messages import RejectedMessage, rejected_message_store
-from domain.order_requests import OrderRequest, parse_order_request
+from domain.job_updates import ResultRouting
+from domain.order_requests import OrderRequest
 from domain.orders import InvalidOrder
+from triggers.order_intake import parse_queued_order
 from triggers.order_start import start_order
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "orders"
+EXPRESS_QUEUE = "orders-express"
 CONNECTION = "ServiceBusConnection"
 
 # A no-op until a meter provider is configured (azure-monitor-opentelemetry in Azure).
@@ -47,37 +58,65 @@ bp = df.Blueprint()
 async def orders_from_queue(
     msg: func.ServiceBusMessage, client: df.DurableOrchestrationClient
 ) -> None:
+    await handle_order_message(msg, client, queue=QUEUE, express=False)
+
+
+@bp.function_name("orders_express_from_queue")
+@bp.service_bus_queue_trigger(
+    arg_name="msg", queue_name=EXPRESS_QUEUE, connection=CONNECTION, data_type=func.DataType.BINARY
+)
+@bp.durable_client_input(client_name="client")
+async def orders_express_from_queue(
+    msg: func.ServiceBusMessage, client: df.DurableOrchestrationClient
+) -> None:
+    await handle_order_message(msg, client, queue=EXPRESS_QUEUE, express=True)
+
+
+async def handle_order_message(
+    msg: func.ServiceBusMessage,
+    client: df.DurableOrchestrationClient,
+    *,
+    queue: str,
+    express: bool,
+) -> None:
+    """Start the message's order, or record why it can never start; `express` marks the order."""
     body = msg.get_body()
     try:
-        request = parse_message(body)
+        request, routing = parse_message(body, msg.reply_to)
     except InvalidOrder as invalid:
-        await asyncio.to_thread(reject, msg, str(invalid), len(body))
+        await asyncio.to_thread(reject, msg, queue, str(invalid), len(body))
         return
+    if express:
+        # The queue decides: an order that came the express way is recorded as express.
+        request = replace(request, order=replace(request.order, express=True))
     outcome = await start_order(
         client,
         request,
         received_at=_enqueued_at(msg),
         correlation_id=msg.correlation_id or msg.message_id,
+        routing=routing,
     )
     if not outcome.started:
         logger.info(
-            "Message %s repeats order %s (%s); not started again",
+            "Message %s on %s repeats order %s (%s); not started again",
             msg.message_id,
+            queue,
             request.order.order_id,
             outcome.runtime_status,
         )
 
 
-def parse_message(body: bytes) -> OrderRequest:
-    """The order a message carries; InvalidOrder for anything that can never be processed."""
+def parse_message(body: bytes, reply_to: str | None) -> tuple[OrderRequest, ResultRouting]:
+    """The order a message carries and where its outcome goes; InvalidOrder for anything that
+    can never be processed."""
     try:
         data: Any = json.loads(body.decode("utf-8"))
     except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise InvalidOrder([f"the body is not UTF-8 JSON: {error}"]) from error
-    return parse_order_request(data, allow_customer_ref=True)
+    return parse_queued_order(data, reply_to)
 
 
-def reject(msg: func.ServiceBusMessage, reason: str, body_bytes: int) -> None:
+def reject(msg: func.ServiceBusMessage, queue: str, reason: str, body_bytes: int) -> None:
     """Record why the message was refused (never its body), count it, log it."""
     store = rejected_message_store(
         app_config.storage_connection(),
@@ -86,7 +125,7 @@ def reject(msg: func.ServiceBusMessage, reason: str, body_bytes: int) -> None:
     )
     store.record(
         RejectedMessage(
-            queue=QUEUE,
+            queue=queue,
             message_id=msg.message_id or "",
             reason=reason,
             delivery_count=msg.delivery_count or 0,
@@ -95,8 +134,8 @@ def reject(msg: func.ServiceBusMessage, reason: str, body_bytes: int) -> None:
             rejected_at=datetime.now(UTC),
         )
     )
-    rejected_counter.add(1, {"queue": QUEUE})
-    logger.warning("Rejected message %s on %s: %s", msg.message_id, QUEUE, reason)
+    rejected_counter.add(1, {"queue": queue})
+    logger.warning("Rejected message %s on %s: %s", msg.message_id, queue, reason)
 
 
 def _enqueued_at(msg: func.ServiceBusMessage) -> datetime:

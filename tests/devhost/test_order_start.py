@@ -2,6 +2,7 @@
 
 The app (tests/apps/order_stubs) runs the real triggers and orchestrator over stub activities
 and a stub claim check, with the Service Bus stand-in on Azurite and the real queue declaration.
+HTTP requests carry the customer inline; queue messages only a claim-check reference.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import requests
 from adapters.rejected_messages import RejectedMessage, rejected_message_store
 from app_config import StorageConnection
 from devhost.azurite import Azurite
-from devhost.servicebus.client import send_message
+from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import SendResult
 from devhost.testing import PROJECT_ROOT, DevHostProcess
 from orchestrators.approval import APPROVAL_EVENT
@@ -56,6 +57,12 @@ class Api:
             environ=self.env,
             **kwargs,
         )
+
+    def dead_letters(self) -> list[str]:
+        letters, _ = peek_dead_letters(
+            "orders", connection="ServiceBusConnection", app_dir=APP, environ=self.env
+        )
+        return [letter.message_id for letter in letters]
 
     def calls(self, order_id: str, activity: str) -> list[dict[str, Any]]:
         path = self.folder / "calls.jsonl"
@@ -97,6 +104,16 @@ def order_body(order_id: str | None = None, amount: int = 2_500, **extra: Any) -
         "customer": CANARY,
     }
     return {**body, **extra}
+
+
+def message_body(order_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A queue message: the publisher stored the customer first and sends the reference."""
+    oid = order_id or f"o-{uuid.uuid4().hex[:12]}"
+    body = order_body(
+        oid, **{"customer_ref": f"claim://orders-private/customers/{oid}.json", **extra}
+    )
+    del body["customer"]
+    return body
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
@@ -268,9 +285,8 @@ def test_an_unknown_order_is_404_problem(api: Api) -> None:
 
 
 def test_a_queue_message_completes_an_order(api: Api) -> None:
-    body = order_body()
-    del body["customer"]
-    body["customer_ref"] = "claim-from-producer"
+    body = message_body()
+    ref = body["customer_ref"]
     sent = api.send(body, correlation_id="corr-42")
     assert sent.accepted
     result = finished(api, body["order_id"])
@@ -278,20 +294,38 @@ def test_a_queue_message_completes_an_order(api: Api) -> None:
     status = api.host.status(f"order-{body['order_id']}")
     started = json.loads(status["input"])
     assert started["correlation_id"] == "corr-42"
-    assert started["order"]["customer_ref"] == "claim-from-producer"
+    assert started["order"]["customer_ref"] == ref
+    assert started["order"]["express"] is False
+    (confirmation,) = api.calls(body["order_id"], "send_confirmation")
+    assert confirmation["customer_ref"] == ref
+    # The starter stored nothing: the publisher did, before it sent the reference.
+    assert not (api.folder / "personal" / f"{body['order_id']}.json").exists()
 
 
-def test_personal_data_in_a_message_goes_to_the_claim_check(api: Api) -> None:
+def test_personal_data_in_a_message_is_rejected_without_keeping_it(api: Api) -> None:
     body = order_body()
     oid = body["order_id"]
-    assert api.send(body).accepted
-    finished(api, oid)
-    assert json.loads((api.folder / "personal" / f"{oid}.json").read_text()) == CANARY
-    assert CANARY["email"] not in json.dumps(api.host.status(f"order-{oid}"))
+    sent = api.send(body)
+    assert sent.accepted
+    (row,) = wait_until(lambda: api.rejected(sent.message_id))
+    assert row.reason == (
+        "customer: personal data is not accepted in a queue message; "
+        "store it with the claim check and send customer_ref"
+    )
+    assert row.queue == "orders" and row.body_bytes == len(json.dumps(body).encode())
+    assert not any(value in json.dumps(row.__dict__, default=str) for value in CANARY.values())
+    time.sleep(1.5)  # completed, not abandoned: no second delivery, no dead letter
+    assert api.rejected(sent.message_id)[0].rejected_at == row.rejected_at
+    assert sent.message_id not in api.dead_letters()
+    assert api.get(oid).status_code == 404  # nothing started
+    assert not (api.folder / "personal" / f"{oid}.json").exists()  # nothing stored
+    logs = api.host.logs()
+    assert f"Rejected message {sent.message_id} on orders: customer: personal data" in logs
+    assert not any(value in logs for value in CANARY.values())
 
 
 def test_a_repeated_message_runs_the_order_once_even_after_purge(api: Api) -> None:
-    body = order_body()
+    body = message_body()
     oid = body["order_id"]
     first = api.send(body)
     assert api.send(body, message_id=first.message_id).accepted is False  # duplicate detection
@@ -321,6 +355,7 @@ def test_a_repeated_message_runs_the_order_once_even_after_purge(api: Api) -> No
         (b"{not json", "the body is not UTF-8 JSON: Expecting property name"),
         (b"\xff\xfe", "the body is not UTF-8 JSON: 'utf-8' codec can't decode"),
         (json.dumps({"order_id": "x", "customer": CANARY}).encode(), "currency: one of"),
+        (json.dumps(message_body(customer_ref="no spaces allowed")).encode(), "customer_ref"),
     ],
 )
 def test_a_malformed_message_is_recorded_and_not_retried(

@@ -8,6 +8,7 @@ each completed call) and from storage (the payment ledger), never from the test'
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,19 +18,38 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.factory import OrderAdapters, build_order_adapters
+from adapters.factory import (
+    OrderAdapters,
+    ResultAdapters,
+    build_order_adapters,
+    build_result_adapters,
+)
+from adapters.messaging import ServiceBusPublisher
 from adapters.payments import LedgerPaymentProvider
-from app_config import StorageConnection, order_storage_names
+from app_config import StorageConnection, order_storage_names, result_channels, service_bus_settings
 from devhost.azurite import Azurite
-from devhost.servicebus.client import send_message
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.servicebus.client import receive_messages, send_message
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
 from domain.payments import DECLINE_PREFIX, charge_key
+from domain.webhooks import verify
 
 DURABLE = "/runtime/webhooks/durabletask"
 THRESHOLD = 100_000
 CUSTOMER = {"name": "E2E Canary", "email": "e2e-canary@example.invalid", "address": "2 Test Rd"}
+EMULATOR = (
+    "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
+    "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
+)
+WEBHOOK_KEY = "e2e-webhook-signing-key-0123456789abcdef"
+EVENTS = "order-events/Subscriptions/all"
 
 # -- the other half of the feature, read and set up through its own adapters -----------------
+
+
+def adapters_results(shop: Shop) -> ResultAdapters:
+    connection = StorageConnection(connection_string=shop.storage)
+    publisher = ServiceBusPublisher(service_bus_settings({"ServiceBusConnection": EMULATOR}))
+    return build_result_adapters(connection, result_channels({}), publisher)
 
 
 def adapters(connection_string: str) -> OrderAdapters:
@@ -68,7 +88,13 @@ class Shop:
     def post(self, body: dict[str, Any]) -> requests.Response:
         return self.host.http.post(self.host.url("/api/orders"), json=body, timeout=30)
 
-    def send(self, body: dict[str, Any], message_id: str | None = None) -> bool:
+    def send(self, body: dict[str, Any], message_id: str | None = None, **properties: Any) -> bool:
+        """Publish as a producer must: personal data through the claim check first, then the
+        message with the reference only."""
+        body = dict(body)
+        customer = body.pop("customer", None)
+        if customer is not None:
+            body["customer_ref"] = adapters(self.storage).claims.put(body["order_id"], customer)
         result = send_message(
             "orders",
             json.dumps(body),
@@ -76,8 +102,18 @@ class Shop:
             connection="ServiceBusConnection",
             app_dir=PROJECT_ROOT,
             environ=self.env,
+            **properties,
         )
         return result.accepted
+
+    def received(self, entity: str, job_id: str) -> list[Any]:
+        """Every message on `entity` so far about `job_id` (others are consumed and dropped)."""
+        found = []
+        while batch := receive_messages(
+            entity, max_count=32, max_wait=0.2, app_dir=PROJECT_ROOT, environ=self.env
+        ):
+            found.extend(m for m in batch if json.loads(m.body).get("job_id") == job_id)
+        return found
 
     def result(self, order_id: str, timeout: float = 60) -> dict[str, Any]:
         status = self.host.wait_for(f"order-{order_id}", timeout=timeout, history=True)
@@ -85,10 +121,12 @@ class Shop:
         return status
 
     def calls(self, status: dict[str, Any]) -> list[str]:
+        """The workflow's steps, in order (publishing results is not a step)."""
         return [
             e["FunctionName"]
             for e in status["historyEvents"]
             if e["EventType"] in ("TaskCompleted", "TaskFailed")
+            and e["FunctionName"] not in ("publish_job_update", "deliver_webhook")
         ]
 
     def step(self, order_id: str) -> str | None:
@@ -98,13 +136,25 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    state = tmp_path_factory.mktemp("order-e2e")
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
         "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
+        # The Service Bus emulator's connection string: devhost serves it with its stand-in.
+        "ServiceBusConnection": EMULATOR,
+        "WEBHOOK_SIGNING_KEY": WEBHOOK_KEY,
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "DEVHOST_SPANS_FILE": str(state / "spans.jsonl"),
     }
-    state = tmp_path_factory.mktemp("order-e2e")
     with DevHostProcess(PROJECT_ROOT, state_dir=state, virtual_time=True, env=env) as host:
         yield Shop(host, env, azurite.connection_string)
+
+
+@pytest.fixture(scope="module")
+def webhooks() -> Iterator[WebhookReceiver]:
+    """A caller's webhook receiver on a free loopback port."""
+    with WebhookReceiver("/hooks/orders") as receiver:
+        yield receiver
 
 
 @pytest.fixture
@@ -233,13 +283,73 @@ def test_no_decision_escalates_then_auto_rejects(shop: Shop) -> None:
     assert calls[-3:] == ["refund_payment", "release_stock", "set_order_status"]
 
 
-def test_a_queue_message_completes_an_order(shop: Shop) -> None:
-    body = new_order(shop)
-    assert shop.send(body)
-    status = shop.result(body["order_id"])
+def test_a_queue_message_completes_an_order_and_every_channel_reports_it(
+    shop: Shop, webhooks: WebhookReceiver
+) -> None:
+    url, deliveries = webhooks.url, webhooks.deliveries
+    body = new_order(shop, callback_url=url)
+    oid, job_id, correlation = body["order_id"], f"order-{body['order_id']}", uuid.uuid4().hex
+    assert shop.send(body, correlation_id=correlation, reply_to="replies")
+    status = shop.result(oid)
     assert shop.calls(status) == HAPPY
-    assert len(charges(shop.storage, body["order_id"])) == 1
+    assert len(charges(shop.storage, oid)) == 1
     assert stock(shop, body) == (9, 1)
+
+    # 1. The reply, on the reply queue, with the message's CorrelationId.
+    [reply] = wait_until(lambda: shop.received("replies", job_id))
+    assert reply.correlation_id == correlation
+    assert json.loads(reply.body)["result"] == status["output"]
+    assert reply.subject == "order.completed"
+    # 2. The topic: every update in order, numbered, with the same CorrelationId.
+    events = wait_until(lambda: shop.received(EVENTS, job_id))
+    numbered = [json.loads(e.body) for e in sorted(events, key=lambda e: e.sequence_number)]
+    assert [(u["sequence"], u["status"]) for u in numbered] == [
+        (1, "Received"),
+        (2, "Paid"),
+        (3, "Shipped"),
+        (4, "Completed"),
+    ]
+    assert {e.correlation_id for e in events} == {correlation}
+    assert [e.message_id for e in events] == [f"{job_id}:{n}" for n in (1, 2, 3, 4)]
+    # 3. The webhook: once, signed with the key from configuration.
+    mine = wait_until(lambda: [d for d in deliveries if job_id.encode() in d.body])
+    assert len(mine) == 1
+    payload = verify(mine[0].body, mine[0].headers, WEBHOOK_KEY, now=time.time())
+    assert payload["event"] == numbered[-1]
+    assert payload["correlation_id"] == correlation
+    # 4. The status record holds the last update.
+    record = adapters_results(shop).status.get(job_id)
+    assert record is not None and record.sequence == 4 and record.status == "Completed"
+    # 5. The status endpoint.
+    view = shop.host.http.get(shop.host.url(f"/api/jobs/{job_id}"), timeout=30).json()
+    assert view["runtime_status"] == "Completed" and view["result"] == status["output"]
+
+    # One correlation id in every activity's log lines, and the job's own lines with duration.
+    lines = [line for line in shop.host.logs().splitlines() if f"order {oid} " in line]
+    assert lines and all(f"[correlation {correlation}]" in line for line in lines)
+    assert re.search(
+        rf"Job {job_id} completed: type=order instance={job_id} correlation={correlation} "
+        r"duration_ms=\d+",
+        shop.host.logs(),
+    )
+
+
+def test_a_reply_to_an_undeclared_queue_goes_to_the_reply_queue(shop: Shop) -> None:
+    body = new_order(shop)
+    job_id = f"order-{body['order_id']}"
+    assert shop.send(body, correlation_id="c-undeclared", reply_to="someone-elses-queue")
+    shop.result(body["order_id"])
+    [reply] = wait_until(lambda: shop.received("replies", job_id))
+    assert reply.correlation_id == "c-undeclared"
+
+
+def test_a_refused_callback_url_is_a_400_before_anything_starts(shop: Shop) -> None:
+    body = new_order(shop, callback_url="http://169.254.169.254/latest/meta-data")
+    response = shop.post(body)
+    assert response.status_code == 400
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert any(e["detail"].startswith("callback_url:") for e in response.json()["errors"])
+    assert shop.host.status(f"order-{body['order_id']}") is None
 
 
 def test_one_charge_however_often_the_order_arrives(shop: Shop) -> None:

@@ -21,6 +21,7 @@ from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess
 from domain.approval_tokens import issue
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
+from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderLine, instance_id_for
 from orchestrators.approval import APPROVAL_EVENT, TIMED_OUT
 
@@ -30,6 +31,7 @@ POLICY = ApprovalPolicy(
 )
 SMALL, LARGE = 2_500, 250_000
 SIGNING_KEY = "devhost-test-approval-signing-key-0123456789"
+NO_ROUTING = ResultRouting()
 
 
 class Stubs:
@@ -51,6 +53,21 @@ class Stubs:
 
     def names(self, order_id: str) -> list[str]:
         return [name for name, _ in self.calls(order_id)]
+
+    def published(self, order_id: str) -> list[dict[str, Any]]:
+        """The publish_job_update inputs for the order, in call order."""
+        return [
+            p for p in self._rows("published.jsonl") if p["update"]["job_id"] == f"order-{order_id}"
+        ]
+
+    def webhooks(self, order_id: str) -> list[dict[str, Any]]:
+        return [
+            p for p in self._rows("webhooks.jsonl") if p["event"]["job_id"] == f"order-{order_id}"
+        ]
+
+    def _rows(self, name: str) -> list[dict[str, Any]]:
+        path = self.folder / name
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def statuses(self, order_id: str) -> list[tuple[str, str | None]]:
         return [
@@ -94,8 +111,8 @@ def new_order(amount_cents: int = SMALL) -> Order:
     return Order(order_id, "ref-123", "EUR", (line,))
 
 
-def start(host: DevHostProcess, order: Order) -> str:
-    run = WorkflowInput(order, "2026-11-22T00:00:00+00:00", POLICY, "corr-1")
+def start(host: DevHostProcess, order: Order, routing: ResultRouting | None = None) -> str:
+    run = WorkflowInput(order, "2026-11-22T00:00:00+00:00", POLICY, "corr-1", routing or NO_ROUTING)
     return host.start_orchestration("process_order", run.to_dict(), instance_id_for(order.order_id))
 
 
@@ -386,10 +403,74 @@ def test_a_decision_raised_while_the_escalation_runs_is_not_lost(
     status = paused.wait_for(iid, timeout=20)
     assert status["output"]["status"] == "Completed"
     # The race did happen: the event is in the history before the escalation finished (the
-    # sixth activity completion: record, reserve, pay, status, notification, status).
-    kinds = [e["EventType"] for e in paused.raw_history(iid)]
-    completions = [i for i, kind in enumerate(kinds) if kind == 5]
-    assert kinds.index(15) < completions[5]
+    # completion of the second set_order_status, the one that slept).
+    history = paused.raw_history(iid)
+    status_calls = [
+        e["EventId"] for e in history if e["EventType"] == 4 and e["Name"] == "set_order_status"
+    ]
+    escalated_done = next(
+        i
+        for i, e in enumerate(history)
+        if e["EventType"] == 5 and e["TaskScheduledId"] == status_calls[1]
+    )
+    assert [e["EventType"] for e in history].index(15) < escalated_done
+
+
+# -- returning results: numbered updates, the reply and the webhook ----------------------------
+
+
+def test_updates_are_numbered_in_order_and_the_outcome_goes_to_every_channel(
+    host: DevHostProcess, stubs: Stubs
+) -> None:
+    order = new_order()
+    oid, hook = order.order_id, "https://hooks.example.com/orders"
+    iid = start(host, order, ResultRouting(reply_queue="replies", callback_url=hook))
+    status = host.wait_for(iid)
+    published = stubs.published(oid)
+    updates = [p["update"] for p in published]
+    assert [(u["sequence"], u["kind"], u["step"], u["status"]) for u in updates] == [
+        (1, "milestone", "recorded", "Received"),
+        (2, "milestone", "paid", "Paid"),
+        (3, "milestone", "shipped", "Shipped"),
+        (4, "completed", "completed", "Completed"),
+    ]
+    assert all(u["job_id"] == iid and u["job_type"] == "order" for u in updates)
+    assert all(u["correlation_id"] == "corr-1" for u in updates)
+    assert [u["progress"] for u in updates] == sorted(u["progress"] for u in updates)
+    assert updates[-1]["result"] == status["output"]
+    assert all(p["routing"] == {"reply_queue": "replies", "callback_url": hook} for p in published)
+    # The final update goes to the webhook once, with a delivery id stable across retries.
+    [webhook] = stubs.webhooks(oid)
+    assert webhook == {
+        "url": hook,
+        "event": updates[-1],
+        "delivery_id": f"{iid}:4",
+        "correlation_id": "corr-1",
+    }
+
+
+def test_a_failed_order_publishes_its_end_and_a_failed_publish_does_not_change_it(
+    host: DevHostProcess, stubs: Stubs
+) -> None:
+    order = new_order()
+    oid = order.order_id
+    stubs.script(oid, {"take_payment": ["permanent:payment declined: card"]})
+    status = run(host, order)
+    assert status["output"]["status"] == "Failed"
+    updates = [p["update"] for p in stubs.published(oid)]
+    assert [(u["sequence"], u["kind"], u["status"]) for u in updates] == [
+        (1, "milestone", "Received"),
+        (2, "ended", "Failed"),
+    ]
+    assert updates[-1]["result"]["reason"] == "payment declined: card"
+    assert stubs.webhooks(oid) == []  # no callback URL was given
+
+    unpublished = new_order()
+    stubs.script(unpublished.order_id, {"publish_fails": True})
+    status = run(host, unpublished)
+    assert status["output"]["status"] == "Completed"  # results are best effort
+    attempts = [p["update"]["sequence"] for p in stubs.published(unpublished.order_id)]
+    assert attempts == [1, 2, 3, 4]  # a permanent failure is not retried
 
 
 # -- cancellation (POST /api/orders/{id}/cancel) --------------------------------------------

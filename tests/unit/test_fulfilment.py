@@ -16,6 +16,7 @@ from domain.fulfilment import (
     WorkflowResult,
     custom_status,
 )
+from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderLine, OrderStatus
 
 POLICY = ApprovalPolicy(100_000, timedelta(hours=24), timedelta(hours=72))
@@ -29,6 +30,8 @@ def roundtrip(data: dict) -> dict:
 def test_workflow_input_round_trips_through_json() -> None:
     run = WorkflowInput(ORDER, "2026-11-22T10:00:00+00:00", POLICY, "corr-1")
     assert WorkflowInput.from_dict(roundtrip(run.to_dict())) == run
+    routed = WorkflowInput(ORDER, "t", POLICY, "c", ResultRouting("replies", "https://h.example/x"))
+    assert WorkflowInput.from_dict(roundtrip(routed.to_dict())) == routed
     assert WorkflowInput.from_dict(roundtrip(WorkflowInput(ORDER, "t", POLICY).to_dict())) == (
         WorkflowInput(ORDER, "t", POLICY, None)
     )

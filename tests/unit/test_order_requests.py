@@ -6,10 +6,16 @@ from typing import Any
 
 import pytest
 
-from domain.order_requests import UNSET_REF, parse_order_request
+from domain.order_requests import (
+    PERSONAL_DATA_ON_QUEUE,
+    UNSET_REF,
+    CustomerForm,
+    parse_order_request,
+)
 from domain.orders import InvalidOrder
 
 CUSTOMER = {"name": "Ada Example", "email": "ada@example.invalid", "address": "1 Main St"}
+REF = "claim://orders-private/customers/o-1.json"
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -22,14 +28,20 @@ def body(**changes: Any) -> dict[str, Any]:
     return {**base, **changes}
 
 
-def problems(data: Any, *, allow_customer_ref: bool = False) -> list[str]:
+def by_ref(**changes: Any) -> dict[str, Any]:
+    data = body(**{"customer_ref": REF, **changes})
+    del data["customer"]
+    return data
+
+
+def problems(data: Any, form: CustomerForm = CustomerForm.INLINE) -> list[str]:
     with pytest.raises(InvalidOrder) as raised:
-        parse_order_request(data, allow_customer_ref=allow_customer_ref)
+        parse_order_request(data, customer_form=form)
     return raised.value.problems
 
 
 def test_personal_data_is_split_from_the_order() -> None:
-    request = parse_order_request(body(), allow_customer_ref=False)
+    request = parse_order_request(body(), customer_form=CustomerForm.INLINE)
     assert request.personal_data == CUSTOMER
     assert request.order.customer_ref == UNSET_REF
     assert request.order.total_cents == 1000
@@ -37,16 +49,33 @@ def test_personal_data_is_split_from_the_order() -> None:
     assert "customer" not in request.order.to_dict()
 
 
-def test_a_reference_is_accepted_only_where_allowed() -> None:
-    data = body()
-    del data["customer"]
-    data["customer_ref"] = "claims/o-1"
-    request = parse_order_request(data, allow_customer_ref=True)
+def test_the_reference_form_takes_a_claim_check_reference() -> None:
+    request = parse_order_request(by_ref(), customer_form=CustomerForm.REFERENCE)
     assert request.personal_data is None
-    assert request.order.customer_ref == "claims/o-1"
-    assert problems(data) == ["customer_ref: not accepted here; send customer"]
-    data["customer_ref"] = "bad ref with spaces"
-    assert problems(data, allow_customer_ref=True) == ["customer_ref: a claim-check reference"]
+    assert request.order.customer_ref == REF
+    bad = by_ref(customer_ref="bad ref with spaces")
+    assert problems(bad, CustomerForm.REFERENCE) == ["customer_ref: a claim-check reference"]
+    missing = by_ref()
+    del missing["customer_ref"]
+    assert problems(missing, CustomerForm.REFERENCE) == ["customer_ref: a claim-check reference"]
+
+
+def test_the_reference_form_refuses_personal_data_without_reading_it() -> None:
+    for data in (body(), body(customer_ref=REF), body(customer="not even an object")):
+        found = problems(data, CustomerForm.REFERENCE)
+        assert found == [PERSONAL_DATA_ON_QUEUE]
+        assert "claim check" in found[0] and "customer_ref" in found[0]
+        assert not any(value in found[0] for value in CUSTOMER.values())
+    # Listed with the order's own problems, so the rejection says everything at once.
+    assert problems(body(currency="XXX"), CustomerForm.REFERENCE) == [
+        "currency: one of EUR, GBP, USD",
+        PERSONAL_DATA_ON_QUEUE,
+    ]
+
+
+def test_the_inline_form_refuses_a_reference() -> None:
+    assert problems(by_ref()) == ["customer_ref: not accepted here; send customer"]
+    assert problems(body(customer_ref=REF)) == ["customer_ref: not accepted here; send customer"]
 
 
 def test_customer_problems_name_the_field_not_the_value() -> None:
@@ -66,5 +95,5 @@ def test_order_and_customer_problems_are_reported_together() -> None:
         "currency: one of EUR, GBP, USD",
         "customer: an object with name and email",
     ]
-    assert problems(body(customer_ref="x")) == ["customer: give customer or customer_ref, not both"]
     assert problems([1, 2]) == ["the order must be a JSON object"]
+    assert problems([1, 2], CustomerForm.REFERENCE) == ["the order must be a JSON object"]

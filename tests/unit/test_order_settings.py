@@ -64,3 +64,35 @@ def test_the_approval_signing_key_is_required_and_long_enough() -> None:
     assert approval_signing_key({}) is None
     assert approval_signing_key({"APPROVAL_SIGNING_KEY": "too-short"}) is None
     assert approval_signing_key({"APPROVAL_SIGNING_KEY": "k" * 32}) == "k" * 32
+    unresolved = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/approval/)"
+    assert approval_signing_key({"APPROVAL_SIGNING_KEY": unresolved}) is None
+
+
+def test_service_bus_settings_take_a_connection_string_or_an_identity() -> None:
+    emulator = "Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true;"
+    local = app_config.service_bus_settings({"ServiceBusConnection": emulator})
+    assert local.connection_string == emulator and emulator not in repr(local)
+    identity = app_config.service_bus_settings(
+        {
+            "ServiceBusConnection__fullyQualifiedNamespace": "ns.servicebus.windows.net",
+            "ServiceBusConnection__clientId": "client-1",
+        }
+    )
+    assert identity.connection_string is None
+    assert identity.fully_qualified_namespace == "ns.servicebus.windows.net"
+    assert identity.client_id == "client-1"
+    with pytest.raises(ValueError, match="fullyQualifiedNamespace"):
+        app_config.service_bus_settings({})
+
+
+def test_result_channels_default_to_the_declared_entities_and_check_settings() -> None:
+    channels = app_config.result_channels({})
+    assert (channels.events_topic, channels.reply_queue) == ("order-events", "replies")
+    assert channels.reply_queues == frozenset({"replies"})
+    assert channels.status_table == "jobstatus"
+    listed = app_config.result_channels({"REPLY_QUEUES": "replies, partner-replies"})
+    assert listed.reply_queues == frozenset({"replies", "partner-replies"})
+    with pytest.raises(ValueError, match="REPLY_QUEUE"):
+        app_config.result_channels({"REPLY_QUEUE": "other", "REPLY_QUEUES": "replies"})
+    with pytest.raises(ValueError, match="JOB_STATUS_TABLE"):
+        app_config.result_channels({"JOB_STATUS_TABLE": "no-dashes"})

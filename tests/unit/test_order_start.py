@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from domain.order_requests import parse_order_request
+from domain.order_requests import CustomerForm, parse_order_request
 from triggers import order_start
 
 BODY = {
@@ -56,7 +56,7 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
 
 
 def start(client: FakeClient) -> order_start.StartOutcome:
-    request = parse_order_request(BODY, allow_customer_ref=False)
+    request = parse_order_request(BODY, customer_form=CustomerForm.INLINE)
     return asyncio.run(
         order_start.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
     )

@@ -126,3 +126,27 @@ def send_notification(payload: dict) -> dict:
 def set_order_status(payload: dict) -> dict:
     _call("set_order_status", payload)
     return {"status": payload["status"]}
+
+
+def _journal(name: str, payload: dict) -> None:
+    folder = Path(os.environ["ORDER_STUBS_DIR"])
+    with _lock, (folder / name).open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(payload) + "\n")
+
+
+@app.activity_trigger(input_name="payload")
+def publish_job_update(payload: dict) -> dict:
+    """Journalled apart from the steps (published.jsonl), so step sequences stay comparable."""
+    _journal("published.jsonl", payload)
+    order_id = payload["update"]["job_id"].removeprefix("order-")
+    script_file = Path(os.environ["ORDER_STUBS_DIR"]) / "script.json"
+    script = json.loads(script_file.read_text()) if script_file.exists() else {}
+    if script.get(order_id, {}).get("publish_fails"):
+        raise PermanentFailure("cannot send to order-events: MessagingEntityNotFoundError")
+    return {"sequence": payload["update"]["sequence"]}
+
+
+@app.activity_trigger(input_name="payload")
+def deliver_webhook(payload: dict) -> dict:
+    _journal("webhooks.jsonl", payload)
+    return {"delivered": True, "status": 204}

@@ -1,0 +1,143 @@
+"""Returning results: a job's numbered updates, its final reply and webhook, and its log lines.
+
+The orchestrator numbers updates itself (replay gives the same numbers), so receivers can apply
+them in order. Publishing never decides a job's outcome: an update that cannot be published
+after its retries is logged and the job goes on, since the status endpoint and the status
+record still tell the truth. Start, completion and failure are logged once each (never during
+replay) with the job type, instance id, correlation id and duration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain.failures import failure_reason
+from domain.job_updates import JobUpdate, PublishRequest, ResultRouting, UpdateKind
+from domain.retry import RetryPolicy
+from orchestrators.retry import call_activity_with_backoff
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_ACTIVITY = "publish_job_update"
+WEBHOOK_ACTIVITY = "deliver_webhook"
+
+PUBLISH_RETRY = RetryPolicy(max_attempts=6, first_delay=timedelta(seconds=2))
+# A caller's endpoint may be down for a while: about an hour of attempts before giving up.
+WEBHOOK_RETRY = RetryPolicy(
+    max_attempts=10, first_delay=timedelta(seconds=5), max_delay=timedelta(minutes=15)
+)
+
+
+class JobReporter:
+    """Publishes one job's updates; use every generator method with `yield from`."""
+
+    def __init__(
+        self,
+        context: df.DurableOrchestrationContext,
+        job_type: str,
+        correlation_id: str | None,
+        routing: ResultRouting,
+    ) -> None:
+        self.context = context
+        self.job_type = job_type
+        self.correlation_id = correlation_id
+        self.routing = routing
+        self.sequence = 0
+        # The first episode's time during every replay, so the duration is deterministic.
+        self.started_at: datetime = context.current_utc_datetime
+        self._log(logging.INFO, "started", None)
+
+    def milestone(self, step: str, progress: int, status: str) -> Generator[Any, Any, None]:
+        yield from self._publish(UpdateKind.MILESTONE, step, progress, status, None)
+
+    def finish(
+        self, step: str, status: str, result: dict[str, Any], *, succeeded: bool
+    ) -> Generator[Any, Any, None]:
+        """The final update: status record, topic, reply; then the webhook; then the log line."""
+        kind = UpdateKind.COMPLETED if succeeded else UpdateKind.ENDED
+        update = yield from self._publish(kind, step, 100, status, result)
+        if self.routing.callback_url is not None and update is not None:
+            yield from self._webhook(update)
+        level = logging.INFO if succeeded else logging.WARNING
+        self._log(level, "completed" if succeeded else f"ended {status}", result.get("reason"))
+
+    def _publish(
+        self, kind: UpdateKind, step: str, progress: int, status: str, result: Any
+    ) -> Generator[Any, Any, JobUpdate | None]:
+        self.sequence += 1
+        update = JobUpdate(
+            job_id=self.context.instance_id,
+            job_type=self.job_type,
+            sequence=self.sequence,
+            kind=kind,
+            step=step,
+            progress=progress,
+            status=status,
+            occurred_at=self.context.current_utc_datetime.isoformat(),
+            correlation_id=self.correlation_id,
+            result=result,
+        )
+        request = PublishRequest(update, self.routing).to_dict()
+        try:
+            yield from call_activity_with_backoff(
+                self.context, PUBLISH_ACTIVITY, request, PUBLISH_RETRY, seed=update.message_id
+            )
+        except Exception as error:  # results are best effort; the job's outcome stands
+            if not self.context.is_replaying:
+                logger.error(
+                    "Update %d of %s not published: %s [correlation %s]",
+                    update.sequence,
+                    update.job_id,
+                    failure_reason(error),
+                    self.correlation_id or "-",
+                )
+        return update
+
+    def _webhook(self, update: JobUpdate) -> Generator[Any, Any, None]:
+        payload = {
+            "url": self.routing.callback_url,
+            "event": update.to_dict(),
+            "delivery_id": update.message_id,
+            "correlation_id": self.correlation_id,
+        }
+        try:
+            yield from call_activity_with_backoff(
+                self.context, WEBHOOK_ACTIVITY, payload, WEBHOOK_RETRY, seed=update.message_id
+            )
+        except Exception as error:
+            if not self.context.is_replaying:
+                logger.error(
+                    "Webhook for %s not delivered: %s [correlation %s]",
+                    update.job_id,
+                    failure_reason(error),
+                    self.correlation_id or "-",
+                )
+
+    def _log(self, level: int, what: str, reason: str | None) -> None:
+        if self.context.is_replaying:
+            return
+        elapsed = self.context.current_utc_datetime - self.started_at
+        duration_ms = int(elapsed.total_seconds() * 1000)
+        fields = {
+            "job_type": self.job_type,
+            "instance_id": self.context.instance_id,
+            "correlation_id": self.correlation_id or "-",
+            "duration_ms": duration_ms,
+        }
+        logger.log(
+            level,
+            "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d%s",
+            self.context.instance_id,
+            what,
+            self.job_type,
+            self.context.instance_id,
+            fields["correlation_id"],
+            duration_ms,
+            f" reason={reason}" if reason else "",
+            extra={"job": fields},
+        )

@@ -1,0 +1,150 @@
+"""The `orders-express` queue: the same starter as `orders`, its orders marked express.
+
+Runs the real triggers and orchestrator over the stub activities of tests/apps/order_stubs, with
+the Service Bus stand-in on Azurite and the real queue declaration (infra/servicebus.json).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from app_config import StorageConnection
+from devhost.azurite import Azurite
+from devhost.servicebus.client import peek_dead_letters, send_message
+from devhost.servicebus.models import SendResult
+from devhost.testing import PROJECT_ROOT, DevHostProcess
+
+APP = Path(__file__).resolve().parent.parent / "apps" / "order_stubs"
+EXPRESS = "orders-express"
+CANARY = {"name": "Canary Person", "email": "canary@example.invalid", "address": "1 Canary Row"}
+
+
+@dataclass
+class Queues:
+    host: DevHostProcess
+    folder: Path
+    env: dict[str, str]
+    azurite: Azurite
+
+    def send(self, queue: str, body: Any, **kwargs: Any) -> SendResult:
+        data = body if isinstance(body, bytes) else json.dumps(body)
+        kwargs.setdefault("message_id", uuid.uuid4().hex)
+        return send_message(
+            queue, data, connection="ServiceBusConnection", app_dir=APP, environ=self.env, **kwargs
+        )
+
+    def rejected(self, queue: str, message_id: str) -> list[RejectedMessage]:
+        connection = StorageConnection(connection_string=self.azurite.connection_string)
+        store = rejected_message_store(connection, None, "rejectedmessages")
+        return [r for r in store.for_queue(queue) if r.message_id == message_id]
+
+    def dead_letters(self, queue: str) -> list[str]:
+        letters, _ = peek_dead_letters(
+            queue, connection="ServiceBusConnection", app_dir=APP, environ=self.env
+        )
+        return [letter.message_id for letter in letters]
+
+    def calls(self, order_id: str, activity: str) -> list[dict[str, Any]]:
+        path = self.folder / "calls.jsonl"
+        rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return [
+            r["payload"] for r in rows if r["order_id"] == order_id and r["activity"] == activity
+        ]
+
+    def finished(self, order_id: str) -> dict[str, Any]:
+        return self.host.wait_for(f"order-{order_id}", timeout=30)
+
+
+@pytest.fixture(scope="module")
+def queues(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[Queues]:
+    folder = tmp_path_factory.mktemp("orders-express")
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "DEVHOST_SERVICEBUS_DECLARATION": str(PROJECT_ROOT / "infra" / "servicebus.json"),
+        "ORDER_STUBS_DIR": str(folder),
+        "ORDER_APPROVAL_THRESHOLD_CENTS": "100000",
+    }
+    with DevHostProcess(APP, state_dir=folder / "state", virtual_time=True, env=env) as host:
+        yield Queues(host, folder, env, azurite)
+
+
+def message_body(**extra: Any) -> dict[str, Any]:
+    order_id = f"x-{uuid.uuid4().hex[:12]}"
+    body = {
+        "order_id": order_id,
+        "currency": "EUR",
+        "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 2_500}],
+        "customer_ref": f"claim://orders-private/customers/{order_id}.json",
+    }
+    return {**body, **extra}
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_an_express_message_completes_an_order_marked_express(queues: Queues) -> None:
+    body = message_body()
+    oid = body["order_id"]
+    assert queues.send(EXPRESS, body, correlation_id="corr-express").accepted
+    status = queues.finished(oid)
+    assert status["runtimeStatus"] == "Completed"
+    assert status["output"]["status"] == "Completed"
+    started = json.loads(status["input"])
+    assert started["order"]["express"] is True
+    assert started["correlation_id"] == "corr-express"
+    assert started["order"]["customer_ref"] == body["customer_ref"]
+    (recorded,) = queues.calls(oid, "record_order")
+    assert recorded["order"]["express"] is True  # the order record keeps the flag
+    assert len(queues.calls(oid, "take_payment")) == 1
+
+
+def test_one_order_sent_on_both_queues_runs_once(queues: Queues) -> None:
+    body = message_body()
+    oid = body["order_id"]
+    assert queues.send("orders", body).accepted
+    queues.finished(oid)
+    assert queues.send(EXPRESS, body).accepted
+    wait_until(lambda: f"on {EXPRESS} repeats order {oid}" in queues.host.logs())
+    assert len(queues.calls(oid, "take_payment")) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "the body is not UTF-8 JSON"),
+        (
+            json.dumps({**message_body(), "customer": CANARY}).encode(),
+            "customer: personal data is not accepted in a queue message",
+        ),
+    ],
+)
+def test_a_malformed_express_message_is_recorded_under_its_queue(
+    queues: Queues, body: bytes, reason: str
+) -> None:
+    sent = queues.send(EXPRESS, body)
+    (row,) = wait_until(lambda: queues.rejected(EXPRESS, sent.message_id))
+    assert row.queue == EXPRESS
+    assert reason in row.reason
+    assert (row.delivery_count, row.body_bytes) == (1, len(body))
+    assert CANARY["email"] not in json.dumps(row.__dict__, default=str)
+    assert queues.rejected("orders", sent.message_id) == []
+    time.sleep(1.5)  # completed, not abandoned: no second delivery, no dead letter
+    assert queues.rejected(EXPRESS, sent.message_id)[0].rejected_at == row.rejected_at
+    assert sent.message_id not in queues.dead_letters(EXPRESS)
+    assert f"Rejected message {sent.message_id} on {EXPRESS}" in queues.host.logs()
