@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.requirements-dev.stamp
 NODE_STAMP := node_modules/.package-lock.stamp
 
-.PHONY: venv node install run test lint format bench clean distclean
+.PHONY: venv node install run test lint format bench bench-express clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -45,6 +45,10 @@ format: venv
 # The replay-overhead benchmark (figures and method in docs/benchmarks.md).
 bench: install
 	$(PY) -m bench
+
+# Express-order latency with and without 500 queued normal orders (docs/benchmarks.md).
+bench-express: install
+	$(PY) -m bench.express
 
 clean:
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \
