@@ -157,11 +157,20 @@ def take_payment(payload: Any, adapters: OrderAdapters) -> PaymentResult:
 
 
 def refund_payment(payload: Any, adapters: OrderAdapters) -> RefundResult:
-    """Refund the whole payment once under the key "order-<id>-refund"."""
+    """Refund the whole payment once under the key "order-<id>-refund".
+
+    Without a payment id (take_payment's outcome is unknown), the charge the order's charge key
+    took is refunded; if it took none, there is nothing to refund and `refund_id` is None.
+    """
     with _step("refund_payment", payload):
         step = RefundPaymentInput.from_dict(payload)
-        refund_id = adapters.payments.refund(refund_key(step.order_id), step.payment_id)
-        return {"refund_id": refund_id}
+        payment_id = step.payment_id or adapters.payments.find_charge(
+            charge_key(step.order_id), step.order_id
+        )
+        if payment_id is None:
+            logger.info("refund_payment: order %s was never charged", step.order_id)
+            return {"refund_id": None}
+        return {"refund_id": adapters.payments.refund(refund_key(step.order_id), payment_id)}
 
 
 def ship_order(payload: Any, adapters: OrderAdapters) -> ShipmentResult:

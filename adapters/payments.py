@@ -1,11 +1,12 @@
 """Payments behind a port: an in-tree provider that keeps a ledger, and the seam for a real one.
 
 The seam: `PaymentPort` is all the activities know. A real provider (Stripe, Adyen, ...) plugs
-in as a class with the same two methods that sends `idempotency_key` as the provider's
-Idempotency-Key header, maps a card decline to PaymentDeclined, a timeout, 429 or 5xx to
-PaymentUnavailable, and is constructed in adapters/factory.py with its API key read from
-configuration (a Key Vault reference in Azure). Such providers keep the first response for a
-key and replay it for every retry, which is exactly what the in-tree ledger does here.
+in as a class with the same three methods: it sends `idempotency_key` as the provider's
+Idempotency-Key header, finds a charge by that key (or by the order id in its metadata), maps a
+card decline to PaymentDeclined and a timeout, 429 or 5xx to PaymentUnavailable, and is
+constructed in adapters/factory.py with its API key read from configuration (a Key Vault
+reference in Azure). Such providers keep the first response for a key and replay it for every
+retry, which is exactly what the in-tree ledger does here.
 
 The in-tree `LedgerPaymentProvider` records every charge and refund in a Table: PartitionKey =
 order id, RowKey = idempotency key (keys are scoped to the order, as a provider scopes them to
@@ -16,6 +17,8 @@ the refund row, so a payment is refunded once, whichever key asks second.
 
 Simulated outcomes come from the order id (domain/payments.py): "decline-..." is declined,
 "payflaky-..." is unavailable on its first two attempts, "paydown-..." is always unavailable.
+When every attempt of a charge failed, its outcome is unknown to the workflow; compensation then
+refunds whatever `find_charge` says the order's charge key took.
 """
 
 from __future__ import annotations
@@ -65,6 +68,15 @@ class PaymentPort(Protocol):
         """Refund the whole payment once; returns the refund id (the same for every retry).
 
         Raises PaymentNotFound, PaymentAlreadyRefunded (by another key), PaymentUnavailable.
+        """
+        ...
+
+    def find_charge(self, idempotency_key: str, order_id: str) -> str | None:
+        """The payment id a charge key took, or None if it took nothing (never tried, failed or
+        declined). How a caller learns the outcome of a charge whose answer it never received;
+        real providers answer this by idempotency key or by the order id in the metadata.
+
+        Raises PaymentUnavailable.
         """
         ...
 
@@ -167,6 +179,12 @@ class LedgerPaymentProvider:
             self._fault("payments.refunded")
             return refund_id
         raise TransientFailure(f"refund of {payment_id}: too many concurrent attempts")
+
+    def find_charge(self, idempotency_key: str, order_id: str) -> str | None:
+        entry = get_or_none(self._table, check_key(order_id), _key(idempotency_key))
+        if entry is None or entry.get("kind") != CHARGE or entry["status"] != SUCCEEDED:
+            return None
+        return str(entry["payment_id"])
 
     def entries(self, order_id: str) -> list[dict[str, Any]]:
         """The order's ledger rows (charges and refunds), for support tools and tests."""

@@ -172,22 +172,28 @@ class TakePaymentInput:
 
 @dataclass(frozen=True)
 class RefundPaymentInput:
-    """`refund_payment`: the payment `take_payment` returned."""
+    """`refund_payment`: the payment `take_payment` returned, or None when its outcome is
+    unknown (every attempt failed, perhaps after charging): then whatever the order's charge
+    key took is refunded, and nothing if it took nothing."""
 
     order_id: str
-    payment_id: str
+    payment_id: str | None
     correlation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        body = {"order_id": self.order_id, "payment_id": self.payment_id}
+        body: dict[str, Any] = {"order_id": self.order_id}
+        if self.payment_id is not None:
+            body["payment_id"] = self.payment_id
         return _with_correlation(body, self.correlation_id)
 
     @classmethod
     def from_dict(cls, data: Any) -> RefundPaymentInput:
         data = _mapping(data)
         payment_id = data.get("payment_id")
-        if not isinstance(payment_id, str) or not PAYMENT_ID.match(payment_id):
-            raise InvalidPayload("payment_id: a payment id from take_payment")
+        if payment_id is not None and (
+            not isinstance(payment_id, str) or not PAYMENT_ID.match(payment_id)
+        ):
+            raise InvalidPayload("payment_id: a payment id from take_payment, or absent")
         return cls(_order_id(data), payment_id, _correlation(data))
 
 
@@ -272,7 +278,7 @@ class PaymentResult(TypedDict):
 
 
 class RefundResult(TypedDict):
-    refund_id: str
+    refund_id: str | None  # None: the order's charge key took nothing, so nothing was refunded
 
 
 class ShipmentResult(TypedDict):

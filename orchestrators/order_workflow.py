@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from domain.failures import failure_reason
+from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.fulfilment import (
     MILESTONES,
     Step,
@@ -138,13 +138,20 @@ class _Workflow:
         if self.cancelled:
             return (yield from self.cancelled_run())
 
-        paid = yield from self.step(
-            Step.TAKING_PAYMENT,
-            "take_payment",
-            self.payload(
-                order_id=order_id, amount_cents=order.total_cents, currency=order.currency
-            ),
-        )
+        try:
+            paid = yield from self.step(
+                Step.TAKING_PAYMENT,
+                "take_payment",
+                self.payload(
+                    order_id=order_id, amount_cents=order.total_cents, currency=order.currency
+                ),
+            )
+        except Exception as error:
+            if failure_kind(error) is not FailureKind.PERMANENT:
+                # Out of retries: the last attempt may have charged before it failed. Refund
+                # whatever the order's charge key took (nothing, if it took nothing).
+                self.undo.add("refund_payment", self.payload(order_id=order_id))
+            raise
         self.payment_id = paid["payment_id"]
         self.undo.add("refund_payment", self.payload(order_id=order_id, payment_id=self.payment_id))
         if self.cancelled:

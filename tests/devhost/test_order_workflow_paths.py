@@ -239,6 +239,27 @@ def test_a_step_out_of_retries_is_compensated(host: DevHostProcess, stubs: Stubs
     assert names[-3:] == ["refund_payment", "release_stock", "set_order_status"]
 
 
+def test_a_payment_out_of_retries_is_refunded_by_the_order_charge_key(
+    host: DevHostProcess, stubs: Stubs
+) -> None:
+    """The last attempt may have charged before failing: compensation asks by the order."""
+    order = new_order()
+    oid = order.order_id
+    stubs.script(oid, {"take_payment": ["transient"] * 4})
+    status = run(host, order)
+    assert status["output"]["status"] == "Failed"
+    assert "payment_id" not in status["output"]
+    names = stubs.names(oid)
+    assert names.count("take_payment") == 4
+    assert names[-3:] == ["refund_payment", "release_stock", "set_order_status"]
+    assert dict(stubs.calls(oid))["refund_payment"] == {"order_id": oid, "correlation_id": "corr-1"}
+
+    declined = new_order()
+    stubs.script(declined.order_id, {"take_payment": ["permanent:payment declined: card"]})
+    run(host, declined)
+    assert "refund_payment" not in stubs.names(declined.order_id)  # nothing was charged
+
+
 def test_compensations_are_retried_and_one_failure_does_not_stop_the_others(
     host: DevHostProcess, stubs: Stubs
 ) -> None:

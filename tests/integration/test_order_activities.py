@@ -389,3 +389,25 @@ def test_logs_carry_ids_but_no_customer_reference_content(
 
     assert "order o-1 [correlation corr-9]" in caplog.text
     assert "Canary" not in caplog.text and "canary@" not in caplog.text
+
+
+def test_a_refund_without_a_payment_id_refunds_what_the_charge_key_took(world: World) -> None:
+    """Compensation for a charge whose outcome the workflow never learned."""
+    never_charged = RefundPaymentInput("o-2", None).to_dict()
+    assert run(world, "refund_payment", never_charged) == {"refund_id": None}
+    assert run(world, "refund_payment", never_charged) == {"refund_id": None}
+
+    payment_id = run(world, "take_payment", pay_payload())["payment_id"]
+    unknown_outcome = RefundPaymentInput("o-1", None).to_dict()
+    first = run(world, "refund_payment", unknown_outcome)
+    again = run(world, "refund_payment", RefundPaymentInput("o-1", payment_id).to_dict())
+
+    assert first["refund_id"] and first == again  # one refund, whichever way it is asked
+    kinds = sorted(row["kind"] for row in world.snapshot()["payments"])
+    assert kinds == ["charge", "refund"]
+
+
+def test_a_declined_charge_is_not_refunded(world: World) -> None:
+    declined = pay_payload(order_id="decline-1")
+    failure_of(lambda: run(world, "take_payment", declined))
+    assert run(world, "refund_payment", {"order_id": "decline-1"}) == {"refund_id": None}

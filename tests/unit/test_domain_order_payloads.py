@@ -33,6 +33,7 @@ PAYLOADS = [
     OrderIdInput("o-1", "corr-1"),
     TakePaymentInput("o-1", 1_000, "EUR", "corr-1"),
     RefundPaymentInput("o-1", "pay_o-1_0123456789abcdef"),
+    RefundPaymentInput("o-1", None, "corr-1"),
     SendNotificationInput("o-1", NotificationKind.CONFIRMATION, REF),
     SendNotificationInput("o-1", NotificationKind.ESCALATION, None, "corr-1"),
     SetOrderStatusInput("o-1", OrderStatus.FAILED, "payment declined: card declined"),
