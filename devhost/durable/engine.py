@@ -19,14 +19,15 @@ import json
 import logging
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.functions import meta
 
 from devhost.durable import decisions
+from devhost.durable.activities import ActivityWorkers, Finished
 from devhost.durable.clock import Clock
 from devhost.durable.commit import Committed, record_episode
 from devhost.durable.decisions import Episode
@@ -102,12 +103,20 @@ class DurableEngine:
             activities=frozenset(self.activities), orchestrators=frozenset(self.orchestrators)
         )
         self._history_cache: dict[str, PlayedHistory] = {}
-        self._ready: set[str] = set()
+        # Insertion-ordered: instances run in the order they became ready, as Azure reads its
+        # control queues roughly in arrival order (a set's hash order starved some instances).
+        self._ready: dict[str, None] = {}
         self._running: set[str] = set()
         self._timers: list[tuple[float, int, str]] = []
         self._timer_seq = itertools.count()
-        self._activity_queue: deque[WorkItem] = deque()
-        self._activities_in_flight = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._workers = ActivityWorkers(
+            store,
+            options.max_concurrent_activities,
+            self._activity_completion,
+            self._activities_finished_elsewhere,
+            sync_limit=invoker.max_threads,
+        )
         # Activity work per instance that is queued, running or being recorded, and when each
         # ready instance became ready: an episode waits a little for the rest of a fan-out.
         self._outstanding: Counter[str] = Counter()
@@ -129,6 +138,7 @@ class DurableEngine:
         def recover(tx: Tx) -> tuple[list[tuple[str, float]], list[WorkItem], str | None]:
             return tx.pending_inbox(), tx.all_work_items(), tx.get_meta("clock_offset")
 
+        self._loop = asyncio.get_running_loop()
         inbox, items, offset = await self.store.run(recover)
         if self.clock.virtual and offset is not None:
             self.clock.offset = max(self.clock.offset, float(offset))
@@ -141,6 +151,7 @@ class DurableEngine:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._workers.stop()
         self._wake.set()
         if self._dispatcher:
             self._dispatcher.cancel()
@@ -154,14 +165,15 @@ class DurableEngine:
 
     def _mark_ready(self, instance_id: str) -> None:
         if instance_id not in self._ready:
-            self._ready.add(instance_id)
+            self._ready[instance_id] = None
             self._ready_since[instance_id] = time.monotonic()
         self._wake.set()
 
     def _queue_activities(self, items: list[WorkItem]) -> None:
-        self._activity_queue.extend(items)
         for item in items:
             self._outstanding[item.instance_id] += 1
+        if items:
+            self._workers.submit(items)
 
     def _coalescing_delay(self, instance_id: str, now: float) -> float:
         """Seconds to hold a ready episode so more of a fan-out's completions join it.
@@ -193,13 +205,8 @@ class DurableEngine:
         self._wake.set()
 
     def is_idle(self) -> bool:
-        return (
-            not self._ready
-            and not self._running
-            and not self._activity_queue
-            and self._activities_in_flight == 0
-            and not self._outstanding
-        )
+        # Activities queued, running or being recorded all count in _outstanding.
+        return not self._ready and not self._running and not self._outstanding
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
@@ -219,17 +226,10 @@ class DurableEngine:
                 if delay > 0:
                     held = delay if held is None else min(held, delay)
                     continue
-                self._ready.discard(instance_id)
+                self._ready.pop(instance_id, None)
                 self._ready_since.pop(instance_id, None)
                 self._running.add(instance_id)
                 self._spawn(self._run_episode(instance_id), f"episode:{instance_id}")
-            while (
-                self._activity_queue
-                and self._activities_in_flight < self.options.max_concurrent_activities
-            ):
-                item = self._activity_queue.popleft()
-                self._activities_in_flight += 1
-                self._spawn(self._run_activity(item), f"activity:{item.name}")
             if self.is_idle():
                 if self._timers and self.clock.virtual and self.clock.auto_advance:
                     if self.clock.advance_to(self._timers[0][0]):
@@ -298,7 +298,9 @@ class DurableEngine:
                 history = tx.load_history(instance_id)
             return inst, history, messages
 
-        inst, loaded, messages = await self.store.run(load)
+        # Read on the loop over committed state: everything that makes an instance ready is
+        # committed before it is marked ready, and its episodes never overlap.
+        inst, loaded, messages = self.store.read(load)
         if inst is None:
             return None, None, messages
         if loaded is not None or cached is None:
@@ -424,56 +426,57 @@ class DurableEngine:
 
     # -- activities --------------------------------------------------------------------------
 
-    async def _run_activity(self, item: WorkItem) -> None:
-        try:
-            try:
-                completion = await self._invoke_activity(item)
-            finally:
-                # The concurrency limit is on running functions: the slot is free as soon as
-                # the function returns, while its result joins the next group commit.
-                self._activities_in_flight -= 1
-                self._wake.set()
-            crash_point("activity.after_invoke")
-            now_epoch = self.clock.now()
-
-            def record(tx: Tx) -> bool:
-                if not tx.work_item_exists(item.id):
-                    return False  # the instance was replaced or purged meanwhile
-                tx.delete_work_item(item.id)
-                tx.enqueue(item.instance_id, item.execution_id, completion, now_epoch)
-                return True
-
-            recorded = await self.store.run(record)
-        finally:
-            self._outstanding[item.instance_id] -= 1
-            if self._outstanding[item.instance_id] <= 0:
-                del self._outstanding[item.instance_id]
-            self._wake.set()
-        if recorded:
-            self._mark_ready(item.instance_id)
-
-    async def _invoke_activity(self, item: WorkItem) -> dict[str, Any]:
+    def _activity_completion(self, item: WorkItem) -> tuple[dict[str, Any], float]:
+        """On an activity thread: run the work item, return its completion and when it is
+        visible. A sync function runs on this thread, an async one on the event loop while
+        this thread waits, so both count against maxConcurrentActivityFunctions."""
         fn = self.activities[item.name]
         binding = fn.trigger["name"]
         data = meta.Datum(item.input if item.input is not None else "null", "string")
         try:
-            result = await self.invoker.invoke(fn, {binding: data})
+            if fn.is_async:
+                assert self._loop is not None
+                result = asyncio.run_coroutine_threadsafe(
+                    self.invoker.invoke(fn, {binding: data}), self._loop
+                ).result()
+            else:
+                result = self.invoker.invoke_here(fn, {binding: data})
         except FunctionInvocationError as exc:
             reason, details = activity_failure(item.name, exc.type_name, exc.message, exc.stack)
-            return event(
+            completion = event(
                 EventType.TASK_FAILED,
                 self.clock.now_datetime(),
                 TaskScheduledId=item.task_id,
                 Reason=reason,
                 Details=details,
             )
+            return completion, self.clock.now()
         value = result.return_value.value if result.return_value is not None else None
-        return event(
+        now = self.clock.now()
+        completion = event(
             EventType.TASK_COMPLETED,
-            self.clock.now_datetime(),
+            datetime.fromtimestamp(now, tz=UTC),
             TaskScheduledId=item.task_id,
             Result=value,
         )
+        return completion, now
+
+    def _activities_finished_elsewhere(self, finished: Finished) -> None:
+        """From the store's writer thread (or an activity thread): hand over to the loop."""
+        if self._loop is not None:
+            # A closed loop raises RuntimeError: devhost is stopping, nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._activities_finished, finished)
+
+    def _activities_finished(self, finished: Finished) -> None:
+        """Completions committed (or given up): the instances they belong to are ready."""
+        for item, recorded in finished:
+            self._outstanding[item.instance_id] -= 1
+            if self._outstanding[item.instance_id] <= 0:
+                del self._outstanding[item.instance_id]
+            if recorded:
+                self._mark_ready(item.instance_id)
+        self._wake.set()
 
     # -- client operations -------------------------------------------------------------------
 

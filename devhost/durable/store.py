@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import queue
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from devhost.faults import crash_point
 
+log = logging.getLogger("devhost.durable")
 T = TypeVar("T")
 
 SCHEMA = """
@@ -236,6 +238,28 @@ class Tx:
         )
         return WorkItem(int(cur.lastrowid), instance_id, execution_id, task_id, name, input_text)
 
+    def complete_work_items(
+        self, done: list[tuple[WorkItem, dict[str, Any], float]]
+    ) -> list[tuple[WorkItem, bool]]:
+        """Delete each finished work item and queue its completion (event, visible at) for
+        its instance, in one step; an item already gone (the instance was replaced or purged
+        meanwhile) records nothing. Returns each item with whether it was recorded."""
+        outcome: list[tuple[WorkItem, bool]] = []
+        rows: list[tuple[str, str, str, float]] = []
+        delete = "DELETE FROM work_items WHERE id = ?"
+        for item, completion, visible_at in done:
+            recorded = self.conn.execute(delete, (item.id,)).rowcount == 1
+            if recorded:
+                rows.append(
+                    (item.instance_id, item.execution_id, json.dumps(completion), visible_at)
+                )
+            outcome.append((item, recorded))
+        self.conn.executemany(
+            "INSERT INTO inbox (instance_id, execution_id, event, visible_at) VALUES (?,?,?,?)",
+            rows,
+        )
+        return outcome
+
     def work_item_exists(self, item_id: int) -> bool:
         row = self.conn.execute("SELECT 1 FROM work_items WHERE id = ?", (item_id,)).fetchone()
         return row is not None
@@ -258,15 +282,16 @@ class Tx:
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-class _Op:
-    __slots__ = ("fn", "future", "loop")
+# Called on the writer thread after the commit with (result, error).
+Settle = Callable[[Any, BaseException | None], None]
 
-    def __init__(
-        self, fn: Callable[[Tx], Any], future: asyncio.Future, loop: asyncio.AbstractEventLoop
-    ):
+
+class _Op:
+    __slots__ = ("fn", "settle")
+
+    def __init__(self, fn: Callable[[Tx], Any], settle: Settle):
         self.fn = fn
-        self.future = future
-        self.loop = loop
+        self.settle = settle
 
 
 def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
@@ -276,6 +301,15 @@ def _settle(future: asyncio.Future, result: Any, error: BaseException | None) ->
         future.set_exception(error)
     else:
         future.set_result(result)
+
+
+def _settle_on(loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> Settle:
+    def settle(result: Any, error: BaseException | None) -> None:
+        # A closed loop raises RuntimeError: nobody is waiting for the result any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+    return settle
 
 
 class Store:
@@ -288,6 +322,9 @@ class Store:
         self.fsync = fsync
         path.parent.mkdir(parents=True, exist_ok=True)
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._thread = threading.Thread(target=self._main, name="devhost-store", daemon=True)
@@ -356,45 +393,65 @@ class Store:
             outcomes = [(None, exc)] * len(batch)
         crash_point("store.after_commit")
         for op, (result, error) in zip(batch, outcomes, strict=True):
-            # A closed loop raises RuntimeError: nobody is waiting for the result any more.
-            with contextlib.suppress(RuntimeError):
-                op.loop.call_soon_threadsafe(_settle, op.future, result, error)
+            try:
+                op.settle(result, error)
+            except Exception:  # a callback's failure must not stop the writer
+                log.exception("devhost internal error after a commit")
 
     async def run(self, fn: Callable[[Tx], T]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Op(fn, future, loop))
+        self._queue.put(_Op(fn, _settle_on(loop, future)))
         return await future
+
+    def submit(
+        self, fn: Callable[[Tx], T], settle: Callable[[T | None, BaseException | None], None]
+    ) -> None:
+        """Queue fn for the next group commit from any thread, without waiting; `settle` is
+        called on the writer thread after the commit with (result, None) or (None, error)."""
+        self._queue.put(_Op(fn, settle))
 
     def run_sync(self, fn: Callable[[Tx], T]) -> T:
         """For start-up and tools outside the event loop: run fn in its own transaction."""
         done = threading.Event()
         box: dict[str, Any] = {}
 
-        class _SyncFuture:
-            def cancelled(self) -> bool:
-                return False
+        def settle(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                box["error"] = error
+            else:
+                box["result"] = result
+            done.set()
 
-            def set_result(self, value: Any) -> None:
-                box["result"] = value
-                done.set()
-
-            def set_exception(self, exc: BaseException) -> None:
-                box["error"] = exc
-                done.set()
-
-        class _DirectLoop:
-            @staticmethod
-            def call_soon_threadsafe(cb: Callable[..., Any], *args: Any) -> None:
-                cb(*args)
-
-        self._queue.put(_Op(fn, _SyncFuture(), _DirectLoop()))  # type: ignore[arg-type]
+        self._queue.put(_Op(fn, settle))
         done.wait()
         if "error" in box:
             raise box["error"]
         return box["result"]
 
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run a read-only fn on the calling thread over one consistent snapshot of what is
+        committed, on that thread's own connection (WAL lets it read while the writer
+        writes). Saves the engine a round trip to the writer thread per episode."""
+        conn = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            self._readers.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return fn(Tx(conn))
+        finally:
+            conn.execute("COMMIT")
+
     def close(self) -> None:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
+        with self._lock:
+            readers, self._reader_conns = self._reader_conns, []
+        for conn in readers:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
