@@ -35,6 +35,8 @@ from devhost.indexing import IndexedFunction
 from devhost.triggers.base import TriggerSource
 
 POLL_SECONDS = 0.5
+# How long start-up waits for the blob watches to record what already exists.
+BASELINE_WAIT_SECONDS = 10
 EVENT_GRID = "eventgrid"
 SCAN = "logsandcontainerscan"
 
@@ -163,14 +165,11 @@ class BlobTriggerSource(TriggerSource):
         host_blobs = host_storage.blob_service()
         self._host_queues = host_storage.queue_service()
         queue = HostQueue(self._host_queues.get_queue_client(host_queue_name(host_id)))
-        try:
-            await self._blocking(queue.ensure)
-        except AzureError as exc:
-            # Storage may come up later: the queue is created when it can be, and every
-            # poll reports what fails until then.
-            self.log.error(
-                "Blob trigger queue '%s' could not be created yet: %s", queue.name, describe(exc)
-            )
+        # Created in the background: unreachable storage (whose SDK retries last a minute or
+        # more) must not hold up devhost's start; every poll reports what fails until then.
+        self._pollers.append(
+            asyncio.create_task(self._ensure_queue(queue), name=f"ensure {queue.name}")
+        )
         self._queue = queue
         executor = BlobExecutor(self.context, self._registered, self._blocking, self.log)
         self._consumer = QueueConsumer(
@@ -181,7 +180,7 @@ class BlobTriggerSource(TriggerSource):
         groups: dict[tuple[bool, str, str], list[BlobFunction]] = defaultdict(list)
         for target in self._registered.values():
             groups[(target.event_grid, target.connection, target.pattern.container)].append(target)
-        pollers: list[tuple[str, Callable[[], int]]] = []
+        pollers: list[tuple[str, Callable[[], int], asyncio.Task[None] | None]] = []
         for (event_grid, connection, container), targets in groups.items():
             client = targets[0].blob_service.get_container_client(container)
             if event_grid:
@@ -189,16 +188,36 @@ class BlobTriggerSource(TriggerSource):
                     client, targets, hosts_container, host_id, connection, queue.put, self.log
                 )
                 self._watchers.append(watcher)
-                pollers.append((f"watch '{container}'", watcher.poll))
+                # The first poll records what exists now: only later changes are events.
+                label = f"watch '{container}'"
+                baseline = asyncio.create_task(self._poll_once(label, watcher.poll))
+                pollers.append((label, watcher.poll, baseline))
             else:
                 scanner = ContainerScanner(client, targets, receipts, queue.put, self.log)
-                pollers.append((f"scan of '{container}'", scanner.scan))
-        # The watchers' first poll records what exists now: only later changes are events.
-        for watcher in self._watchers:
-            await self._poll_once(f"watch '{watcher.container}'", watcher.poll)
+                pollers.append((f"scan of '{container}'", scanner.scan, None))
+        baselines = [baseline for _, _, baseline in pollers if baseline is not None]
+        if baselines:
+            # Normally quick; unreachable storage (the SDK retries for a minute or more) must
+            # not hold up devhost's start: the watch then begins once storage answers.
+            _, slow = await asyncio.wait(baselines, timeout=BASELINE_WAIT_SECONDS)
+            if slow:
+                self.log.warning(
+                    "Blob watches are still reading their containers after %d s (storage slow "
+                    "or unreachable?): blobs written before they finish will not trigger",
+                    BASELINE_WAIT_SECONDS,
+                )
         self._consumer.start()
-        for label, poll in pollers:
-            self._pollers.append(asyncio.create_task(self._poll_loop(label, poll), name=label))
+        for label, poll, baseline in pollers:
+            task = asyncio.create_task(self._poll_loop(label, poll, baseline), name=label)
+            self._pollers.append(task)
+
+    async def _ensure_queue(self, queue: HostQueue) -> None:
+        try:
+            await self._blocking(queue.ensure)
+        except AzureError as exc:
+            self.log.error(
+                "Blob trigger queue '%s' could not be created yet: %s", queue.name, describe(exc)
+            )
 
     def _poison_queue(self, message: BlobTriggerMessage | None) -> HostQueue:
         """The poison queue in the blob's own account, else in the host account."""
@@ -223,7 +242,11 @@ class BlobTriggerSource(TriggerSource):
             self.log.error("%s", text)
             self._errors[text] = time.monotonic()
 
-    async def _poll_loop(self, label: str, poll: Callable[[], int]) -> None:
+    async def _poll_loop(
+        self, label: str, poll: Callable[[], int], baseline: asyncio.Task[None] | None = None
+    ) -> None:
+        if baseline is not None:
+            await baseline  # one poll at a time per watcher
         while not self._stopping.is_set():
             await self._poll_once(label, poll)
             with contextlib.suppress(TimeoutError):

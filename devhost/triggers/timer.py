@@ -183,8 +183,9 @@ class TimerSource(TriggerSource):
                 use_monitor=bool(monitor) if monitor is not None else schedule.interval() >= 60,
             )
             if storage is not None:
+                # Its container is created by the timer's own task (_run): storage that cannot
+                # be reached delays that timer, never devhost's start, as in the real host.
                 timer.status = _StatusBlob(storage, host_id, fn.name)
-                await asyncio.to_thread(timer.status.ensure)
             else:
                 self.log.warning(
                     "AzureWebJobsStorage is not set: timer '%s' runs without its schedule "
@@ -250,7 +251,30 @@ class TimerSource(TriggerSource):
                 return False
         return False
 
+    async def _ensure_status(self, timer: _Timer) -> bool:
+        """Create the status container and lock blob, retrying while storage is unreachable;
+        False when devhost stops first."""
+        assert timer.status is not None
+        delay = 1.0
+        while not self._stopping:
+            try:
+                await asyncio.to_thread(timer.status.ensure)
+                return True
+            except Exception as exc:  # unreachable or refusing storage: the timer waits
+                self.log.error(
+                    "Timer '%s' cannot reach its schedule monitor in storage (%s); it will not "
+                    "fire until it can, retrying in %.0f s",
+                    timer.function.name,
+                    type(exc).__name__,
+                    delay,
+                )
+                await self._pause(delay)
+                delay = min(delay * 2, 60.0)
+        return False
+
     async def _run(self, timer: _Timer) -> None:
+        if timer.status is not None and not await self._ensure_status(timer):
+            return
         first = True
         while await self._acquire(timer):
             await self._after_acquiring(timer, first)
