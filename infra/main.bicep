@@ -1,0 +1,259 @@
+// The whole app in one resource group: Flex Consumption function app, storage, Service Bus,
+// Key Vault, monitoring, alerts and least-privilege roles for one user-assigned identity.
+// Deploy with `azd up` or scripts/deploy.sh (docs/infra.md). The Event Grid subscription of
+// the blob trigger needs a key that exists only after the code is deployed: eventgrid.bicep,
+// run by scripts/hooks/postdeploy.sh.
+
+targetScope = 'resourceGroup'
+
+@description('Short name of this environment; part of every resource name.')
+@minLength(1)
+@maxLength(16)
+param environmentName string
+
+param location string = resourceGroup().location
+
+@description('Flex Consumption instance size in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound of the app\'s scale-out.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+@description('Always-ready instances for the "durable" group: Microsoft advises 1 for Durable Functions on Flex Consumption.')
+@minValue(0)
+@maxValue(10)
+param durableAlwaysReady int = 1
+
+@allowed([
+  'Standard'
+  'Premium'
+])
+param serviceBusSku string = 'Standard'
+
+@description('Email address for alerts; empty leaves the action group without a receiver.')
+param alertEmail string = ''
+
+@description('Object id of whoever deploys (azd sets AZURE_PRINCIPAL_ID): gets Key Vault Secrets Officer to create the signing keys once.')
+param deployerPrincipalId string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param deployerPrincipalType string = 'User'
+
+@description('The version the health probe reports.')
+param appVersion string = '0.1.0'
+
+var token = uniqueString(subscription().id, resourceGroup().id, environmentName)
+var tags = {
+  'azd-env-name': environmentName
+  app: 'durable-background-jobs'
+}
+var names = {
+  identity: 'id-${environmentName}-${token}'
+  storage: 'st${take(token, 11)}${take(uniqueString(token, 'st'), 11)}'
+  serviceBus: 'sb-${environmentName}-${token}'
+  keyVault: 'kv${take(token, 13)}'
+  logAnalytics: 'log-${environmentName}-${token}'
+  appInsights: 'appi-${environmentName}-${token}'
+  plan: 'plan-${environmentName}-${token}'
+  functionApp: 'func-${environmentName}-${token}'
+}
+
+// Flex Consumption deploys the app package to this container.
+var deploymentContainer = 'app-package'
+
+// Every container and table the code uses (tests/infra derives the list from the code).
+var containers = [
+  deploymentContainer
+  'orders-private'
+  'uploads'
+  'thumbnails'
+  'reports'
+]
+var tables = [
+  'orders'
+  'stock'
+  'paymentledger'
+  'shipments'
+  'notificationoutbox'
+  'jobstatus'
+  'rejectedmessages'
+]
+
+// Service Bus entities by use (all declared in servicebus.json); roles follow these lists.
+var triggerQueueNames = [
+  'orders'
+  'orders-express'
+]
+var replyQueueNames = [
+  'replies'
+]
+var eventTopicNames = [
+  'order-events'
+]
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: names.identity
+  location: location
+  tags: tags
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: names.logAnalytics
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    containers: containers
+    tables: tables
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: names.serviceBus
+    location: location
+    tags: tags
+    sku: serviceBusSku
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  params: {
+    principalId: identity.properties.principalId
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+    storageAccountName: storage.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+    triggerQueueNames: triggerQueueNames
+    senderQueueNames: replyQueueNames
+    senderTopicNames: eventTopicNames
+  }
+}
+
+// Identity-based connections only: no key or connection string for storage or Service Bus.
+// Settings Flex Consumption forbids (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
+// WEBSITE_CONTENTSHARE, ...) are absent: the runtime is in functionAppConfig.
+var appSettings = {
+  AzureWebJobsStorage__accountName: storage.outputs.name
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identity.properties.clientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=approval-signing-key)'
+  WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=webhook-signing-key)'
+  APP_VERSION: appVersion
+  HEALTH_TIMEOUT_SECONDS: '5'
+  ORDER_APPROVAL_THRESHOLD_CENTS: '100000'
+  ORDER_APPROVAL_ESCALATION_HOURS: '24'
+  ORDER_APPROVAL_TIMEOUT_HOURS: '72'
+  ORDERS_TABLE: 'orders'
+  STOCK_TABLE: 'stock'
+  PAYMENTS_LEDGER_TABLE: 'paymentledger'
+  SHIPMENTS_TABLE: 'shipments'
+  NOTIFICATIONS_OUTBOX_TABLE: 'notificationoutbox'
+  CLAIM_CHECK_CONTAINER: 'orders-private'
+  REJECTED_MESSAGES_TABLE: 'rejectedmessages'
+  JOB_STATUS_TABLE: 'jobstatus'
+  JOB_EVENTS_TOPIC: 'order-events'
+  REPLY_QUEUE: 'replies'
+  REPLY_QUEUES: 'replies'
+  REPORTS_CONTAINER: 'reports'
+  NIGHTLY_REPORT_SCHEDULE: '0 0 2 * * *'
+  RETENTION_SCHEDULE: '0 30 3 * * *'
+  REPORT_PAGE_SIZE: '500'
+  REPORT_PAGES_PER_CHUNK: '4'
+  REPORT_CHUNKS_PER_WAVE: '10'
+  RETENTION_INSTANCE_DAYS: '30'
+  RETENTION_REPORT_DAYS: '90'
+  RETENTION_CLAIM_DAYS: '30'
+  THUMBNAIL_SIZES: '128,256,512'
+  THUMBNAIL_MAX_BYTES: '20971520'
+  THUMBNAIL_MAX_PIXELS: '40000000'
+  THUMBNAIL_MAX_SIDE: '16384'
+  SUPERVISOR_EXPECTED_DURATIONS: ''
+  SUPERVISOR_DEFAULT_EXPECTED: 'PT24H'
+  SUPERVISOR_MAX_PENDING: 'PT30M'
+  SUPERVISOR_TERMINATE_AFTER: ''
+  SUPERVISOR_REWIND: ''
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  // The identity must hold its storage and Key Vault roles before the app starts.
+  dependsOn: [
+    roles
+  ]
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    identityId: identity.id
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainer}'
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    durableAlwaysReady: durableAlwaysReady
+    appSettings: appSettings
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: environmentName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    serviceBusNamespaceId: serviceBus.outputs.id
+    appInsightsId: monitoring.outputs.appInsightsId
+    heartbeatJobNames: [
+      'nightly_report'
+      'retention'
+      'supervisor'
+    ]
+  }
+}
+
+// Names only: no keys, connection strings or secret values (azd turns these into env vars).
+output AZURE_LOCATION string = location
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace

@@ -1,0 +1,258 @@
+"""Infra matches the code: every setting app_config reads is declared (or deliberately local),
+every table, container, queue and topic the code names exists, and the Service Bus entities are
+created from the same declaration devhost's stand-in reads, with valid ARM property names."""
+
+from __future__ import annotations
+
+import json
+import re
+
+# Read by the code but deliberately NOT set in Azure, with the reason.
+LOCAL_ONLY = {
+    "AzureWebJobsStorage": "a connection string; Azure uses AzureWebJobsStorage__accountName",
+    "ServiceBusConnection": "a connection string; Azure uses its __fullyQualifiedNamespace",
+    "WEBHOOK_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
+    "OUTBOUND_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
+}
+# Alternatives to a declared identity setting (the code accepts either).
+ALTERNATIVES = {
+    "AzureWebJobsStorage__blobServiceUri": "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__tableServiceUri": "AzureWebJobsStorage__accountName",
+}
+# Declared for the platform or the host, not read by app_config.
+PLATFORM = {
+    "AzureWebJobsStorage__credential",
+    "ServiceBusConnection__credential",
+}
+
+# Writable ARM properties (Microsoft.ServiceBus 2022-10-01-preview) of each entity kind.
+ARM_PROPERTIES = {
+    "queues": {
+        "autoDeleteOnIdle",
+        "deadLetteringOnMessageExpiration",
+        "defaultMessageTimeToLive",
+        "duplicateDetectionHistoryTimeWindow",
+        "enableBatchedOperations",
+        "enableExpress",
+        "enablePartitioning",
+        "forwardDeadLetteredMessagesTo",
+        "forwardTo",
+        "lockDuration",
+        "maxDeliveryCount",
+        "maxMessageSizeInKilobytes",
+        "maxSizeInMegabytes",
+        "requiresDuplicateDetection",
+        "requiresSession",
+        "status",
+    },
+    "topics": {
+        "autoDeleteOnIdle",
+        "defaultMessageTimeToLive",
+        "duplicateDetectionHistoryTimeWindow",
+        "enableBatchedOperations",
+        "enableExpress",
+        "enablePartitioning",
+        "maxMessageSizeInKilobytes",
+        "maxSizeInMegabytes",
+        "requiresDuplicateDetection",
+        "status",
+        "supportOrdering",
+    },
+    "subscriptions": {
+        "autoDeleteOnIdle",
+        "clientAffineProperties",
+        "deadLetteringOnFilterEvaluationExceptions",
+        "deadLetteringOnMessageExpiration",
+        "defaultMessageTimeToLive",
+        "duplicateDetectionHistoryTimeWindow",
+        "enableBatchedOperations",
+        "forwardDeadLetteredMessagesTo",
+        "forwardTo",
+        "isClientAffine",
+        "lockDuration",
+        "maxDeliveryCount",
+        "requiresSession",
+        "status",
+    },
+}
+
+
+def _declared(templates, h) -> dict:
+    return h.variable(templates, "main.bicep", "appSettings")
+
+
+def _placeholder_env(settings: dict) -> dict[str, str]:
+    """The declared settings as the code would see them (references become placeholders)."""
+    return {
+        name: value if isinstance(value, str) else "placeholder" for name, value in settings.items()
+    }
+
+
+def _servicebus(h) -> dict:
+    return json.loads((h.INFRA / "servicebus.json").read_text())
+
+
+def _storage_lists(templates, h) -> tuple[set[str], set[str]]:
+    variables = templates["main.bicep"]["variables"]
+    return set(h.resolve(variables["containers"]["value"], variables)), set(
+        h.resolve(variables["tables"]["value"], variables)
+    )
+
+
+def test_every_setting_the_code_reads_is_declared(templates, h):
+    declared = _declared(templates, h)
+    read = h.settings_read_by_code(_placeholder_env(declared))
+    missing = read - set(declared) - set(LOCAL_ONLY) - set(ALTERNATIVES)
+    assert not missing, f"settings the code reads that main.bicep does not declare: {missing}"
+
+
+def test_every_declared_setting_is_read_by_the_code(templates, h):
+    declared = _declared(templates, h)
+    read = h.settings_read_by_code(_placeholder_env(declared))
+    unused = set(declared) - read - PLATFORM
+    assert not unused, f"declared settings nothing reads: {unused}"
+
+
+def test_local_only_settings_are_never_declared(templates, h):
+    assert not set(LOCAL_ONLY) & set(_declared(templates, h))
+
+
+def test_declared_values_pass_the_codes_own_validation(templates, h):
+    """Each public app_config reader accepts the declared values (no ValueError)."""
+    import inspect
+
+    import app_config
+
+    env = _placeholder_env(_declared(templates, h))
+    env = {k: v for k, v in env.items() if not v.startswith("@Microsoft.KeyVault(")}
+    for name, function in inspect.getmembers(app_config, inspect.isfunction):
+        if name.startswith("_") or function.__module__ != "app_config":
+            continue
+        parameters = inspect.signature(function).parameters
+        required = [p for p, s in parameters.items() if p != "env" and s.default is s.empty]
+        if "env" in parameters and not required and name != "webhook_signing_key":
+            function(env=env)
+
+
+def test_entity_settings_name_entities_that_exist(templates, h):
+    containers, tables = _storage_lists(templates, h)
+    servicebus = _servicebus(h)
+    queues = {q["name"] for q in servicebus["queues"]}
+    topics = {t["name"] for t in servicebus["topics"]}
+    for setting, value in _declared(templates, h).items():
+        if setting.endswith("_TABLE"):
+            assert value in tables, setting
+        elif setting.endswith("_CONTAINER"):
+            assert value in containers, setting
+        elif setting.endswith("_QUEUE") or setting.endswith("_QUEUES"):
+            assert set(value.split(",")) <= queues, setting
+        elif setting.endswith("_TOPIC"):
+            assert value in topics, setting
+
+
+def test_every_table_and_container_the_code_uses_exists(templates, h):
+    containers, tables = _storage_lists(templates, h)
+    used = h.entities_used_by_code()
+    assert used["table"] <= tables, f"tables missing: {used['table'] - tables}"
+    assert used["container"] <= containers, f"containers missing: {used['container'] - containers}"
+    # Declared now for the thumbnail and nightly-report jobs, whatever their code names.
+    assert {"uploads", "thumbnails", "reports", "app-package"} <= containers
+
+
+def test_every_queue_and_topic_the_code_uses_is_declared(h, app_functions):
+    servicebus = _servicebus(h)
+    queues = {q["name"] for q in servicebus["queues"]}
+    topics = {t["name"] for t in servicebus["topics"]}
+    used = h.entities_used_by_code()
+    for function in app_functions:
+        for binding in function["bindings"]:
+            if binding["type"] == "serviceBusTrigger":
+                used["queue"].add(binding["queueName"])
+    assert used["queue"] <= queues, f"queues missing: {used['queue'] - queues}"
+    assert used["topic"] <= topics, f"topics missing: {used['topic'] - topics}"
+
+
+def test_every_blob_trigger_container_exists(templates, h, app_functions):
+    containers, _ = _storage_lists(templates, h)
+    for function in app_functions:
+        for binding in function["bindings"]:
+            if binding["type"] in ("blobTrigger", "blob"):
+                container = binding["path"].split("/", 1)[0]
+                assert container in containers, f"{function['name']}: {container}"
+
+
+def test_every_binding_connection_has_identity_settings(templates, h, app_functions):
+    declared = _declared(templates, h)
+    for function in app_functions:
+        for binding in function["bindings"]:
+            connection = binding.get("connection")
+            if binding["type"] in ("serviceBusTrigger", "serviceBus"):
+                assert f"{connection}__fullyQualifiedNamespace" in declared, function["name"]
+            elif binding["type"] in ("blobTrigger", "blob", "queueTrigger", "queue"):
+                prefix = connection or "AzureWebJobsStorage"
+                assert f"{prefix}__accountName" in declared, function["name"]
+            if connection:
+                assert connection not in declared, f"{connection} would be a connection string"
+
+
+def test_servicebus_entities_come_from_the_shared_declaration(templates, h):
+    module = templates["modules/servicebus.bicep"]
+    load = module["variables"]["entities"]["value"]["function"]
+    assert load["type"] == "load_json_content"
+    assert load["parameters"]["file_path"] == "../servicebus.json"
+    queues = module["resources"]["queues"]["config"]
+    assert h.accessor(queues["loop_type"]["detail"]["array_name"]) == ("entities", "queues")
+    assert h.accessor(queues["config"]["name"]) == ("queue", "name")
+    assert h.accessor(queues["config"]["properties"]) == ("queue", "properties")
+    topics = module["modules"]["topics"]["config"]
+    assert h.accessor(topics["loop_type"]["detail"]["array_name"]) == ("entities", "topics")
+    assert topics["config"]["params"]["topic"] == "topic"
+    topic = templates["modules/servicebus-topic.bicep"]["resources"]
+    assert h.accessor(topic["serviceBusTopic"]["config"]["properties"]) == ("topic", "properties")
+    subscriptions = topic["subscriptions"]["config"]
+    assert h.accessor(subscriptions["config"]["properties"]) == ("subscription", "properties")
+
+
+def test_servicebus_json_uses_valid_arm_property_names(h):
+    servicebus = _servicebus(h)
+    for queue in servicebus["queues"]:
+        assert set(queue["properties"]) <= ARM_PROPERTIES["queues"], queue["name"]
+    for topic in servicebus["topics"]:
+        assert set(topic["properties"]) <= ARM_PROPERTIES["topics"], topic["name"]
+        for subscription in topic.get("subscriptions", []):
+            assert set(subscription["properties"]) <= ARM_PROPERTIES["subscriptions"]
+
+
+def test_every_queue_dead_letters(h):
+    """Poison messages end in a dead-letter queue with a bounded delivery count."""
+    servicebus = _servicebus(h)
+    for entity in [
+        *servicebus["queues"],
+        *(s for t in servicebus["topics"] for s in t.get("subscriptions", [])),
+    ]:
+        assert 1 <= entity["properties"]["maxDeliveryCount"] <= 10, entity["name"]
+        assert entity["properties"]["deadLetteringOnMessageExpiration"] is True, entity["name"]
+
+
+def test_role_lists_in_main_match_the_code(templates, h, app_functions):
+    variables = templates["main.bicep"]["variables"]
+    trigger_queues = {
+        b["queueName"]
+        for f in app_functions
+        for b in f["bindings"]
+        if b["type"] == "serviceBusTrigger"
+    }
+    used = h.entities_used_by_code()
+    assert set(variables["triggerQueueNames"]["value"]) == trigger_queues
+    assert set(variables["replyQueueNames"]["value"]) == used["queue"] - trigger_queues
+    assert set(variables["eventTopicNames"]["value"]) == used["topic"]
+
+
+def test_every_setting_a_binding_names_is_declared(templates, h, app_functions):
+    """`%NAME%` in a binding (queue names, paths, schedules) is resolved from app settings."""
+    declared = set(_declared(templates, h))
+    for function in app_functions:
+        for binding in function["bindings"]:
+            for value in binding.values():
+                for name in re.findall(r"%([^%]+)%", value if isinstance(value, str) else ""):
+                    assert name in declared, f"{function['name']}: %{name}% is not declared"
