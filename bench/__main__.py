@@ -8,10 +8,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.history import Recorded, cut_episodes, read_instance, rebatch_fan_in
+from bench.history import Recorded, read_instance, rebatch_fan_in
 from bench.replay import Handle, load_orchestrators, measure_floor
 from bench.report import Batching, Row, make_row, render, total_row, write_json
 from bench.scenarios import Run, run_chain, run_events, run_fan_out
+from devhost.durable.replay_inputs import cut_episodes
 from devhost.testing import DevHostProcess
 
 BENCH_DIR = Path(__file__).resolve().parent

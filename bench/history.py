@@ -9,27 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devhost.durable.replay_inputs import Episode, cut_episodes
+
 Event = dict[str, Any]
+
+# Episode and cut_episodes live in devhost.durable.replay_inputs, shared with the replay check.
+__all__ = ["Episode", "Recorded", "cut_episodes", "read_instance", "rebatch_fan_in"]
 
 EXECUTION_STARTED = 0
 EXECUTION_COMPLETED = 1
 TASK_SCHEDULED = 4
 TASK_COMPLETED = 5
-SUB_ORCHESTRATION_CREATED = 7
-TIMER_CREATED = 10
 ORCHESTRATOR_STARTED = 12
 ORCHESTRATOR_COMPLETED = 13
-
-# What an episode appends after the messages it delivered: the walk's new work, the end.
-PRODUCED = frozenset(
-    {
-        EXECUTION_COMPLETED,
-        TASK_SCHEDULED,
-        SUB_ORCHESTRATION_CREATED,
-        TIMER_CREATED,
-        ORCHESTRATOR_COMPLETED,
-    }
-)
 
 
 @dataclass
@@ -40,19 +32,6 @@ class Recorded:
     input_token: Any
     output: Any
     events: list[Event]
-
-
-@dataclass(frozen=True)
-class Episode:
-    """Episode input = events[:start] as played, then events[start:end] as new."""
-
-    start: int
-    end: int
-
-    @property
-    def messages(self) -> int:
-        """How many messages (completions, events, ExecutionStarted) the episode delivered."""
-        return self.end - self.start - 1
 
 
 def read_instance(db: Path, instance_id: str) -> Recorded:
@@ -73,19 +52,6 @@ def read_instance(db: Path, instance_id: str) -> Recorded:
 def _json_or_none(text: str | None) -> Any:
     """Decode a nullable JSON column."""
     return json.loads(text) if text is not None else None
-
-
-def cut_episodes(events: list[Event]) -> list[Episode]:
-    """Each OrchestratorStarted plus the messages after it, up to what the episode produced."""
-    episodes = []
-    for start, ev in enumerate(events):
-        if ev["EventType"] != ORCHESTRATOR_STARTED:
-            continue
-        end = start + 1
-        while end < len(events) and events[end]["EventType"] not in PRODUCED:
-            end += 1
-        episodes.append(Episode(start, end))
-    return episodes
 
 
 def rebatch_fan_in(events: list[Event], batch: int) -> list[Event]:

@@ -16,6 +16,7 @@ from typing import Any
 import azure.functions as func
 
 from bench.history import Episode, Event, Recorded
+from devhost.durable.replay_inputs import context_json
 
 Handle = Callable[[func.OrchestrationContext], str]
 
@@ -56,20 +57,7 @@ def load_orchestrators(app_dir: Path) -> dict[str, Handle]:
 
 def context_body(recorded: Recorded, history: list[Event]) -> str:
     """The orchestration trigger payload, in the shape devhost's engine sends."""
-    return json.dumps(
-        {
-            "history": history,
-            "input": recorded.input_token,
-            "instanceId": recorded.instance_id,
-            "isReplaying": False,
-            "parentInstanceId": None,
-            "upperSchemaVersion": 1,
-            "upperSchemaVersionNew": 2,
-            "longRunningTimerIntervalDuration": "3.00:00:00",
-            "maximumShortTimerDuration": "6.00:00:00",
-            "defaultHttpAsyncRequestSleepTimeMillseconds": 30000,
-        }
-    )
+    return context_json(history, recorded.input_token, recorded.instance_id)
 
 
 def measure_floor(
