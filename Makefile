@@ -7,8 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.requirements-dev.stamp
 NODE_STAMP := node_modules/.package-lock.stamp
+CHECKOV_STAMP := $(VENV)/checkov/.requirements.stamp
 
-.PHONY: venv node install run test lint format bench bench-express clean distclean
+.PHONY: venv node infra-tools install run test lint format bench bench-express bench-thumbnails \
+	bench-nightly clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -23,13 +25,19 @@ $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# checkov (the Bicep scan in tests/infra) needs its own venv: its pins clash with pytest's.
+infra-tools: $(CHECKOV_STAMP)
+
+$(CHECKOV_STAMP): infra/requirements-checkov.txt
+	PYTHON=$(PYTHON) bash scripts/install_infra_tools.sh
+
 install: venv node
 
 run: install
 	@test -f local.settings.json || cp local.settings.json.example local.settings.json
 	$(PY) -m devhost start . --port 7071
 
-test: install
+test: install infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
@@ -49,6 +57,14 @@ bench: install
 # Express-order latency with and without 500 queued normal orders (docs/benchmarks.md).
 bench-express: install
 	$(PY) -m bench.express
+
+# Thumbnail decode+resize+encode against libvips, and upload-to-thumbnails (docs/thumbnails.md).
+bench-thumbnails: install
+	$(PY) -m bench.thumbnails
+
+# Nightly report cost per order at 10,000 and 100,000 orders (docs/nightly-report.md).
+bench-nightly: install
+	$(PY) -m bench.nightly
 
 clean:
 	find . -path ./$(VENV) -prune -o -path ./node_modules -prune -o \

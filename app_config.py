@@ -345,3 +345,200 @@ def webhook_allowed_hosts(env: Mapping[str, str] | None = None) -> tuple[str, ..
     tests only; empty (nothing exempt) by default. domain.webhooks.AllowList checks each entry."""
     raw = _setting(_env(env), WEBHOOK_ALLOWED_HOSTS_SETTING) or ""
     return tuple(entry.strip().lower() for entry in raw.split(",") if entry.strip())
+
+
+OUTBOUND_ALLOWED_HOSTS_SETTING = "OUTBOUND_ALLOWED_HOSTS"
+
+
+def outbound_allowed_hosts(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
+    """OUTBOUND_ALLOWED_HOSTS, and the older WEBHOOK_ALLOWED_HOSTS (still honoured): the
+    `host` or `host:port` entries every outbound call (webhooks, monitor polls) may reach over
+    plain http and on private or loopback addresses, keyed by the setting that lists them (so
+    an error can name it). For local development and tests only; empty by default."""
+    env = _env(env)
+    return {
+        OUTBOUND_ALLOWED_HOSTS_SETTING: tuple(
+            entry.strip().lower()
+            for entry in (_setting(env, OUTBOUND_ALLOWED_HOSTS_SETTING) or "").split(",")
+            if entry.strip()
+        ),
+        WEBHOOK_ALLOWED_HOSTS_SETTING: webhook_allowed_hosts(env),
+    }
+
+
+# The nightly report and retention (docs/nightly-report.md). A timer's `%Setting%` schedule
+# fails to index when the setting is missing, in the host as in devhost, so the binding names
+# the setting only when it is set and otherwise carries the default schedule itself.
+NIGHTLY_REPORT_SCHEDULE_SETTING = "NIGHTLY_REPORT_SCHEDULE"
+DEFAULT_NIGHTLY_REPORT_SCHEDULE = "0 0 2 * * *"
+RETENTION_SCHEDULE_SETTING = "RETENTION_SCHEDULE"
+DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *"
+DEFAULT_REPORTS_CONTAINER = "reports"
+
+
+def timer_schedule(setting: str, default: str, env: Mapping[str, str] | None = None) -> str:
+    """The `schedule` of a timer binding: `%setting%` when the setting is set, else `default`.
+
+    A set value must look like a six-field NCRONTAB expression (Flex Consumption runs no
+    TimeSpan schedules); the host checks the fields themselves when it resolves it.
+    """
+    value = _setting(_env(env), setting)
+    if value is None:
+        return default
+    if len(value.split()) != 6:
+        raise ValueError(f"{setting} must be a six-field NCRONTAB expression, e.g. {default!r}")
+    return f"%{setting}%"
+
+
+def reports_container(env: Mapping[str, str] | None = None) -> str:
+    """REPORTS_CONTAINER: the private container of `<day>.json` and `<day>.csv`."""
+    name = _setting(_env(env), "REPORTS_CONTAINER") or DEFAULT_REPORTS_CONTAINER
+    if not CONTAINER_NAME.match(name):
+        raise ValueError(f"REPORTS_CONTAINER is not a valid container name: {name!r}")
+    return name
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default, allow_zero=False)
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number")
+    return int(value)
+
+
+def report_chunking(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """REPORT_PAGE_SIZE (orders per activity, 500), REPORT_PAGES_PER_CHUNK (4) and
+    REPORT_CHUNKS_PER_WAVE (10); domain.reports.ChunkingPolicy checks the ranges."""
+    env = _env(env)
+    return {
+        "page_size": _whole(env, "REPORT_PAGE_SIZE", 500),
+        "pages_per_chunk": _whole(env, "REPORT_PAGES_PER_CHUNK", 4),
+        "chunks_per_wave": _whole(env, "REPORT_CHUNKS_PER_WAVE", 10),
+    }
+
+
+def retention_days(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """RETENTION_INSTANCE_DAYS (30), RETENTION_REPORT_DAYS (90) and RETENTION_CLAIM_DAYS (30):
+    how old finished instances, report files and claim-check blobs get before they go."""
+    env = _env(env)
+    return {
+        "instance_days": _whole(env, "RETENTION_INSTANCE_DAYS", 30),
+        "report_days": _whole(env, "RETENTION_REPORT_DAYS", 90),
+        "claim_days": _whole(env, "RETENTION_CLAIM_DAYS", 30),
+    }
+
+
+# Thumbnails: the sizes made of every upload and the limits an upload must stay within.
+DEFAULT_THUMBNAIL_SIZES = "128,256,512"
+
+
+def thumbnail_sizes(env: Mapping[str, str] | None = None) -> tuple[int, ...]:
+    """THUMBNAIL_SIZES: comma-separated longest sides in pixels (16 to 4096), e.g. "128,256,512".
+
+    Resolved by the starter and passed in the job's input: orchestrators must not read settings.
+    """
+    from domain.images import parse_sizes
+
+    raw = _setting(_env(env), "THUMBNAIL_SIZES") or DEFAULT_THUMBNAIL_SIZES
+    try:
+        return parse_sizes(raw)
+    except ValueError as error:
+        raise ValueError(f"THUMBNAIL_SIZES: {error}") from error
+
+
+def thumbnail_limits(env: Mapping[str, str] | None = None) -> dict[str, int]:
+    """THUMBNAIL_MAX_BYTES (default 20 MiB), THUMBNAIL_MAX_PIXELS (default 40 million, at most
+    100 million) and THUMBNAIL_MAX_SIDE (default 16384), as domain.images.ImageLimits fields:
+    uploads beyond them are rejected before they are decoded, which stops decompression bombs."""
+    from domain.images import ImageLimits
+
+    env = _env(env)
+    values = {}
+    for name, setting in (
+        ("max_bytes", "THUMBNAIL_MAX_BYTES"),
+        ("max_pixels", "THUMBNAIL_MAX_PIXELS"),
+        ("max_side", "THUMBNAIL_MAX_SIDE"),
+    ):
+        raw = _setting(env, setting)
+        if raw is None:
+            continue
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"{setting} must be a positive whole number")
+        values[name] = int(raw)
+    try:  # checked here, at the start, rather than in every job
+        return ImageLimits(**values).to_dict()
+    except ValueError as error:
+        raise ValueError(f"thumbnail limits: {error}") from error
+
+
+# Operations: telemetry export and the supervisor of stuck jobs (docs/operations.md).
+APPLICATIONINSIGHTS_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+APPLICATIONINSIGHTS_AUTH_SETTING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Where telemetry goes. No connection string: nothing is exported (local runs, tests).
+
+    `entra` is True when App Insights takes Entra tokens only (local authentication disabled),
+    with `client_id` naming the user-assigned identity; the connection string stays out of
+    repr() all the same, though it is an endpoint and an id rather than a secret.
+    """
+
+    connection_string: str | None = field(default=None, repr=False)
+    entra: bool = False
+    client_id: str | None = None
+
+
+def telemetry_settings(env: Mapping[str, str] | None = None) -> TelemetrySettings:
+    """APPLICATIONINSIGHTS_CONNECTION_STRING and APPLICATIONINSIGHTS_AUTHENTICATION_STRING
+    (`Authorization=AAD;ClientId=<id>`, the setting the Functions host reads for Entra auth)."""
+    env = _env(env)
+    auth: dict[str, str] = {}
+    for part in (_setting(env, APPLICATIONINSIGHTS_AUTH_SETTING) or "").split(";"):
+        key, _, value = part.partition("=")
+        if key.strip():
+            auth[key.strip().lower()] = value.strip()
+    return TelemetrySettings(
+        connection_string=_setting(env, APPLICATIONINSIGHTS_SETTING),
+        entra=auth.get("authorization", "").upper() == "AAD",
+        client_id=auth.get("clientid") or None,
+    )
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    """The supervisor's limits in seconds; triggers/supervisor_timer.py builds its policy."""
+
+    expected_seconds: dict[str, float]
+    default_expected_seconds: float
+    max_pending_seconds: float
+    terminate_after_seconds: dict[str, float]
+    rewind: frozenset[str]
+
+
+def supervisor_settings(env: Mapping[str, str] | None = None) -> SupervisorSettings:
+    """SUPERVISOR_EXPECTED_DURATIONS (`name=P4D;other=PT3H`: how long a healthy run of each
+    orchestrator may take), SUPERVISOR_DEFAULT_EXPECTED (PT24H, for the others),
+    SUPERVISOR_MAX_PENDING (PT30M), SUPERVISOR_TERMINATE_AFTER (`name=PT1H`: which
+    orchestrators may be terminated, and how long past their limit; none by default) and
+    SUPERVISOR_REWIND (comma-separated orchestrators whose recent failures are rewound).
+    Read at each run; a bad value raises ValueError naming the setting."""
+    from domain.supervision import parse_duration, parse_durations
+
+    env = _env(env)
+
+    def durations(name: str) -> dict[str, float]:
+        parsed = parse_durations(_setting(env, name) or "", name)
+        return {key: value.total_seconds() for key, value in parsed.items()}
+
+    def duration(name: str, default: str) -> float:
+        return parse_duration(_setting(env, name) or default, name).total_seconds()
+
+    rewind = _setting(env, "SUPERVISOR_REWIND") or ""
+    return SupervisorSettings(
+        expected_seconds=durations("SUPERVISOR_EXPECTED_DURATIONS"),
+        default_expected_seconds=duration("SUPERVISOR_DEFAULT_EXPECTED", "PT24H"),
+        max_pending_seconds=duration("SUPERVISOR_MAX_PENDING", "PT30M"),
+        terminate_after_seconds=durations("SUPERVISOR_TERMINATE_AFTER"),
+        rewind=frozenset(name.strip() for name in rewind.split(",") if name.strip()),
+    )

@@ -3,16 +3,36 @@
 import azure.durable_functions as df
 import azure.functions as func
 
+import app_config
 from activities.job_results import bp as job_results
+from activities.monitor_polls import bp as monitor_activities
 from activities.orders import bp as order_activities
+from activities.reports import bp as report_activities
+from activities.retention import bp as retention_activities
+from activities.supervision import bp as supervision_activities
+from activities.thumbnails import bp as thumbnail_activities
 from activities.webhooks import bp as webhook_activities
+from adapters import telemetry
+from orchestrators.monitor import bp as monitor_workflow
+from orchestrators.nightly_report import bp as nightly_report
 from orchestrators.order_workflow import bp as order_workflow
+from orchestrators.retention import bp as retention_workflow
+from orchestrators.supervisor import bp as supervisor_workflow
+from orchestrators.thumbnails import bp as thumbnail_workflow
 from triggers.health import bp as health_bp
 from triggers.jobs_http import bp as jobs_http
+from triggers.monitors_http import bp as monitors_http
+from triggers.nightly_report_timer import bp as nightly_report_timer
 from triggers.openapi_http import bp as openapi_http
 from triggers.order_commands_http import bp as order_commands
 from triggers.orders_http import bp as orders_http
 from triggers.orders_servicebus import bp as orders_queue
+from triggers.retention_timer import bp as retention_timer
+from triggers.supervisor_timer import bp as supervisor_timer
+from triggers.thumbnails_blob import bp as thumbnails_blob
+
+# Once, before any function runs: export to Application Insights when it is configured.
+telemetry.start(app_config.telemetry_settings())
 
 # FUNCTION is the default for HTTP routes; the few public ones (the health probe) opt out
 # explicitly in their own blueprint.
@@ -28,3 +48,18 @@ app.register_functions(job_results)
 app.register_functions(jobs_http)
 app.register_functions(openapi_http)
 app.register_functions(webhook_activities)
+app.register_functions(thumbnails_blob)
+app.register_functions(thumbnail_workflow)
+app.register_functions(thumbnail_activities)
+app.register_functions(monitors_http)
+app.register_functions(monitor_workflow)
+app.register_functions(monitor_activities)
+app.register_functions(nightly_report_timer)
+app.register_functions(nightly_report)
+app.register_functions(report_activities)
+app.register_functions(retention_timer)
+app.register_functions(retention_workflow)
+app.register_functions(retention_activities)
+app.register_functions(supervisor_timer)
+app.register_functions(supervisor_workflow)
+app.register_functions(supervision_activities)

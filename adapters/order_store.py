@@ -32,10 +32,15 @@ from adapters.tables import check_key, get_or_none, insert_if_absent, int64, pla
 from domain.failures import TransientFailure
 from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day, utc
 from domain.orders import Order, OrderLine, OrderStatus
+from domain.reports import OrderFacts
 
 logger = logging.getLogger(__name__)
 
 INDEX_PARTITION = "order-index"
+# A Table transaction holds at most 100 operations, all in one partition.
+_TRANSACTION_SIZE = 100
+# What the nightly report reads of an order row: no customer reference, nothing personal.
+_FACT_COLUMNS = ["RowKey", "status", "currency", "total_cents", "express", "lines"]
 
 
 def _now() -> datetime:
@@ -161,8 +166,82 @@ class OrderStore:
         rows = self._table.query_entities("PartitionKey eq @day", parameters={"day": day})
         return (_record(row) for row in rows)
 
+    def order_ids_of_day(self, day: str, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` order ids of `day` after `after`, in key order (keys only)."""
+        rows = self._table.query_entities(
+            _day_range(after, None),
+            parameters=_range_parameters(day, after, None),
+            select=["RowKey"],
+            results_per_page=min(limit, 1000),
+        )
+        ids: list[str] = []
+        for row in rows:
+            ids.append(row["RowKey"])
+            if len(ids) >= limit:
+                break
+        return ids
+
+    def order_facts_of_day(self, day: str, after: str | None, through: str) -> list[OrderFacts]:
+        """The report's view of `day`'s orders with `after` < id <= `through`, in key order."""
+        rows = self._table.query_entities(
+            _day_range(after, through),
+            parameters=_range_parameters(day, after, through),
+            select=_FACT_COLUMNS,
+            results_per_page=1000,
+        )
+        return [_facts(row) for row in rows]
+
+    def import_orders(self, orders: list[Order], received_at: datetime) -> int:
+        """Bulk-load orders that are not recorded yet (seeding, benchmarks, migrations).
+
+        Index rows and order rows go in transactions of 100; a transaction that meets an
+        existing order fails whole, so import only into a day that holds none of them.
+        """
+        day = order_day(received_at)
+        now = utc(self._clock())
+        index = [
+            {"PartitionKey": INDEX_PARTITION, "RowKey": check_key(o.order_id), "day": day}
+            for o in orders
+        ]
+        rows = [_entity(order, day, now) for order in orders]
+        for entities in (index, rows):
+            for start in range(0, len(entities), _TRANSACTION_SIZE):
+                batch = entities[start : start + _TRANSACTION_SIZE]
+                self._table.submit_transaction([("create", entity) for entity in batch])
+        return len(orders)
+
     def _entity(self, order_id: str) -> Any:
         index = get_or_none(self._table, INDEX_PARTITION, check_key(order_id))
         if index is None:
             return None
         return get_or_none(self._table, index["day"], order_id)
+
+
+def _day_range(after: str | None, through: str | None) -> str:
+    query = "PartitionKey eq @day"
+    if after is not None:
+        query += " and RowKey gt @after"
+    if through is not None:
+        query += " and RowKey le @through"
+    return query
+
+
+def _range_parameters(day: str, after: str | None, through: str | None) -> dict[str, str]:
+    parameters = {"day": day}
+    if after is not None:
+        parameters["after"] = after
+    if through is not None:
+        parameters["through"] = through
+    return parameters
+
+
+def _facts(entity: dict[str, Any]) -> OrderFacts:
+    units = sum(int(line["quantity"]) for line in json.loads(entity["lines"]))
+    return OrderFacts(
+        order_id=entity["RowKey"],
+        status=str(entity["status"]),
+        currency=str(entity["currency"]),
+        total_cents=int(plain(entity["total_cents"])),
+        units=units,
+        express=bool(entity["express"]),
+    )

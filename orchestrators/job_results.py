@@ -42,11 +42,14 @@ class JobReporter:
         job_type: str,
         correlation_id: str | None,
         routing: ResultRouting,
+        enqueued_at: str | None = None,
     ) -> None:
         self.context = context
         self.job_type = job_type
         self.correlation_id = correlation_id
         self.routing = routing
+        # When the request arrived (a message's enqueued time): enqueue-to-completion latency.
+        self.enqueued_at = enqueued_at
         self.sequence = 0
         # The first episode's time during every replay, so the duration is deterministic.
         self.started_at: datetime = context.current_utc_datetime
@@ -129,6 +132,8 @@ class JobReporter:
             "correlation_id": self.correlation_id or "-",
             "duration_ms": duration_ms,
         }
+        if self.enqueued_at is not None:
+            fields["enqueued_at"] = self.enqueued_at
         logger.log(
             level,
             "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d%s",

@@ -67,7 +67,9 @@ class _Workflow:
         # Raced with every step before shipping and with the approval wait, read between steps.
         self.cancel = CancelWatch(context)
         self.cancellable = True
-        self.reporter = JobReporter(context, JOB_TYPE, run.correlation_id, run.routing)
+        self.reporter = JobReporter(
+            context, JOB_TYPE, run.correlation_id, run.routing, enqueued_at=run.received_at
+        )
 
     def payload(self, **fields: Any) -> dict[str, Any]:
         """An activity input; the correlation id rides along for the activity's log lines."""

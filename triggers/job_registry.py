@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from triggers.job_types import JobType
+from triggers.monitor_job import MONITOR_JOB
 from triggers.order_job import ORDER_JOB
+from triggers.report_job import REPORT_JOB
+from triggers.thumbnail_job import THUMBNAIL_JOB
 
-JOB_TYPES: dict[str, JobType] = {job.name: job for job in (ORDER_JOB,)}
+JOB_TYPES: dict[str, JobType] = {
+    job.name: job for job in (ORDER_JOB, MONITOR_JOB, THUMBNAIL_JOB, REPORT_JOB)
+}
 
 
 def job_type_named(name: str) -> JobType | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import app_config
+from adapters.outbound import outbound_allow_list
 from domain.job_updates import ResultRouting, reply_queue_for
 from domain.order_requests import CustomerForm, OrderRequest, parse_order_request
 from domain.orders import InvalidOrder
-from domain.webhooks import AllowList, InvalidCallbackUrl, parse_callback_url
+from domain.webhooks import InvalidCallbackUrl, parse_callback_url
 
 CALLBACK_URL = "callback_url"
 
@@ -24,7 +25,7 @@ def _callback_url(body: Any) -> tuple[str | None, list[str]]:
     if url is None:
         return None, []
     try:
-        parse_callback_url(url, AllowList.parse(app_config.webhook_allowed_hosts()))
+        parse_callback_url(url, outbound_allow_list(purpose="webhooks"))
     except InvalidCallbackUrl as invalid:
         return None, [f"{CALLBACK_URL}: {problem}" for problem in invalid.problems]
     return url, []

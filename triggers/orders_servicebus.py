@@ -28,9 +28,11 @@ from opentelemetry import metrics
 
 import app_config
 from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.telemetry import job_span, record_queue_wait
 from domain.job_updates import ResultRouting
 from domain.order_requests import OrderRequest
-from domain.orders import InvalidOrder
+from domain.orders import InvalidOrder, instance_id_for
+from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
 from triggers.order_intake import parse_queued_order
 from triggers.order_start import start_order
 
@@ -89,13 +91,23 @@ async def handle_order_message(
     if express:
         # The queue decides: an order that came the express way is recorded as express.
         request = replace(request, order=replace(request.order, express=True))
-    outcome = await start_order(
-        client,
-        request,
-        received_at=_enqueued_at(msg),
-        correlation_id=msg.correlation_id or msg.message_id,
-        routing=routing,
-    )
+    enqueued_at, correlation_id = _enqueued_at(msg), msg.correlation_id or msg.message_id
+    with job_span(
+        f"start order from {queue}",
+        job_type=ORDER_JOB_TYPE,
+        instance_id=instance_id_for(request.order.order_id),
+        correlation_id=correlation_id,
+        **{"messaging.destination.name": queue},
+    ):
+        outcome = await start_order(
+            client,
+            request,
+            received_at=enqueued_at,
+            correlation_id=correlation_id,
+            routing=routing,
+        )
+    if outcome.started:
+        record_queue_wait(queue, enqueued_at)
     if not outcome.started:
         logger.info(
             "Message %s on %s repeats order %s (%s); not started again",

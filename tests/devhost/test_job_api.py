@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,9 +30,10 @@ from adapters.factory import build_order_adapters
 from adapters.payments import LedgerPaymentProvider
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
 from domain.approval_tokens import issue
 from domain.payments import charge_key
+from domain.webhooks import verify
 
 DOCUMENT = PROJECT_ROOT / "api" / "openapi.json"
 DOC_URI = "urn:app:openapi.json"
@@ -38,6 +41,7 @@ METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 FINISHED = {"Completed", "Failed", "Terminated", "Canceled"}
 THRESHOLD = 100_000
 SIGNING_KEY = "job-api-test-approval-signing-key-0123456789"
+WEBHOOK_KEY = "job-api-test-webhook-signing-key-0123456789"
 CUSTOMER = {"name": "Job Canary", "email": "job-canary@example.invalid", "address": "3 Job Rd"}
 
 
@@ -167,12 +171,81 @@ def wait_until(condition: Callable[[], Any], timeout: float = 60) -> Any:
     raise AssertionError("condition not met in time")
 
 
+class StatusServer:
+    """A monitored operation's status endpoint on a free loopback port (allow-listed by port).
+
+    GET /flip/<n>/<key> answers {"status": "running"} until its n-th poll, then "done";
+    GET /flaky/<n>/<key> answers 503 until its n-th poll, then "done"; GET /never/<key> is
+    always running; GET /gone/<key> answers 404. Polls are counted per path.
+    """
+
+    def __init__(self) -> None:
+        self.polls: dict[str, int] = {}
+        lock, polls = threading.Lock(), self.polls
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with lock:
+                    polls[self.path] = count = polls.get(self.path, 0) + 1
+                parts = self.path.split("/")
+                done = parts[1] in ("flip", "flaky") and count >= int(parts[2])
+                body = json.dumps({"status": "done" if done else "running"}).encode()
+                status = 200
+                if parts[1] == "gone" or (parts[1] == "flaky" and not done):
+                    status = 404 if parts[1] == "gone" else 503
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                """Quiet: tests read `polls`."""
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> StatusServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
 @pytest.fixture(scope="module")
-def api(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def status_server() -> Iterator[StatusServer]:
+    with StatusServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def callbacks() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver("/monitor-hooks") as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def api(
+    azurite: Azurite,
+    tmp_path_factory: pytest.TempPathFactory,
+    status_server: StatusServer,
+    callbacks: WebhookReceiver,
+) -> Iterator[Api]:
+    callback_origin = urlsplit(callbacks.url).netloc
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
         "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
         "APPROVAL_SIGNING_KEY": SIGNING_KEY,
+        # Monitors: the status server and the callback receiver, by port, and nothing else.
+        "OUTBOUND_ALLOWED_HOSTS": f"127.0.0.1:{status_server.port},{callback_origin}",
+        "WEBHOOK_SIGNING_KEY": WEBHOOK_KEY,
     }
     state = tmp_path_factory.mktemp("job-api")
     contract = Contract(json.loads(DOCUMENT.read_text(encoding="utf-8")))
@@ -380,3 +453,171 @@ def test_the_contract_refuses_an_undocumented_answer(api: Api) -> None:
         api.call("PUT", "/api/jobs/order-x")
     with pytest.raises(AssertionError, match="no documented path"):
         api.call("GET", "/api/nowhere")
+
+
+# -- monitors: POST /api/monitors, followed and cancelled through the job API -------------------
+
+DONE = {"pointer": "/status", "equals": "done"}
+MAX_MONITOR_HISTORY = 30  # events in one run's history, however many polls came before
+
+
+def monitor_body(status_server: StatusServer, path: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "monitor_id": f"mon-{uuid.uuid4().hex[:12]}",
+        "status_url": status_server.url(path),
+        "condition": DONE,
+        "interval_seconds": 10,
+        "backoff_factor": 2,
+        "max_interval_seconds": 40,
+        "expires_in_seconds": 3600,
+        **fields,
+    }
+
+
+def polls_in_history(api: Api, job_id: str) -> tuple[int, int]:
+    """(poll activities scheduled, events) in the instance's current history."""
+    raw = api.host.raw_history(job_id)
+    polls = sum(1 for e in raw if e["EventType"] == 4 and e.get("Name") == "poll_monitor_status")
+    return polls, len(raw)
+
+
+def test_a_monitor_completes_when_the_condition_holds_and_calls_back(
+    api: Api, status_server: StatusServer, callbacks: WebhookReceiver
+) -> None:
+    key = uuid.uuid4().hex
+    body = monitor_body(status_server, f"/flip/4/{key}", callback_url=callbacks.url)
+    job_id = f"monitor-{body['monitor_id']}"
+    started = api.call(
+        "POST", "/api/monitors", json=body, params={"code": "k"}, headers={"x-correlation-id": key}
+    )
+    assert started.status_code == 202, started.text
+    status_url = api.host.url(f"/api/jobs/{job_id}")
+    assert started.headers["Location"] == status_url
+    assert started.json() == {
+        "id": job_id,
+        "type": "monitor",
+        "runtime_status": "Pending",
+        "duplicate": False,
+        "status_url": status_url,
+        "cancel_url": f"{status_url}/cancel",
+    }
+
+    view = api.finished(job_id)
+    assert view["runtime_status"] == "Completed"
+    assert (view["step"], view["progress"]) == ("completed", 100)
+    assert view["result"]["status"] == "completed"
+    assert view["result"]["polls"] == 4
+    assert status_server.polls[f"/flip/4/{key}"] == 4
+    # Four polls, but each run continued as new: the last run's history holds one poll.
+    polls, events = polls_in_history(api, job_id)
+    assert polls == 1 and events <= MAX_MONITOR_HISTORY
+    # The waits grew 10, 20, 40 s (virtual): the monitor ran 70 s of orchestration time.
+    begun = datetime.fromisoformat(view["result"]["started_at"])
+    ended = datetime.fromisoformat(view["result"]["ended_at"])
+    assert (ended - begun).total_seconds() == pytest.approx(70, abs=2)
+
+    deliveries = wait_until(
+        lambda: [d for d in callbacks.deliveries if job_id in d.body.decode()] or None
+    )
+    (delivery,) = deliveries
+    payload = verify(delivery.body, delivery.headers, WEBHOOK_KEY, now=time.time())
+    event = payload["event"]
+    assert (event["job_id"], event["job_type"], event["kind"]) == (job_id, "monitor", "completed")
+    assert event["result"] == view["result"]
+    assert event["correlation_id"] == key
+
+    again = api.call("POST", "/api/monitors", json=body)
+    assert again.status_code == 200
+    assert again.json() == view
+
+
+def test_a_monitor_that_never_sees_done_expires(api: Api, status_server: StatusServer) -> None:
+    key = uuid.uuid4().hex
+    body = monitor_body(status_server, f"/never/{key}", expires_in_seconds=100)
+    job_id = f"monitor-{body['monitor_id']}"
+    assert api.start(body, job_type="monitor").status_code == 202  # the job API's own start
+    view = api.finished(job_id)
+    assert view["runtime_status"] == "Completed"
+    assert view["step"] == "expired"
+    result = view["result"]
+    assert result["status"] == "expired"
+    assert result["reason"] == "the condition did not hold within 100 s"
+    # Polls at 0, 10, 30, 70 and at the expiry (100 s): the last wait is cut short.
+    assert result["polls"] == 5 == status_server.polls[f"/never/{key}"]
+    polls, events = polls_in_history(api, job_id)
+    assert polls == 1 and events <= MAX_MONITOR_HISTORY
+    assert api.cancel(job_id).status_code == 409
+
+
+def test_failed_polls_retry_when_transient_and_end_the_monitor_when_permanent(
+    api: Api, status_server: StatusServer
+) -> None:
+    key = uuid.uuid4().hex
+    flaky = monitor_body(status_server, f"/flaky/3/{key}")
+    gone = monitor_body(status_server, f"/gone/{key}")
+    for body in (flaky, gone):
+        assert api.call("POST", "/api/monitors", json=body).status_code == 202
+    recovered = api.finished(f"monitor-{flaky['monitor_id']}")["result"]
+    assert (recovered["status"], recovered["polls"]) == ("completed", 3)
+    failed = api.finished(f"monitor-{gone['monitor_id']}")
+    assert failed["runtime_status"] == "Completed" and failed["step"] == "failed"
+    assert failed["result"]["status"] == "failed"
+    assert failed["result"]["polls"] == 1 == status_server.polls[f"/gone/{key}"]
+    assert failed["result"]["reason"] == f"http://127.0.0.1:{status_server.port} answered 404"
+
+
+def test_a_waiting_monitor_is_cancelled(paused: Api, status_server: StatusServer) -> None:
+    key = uuid.uuid4().hex
+    body = monitor_body(status_server, f"/never/{key}")
+    job_id = f"monitor-{body['monitor_id']}"
+    assert paused.call("POST", "/api/monitors", json=body).status_code == 202
+    waiting = paused.at_step(job_id, "waiting")
+    assert waiting["cancel_url"] == paused.host.url(f"/api/jobs/{job_id}/cancel")
+    cancelled = paused.cancel(job_id, {"reason": "no longer needed"})
+    assert cancelled.status_code == 202
+    assert cancelled.json()["type"] == "monitor"
+    view = paused.finished(job_id)
+    assert view["result"]["status"] == "cancelled"
+    assert view["result"]["reason"] == "no longer needed"
+    assert view["result"]["polls"] == 1 == status_server.polls[f"/never/{key}"]
+    assert paused.cancel(job_id).status_code == 409
+
+
+def test_an_invalid_monitor_lists_its_problems_and_starts_nothing(
+    api: Api, status_server: StatusServer
+) -> None:
+    body = monitor_body(
+        status_server,
+        "/never/x",
+        status_url="https://169.254.169.254/latest/meta-data/?token=s3cret",
+        condition={"pointer": "status", "equals": "done"},
+        interval_seconds=1,
+        callback_url=f"http://127.0.0.1:{status_server.port + 1}/hook",
+    )
+    for path in ("/api/monitors", "/api/jobs/monitor"):
+        response = api.call("POST", path, json=body)
+        assert response.status_code == 400
+        pointers = {error.get("pointer") for error in response.json()["errors"]}
+        assert {"#/status_url", "#/condition/pointer", "#/interval_seconds", "#/callback_url"} <= (
+            pointers
+        )
+        assert "s3cret" not in response.text
+    assert api.job(f"monitor-{body['monitor_id']}").status_code == 404
+    assert api.call("POST", "/api/monitors", data="{").status_code == 400
+
+
+def test_a_nightly_report_runs_as_a_job_once_per_day(api: Api) -> None:
+    day = "2020-02-29"  # a day with no orders: the report is empty but real
+    started = api.start({"day": day}, job_type="nightly-report")
+    assert started.status_code == 202, started.text
+    job_id = f"nightly-report-{day}"
+    assert started.json()["id"] == job_id
+    view = api.finished(job_id)
+    assert view["runtime_status"] == "Completed"
+    assert view["result"]["day"] == day and view["result"]["orders"] == 0
+    again = api.start({"day": day}, job_type="nightly-report")
+    assert again.status_code == 200 and again.json()["id"] == job_id  # a duplicate
+    future = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    refused = api.start({"day": future}, job_type="nightly-report")
+    assert refused.status_code == 400
+    assert api.start({"day": "yesterday"}, job_type="nightly-report").status_code == 400

@@ -1,0 +1,59 @@
+"""The supervisor's report: each stuck or overdue job it found becomes a log line and a metric.
+
+Reporting is an activity because it is a side effect: the supervisor orchestrator decides
+(deterministically) and this records, once per decision, whatever the replays.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from adapters import telemetry
+from domain.supervision import Action, Decision
+
+logger = logging.getLogger(__name__)
+
+REPORT_ACTIVITY = "report_supervision"
+
+bp = func.Blueprint()
+
+
+def report(payload: Any) -> dict[str, int]:
+    """Log each decision with ids, step and durations only; count them by finding and action."""
+    decisions = [Decision.from_dict(item) for item in (payload or {}).get("decisions", [])]
+    for decision in decisions:
+        job = decision.job
+        level = logging.WARNING if decision.action is Action.REPORT else logging.ERROR
+        with telemetry.job_span(
+            REPORT_ACTIVITY,
+            job_type=job.orchestrator,
+            instance_id=job.instance_id,
+            correlation_id=None,
+            **{
+                "supervisor.finding": str(decision.finding),
+                "supervisor.action": str(decision.action),
+            },
+        ):
+            logger.log(
+                level,
+                "Supervisor: %s %s is %s (%s, step %s): %s",
+                job.orchestrator,
+                job.instance_id,
+                decision.finding,
+                job.runtime_status,
+                job.step or "-",
+                decision.action,
+                extra={"supervision": decision.to_dict()},
+            )
+        telemetry.record_supervision(
+            job.orchestrator, str(decision.finding), str(decision.action), "found"
+        )
+    return {"reported": len(decisions)}
+
+
+@bp.activity_trigger(input_name="payload")
+def report_supervision(payload: dict[str, Any]) -> dict[str, int]:
+    return report(payload)

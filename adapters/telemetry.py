@@ -1,0 +1,245 @@
+"""Telemetry: exports to Application Insights once, when configured, and the app's job metrics.
+
+function_app.py calls `configure_telemetry()` once at start-up. With no connection string it
+does nothing: spans, metrics and logs go through opentelemetry-api's no-op providers (or
+devhost's span file locally), and nothing crashes. Everything recorded here carries ids, names,
+statuses and durations only: never a message body, an order's lines or personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from app_config import TelemetrySettings
+
+logger = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+# Instruments made before a provider is configured are proxies that start recording once it is.
+meter = metrics.get_meter("jobs")
+
+job_duration = meter.create_histogram(
+    "jobs.duration", unit="s", description="From a job's start to its end, by type and outcome"
+)
+enqueue_to_completion = meter.create_histogram(
+    "jobs.enqueue_to_completion",
+    unit="s",
+    description="From the message's enqueued time (or the request's arrival) to the job's end",
+)
+queue_wait = meter.create_histogram(
+    "jobs.queue_wait", unit="s", description="From a message's enqueued time to its job's start"
+)
+job_failures = meter.create_counter(
+    "jobs.failures", unit="{job}", description="Jobs that ended in anything but success"
+)
+heartbeats = meter.create_counter(
+    "jobs.heartbeat", unit="{run}", description="One per run of each scheduled job"
+)
+supervisor_findings = meter.create_counter(
+    "jobs.supervisor.findings",
+    unit="{job}",
+    description="Stuck or overdue jobs the supervisor found, by finding and action",
+)
+
+# Azure SDK spans (storage, Service Bus) stay; raw HTTP client spans go, because a caller's
+# webhook URL may carry tokens or personal data in its path or query.
+_INSTRUMENTATION_OPTIONS: dict[str, dict[str, bool]] = {
+    "azure_sdk": {"enabled": True},
+    "requests": {"enabled": False},
+    "urllib": {"enabled": False},
+    "urllib3": {"enabled": False},
+    "django": {"enabled": False},
+    "fastapi": {"enabled": False},
+    "flask": {"enabled": False},
+    "psycopg2": {"enabled": False},
+}
+
+_lock = threading.Lock()
+_configured = False
+
+Configure = Callable[..., None]
+
+
+def _azure_monitor() -> Configure:
+    # Imported only when used: it pulls in the exporter and instrumentations.
+    from azure.monitor.opentelemetry import configure_azure_monitor
+
+    return configure_azure_monitor
+
+
+def configure_telemetry(
+    connection_string: str | None,
+    *,
+    credential: Any = None,
+    configure: Callable[[], Configure] = _azure_monitor,
+) -> bool:
+    """Export spans, metrics and logs to Application Insights; once per process.
+
+    Returns True when an exporter was configured (now or before), False when there is no
+    connection string. `credential` is the managed identity that App Insights with Entra
+    authentication requires (local authentication disabled), or None for key-based ingestion.
+    """
+    global _configured
+    if not connection_string:
+        logger.info("APPLICATIONINSIGHTS_CONNECTION_STRING is not set: telemetry is not exported")
+        return False
+    with _lock:
+        if _configured:
+            return True
+        options: dict[str, Any] = {
+            "connection_string": connection_string,
+            "instrumentation_options": _INSTRUMENTATION_OPTIONS,
+        }
+        if credential is not None:
+            options["credential"] = credential
+        configure()(**options)
+        _configured = True
+    logger.info("Telemetry is exported to Application Insights")
+    return True
+
+
+@contextmanager
+def job_span(
+    name: str,
+    *,
+    job_type: str,
+    instance_id: str | None,
+    correlation_id: str | None,
+    **attributes: str | int | float | bool,
+) -> Iterator[trace.Span]:
+    """A span with the ids every span of a job carries, so one query finds the whole job."""
+    ids = {
+        "job.type": job_type,
+        "app.instance_id": instance_id or "",
+        "app.correlation_id": correlation_id or "",
+        **attributes,
+    }
+    with tracer.start_as_current_span(name, attributes=ids) as span:
+        yield span
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return max(0.0, (end - start).total_seconds())
+
+
+def record_queue_wait(
+    queue: str, enqueued_at: datetime, started_at: datetime | None = None
+) -> None:
+    """How long a message waited before its job started (queue and priority only)."""
+    started_at = started_at or datetime.now(UTC)
+    queue_wait.record(_seconds(enqueued_at, started_at), {"queue": queue})
+
+
+def record_job_end(
+    job_type: str,
+    outcome: str,
+    *,
+    duration_seconds: float,
+    succeeded: bool,
+    enqueued_at: datetime | None = None,
+    ended_at: datetime | None = None,
+) -> None:
+    """A job's duration, its enqueue-to-completion latency when known, and a failure count."""
+    attributes = {"job.type": job_type, "job.outcome": outcome}
+    job_duration.record(max(0.0, duration_seconds), attributes)
+    if enqueued_at is not None:
+        end = ended_at or datetime.now(UTC)
+        enqueue_to_completion.record(_seconds(enqueued_at, end), attributes)
+    if not succeeded:
+        job_failures.add(1, attributes)
+
+
+def heartbeat(job: str, *, past_due: bool, at: datetime | None = None) -> None:
+    """One per run of a scheduled job: a log line and a count, so a missing run can alert."""
+    at = at or datetime.now(UTC)
+    heartbeats.add(1, {"job": job, "past_due": past_due})
+    logger.info(
+        "Heartbeat: scheduled job %s ran at %s%s",
+        job,
+        at.isoformat(timespec="seconds"),
+        " (past due)" if past_due else "",
+        extra={"heartbeat": {"job": job, "past_due": past_due}},
+    )
+
+
+def record_supervision(orchestrator: str, finding: str, action: str, outcome: str) -> None:
+    """One stuck or overdue job the supervisor found and what became of it."""
+    supervisor_findings.add(
+        1,
+        {
+            "job.orchestrator": orchestrator,
+            "supervisor.finding": finding,
+            "supervisor.action": action,
+            "supervisor.outcome": outcome,
+        },
+    )
+
+
+class JobLogMetrics(logging.Filter):
+    """Turns the job log lines of orchestrators/job_results.py into job metrics.
+
+    The job reporter logs once per job start and end, never during replay, with
+    `extra={"job": {...}}` (type, instance, correlation, duration). Reading those records keeps
+    metrics out of orchestrator code, and records only what the lines already say. An
+    `enqueued_at` (ISO 8601) among the fields adds the enqueue-to-completion latency.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = getattr(record, "job", None)
+        args = record.args if isinstance(record.args, tuple) else ()
+        if not isinstance(fields, dict) or len(args) < 2 or not isinstance(args[1], str):
+            return True
+        what = args[1]
+        if what == "completed":
+            outcome, succeeded = "completed", True
+        elif what.startswith("ended "):
+            outcome, succeeded = what.removeprefix("ended ").strip() or "ended", False
+        else:
+            return True  # "started" and anything else: nothing to measure yet
+        try:
+            enqueued = fields.get("enqueued_at")
+            record_job_end(
+                str(fields.get("job_type") or "unknown"),
+                outcome,
+                duration_seconds=float(fields.get("duration_ms") or 0) / 1000,
+                succeeded=succeeded,
+                enqueued_at=datetime.fromisoformat(enqueued) if enqueued else None,
+                ended_at=datetime.fromtimestamp(record.created, UTC),
+            )
+        except (TypeError, ValueError) as error:  # a metric must never break the log line
+            logger.debug("job metrics skipped for a log record: %s", error)
+        return True
+
+
+JOB_LOGGER = "orchestrators.job_results"
+_job_metrics = JobLogMetrics()
+
+
+def install_job_metrics(logger_name: str = JOB_LOGGER) -> None:
+    """Derive job metrics from the job reporter's log lines (idempotent).
+
+    A logger filter only sees records the logger creates, so the job logger is opened to INFO
+    if nothing opened it; handlers still decide what is shown or exported.
+    """
+    target = logging.getLogger(logger_name)
+    if not target.isEnabledFor(logging.INFO):
+        target.setLevel(logging.INFO)
+    if _job_metrics not in target.filters:
+        target.addFilter(_job_metrics)
+
+
+def start(settings: TelemetrySettings) -> bool:
+    """The app's one start-up call: export when configured, and job metrics either way."""
+    install_job_metrics()
+    credential = None
+    if settings.connection_string and settings.entra:
+        from azure.identity import ManagedIdentityCredential
+
+        credential = ManagedIdentityCredential(client_id=settings.client_id)
+    return configure_telemetry(settings.connection_string, credential=credential)

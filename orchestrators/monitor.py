@@ -1,0 +1,161 @@
+"""The monitor pattern: poll a status URL on durable timers with backoff until done or expired.
+
+Each run polls once (through the outbound guard, in an activity), then either ends (the
+condition or the failure condition holds, a permanent failure, the expiry, a cancellation) or
+waits on a durable timer and continues as new with the state in its input, so the history
+never holds more than one poll and one wait. A transient poll failure is only a poll that did
+not see the operation done; the next poll is the retry. The outcome is reported through
+JobReporter (status record, topic, reply, callback webhook) as job type "monitor".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskBase
+
+from domain.failures import FailureKind, failure_kind, failure_reason
+from domain.fulfilment import cancel_reason
+from domain.monitors import (
+    JOB_TYPE,
+    MonitorState,
+    MonitorStep,
+    PollRequest,
+    custom_status,
+    monitor_result,
+)
+from orchestrators.job_results import JobReporter
+
+logger = logging.getLogger(__name__)
+
+ORCHESTRATOR = "monitor"
+POLL_ACTIVITY = "poll_monitor_status"
+CANCEL_EVENT = "CancelMonitor"
+
+bp = df.Blueprint()
+
+
+class _MonitorReporter(JobReporter):
+    """A JobReporter that picks up where the previous run left off: the update numbering and
+    the start time come from the carried state, and "started" is logged by the first run only."""
+
+    def __init__(
+        self, context: df.DurableOrchestrationContext, state: MonitorState, *, first_run: bool
+    ) -> None:
+        self._first_run = first_run  # read by _log, which the base __init__ calls
+        super().__init__(context, JOB_TYPE, state.correlation_id, state.routing)
+        self.sequence = state.sequence
+        if state.started_at is not None:
+            self.started_at = datetime.fromisoformat(state.started_at)
+
+    def _log(self, level: int, what: str, reason: str | None) -> None:
+        if what == "started" and not self._first_run:
+            return
+        super()._log(level, what, reason)
+
+
+class _CancelWatch:
+    """A new wait for the cancel event per race: a task must not be yielded in two compound
+    tasks (see orchestrators/cancellation.py), and the event goes to the latest open wait."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.waits: list[TaskBase] = []
+
+    def wait(self) -> TaskBase:
+        task = self.context.wait_for_external_event(CANCEL_EVENT)
+        self.waits.append(task)
+        return task
+
+    @property
+    def reason(self) -> str | None:
+        """The reason once a cancel event arrived, else None."""
+        # The event's data is {"reason": ...} as JSON text or a dict: the orders' rule reads it.
+        done = [task for task in self.waits if task.is_completed]
+        return cancel_reason(done[0].result) if done else None
+
+
+def _finish(
+    context: df.DurableOrchestrationContext,
+    state: MonitorState,
+    ending: MonitorStep,
+    reason: str | None,
+) -> Generator[Any, Any, dict[str, Any]]:
+    context.set_custom_status(custom_status(ending, 100))
+    result = monitor_result(state, ending, context.current_utc_datetime, reason)
+    # The first run's milestone reporter has logged the start already.
+    reporter = _MonitorReporter(context, state, first_run=False)
+    succeeded = ending is MonitorStep.COMPLETED
+    yield from reporter.finish(str(ending), str(ending), result, succeeded=succeeded)
+    return result
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Input: MonitorState.to_dict(); output: domain.monitors.monitor_result(...)."""
+    now = context.current_utc_datetime
+    state = MonitorState.from_dict(context.get_input()).begun(now)
+    cancel = _CancelWatch(context)
+    if state.polls == 0 and state.sequence == 0:
+        reporter = _MonitorReporter(context, state, first_run=True)
+        context.set_custom_status(custom_status(MonitorStep.POLLING, 0))
+        yield from reporter.milestone(str(MonitorStep.POLLING), 0, str(MonitorStep.POLLING))
+        state = replace(state, sequence=reporter.sequence)
+    context.set_custom_status(custom_status(MonitorStep.POLLING, state.progress(now)))
+
+    request = PollRequest(
+        state.status_url,
+        state.condition,
+        state.failure_condition,
+        state.monitor_id,
+        state.polls + 1,
+        state.correlation_id,
+    )
+    task = context.call_activity(POLL_ACTIVITY, request.to_dict())
+    yield context.task_any([task, cancel.wait()])
+    if cancel.reason is not None:
+        # A GET has no side effect to wait for: the poll in flight is simply not read.
+        return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
+    try:
+        outcome = yield task
+    except Exception as error:  # the SDK hands every activity failure over as Exception
+        reason = failure_reason(error)
+        state = state.after_poll(None, reason)
+        if failure_kind(error) is FailureKind.PERMANENT:
+            return (yield from _finish(context, state, MonitorStep.FAILED, reason))
+        if not context.is_replaying:
+            logger.warning(
+                "Monitor %s poll %d failed (%s); polling again later",
+                state.monitor_id,
+                state.polls,
+                reason,
+            )
+    else:
+        state = state.after_poll(outcome["http_status"], None)
+        if outcome["failed"]:
+            reason = "the failure condition holds"
+            return (yield from _finish(context, state, MonitorStep.FAILED, reason))
+        if outcome["done"]:
+            return (yield from _finish(context, state, MonitorStep.COMPLETED, None))
+
+    now = context.current_utc_datetime
+    if state.expired(now):
+        reason = f"the condition did not hold within {state.expires_in_seconds:g} s"
+        if state.last_error:
+            reason += f"; last poll: {state.last_error}"
+        return (yield from _finish(context, state, MonitorStep.EXPIRED, reason))
+
+    context.set_custom_status(custom_status(MonitorStep.WAITING, state.progress(now)))
+    timer = context.create_timer(now + state.next_wait(now))
+    yield context.task_any([timer, cancel.wait()])
+    if cancel.reason is not None:
+        timer.cancel()
+        return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
+    # A fresh run with the state in its input: the history starts again from nothing.
+    context.continue_as_new(state.backed_off().to_dict())
+    return None

@@ -1,0 +1,128 @@
+"""The nightly report (fan-out/fan-in in waves): plan a wave, sum its chunks, continue as new.
+
+Each execution of `nightly_report` lists the next wave of the day's order ids (page bounds
+only), runs one `nightly_report_chunk` sub-orchestration per chunk in parallel, adds their
+totals to the ones it was started with and continues as new with the cursor; the execution
+that finds nothing more writes `reports/<day>.json` and `.csv`. A chunk reads its pages one
+activity at a time. So every history stays under domain.reports.history_limits whatever the
+number of orders, and replays stay cheap (docs/nightly-report.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain.reports import ChunkSpec, ReportRun, ReportTotals, chunk_instance_id
+from domain.retry import RetryPolicy
+from orchestrators.retry import call_activity_with_backoff
+
+logger = logging.getLogger(__name__)
+
+ORCHESTRATOR = "nightly_report"
+CHUNK_ORCHESTRATOR = "nightly_report_chunk"
+JOB_TYPE = "nightly-report"
+
+# Storage hiccups are retried for about a minute; an unreadable row fails at once.
+STEP_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=2))
+
+bp = df.Blueprint()
+
+
+def _status(step: str, run: ReportRun, chunks_done: int, orders: int) -> dict[str, Any]:
+    return {"step": step, "day": run.day, "chunks_done": chunks_done, "orders_summed": orders}
+
+
+def _log(context: df.DurableOrchestrationContext, run: ReportRun, what: str) -> None:
+    if context.is_replaying:
+        return
+    started = datetime.fromisoformat(run.started_at or context.current_utc_datetime.isoformat())
+    elapsed = context.current_utc_datetime - started.replace(
+        tzinfo=context.current_utc_datetime.tzinfo
+    )
+    logger.info(
+        "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d",
+        context.instance_id,
+        what,
+        JOB_TYPE,
+        context.instance_id,
+        run.correlation_id or "-",
+        int(elapsed.total_seconds() * 1000),
+    )
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Input: ReportRun.to_dict(); output {day, orders, chunks, blobs}."""
+    run = ReportRun.from_dict(context.get_input())
+    if run.started_at is None:  # the first execution; later ones carry it along
+        run = replace(run, started_at=context.current_utc_datetime.isoformat())
+        _log(context, run, "started")
+    context.set_custom_status(_status("summing", run, run.next_chunk, run.totals.orders))
+
+    plan = yield from call_activity_with_backoff(
+        context,
+        "plan_report_chunks",
+        {
+            "day": run.day,
+            "after": run.after,
+            "next_chunk": run.next_chunk,
+            "policy": run.policy.to_dict(),
+        },
+        STEP_RETRY,
+    )
+    chunks = [ChunkSpec.from_dict(c) for c in plan["chunks"]]
+    totals = run.totals
+    if chunks:
+        tasks = [
+            context.call_sub_orchestrator(
+                CHUNK_ORCHESTRATOR,
+                {"day": run.day, "chunk": spec.to_dict()},
+                chunk_instance_id(context.instance_id, spec.index),
+            )
+            for spec in chunks
+        ]
+        for result in (yield context.task_all(tasks)):
+            totals = totals.merge(ReportTotals.from_dict(result["totals"]))
+    done = run.next_chunk + len(chunks)
+
+    if plan["more"]:
+        # A fresh history for the next wave: the totals and the cursor are all it needs.
+        following = replace(run, after=plan["after"], totals=totals, next_chunk=done)
+        context.set_custom_status(_status("summing", run, done, totals.orders))
+        context.continue_as_new(following.to_dict())
+        return None
+
+    context.set_custom_status(_status("writing", run, done, totals.orders))
+    written = yield from call_activity_with_backoff(
+        context,
+        "write_report",
+        {"day": run.day, "totals": totals.to_dict(), "chunks": done},
+        STEP_RETRY,
+    )
+    context.set_custom_status(_status("done", run, done, totals.orders))
+    _log(context, run, "completed")
+    return {"day": run.day, "orders": totals.orders, "chunks": done, "blobs": written["blobs"]}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)
+def nightly_report_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Input {day, chunk: ChunkSpec}; output {totals, orders}: its pages summed in key order."""
+    data = context.get_input()
+    day, spec = data["day"], ChunkSpec.from_dict(data["chunk"])
+    totals, orders = ReportTotals(), 0
+    for after, through in spec.pages():
+        page = yield from call_activity_with_backoff(
+            context,
+            "sum_report_page",
+            {"day": day, "after": after, "through": through},
+            STEP_RETRY,
+        )
+        totals = totals.merge(ReportTotals.from_dict(page["totals"]))
+        orders += int(page["orders"])
+    return {"totals": totals.to_dict(), "orders": orders}

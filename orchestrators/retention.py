@@ -1,0 +1,79 @@
+"""Retention (a batch job): delete old report blobs, then old claim-check blobs.
+
+The timer that starts it has already purged old finished instances (only a durable client can
+purge) and passes the count in, so the output sums up the whole clean-up.
+
+Claim-check blobs can number one per order, so they are swept one listing page per activity
+and the orchestration continues as new every few pages, carrying the listing token and the
+counts: its history stays short however many blobs there are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from domain.retention import RetentionRun, cutoffs
+from domain.retry import RetryPolicy
+from orchestrators.retry import call_activity_with_backoff
+
+logger = logging.getLogger(__name__)
+
+ORCHESTRATOR = "retention"
+CLAIM_PAGES_PER_EXECUTION = 10
+STEP_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=5))
+
+bp = df.Blueprint()
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
+def retention(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Input: RetentionRun.to_dict(); output {as_of, purged, reports_deleted, claims_deleted}."""
+    run = RetentionRun.from_dict(context.get_input())
+    limits = cutoffs(run.moment, run.policy)
+
+    if run.reports_deleted is None:
+        context.set_custom_status({"step": "deleting reports"})
+        reports = yield from call_activity_with_backoff(
+            context,
+            "delete_expired_reports",
+            {"before_day": limits.reports_before_day},
+            STEP_RETRY,
+        )
+        run = replace(run, reports_deleted=int(reports["deleted"]))
+
+    context.set_custom_status({"step": "deleting claim checks"})
+    for _ in range(CLAIM_PAGES_PER_EXECUTION):
+        page = yield from call_activity_with_backoff(
+            context,
+            "delete_expired_claims",
+            {"before": limits.claims_before.isoformat(), "token": run.claims_token},
+            STEP_RETRY,
+        )
+        run = replace(
+            run,
+            claims_token=page["next_token"],
+            claims_deleted=run.claims_deleted + int(page["deleted"]),
+            pages=run.pages + 1,
+        )
+        if run.claims_token is None:
+            break
+    else:
+        context.continue_as_new(run.to_dict())  # more pages: a fresh, short history
+        return None
+
+    summary = {
+        "as_of": run.as_of,
+        "purged": run.purged,
+        "reports_deleted": run.reports_deleted,
+        "claims_deleted": run.claims_deleted,
+    }
+    context.set_custom_status({"step": "done"})
+    if not context.is_replaying:
+        logger.info("Retention %s done: %s", context.instance_id, summary)
+    return summary

@@ -1,0 +1,20 @@
+"""The order stubs app (tests/apps/order_stubs) plus the supervisor: its timer, orchestration
+and report activity, so a scripted slow order can be found and cancelled on virtual time."""
+
+import importlib.util
+from pathlib import Path
+
+from activities.supervision import bp as supervision_activities
+from orchestrators.supervisor import bp as supervisor_workflow
+from triggers.supervisor_timer import bp as supervisor_timer
+
+_STUBS = Path(__file__).resolve().parent.parent / "order_stubs" / "function_app.py"
+_spec = importlib.util.spec_from_file_location("order_stubs_app", _STUBS)
+assert _spec is not None and _spec.loader is not None
+_stubs = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_stubs)
+
+app = _stubs.app
+app.register_functions(supervisor_timer)
+app.register_functions(supervisor_workflow)
+app.register_functions(supervision_activities)

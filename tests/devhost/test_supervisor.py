@@ -1,0 +1,96 @@
+"""The supervisor on devhost with virtual time: a stuck order is cancelled past its threshold.
+
+The app (tests/apps/supervised_orders) is the order stubs app plus the supervisor's timer,
+orchestration and report activity. An order's `reserve_stock` is scripted to hang for a while;
+moving the virtual clock an hour on fires the supervisor's timer, which finds the order running
+past its 30-minute limit and raises `CancelOrder`; when the step returns, the order's own
+compensation runs and it ends Cancelled with the supervisor's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devhost.azurite import Azurite
+from devhost.testing import DevHostProcess
+from domain.fulfilment import ApprovalPolicy, WorkflowInput
+from domain.orders import Order, OrderLine, instance_id_for
+
+APP = Path(__file__).resolve().parent.parent / "apps" / "supervised_orders"
+HANG_SECONDS = 12
+POLICY = ApprovalPolicy.from_dict(
+    {"threshold_cents": 100_000, "escalate_after_seconds": 86_400, "timeout_seconds": 259_200}
+)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[DevHostProcess]:
+    state = tmp_path_factory.mktemp("supervisor")
+    env = {
+        "ORDER_STUBS_DIR": str(state),
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SUPERVISOR_SCHEDULE": "0 */5 * * * *",
+        "SUPERVISOR_EXPECTED_DURATIONS": "process_order=PT30M",
+    }
+    with DevHostProcess(APP, state_dir=state, virtual_time=True, env=env) as running:
+        yield running
+
+
+def _script(folder: Path, order_id: str, plan: dict[str, Any]) -> None:
+    path = folder / "script.json"
+    script = json.loads(path.read_text()) if path.exists() else {}
+    script[order_id] = plan
+    path.write_text(json.dumps(script))
+
+
+def _calls(folder: Path, order_id: str) -> list[str]:
+    path = folder / "calls.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [r["activity"] for r in rows if r["order_id"] == order_id]
+
+
+def _wait(condition: Any, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_stuck_order_is_cancelled_after_its_threshold(host: DevHostProcess) -> None:
+    order = Order(f"o-{uuid.uuid4().hex[:12]}", "ref-1", "EUR", (OrderLine("SKU-1", 1, 2_500),))
+    _script(host.state_dir, order.order_id, {"reserve_stock": [f"sleep:{HANG_SECONDS}"]})
+    run = WorkflowInput(order, "2030-01-01T00:00:00+00:00", POLICY, "corr-stuck")
+    instance_id = host.start_orchestration(
+        "process_order", run.to_dict(), instance_id_for(order.order_id)
+    )
+
+    def step() -> str | None:
+        return ((host.status(instance_id) or {}).get("customStatus") or {}).get("step")
+
+    _wait(lambda: step() == "reserving_stock")
+    # Not overdue yet: a supervisor run now would leave it alone. An hour later it is stuck.
+    host.set_time(advance_seconds=3600)
+
+    supervisor = _wait(
+        lambda: (s := host.status("job-supervisor")) and s["runtimeStatus"] == "Completed" and s
+    )
+    decisions = supervisor["output"]["decisions"]
+    assert [(d["job"]["instance_id"], d["action"]) for d in decisions] == [(instance_id, "cancel")]
+    assert decisions[0]["job"]["step"] == "reserving_stock"
+
+    final = host.wait_for(instance_id, timeout=HANG_SECONDS + 60)
+    assert final["runtimeStatus"] == "Completed"
+    assert final["output"]["status"] == "Cancelled"
+    assert final["output"]["reason"].startswith("supervisor: process_order running for")
+    # The order's own compensation ran: the stock it reserved went back.
+    assert "release_stock" in _calls(host.state_dir, order.order_id)
+    assert "Heartbeat: scheduled job supervisor ran" in host.logs()

@@ -1,0 +1,198 @@
+"""Telemetry (adapters/telemetry.py): spans share the correlation id; export only when configured.
+
+The export test runs the app's start-up in a child process (global providers cannot be undone)
+with a connection string whose ingestion endpoint is a local HTTP server standing in for
+Application Insights, and checks that a span arrives there and that no body text does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from activities.order_steps import _step
+from adapters import telemetry
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@pytest.fixture(scope="module")
+def spans() -> InMemorySpanExporter:
+    """An in-memory exporter on the process's SDK tracer provider (one is made if none is)."""
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+        provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+def test_trigger_and_activity_spans_share_the_correlation_id(
+    spans: InMemorySpanExporter,
+) -> None:
+    spans.clear()
+    correlation, instance = "corr-telemetry-1", "order-t-1"
+    with telemetry.job_span(
+        "orders_from_queue", job_type="order", instance_id=instance, correlation_id=correlation
+    ):
+        pass
+    payload = {"order_id": "t-1", "correlation_id": correlation}
+    for activity in ("reserve_stock", "take_payment"):
+        with _step(activity, payload):
+            pass
+    finished = spans.get_finished_spans()
+    assert [s.name for s in finished] == ["orders_from_queue", "reserve_stock", "take_payment"]
+    assert {s.attributes["app.correlation_id"] for s in finished} == {correlation}
+    assert finished[0].attributes["app.instance_id"] == instance
+
+
+def test_no_connection_string_configures_nothing() -> None:
+    called: list[str] = []
+
+    def factory() -> telemetry.Configure:
+        called.append("configured")
+        return lambda **_: None
+
+    assert telemetry.configure_telemetry(None, configure=factory) is False
+    assert telemetry.configure_telemetry("", configure=factory) is False
+    assert called == []
+
+
+class _Ingestion(BaseHTTPRequestHandler):
+    received: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        type(self).received.append(body)
+        reply = json.dumps({"itemsReceived": 1, "itemsAccepted": 1, "errors": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def ingestion() -> Iterator[tuple[str, list[bytes]]]:
+    _Ingestion.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ingestion)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/", _Ingestion.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+CHILD = """
+import logging
+from opentelemetry import trace
+import function_app  # configures telemetry at start-up
+from adapters import telemetry
+telemetry.start(function_app.app_config.telemetry_settings())  # a second call changes nothing
+with telemetry.job_span("exported-span", job_type="order", instance_id="order-x",
+                        correlation_id="corr-export"):
+    logging.getLogger("triggers.test").warning("body must not leak: %s", "ok")
+assert trace.get_tracer_provider().force_flush(30_000)
+print("configured" if telemetry._configured else "not configured")
+"""
+
+
+def test_a_connection_string_exports_spans_once(
+    ingestion: tuple[str, list[bytes]], tmp_path: Path
+) -> None:
+    endpoint, received = ingestion
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        # The distro's default is a rate-limited sampler (5 traces/s) that may drop the one
+        # span of a fresh process; keep every span here.
+        "OTEL_TRACES_SAMPLER": "microsoft.fixed_percentage",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+            f"InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint={endpoint}"
+        ),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().endswith("configured")
+    sent = b"".join(received).decode("utf-8", "replace")
+    assert "exported-span" in sent
+    assert "corr-export" in sent
+
+
+def test_an_unconfigured_start_up_does_not_crash(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+    code = "import function_app; from adapters import telemetry; print(telemetry._configured)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=str(ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "False"
+
+
+def test_job_log_lines_become_job_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded: list[tuple[str, str, float, bool]] = []
+
+    def record(job_type: str, outcome: str, **kw: object) -> None:
+        recorded.append((job_type, outcome, kw["duration_seconds"], kw["succeeded"]))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(telemetry, "record_job_end", record)
+    log = logging.getLogger("tests.job_results")
+    telemetry.install_job_metrics("tests.job_results")
+    for what, ms in (("started", 0), ("completed", 1500), ("ended Cancelled", 20)):
+        fields = {
+            "job_type": "order",
+            "instance_id": "order-1",
+            "correlation_id": "c",
+            "duration_ms": ms,
+        }
+        log.info(
+            "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d%s",
+            "order-1",
+            what,
+            "order",
+            "order-1",
+            "c",
+            ms,
+            "",
+            extra={"job": fields},
+        )
+    assert recorded == [("order", "completed", 1.5, True), ("order", "Cancelled", 0.02, False)]

@@ -1,0 +1,77 @@
+"""The retention clean-up, once per day (RETENTION_SCHEDULE, 03:30 UTC by default).
+
+The timer purges the history of finished instances itself, with its durable client (the
+extension's purge by created time, Completed/Failed/Terminated only, so never an instance that
+may still run), then starts the `retention` orchestration for the blobs. The ages come from
+the RETENTION_*_DAYS settings and travel in the input, since orchestrators must not read
+settings; `as_of` is the start time, so a rerun deletes the same things.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+
+import app_config
+from adapters import telemetry
+from domain.retention import (
+    INSTANCE_PREFIX,
+    PURGE_LOOKBACK,
+    RetentionPolicy,
+    RetentionRun,
+    cutoffs,
+    purge_statuses,
+)
+from orchestrators.retention import ORCHESTRATOR
+from triggers.nightly_report_timer import SingleRun, start_single_run
+
+logger = logging.getLogger(__name__)
+
+SCHEDULE = app_config.timer_schedule(
+    app_config.RETENTION_SCHEDULE_SETTING, app_config.DEFAULT_RETENTION_SCHEDULE
+)
+
+bp = df.Blueprint()
+
+
+async def purge_finished_instances(client: df.DurableOrchestrationClient, before: datetime) -> int:
+    """Purge instances created before `before` that are Completed, Failed or Terminated.
+
+    The status list is never empty: without one the provider would purge running instances.
+    """
+    statuses = [OrchestrationRuntimeStatus(s) for s in purge_statuses()]
+    result = await client.purge_instance_history_by(
+        created_time_from=before - PURGE_LOOKBACK,
+        created_time_to=before,
+        runtime_status=statuses,
+    )
+    logger.info("Purged %d finished instances created before %s", result.instances_deleted, before)
+    return int(result.instances_deleted)
+
+
+async def run_retention(
+    client: df.DurableOrchestrationClient, as_of: datetime, policy: RetentionPolicy
+) -> SingleRun:
+    """Purge old finished instances, then start `retention-<day>` for the blobs once a day.
+
+    Purging again on a repeated tick is harmless: what is gone stays gone.
+    """
+    purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
+    run = RetentionRun(as_of.isoformat(), policy, purged=purged)
+    instance_id = INSTANCE_PREFIX + as_of.date().isoformat()
+    return await start_single_run(client, ORCHESTRATOR, instance_id, run.to_dict())
+
+
+@bp.function_name("retention_timer")
+@bp.timer_trigger(schedule=SCHEDULE, arg_name="timer", use_monitor=True)
+@bp.durable_client_input(client_name="client")
+async def retention_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    telemetry.heartbeat("retention", past_due=timer.past_due)
+    if timer.past_due:
+        logger.warning("Retention timer is past due; running now")
+    policy = RetentionPolicy(**app_config.retention_days())
+    await run_retention(client, datetime.now(UTC), policy)
