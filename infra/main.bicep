@@ -176,6 +176,10 @@ var appSettings = {
   ServiceBusConnection__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  // The worker's spans go out through the host (host.json telemetryMode OpenTelemetry), once.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
+  // At least maxConcurrentActivityFunctions + maxConcurrentOrchestratorFunctions (host.json).
+  PYTHON_THREADPOOL_THREAD_COUNT: '16'
   APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=approval-signing-key)'
   WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=webhook-signing-key)'
   APP_VERSION: appVersion

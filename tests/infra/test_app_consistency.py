@@ -23,6 +23,9 @@ ALTERNATIVES = {
 PLATFORM = {
     "AzureWebJobsStorage__credential",
     "ServiceBusConnection__credential",
+    # Read by the host and the Python worker, not by the app (docs/operations.md says why).
+    "PYTHON_ENABLE_OPENTELEMETRY",
+    "PYTHON_THREADPOOL_THREAD_COUNT",
 }
 
 # Writable ARM properties (Microsoft.ServiceBus 2022-10-01-preview) of each entity kind.
