@@ -23,6 +23,7 @@ from devhost.indexing import IndexedFunction, load_and_index
 from devhost.invoker import Invoker
 from devhost.routing import ordinal_ignore_case
 from devhost.servicebus import sdk_shim
+from devhost.servicebus.metrics import DeadLetterWatch, interval_from
 from devhost.settings import apply_local_settings, load_host_options, load_local_settings
 from devhost.telemetry import install_span_file
 from devhost.triggers.base import TriggerContext, TriggerSource
@@ -65,6 +66,7 @@ class DevHost:
         self.stopped = asyncio.Event()
         self.sources: list[TriggerSource] = []
         self.ready = False  # /admin/host/status says Running only once start() has finished
+        self._dead_letter_watch: DeadLetterWatch | None = None
 
     async def start(self) -> None:
         # Orchestrator replays are CPU-bound and hold the GIL in a worker thread; with the
@@ -128,12 +130,23 @@ class DevHost:
         await site.start()
         for source in self.sources:
             await source.start()
+        self._watch_dead_letters(app_dir)
         self.ready = True
         # Everything loaded so far (the app, the SDKs, devhost) lives as long as the process:
         # keep it out of the cyclic GC's generations, so collections during replays (which
         # allocate an object per history event) do not walk it again and again.
         gc.freeze()
         self._print_functions()
+
+    def _watch_dead_letters(self, app_dir: Path) -> None:
+        """Log non-empty dead-letter queues now and then (in a thread: start-up never waits)."""
+        try:
+            interval = interval_from(os.environ)
+        except ValueError as exc:
+            log.error("Dead-letter queues will not be watched: %s", exc)
+            return
+        self._dead_letter_watch = DeadLetterWatch(app_dir, os.environ, interval)
+        self._dead_letter_watch.start()
 
     def _create_sources(self, context: TriggerContext) -> list[TriggerSource]:
         by_type: dict[str, list[IndexedFunction]] = {}
@@ -239,6 +252,9 @@ class DevHost:
         return web.json_response({"now": clock.now(), "autoAdvance": clock.auto_advance})
 
     async def stop(self) -> None:
+        if self._dead_letter_watch is not None:
+            self._dead_letter_watch.stop()
+            self._dead_letter_watch = None
         # Stop taking new work first, letting in-flight invocations finish within the grace.
         for source in self.sources:
             try:

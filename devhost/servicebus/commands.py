@@ -19,6 +19,7 @@ from devhost.servicebus.client import (
     resubmit_dead_letters,
     send_message,
 )
+from devhost.servicebus.metrics import dead_letter_stats
 from devhost.servicebus.options import DEFAULT_CONNECTION
 
 
@@ -101,14 +102,21 @@ def add_parsers(commands: Any) -> None:
     receive.set_defaults(handler=_receive)
 
     letters = commands.add_parser(
-        "dead-letters", help="show or resubmit a queue's dead-lettered messages"
+        "dead-letters",
+        help="show or resubmit a queue's dead-lettered messages, or (--stats) every dead-letter "
+        "queue's depth and oldest age",
     )
-    letters.add_argument("queue")
+    letters.add_argument("queue", nargs="?", help="a queue or TOPIC/Subscriptions/NAME")
     _common(letters)
     action = letters.add_mutually_exclusive_group()
     action.add_argument("--peek", action="store_true", help="list them (the default)")
     action.add_argument("--resubmit", metavar="MESSAGE_ID", help="send one back to the queue")
     action.add_argument("--resubmit-all", action="store_true", help="send all back")
+    action.add_argument(
+        "--stats",
+        action="store_true",
+        help="depth and oldest age of every declared queue's and subscription's dead letters",
+    )
     letters.set_defaults(handler=_dead_letters)
 
 
@@ -181,6 +189,10 @@ def _receive(args: argparse.Namespace) -> int:
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
+    if args.stats:
+        return _dead_letter_stats(args)
+    if args.queue is None:
+        raise CommandError("dead-letters needs a QUEUE (or --stats for every declared one)")
     _check_storage(args)
     where = {"connection": args.connection, "app_dir": args.app_dir}
     if args.resubmit or args.resubmit_all:
@@ -201,6 +213,18 @@ def _dead_letters(args: argparse.Namespace) -> int:
     if total is not None and total > len(letters):
         shown += f" shown of about {total} (a storage queue can peek at most 32)"
     print(shown, file=sys.stderr)
+    return 0
+
+
+def _dead_letter_stats(args: argparse.Namespace) -> int:
+    if args.queue is not None:
+        raise CommandError("--stats reports every declared queue and subscription: leave out QUEUE")
+    _check_storage(args)
+    stats = dead_letter_stats(args.app_dir, connection=args.connection)
+    for entry in stats:
+        print(json.dumps(entry.describe()))
+    waiting = sum(1 for entry in stats if entry.depth)
+    print(f"{waiting} of {len(stats)} declared dead-letter queue(s) hold messages", file=sys.stderr)
     return 0
 
 
