@@ -50,6 +50,17 @@ async def jobs_start(
     if job_type is None:
         detail = f"There is no job type of this name; known types: {', '.join(sorted(JOB_TYPES))}."
         return problem_response(problem(404, UNKNOWN_TYPE, "Unknown job type", detail))
+    return await start_job(req, client, job_type, JobUrls.from_request(req, segments_after_jobs=1))
+
+
+async def start_job(
+    req: func.HttpRequest,
+    client: df.DurableOrchestrationClient,
+    job_type: JobType,
+    urls: JobUrls,
+) -> func.HttpResponse:
+    """Start a job of `job_type` from the request body and answer as the job API does, with
+    `urls` pointing at the job API: 202, 200 for a finished duplicate, 400 for a bad body."""
     try:
         body = req.get_json()
     except ValueError:
@@ -60,7 +71,6 @@ async def jobs_start(
     except InvalidJobRequest as invalid:
         return _invalid("The request has problems listed in errors.", invalid.problems)
 
-    urls = JobUrls.from_request(req, segments_after_jobs=1)
     headers = {"Location": urls.status(started.job_id), **NO_STORE}
     if started.runtime_status in FINISHED:
         status = await client.get_status(started.job_id)
