@@ -191,6 +191,36 @@ class DevHostProcess:
         if response.status_code != 202:
             raise DevHostError(f"raise {event_name}: HTTP {response.status_code} {response.text}")
 
+    def instance_operation(
+        self, instance_id: str, operation: str, reason: str | None = None, **query: str
+    ) -> requests.Response:
+        """POST instances/{id}/{suspend|resume|rewind|restart|terminate}: the raw answer."""
+        params = {**query, **({"reason": reason} if reason is not None else {})}
+        return self.http.post(
+            self.url(f"{DURABLE}/instances/{instance_id}/{operation}"), params=params, timeout=30
+        )
+
+    def suspend(self, instance_id: str, reason: str | None = None) -> None:
+        self._expect_202(self.instance_operation(instance_id, "suspend", reason), "suspend")
+
+    def resume(self, instance_id: str, reason: str | None = None) -> None:
+        self._expect_202(self.instance_operation(instance_id, "resume", reason), "resume")
+
+    def rewind(self, instance_id: str, reason: str | None = None) -> None:
+        self._expect_202(self.instance_operation(instance_id, "rewind", reason), "rewind")
+
+    def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        """Restart with the original input; returns the restarted instance's id."""
+        flag = "true" if new_instance_id else "false"
+        response = self.instance_operation(instance_id, "restart", restartWithNewInstanceId=flag)
+        self._expect_202(response, "restart")
+        return str(response.json()["id"])
+
+    @staticmethod
+    def _expect_202(response: requests.Response, what: str) -> None:
+        if response.status_code != 202:
+            raise DevHostError(f"{what}: HTTP {response.status_code} {response.text}")
+
     def status(
         self, instance_id: str, *, history: bool = False, history_output: bool = False
     ) -> dict[str, Any] | None:

@@ -7,6 +7,11 @@ this repository), started with `python -m devhost start`, driven through its own
 and its orchestration output is compared with what Microsoft documents. Prints PASS or FAIL per
 sample and exits non-zero if any sample fails.
 
+samples-v2/fan_in_fan_out backs up a directory to blob storage: the script builds a small
+directory to back up, sets AzureWebJobsStorage=UseDevelopmentStorage=true as the sample's tutorial
+has the user do (in devhost's environment, not in the copy), lets devhost start Azurite, and
+checks the uploaded blobs as well as the byte total.
+
 --trim-host-json is a diagnostic, off by default: samples-v2/function_chaining/host.json holds two
 JSON objects back to back, which the Functions host refuses ("Unable to parse host configuration
 file", Newtonsoft's JObject.Parse) and so does devhost. With the flag, the temporary copy keeps only
@@ -25,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +46,18 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHAIN_OUTPUT = ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
 
 
+@dataclass
+class Run:
+    """What one run of a sample sends, expects and needs around it."""
+
+    body: Any = None  # the starter's JSON body; None sends no body
+    expected_output: Any = None
+    # App settings the sample's instructions tell the user to set (as local.settings.json
+    # Values; passed in the environment, so the sample's directory stays untouched).
+    settings: dict[str, str] = field(default_factory=dict)
+    verify: Callable[[], None] | None = None  # checks side effects once the output matched
+
+
 @dataclass(frozen=True)
 class Sample:
     """One sample: where it lives, how to start it, and the documented results."""
@@ -49,6 +68,62 @@ class Sample:
     expected_output: Any
     # Plain HTTP functions: path -> documented response text.
     http_checks: dict[str, str] = field(default_factory=dict)
+    # Builds the run's input in a scratch directory, for samples whose input is data.
+    prepare: Callable[[Path], Run] | None = None
+
+    def run(self, scratch: Path) -> Run:
+        return self.prepare(scratch) if self.prepare else Run(expected_output=self.expected_output)
+
+
+# samples-v2/fan_in_fan_out/README.md points to the "Fan-out/fan-in scenario" tutorial
+# (learn.microsoft.com/azure/azure-functions/durable/durable-functions-cloud-backup): POST a
+# directory path to /api/orchestrators/E2_BackupSiteContent; E2_GetFileList lists the files named
+# __init__.py or function.json under folders whose path contains "E2_", E2_CopyFileToBlob uploads
+# each to the "backups" container as "<folder>_<file>" and returns its size, and the orchestrator
+# returns the total number of bytes. The tutorial has the app use development storage
+# (AzureWebJobsStorage=UseDevelopmentStorage=true, i.e. Azurite).
+BACKUP_CONTAINER = "backups"
+
+
+def prepare_backup(scratch: Path) -> Run:
+    """A small site to back up: matching files of known sizes, plus files the sample skips."""
+    root = scratch / "site"
+    tag = uuid.uuid4().hex[:8]  # unique blob names, in case Azurite already holds backups
+    files = {
+        f"E2_Orchestrator{tag}/__init__.py": "def main():\n    return 1\n",
+        f"E2_Orchestrator{tag}/function.json": '{"bindings": []}\n',
+        f"E2_Activity{tag}/__init__.py": "# copy a file\n" * 40,
+        f"E2_Activity{tag}/function.json": '{"bindings": [{"type": "activityTrigger"}]}',
+        f"E2_Activity{tag}/README.md": "not listed: another file name\n",
+        "shared/__init__.py": "# not listed: the folder has no E2_\n",
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    expected = {
+        relative.replace("/", "_"): len(text.encode("utf-8"))
+        for relative, text in files.items()
+        if relative.startswith("E2_")
+        and relative.rsplit("/", 1)[1] in ("__init__.py", "function.json")
+    }
+
+    def verify() -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string("UseDevelopmentStorage=true")
+        container = service.get_container_client(BACKUP_CONTAINER)
+        stored = {blob.name: blob.size for blob in container.list_blobs() if tag in blob.name}
+        print(f"  blobs in '{BACKUP_CONTAINER}' from this run: {json.dumps(stored)}")
+        if stored != expected:
+            raise SampleFailed(f"blobs {stored!r}, expected {expected!r}")
+
+    return Run(
+        body=str(root),
+        expected_output=sum(expected.values()),
+        settings={"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+        verify=verify,
+    )
 
 
 SAMPLES = [
@@ -69,6 +144,13 @@ SAMPLES = [
             ),
         },
     ),
+    Sample(
+        "samples-v2/fan_in_fan_out",
+        "/api/orchestrators/E2_BackupSiteContent",
+        "POST",
+        None,
+        prepare=prepare_backup,
+    ),
 ]
 
 
@@ -82,12 +164,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_devhost(app_dir: Path, work: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_devhost(
+    app_dir: Path, work: Path, settings: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log_path = work / "devhost.log"
     command = [sys.executable, "-m", "devhost", "start", str(app_dir), "--port", str(port)]
-    command += ["--no-azurite", "--state-dir", str(work / "state")]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
+    command += ["--state-dir", str(work / "state")]
+    if settings.get("AzureWebJobsStorage", "").lower() != "usedevelopmentstorage=true":
+        command.append("--no-azurite")  # devhost starts Azurite only for development storage
+    env = {**os.environ, **settings, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
     print("  $", " ".join(command))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -121,9 +207,15 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run_orchestration(sample: Sample, base_url: str) -> Any:
-    started = requests.request(sample.method, base_url + sample.starter, timeout=30)
-    print(f"  {sample.method} {sample.starter} -> {started.status_code}")
+def run_orchestration(sample: Sample, base_url: str, body: Any = None) -> Any:
+    started = requests.request(
+        sample.method,
+        base_url + sample.starter,
+        json=body,
+        timeout=30,
+    )
+    shown = f" {json.dumps(body)}" if body is not None else ""
+    print(f"  {sample.method} {sample.starter}{shown} -> {started.status_code}")
     if started.status_code != 202:
         raise SampleFailed(f"starter answered {started.status_code}: {started.text[:500]}")
     status_url = started.json()["statusQueryGetUri"]
@@ -152,8 +244,9 @@ def trim_host_json(app_dir: Path) -> bool:
     return True
 
 
-def check_sample(sample: Sample, checkout: Path, trim: bool = False) -> bool:
-    """Raise SampleFailed unless the sample gives its documented results; True if modified."""
+def check_sample(sample: Sample, checkout: Path, trim: bool = False) -> tuple[bool, Any]:
+    """Raise SampleFailed unless the sample gives its documented results; whether the copy was
+    modified, and the output."""
     source = checkout / sample.directory
     if not (source / "function_app.py").exists():
         raise SampleFailed(f"{source} has no function_app.py")
@@ -164,11 +257,14 @@ def check_sample(sample: Sample, checkout: Path, trim: bool = False) -> bool:
         modified = trim and trim_host_json(app_dir)
         if modified:
             print("  MODIFIED: the copy's host.json was trimmed to its first JSON object")
-        process, base_url, log_path = start_devhost(app_dir, work)
+        run = sample.run(work)
+        process, base_url, log_path = start_devhost(app_dir, work, run.settings)
         try:
-            output = run_orchestration(sample, base_url)
-            if output != sample.expected_output:
-                raise SampleFailed(f"output {output!r}, documented {sample.expected_output!r}")
+            output = run_orchestration(sample, base_url, run.body)
+            if output != run.expected_output:
+                raise SampleFailed(f"output {output!r}, documented {run.expected_output!r}")
+            if run.verify is not None:
+                run.verify()
             for path, text in sample.http_checks.items():
                 response = requests.get(base_url + path, timeout=30)
                 print(f"  GET {path} -> {response.status_code} {response.text!r}")
@@ -177,7 +273,7 @@ def check_sample(sample: Sample, checkout: Path, trim: bool = False) -> bool:
         finally:
             stop(process)
             print("  devhost log (last lines):\n    " + tail(log_path, 6).replace("\n", "\n    "))
-    return modified
+    return modified, output
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     for sample in SAMPLES:
         print(f"{sample.directory}:")
         try:
-            modified = check_sample(sample, args.checkout.resolve(), args.trim_host_json)
+            modified, output = check_sample(sample, args.checkout.resolve(), args.trim_host_json)
         except SampleFailed as exc:
             failures += 1
             print(f"FAIL {sample.directory}: {exc}")
@@ -202,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             print()
         else:
             note = " (MODIFIED: host.json trimmed)" if modified else ""
-            print(f"PASS{note} {sample.directory}: output {sample.expected_output!r}\n")
+            print(f"PASS{note} {sample.directory}: output {output!r}\n")
     return 1 if failures else 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from typing import Any
 from urllib.parse import unquote_plus
@@ -11,9 +10,12 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from devhost.durable.engine import DurableEngine
+from devhost.durable.entity_api import EntityHttpApi
 from devhost.durable.errors import DurableError
 from devhost.durable.failures import parse_to_jtoken
 from devhost.durable.history import EventType
+from devhost.durable.lifecycle import Lifecycle, page
+from devhost.durable.lifecycle_api import LifecycleApi
 from devhost.durable.store import RUNNING_STATES, TERMINAL_STATES, Instance
 
 WEBHOOK_PATH = "/runtime/webhooks/durabletask"
@@ -83,6 +85,9 @@ _EVENT_NAMES = {
     EventType.EVENT_SENT: "EventSent",
     EventType.EVENT_RAISED: "EventRaised",
     EventType.CONTINUE_AS_NEW: "ContinueAsNew",
+    EventType.GENERIC: "GenericEvent",
+    EventType.EXECUTION_SUSPENDED: "ExecutionSuspended",
+    EventType.EXECUTION_RESUMED: "ExecutionResumed",
 }
 _STATUS_NAMES = {1: "Completed", 2: "ContinuedAsNew", 3: "Failed", 5: "Terminated"}
 _SCHEDULING = (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_CREATED)
@@ -213,7 +218,10 @@ class DurableHttpApi:
             web.delete(p + "/instances/{instance_id}", self.purge_one),
             web.post(p + "/instances/{instance_id}/raiseEvent/{event_name}", self.raise_event),
             web.post(p + "/instances/{instance_id}/terminate", self.terminate),
-            web.post(p + "/instances/{instance_id}/{operation}", self.not_supported),
+            *LifecycleApi(
+                Lifecycle(self.engine), self.management_payload, self._wait_for_completion
+            ).routes(p),
+            *EntityHttpApi(self.engine.entities, p).routes(),
         ]
 
     def management_payload(self, instance_id: str, origin: str | None = None) -> dict[str, Any]:
@@ -319,20 +327,20 @@ class DurableHttpApi:
     async def list_instances(self, request: web.Request) -> web.Response:
         """One page (`top`, default 100) and the continuation token header, as the extension."""
         instances = await self.engine.query(**self._filters(request))
-        show_input = _flag(request, "showInput", False)
+        # OrchestrationStatusQueryCondition.ShowInput defaults to true.
+        show_input = _flag(request, "showInput", True)
         try:
             top = int(request.query.get("top") or 100)
             token = request.headers.get("x-ms-continuation-token") or ""
-            offset = int(base64.b64decode(token).decode()) if token else 0
+            chosen, next_token = page(instances, top, token)
         except ValueError:
-            return _error(400, "top and x-ms-continuation-token must come from a previous page")
-        page = instances[offset : offset + top]
-        following = offset + len(page)
-        next_token = (
-            base64.b64encode(str(following).encode()).decode() if following < len(instances) else ""
-        )
+            return _error(
+                400,
+                "top must be a positive number and x-ms-continuation-token "
+                "must come from a previous page",
+            )
         return web.json_response(
-            [status_payload(i, show_input=show_input) for i in page],
+            [status_payload(i, show_input=show_input) for i in chosen],
             status=200,
             headers={"x-ms-continuation-token": next_token},
         )
@@ -382,19 +390,6 @@ class DurableHttpApi:
         except DurableError as exc:
             return _refusal(exc)
         return web.Response(status=202)
-
-    async def not_supported(self, request: web.Request) -> web.Response:
-        operation = request.match_info["operation"]
-        inst = await self.engine.get_instance(request.match_info["instance_id"])
-        if inst is None:
-            return web.Response(status=404)
-        return web.json_response(
-            {
-                "Message": f"devhost does not support '{operation}' yet; see docs/devhost.md "
-                "for the list of differences from Azure."
-            },
-            status=501,
-        )
 
 
 def _normalize_time(value: str | None) -> str | None:

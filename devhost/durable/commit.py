@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from devhost.durable.decisions import Episode
+from devhost.durable.entity_store import enqueue_request
 from devhost.durable.history import EventType, event, execution_started, format_timestamp
 from devhost.durable.store import RUNNING_STATES, TERMINAL_STATES, Instance, Tx, WorkItem
 from devhost.durable.walk import SubOrchestrationCall
@@ -21,6 +22,7 @@ class Committed:
     work_items: list[WorkItem]
     timers: list[tuple[float, str]]
     ready: list[str]
+    entities: list[str] = field(default_factory=list)  # entities with new requests
 
 
 def record_episode(
@@ -83,6 +85,11 @@ def record_episode(
             )
         for sub in ep.walk.sub_orchestrations:
             create_child(tx, current, sub, now, result)
+    # Entity requests go out even when the episode continues as new, as DTFx sends the
+    # messages of an episode's last actions.
+    for target, message in ep.walk.entity_requests:
+        enqueue_request(tx, target, message)
+        result.entities.append(target)
     tx.put_instance(updated)
     if ep.parent_notice is not None and current.parent_instance_id:
         tx.enqueue(

@@ -26,11 +26,12 @@ from typing import Any
 
 from azure.functions import meta
 
-from devhost.durable import decisions
+from devhost.durable import decisions, http_activity, lifecycle
 from devhost.durable.activities import ActivityWorkers, Finished
 from devhost.durable.clock import Clock
 from devhost.durable.commit import Committed, record_episode
 from devhost.durable.decisions import Episode
+from devhost.durable.entities import EntityScheduler
 from devhost.durable.errors import (
     InstanceAlreadyRunning,
     InstanceGone,
@@ -99,8 +100,15 @@ class DurableEngine:
                 self.orchestrators[fn.durable_name or fn.name] = fn
             elif fn.trigger_type == "activityTrigger":
                 self.activities[fn.durable_name or fn.name] = fn
+        entity_functions = {
+            (fn.durable_name or fn.name).lower(): fn
+            for fn in functions
+            if fn.trigger_type == "entityTrigger"
+        }
         self.catalog = FunctionCatalog(
-            activities=frozenset(self.activities), orchestrators=frozenset(self.orchestrators)
+            activities=frozenset(self.activities),
+            orchestrators=frozenset(self.orchestrators),
+            entities=frozenset(entity_functions),
         )
         self._history_cache: dict[str, PlayedHistory] = {}
         # Insertion-ordered: instances run in the order they became ready, as Azure reads its
@@ -129,6 +137,15 @@ class DurableEngine:
         self._stopping = False
         # Where episode time goes, for the benchmark (GET /admin/devhost/stats).
         self.stats: Counter[str] = Counter()
+        self.entities = EntityScheduler(
+            store,
+            entity_functions,
+            invoker,
+            clock,
+            options.max_concurrent_orchestrators,
+            on_response=self._mark_ready,
+            wake=self._wake.set,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -147,11 +164,13 @@ class DurableEngine:
         self._queue_activities(items)
         if items:
             log.info("Resuming %d activity work item(s) left by a previous run", len(items))
+        await self.entities.start()
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="durable-dispatcher")
 
     async def stop(self) -> None:
         self._stopping = True
         self._workers.stop()
+        await self.entities.stop()
         self._wake.set()
         if self._dispatcher:
             self._dispatcher.cancel()
@@ -206,7 +225,12 @@ class DurableEngine:
 
     def is_idle(self) -> bool:
         # Activities queued, running or being recorded all count in _outstanding.
-        return not self._ready and not self._running and not self._outstanding
+        return (
+            not self._ready
+            and not self._running
+            and not self._outstanding
+            and self.entities.is_idle()
+        )
 
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
@@ -282,6 +306,7 @@ class DurableEngine:
             self._mark_ready(instance_id)
         for visible_at, instance_id in committed.timers:
             self._schedule_message(instance_id, visible_at)
+        self.entities.notify(committed.entities)
         self._wake.set()
 
     async def _load(
@@ -321,12 +346,24 @@ class DurableEngine:
             return None
         assert history is not None
         current = [m for m in messages if m.execution_id in (None, inst.execution_id)]
+        # Suspension: messages that arrive while suspended wait in the inbox for a resume.
+        gate = lifecycle.gate_messages(inst, current)
+        consumed = [i for i in consumed if i not in gate.held]
+        current = gate.delivered
+        if not consumed:
+            return None
         started_at = self._episode_time(history.events, current)
         terminate = next(
             (m for m in current if m.event["EventType"] == EventType.EXECUTION_TERMINATED), None
         )
         if terminate is not None:
             decision = decisions.terminated(inst, consumed, started_at, terminate.event)
+        elif not current or gate.markers_only:
+            if not current:  # only a repeated suspend or resume: nothing to record
+                await self.store.run(lambda tx: tx.delete_messages(consumed))
+                return None
+            events = [m.event for m in current]
+            decision = lifecycle.marker_episode(inst, consumed, started_at, events, gate.suspended)
         else:
             new_events = [m.event for m in current]
             if not history.events and not any(
@@ -334,6 +371,7 @@ class DurableEngine:
             ):
                 return None  # nothing can run before ExecutionStarted arrives
             decision = await self._replay(inst, history, new_events, consumed, started_at)
+            lifecycle.apply_suspension(decision, gate)
         self.stats["episodes"] += 1
         crash_point("episode.after_replay")
         started = time.perf_counter()
@@ -397,6 +435,7 @@ class DurableEngine:
                 inst.execution_id,
                 self.catalog,
                 store_inputs=self.options.store_inputs_in_history,
+                instance_id=inst.instance_id,
             ).run(state.get("actions") or [], state.get("schemaVersion"))
         except OrchestrationRejected as exc:
             return decisions.failed(inst, consumed, episode_events, at, str(exc))
@@ -430,6 +469,11 @@ class DurableEngine:
         """On an activity thread: run the work item, return its completion and when it is
         visible. A sync function runs on this thread, an async one on the event loop while
         this thread waits, so both count against maxConcurrentActivityFunctions."""
+        if item.name == http_activity.ACTIVITY_NAME:  # call_http: the extension's own activity
+            completion = http_activity.completion_event(
+                item.task_id, item.input, self.clock.now_datetime
+            )
+            return completion, self.clock.now()
         fn = self.activities[item.name]
         binding = fn.trigger["name"]
         data = meta.Datum(item.input if item.input is not None else "null", "string")
@@ -547,6 +591,16 @@ class DurableEngine:
         self._mark_ready(instance_id)
         log.info("Started orchestration '%s' with instance id %s", name, instance_id)
         return instance_id
+
+    def instances_changed(
+        self, instance_ids: Iterable[str], *, history_rewritten: bool = False
+    ) -> None:
+        """A client operation (devhost/durable/lifecycle.py) queued messages for these
+        instances, or rewrote their history: run them, from the stored history if rewritten."""
+        for instance_id in instance_ids:
+            if history_rewritten:
+                self._history_cache.pop(instance_id, None)
+            self._mark_ready(instance_id)
 
     async def get_instance(self, instance_id: str) -> Instance | None:
         return await self.store.run(lambda tx: tx.get_instance(instance_id))

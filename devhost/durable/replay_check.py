@@ -153,13 +153,17 @@ def load_app(app_dir: Path) -> App:
         logging.disable(previous)
     orchestrators: dict[str, Handle] = {}
     activities: set[str] = set()
+    entities: set[str] = set()
     for fn in functions:
         name = fn.durable_name or fn.name
         if fn.trigger_type == "orchestrationTrigger":
             orchestrators[name] = fn.user_function
         elif fn.trigger_type == "activityTrigger":
             activities.add(name)
-    return App(orchestrators, FunctionCatalog(frozenset(activities), frozenset(orchestrators)))
+        elif fn.trigger_type == "entityTrigger":
+            entities.add(name.lower())  # entity names are case-insensitive, as in the engine
+    catalog = FunctionCatalog(frozenset(activities), frozenset(orchestrators), frozenset(entities))
+    return App(orchestrators, catalog)
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,7 @@ class _Replayer:
                 self.execution_id,
                 self.app.catalog,
                 store_inputs=True,
+                instance_id=self.recorded.instance_id,
             ).run(state.get("actions") or [], state.get("schemaVersion"))
         except OrchestrationRejected as exc:
             return str(exc), True

@@ -63,6 +63,17 @@ CREATE TABLE IF NOT EXISTS work_items (
     input TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (
+    entity_id TEXT PRIMARY KEY,
+    state TEXT,
+    last_modified_time TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity_id TEXT NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_id, id);
 """
 
 RUNNING_STATES = frozenset({"Pending", "Running", "ContinuedAsNew", "Suspended"})
@@ -197,6 +208,11 @@ class Tx:
             "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
             [(instance_id, start_seq + i, json.dumps(e)) for i, e in enumerate(events)],
         )
+
+    def replace_history(self, instance_id: str, events: list[dict[str, Any]]) -> None:
+        """Rewrite the current execution's history (rewind); its work items stay."""
+        self.conn.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
+        self.append_history(instance_id, 0, events)
 
     # inbox
     def enqueue(

@@ -10,12 +10,14 @@ same walk and reports the new history events and the work they imply.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from devhost.durable import entity_wire, http_activity
 from devhost.durable.history import (
     COMPLETION_KEY,
     FAILURE_TYPES,
@@ -41,11 +43,7 @@ class ActionType:
     WHEN_ALL = 12
 
 
-UNSUPPORTED = {
-    ActionType.CALL_ENTITY: "call_entity (durable entities)",
-    ActionType.SIGNAL_ENTITY: "signal_entity (durable entities)",
-    ActionType.CALL_HTTP: "call_http",
-}
+UNSUPPORTED: dict[int, str] = {}
 
 
 class OrchestrationRejected(Exception):
@@ -88,6 +86,8 @@ class WalkResult:
     unknown_calls: list[str] = field(default_factory=list)
     continue_as_new: bool = False
     continue_as_new_input: str | None = None
+    # Entity requests sent by this episode: (target "@name@key", RequestMessage).
+    entity_requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class FunctionCatalog:
 
     activities: frozenset[str]
     orchestrators: frozenset[str]
+    entities: frozenset[str] = frozenset()  # lower-cased entity names
 
 
 def _unknown_function_message(name: str, kind: str, known: frozenset[str]) -> str:
@@ -115,6 +116,7 @@ _SCHEDULING = (
     EventType.TASK_SCHEDULED,
     EventType.TIMER_CREATED,
     EventType.SUB_ORCHESTRATION_CREATED,
+    EventType.EVENT_SENT,  # entity calls and signals
 )
 
 
@@ -132,6 +134,7 @@ class HistoryIndex:
         self._scheduled: dict[int, dict[str, Any]] = {}
         self._completions: dict[int, tuple[dict[str, Any], int]] = {}
         self._raised: list[tuple[int, str]] = []
+        self._raised_first: dict[str, int] = {}
         self.add(events or [])
 
     @property
@@ -151,6 +154,8 @@ class HistoryIndex:
                     self._completions[task_id] = (ev, position)
             elif kind == EventType.EVENT_RAISED:
                 self._raised.append((position, ev["Name"]))
+                if self.raised_at(ev["Name"]) is None:
+                    self._raised_first[ev["Name"]] = position
 
     def scheduled(self, task_id: int) -> dict[str, Any] | None:
         found = self._scheduled.get(task_id)
@@ -172,6 +177,14 @@ class HistoryIndex:
         """The history position of the task's completion, None while it is open."""
         found = self._completion(task_id)
         return None if found is None else found[1]
+
+    def raised_at(self, name: str) -> int | None:
+        """The position of the first event raised with `name` (an entity's response carries
+        the request id as its name), None if there is none."""
+        found = self._raised_first.get(name)
+        if found is None and self._base is not None:
+            return self._base.raised_at(name)
+        return found
 
     def raised(self) -> list[tuple[int, str]]:
         """Every raised event as (position, name), in history order."""
@@ -230,6 +243,7 @@ class ActionWalk:
         catalog: FunctionCatalog,
         *,
         store_inputs: bool = False,
+        instance_id: str = "",
     ) -> None:
         self._now = now
         self._execution_id = execution_id
@@ -244,6 +258,10 @@ class ActionWalk:
         self._buffered: dict[str, deque[int]] = defaultdict(deque)
         self._cancelled: set[int] = set()
         self._store_inputs = store_inputs
+        self._instance_id = instance_id
+        # The extension's NewGuid counter and the entity tasks that need no completion event.
+        self._guid_counter = 0
+        self._settled: set[int] = set()
         self.result = WalkResult()
 
     # -- entry point -------------------------------------------------------------------------
@@ -269,7 +287,9 @@ class ActionWalk:
         self.result.open_tasks = {
             task_id
             for task_id in range(self._counter)
-            if self._history.completion(task_id) is None and task_id not in self._cancelled
+            if self._history.completion(task_id) is None
+            and task_id not in self._cancelled
+            and task_id not in self._settled
         }
         return self.result
 
@@ -316,8 +336,12 @@ class ActionWalk:
             return self._with_retry(action)
         if kind == ActionType.CREATE_TIMER:
             return self._timer(action)
+        if kind == ActionType.CALL_HTTP:
+            return self._http(action)
         if kind == ActionType.WAIT_FOR_EXTERNAL_EVENT:
             return self._external_event(action)
+        if kind in (ActionType.CALL_ENTITY, ActionType.SIGNAL_ENTITY):
+            return self._entity(action, signal=kind == ActionType.SIGNAL_ENTITY)
         if kind in (ActionType.WHEN_ALL, ActionType.WHEN_ANY):
             children = [self._schedule(child) for child in action.get("compoundActions", [])]
             return _all(children) if kind == ActionType.WHEN_ALL else _any(children)
@@ -345,6 +369,13 @@ class ActionWalk:
                 _unknown_function_message(name, "an activity", self._catalog.activities)
             )
             return _never
+        return self._schedule_task(name, self._history_input(action), action.get("input"))
+
+    def _schedule_task(
+        self, name: str, history_input: str | None, input_text: str | None
+    ) -> Completion:
+        """An activity (or the built-in HTTP activity): the next event id and, unless it is a
+        replay, its TaskScheduled event and work item."""
         task_id = self._next_id()
         if not self._check_replay(task_id, EventType.TASK_SCHEDULED, name):
             self.result.new_events.append(
@@ -354,10 +385,10 @@ class ActionWalk:
                     task_id,
                     Name=name,
                     Version="",
-                    Input=self._history_input(action),
+                    Input=history_input,
                 )
             )
-            self.result.activities.append(ActivityCall(task_id, name, action.get("input")))
+            self.result.activities.append(ActivityCall(task_id, name, input_text))
         return _at(self._history.completed_at(task_id))
 
     def _sub_orchestration(self, action: dict[str, Any]) -> Completion:
@@ -387,6 +418,61 @@ class ActionWalk:
                 )
             )
         return _at(self._history.completed_at(task_id))
+
+    def _http(self, action: dict[str, Any]) -> Completion:
+        """call_http: the extension's built-in activity, scheduled like any other."""
+        try:
+            input_text = http_activity.scheduled_input(action.get("httpRequest"))
+        except http_activity.RequestRejected as exc:
+            raise OrchestrationRejected(str(exc)) from exc
+        history_input = input_text if self._store_inputs else None
+        return self._schedule_task(http_activity.ACTIVITY_NAME, history_input, input_text)
+
+    def _entity(self, action: dict[str, Any], *, signal: bool) -> Completion:
+        """EventSent{op request} to `@name@key`; a call completes with the EventRaised named
+        by the request id (the SDK re-keys the task by that id)."""
+        target = action["instanceId"]
+        name, _ = entity_wire.parse_scheduler_id(target)
+        if name not in self._catalog.entities:
+            message = entity_wire.unknown_entity_message(name, self._catalog.entities)
+            if signal:  # the shim's synchronous SignalEntity throws: the orchestration fails
+                raise OrchestrationRejected(message)
+            self.result.unknown_calls.append(message)  # a call's task only faults: logged
+            return _never
+        task_id = self._next_id()
+        counter = self._guid_counter
+        self._guid_counter += 1
+        sent = self._history.scheduled(task_id)
+        if self._check_replay(task_id, EventType.EVENT_SENT, entity_wire.REQUEST_EVENT_NAME):
+            request_guid = json.loads((sent or {})["Input"])["id"]
+        else:
+            request_guid = entity_wire.request_id(self._instance_id, self._now, counter)
+            message = entity_wire.request_message(
+                action["operation"],
+                entity_wire.orchestration_input(action.get("input")),
+                request_guid,
+                signal=signal,
+                parent=self._instance_id,
+                parent_execution=self._execution_id,
+            )
+            self.result.new_events.append(
+                event(
+                    EventType.EVENT_SENT,
+                    self._now,
+                    task_id,
+                    InstanceId=target,
+                    Name=entity_wire.REQUEST_EVENT_NAME,
+                    Input=entity_wire.request_text(message),
+                )
+            )
+            self.result.entity_requests.append((target, message))
+        if signal:
+            self._settled.add(task_id)
+            return _at(self._cursor)  # fire and forget: the shim moves on at once
+        answered_at = self._history.raised_at(request_guid)
+        if answered_at is not None:
+            self._settled.add(task_id)
+        return _at(answered_at)
 
     def _history_input(self, action: dict[str, Any]) -> str | None:
         # Azure Storage keeps call inputs out of the history unless the app opts in with

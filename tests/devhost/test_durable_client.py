@@ -78,14 +78,17 @@ def test_management_urls_raise_and_terminate(host: DevHostProcess) -> None:
     assert again.status_code == 410
 
 
-def test_operations_devhost_does_not_support_yet_answer_501(host: DevHostProcess) -> None:
+def test_lifecycle_urls_of_a_completed_instance(host: DevHostProcess) -> None:
+    """More in test_lifecycle.py: suspend, resume and rewind refuse a Completed instance with
+    410; restart starts it again under a new id."""
     payload = host.http.post(host.url("/api/orchestrators/chain"), json=["x"]).json()
     host.wait_for(payload["id"])
-    for key in ("rewindPostUri", "restartPostUri", "suspendPostUri", "resumePostUri"):
-        url = payload[key].replace("{text}", "why")
-        response = host.http.post(url, timeout=30)
-        assert response.status_code == 501, key
-        assert "docs/devhost.md" in response.json()["Message"]
+    for key in ("rewindPostUri", "suspendPostUri", "resumePostUri"):
+        response = host.http.post(payload[key].replace("{text}", "why"), timeout=30)
+        assert response.status_code == 410, key
+    restarted = host.http.post(payload["restartPostUri"], timeout=30)
+    assert restarted.status_code == 202
+    assert host.wait_for(restarted.json()["id"])["output"] == ["Hello x"]
 
 
 def test_get_status_with_history_and_input(host: DevHostProcess) -> None:
