@@ -1,4 +1,4 @@
-"""Command line: `python -m devhost start|send-message|receive|dead-letters|upload ...`."""
+"""Command line: `python -m devhost start|send-message|receive|dead-letters|upload|enqueue ...`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from azure.storage.blob import ContentSettings
 from devhost.connections import ConnectionNotConfigured
 from devhost.host import DevHost, HostConfig
 from devhost.indexing import IndexingError
+from devhost.queues import commands as queue_commands
 from devhost.servicebus import commands as servicebus_commands
 from devhost.settings import SettingsError, apply_local_settings, load_local_settings
 
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--app-dir", type=Path, default=Path("."), help="app directory")
     upload.add_argument("--content-type", default=None, help="default: guessed from the name")
     upload.set_defaults(handler=_upload)
+    queue_commands.add_parser(commands)
     return parser
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from devhost.indexing import IndexedFunction
 from devhost.invoker import InvocationResult
+from devhost.queues.outputs import has_queue_outputs, send_queue_outputs
 from devhost.servicebus.outputs import OutputError, has_outputs, send_outputs
 
 # Output types the HTTP server answers with itself, and the ones devhost sends.
 _ANSWERED_BY_HTTP = "http"
-_SENT = {"serviceBus"}
+_SENT = {"serviceBus", "queue"}
 
 
 def unsupported_outputs(fn: IndexedFunction) -> list[str]:
@@ -37,3 +38,5 @@ async def deliver_outputs(fn: IndexedFunction, result: InvocationResult, app_dir
         )
     if has_outputs(fn):
         await asyncio.to_thread(send_outputs, fn, result, app_dir)
+    if has_queue_outputs(fn):
+        await send_queue_outputs(fn, result, app_dir)

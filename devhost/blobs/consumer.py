@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ class QueueOptions:
 
     max_dequeue_count: int = 5
     batch_size: int = 16
-    new_batch_threshold: int = 8
+    # The extension's default is batchSize / 2 per processor (QueuesOptions).
+    new_batch_threshold: int = 8 * (os.cpu_count() or 1)
     visibility_timeout: float = 0.0
 
     @classmethod
@@ -59,7 +61,9 @@ class QueueOptions:
         return cls(
             max_dequeue_count=dequeue,
             batch_size=batch,
-            new_batch_threshold=int(queues.get("newBatchThreshold", batch // 2)),
+            new_batch_threshold=int(
+                queues.get("newBatchThreshold", (batch // 2) * (os.cpu_count() or 1))
+            ),
             visibility_timeout=_timespan_seconds(queues.get("visibilityTimeout"), 0.0),
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import isodate
 from devhost.servicebus.names import (
     SUBSCRIPTIONS_SEGMENT,
     EntityNameError,
+    QueuePath,
     checked_entity,
     checked_subscription,
 )
@@ -79,11 +80,12 @@ class QueueProperties:
         """The lock as whole seconds (storage visibility timeouts are whole seconds)."""
         return max(1, int(-(-self.lock_duration.total_seconds() // 1)))
 
-    def describe(self) -> str:
+    def describe(self, duplicates_where: str = "") -> str:
         window = (
             f"duplicate detection {isodate.duration_isoformat(self.duplicate_detection_window)}"
+            f"{duplicates_where}"
             if self.requires_duplicate_detection
-            else "no duplicate detection"
+            else f"no duplicate detection{duplicates_where}"
         )
         ttl = (
             "no expiry"
@@ -183,6 +185,20 @@ class Declarations:
                 f"{DECLARATION_SETTING})"
             )
         return str(self.source)
+
+
+def describe_subscription(declarations: Declarations, path: QueuePath) -> str:
+    """A declared subscription's delivery semantics, with its topic's duplicate detection."""
+    topic = declarations.topic(path.queue)
+    subscription = topic.subscription(path.subscription or "") if topic else None
+    if topic is None or subscription is None:
+        raise KeyError(f"subscription '{path.entity}' is not declared")
+    shown = replace(
+        topic.queue_properties(subscription),
+        requires_duplicate_detection=topic.requires_duplicate_detection,
+        duplicate_detection_window=topic.duplicate_detection_window,
+    )
+    return shown.describe(duplicates_where=f" at topic '{topic.name}'")
 
 
 def declaration_path(app_dir: Path, environ: Mapping[str, str] | None = None) -> Path:

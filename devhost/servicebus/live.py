@@ -132,7 +132,7 @@ class LiveDelivery(Delivery):
 
 
 class LiveReceiver(Receiver):
-    """One queue's peek-lock receiver on a namespace; open() before receive()."""
+    """One queue's or subscription's peek-lock receiver on a namespace; open() first."""
 
     def __init__(
         self,
@@ -155,12 +155,17 @@ class LiveReceiver(Receiver):
         from azure.servicebus import ServiceBusReceiveMode, ServiceBusSubQueue
 
         self.client = self._client_factory(self._connection)
-        self.receiver = self.client.get_queue_receiver(
-            self._path.queue,
-            sub_queue=ServiceBusSubQueue.DEAD_LETTER if self._path.dead_letter else None,
-            receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
-            prefetch_count=0,
-        )
+        options: dict[str, Any] = {
+            "sub_queue": ServiceBusSubQueue.DEAD_LETTER if self._path.dead_letter else None,
+            "receive_mode": ServiceBusReceiveMode.PEEK_LOCK,
+            "prefetch_count": 0,
+        }
+        if self._path.subscription is not None:
+            self.receiver = self.client.get_subscription_receiver(
+                self._path.queue, self._path.subscription, **options
+            )
+        else:
+            self.receiver = self.client.get_queue_receiver(self._path.queue, **options)
         self.renewer = self._renewer_factory()
 
     async def receive(self, max_count: int) -> list[Delivery]:

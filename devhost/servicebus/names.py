@@ -70,6 +70,11 @@ class QueuePath:
         return f"{self.queue}{SUBSCRIPTIONS_SEGMENT}{self.subscription}"
 
     @property
+    def kind(self) -> str:
+        """`queue` or `subscription`, for log lines and errors."""
+        return "queue" if self.subscription is None else "subscription"
+
+    @property
     def base(self) -> QueuePath:
         """The queue or subscription itself, for a path that may name its dead letters."""
         return QueuePath(self.queue, False, self.subscription)

@@ -89,14 +89,23 @@ class StandInNamespace:
                 self._queue_service, self._ledger, self.declarations.queue(path.queue), path
             )
         if topic is None:
+            kind = (
+                "declared as a queue, not a topic,"
+                if path.queue.lower() in self.declarations.queues
+                else "not declared"
+            )
             raise EntityNotFound(
-                f"topic '{path.queue}' is not declared in {self.declarations.where}"
+                f"topic '{path.queue}' is {kind} in {self.declarations.where}, so subscription "
+                f"'{path.entity}' does not exist. devhost's Service Bus stand-in needs each "
+                'topic and its subscriptions declared under "topics" there'
             )
         subscription = topic.subscription(path.subscription)
         if subscription is None:
+            declared = ", ".join(s.name for s in topic.subscriptions.values()) or "none"
             raise EntityNotFound(
                 f"topic '{topic.name}' has no subscription '{path.subscription}' in "
-                f"{self.declarations.where}"
+                f"{self.declarations.where} (declared: {declared}); add it to the topic's "
+                '"subscriptions" there'
             )
         return StandInQueue(
             self._queue_service, self._ledger, topic.queue_properties(subscription), path

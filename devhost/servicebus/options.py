@@ -9,7 +9,7 @@ from typing import Any
 
 from devhost.expressions import resolve
 from devhost.indexing import IndexedFunction
-from devhost.servicebus.names import EntityNameError, QueuePath
+from devhost.servicebus.names import SUBSCRIPTIONS_SEGMENT, EntityNameError, QueuePath
 
 # Defaults are those of the Service Bus extension 5.x (`ServiceBusOptions`), which extension
 # bundle 4.x loads: maxConcurrentCalls 16 x processors, autoCompleteMessages true,
@@ -120,6 +120,36 @@ def _asks_for_settlement(fn: IndexedFunction) -> bool:
     )
 
 
+def _entity_path(trigger: dict[str, Any]) -> QueuePath:
+    """The queue or subscription (or its dead letters) the trigger receives from.
+
+    As the extension does, a topic trigger listens on `<topic>/Subscriptions/<subscription>`,
+    so `subscription_name="audit/$deadletterqueue"` receives that subscription's dead letters.
+    """
+    queue_name = trigger.get("queueName")
+    topic_name = trigger.get("topicName")
+    subscription_name = trigger.get("subscriptionName")
+    if queue_name and (topic_name or subscription_name):
+        raise ValueError("the trigger has both a queueName and a topicName/subscriptionName")
+    if topic_name or subscription_name:
+        if not (topic_name and subscription_name):
+            raise ValueError("a topic trigger needs both topic_name and subscription_name")
+        topic, subscription = resolve(str(topic_name)), resolve(str(subscription_name))
+        if SUBSCRIPTIONS_SEGMENT.lower() in topic.lower():
+            raise ValueError(f"'{topic}' is not a topic name (it names a subscription)")
+        return QueuePath.parse(f"{topic}{SUBSCRIPTIONS_SEGMENT}{subscription}")
+    if not queue_name:
+        raise ValueError("the trigger has no queueName (or topicName and subscriptionName)")
+    path = QueuePath.parse(resolve(str(queue_name)))
+    if path.subscription is not None:
+        raise ValueError(
+            f"'{path}' is a topic subscription: listen on it with "
+            f"service_bus_topic_trigger(topic_name='{path.queue}', "
+            f"subscription_name='{path.subscription}')"
+        )
+    return path
+
+
 def trigger_binding(fn: IndexedFunction, host: HostServiceBusOptions) -> TriggerBinding:
     """Validate and resolve a function's trigger; Refused names what devhost cannot run."""
     trigger = fn.trigger
@@ -131,30 +161,17 @@ def trigger_binding(fn: IndexedFunction, host: HostServiceBusOptions) -> Trigger
             "the message as func.ServiceBusMessage: returning completes it, raising abandons it "
             "(and dead-letters it after maxDeliveryCount)."
         )
-    if trigger.get("topicName") or trigger.get("subscriptionName"):
-        raise Refused(
-            "topic subscriptions are not supported by devhost yet; only queue triggers "
-            "(queue_name=...) run locally"
-        )
     if str(trigger.get("cardinality", "one")).lower() == "many":
         raise Refused(
             "cardinality 'many' (batches) is not supported by devhost yet; use one message "
             "per invocation"
         )
     if _flag(trigger, "isSessionsEnabled"):
-        raise Refused("session-enabled queues are not supported by devhost yet")
-    queue_name = trigger.get("queueName")
-    if not queue_name:
-        raise Refused("the trigger has no queueName")
+        raise Refused("session-enabled queues and subscriptions are not supported by devhost yet")
     try:
-        path = QueuePath.parse(resolve(str(queue_name)))
+        path = _entity_path(trigger)
     except (ValueError, EntityNameError) as exc:
         raise Refused(str(exc)) from exc
-    if path.subscription is not None:
-        raise Refused(
-            f"'{path}' is a topic subscription: subscription triggers are not supported by "
-            "devhost yet; only queue triggers (queue_name=...) run locally"
-        )
     connection = resolve(str(trigger.get("connection") or DEFAULT_CONNECTION))
     auto = _flag(trigger, "autoCompleteMessages")
     return TriggerBinding(

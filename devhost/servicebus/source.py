@@ -1,4 +1,4 @@
-"""Runs Service Bus queue triggers: peek-lock, invoke, complete on success, abandon on failure."""
+"""Runs Service Bus queue and topic-subscription triggers: peek-lock, invoke, settle."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from devhost.servicebus.declarations import (
     DeclarationError,
     Declarations,
     declaration_path,
+    describe_subscription,
     load_declarations,
 )
 from devhost.servicebus.delivery import Delivery, LockLost, Receiver
@@ -29,6 +30,8 @@ from devhost.servicebus.live import (
     default_renewer_factory,
 )
 from devhost.servicebus.messages import is_utf8, trigger_data, trigger_metadata
+from devhost.servicebus.names import SUBSCRIPTIONS_SEGMENT
+from devhost.servicebus.namespace import EntityNotFound, StandInNamespace
 from devhost.servicebus.options import (
     HostServiceBusOptions,
     OptionsError,
@@ -85,14 +88,14 @@ class ServiceBusSource(TriggerSource):
     def describe(self, fn: IndexedFunction) -> str:
         trigger = fn.trigger
         entity = trigger.get("queueName") or (
-            f"{trigger.get('topicName')}/{trigger.get('subscriptionName')}"
+            f"{trigger.get('topicName')}{SUBSCRIPTIONS_SEGMENT}{trigger.get('subscriptionName')}"
         )
         return f"serviceBusTrigger ({entity})"
 
     def status(self) -> dict[str, Any]:
         return {
             listener.function.name: {
-                "queue": str(listener.binding.path),
+                "entity": str(listener.binding.path),
                 "inFlight": len(listener.in_flight),
                 "maxConcurrentCalls": listener.max_calls,
             }
@@ -136,24 +139,16 @@ class ServiceBusSource(TriggerSource):
 
     async def _listen(self, fn: IndexedFunction) -> _Listener:
         binding = trigger_binding(fn, self._options)
+        path = binding.path
         connection = resolve_service_bus(binding.connection)
         receiver: Receiver
         if connection is not None:
-            live = LiveReceiver(
-                connection, binding.path, self._client_factory, self._renewer_factory
-            )
+            live = LiveReceiver(connection, path, self._client_factory, self._renewer_factory)
             await live.open()
-            receiver, semantics = live, "queue properties as configured in Azure"
+            receiver, semantics = live, f"{path.kind} properties as configured in Azure"
         else:
-            queue = await self._standin_queue(binding)
-            receiver, semantics = StandInReceiver(queue, self._io), queue.properties.describe()
-            if not queue.properties.declared:
-                where = self._declarations.source if self._declarations else None
-                self.log.info(
-                    "Queue '%s' is not declared%s: it gets Service Bus's defaults",
-                    binding.path.queue,
-                    f" in {where}" if where else " (no declaration file)",
-                )
+            queue, semantics = await self._standin_entity(binding)
+            receiver = StandInReceiver(queue, self._io)
         if not binding.auto_complete:
             self.log.warning(
                 "Service Bus trigger '%s' has autoCompleteMessages false: a message its function "
@@ -161,17 +156,19 @@ class ServiceBusSource(TriggerSource):
                 fn.name,
             )
         self.log.info(
-            "Service Bus trigger '%s' listens on queue '%s' through the %s (%s; "
+            "Service Bus trigger '%s' listens on %s '%s' through the %s (%s; "
             "maxConcurrentCalls %d)",
             fn.name,
-            binding.path,
+            path.kind,
+            path,
             receiver.description,
             semantics,
             self._options.max_concurrent_calls,
         )
         return _Listener(fn, binding, receiver, self._options.max_concurrent_calls)
 
-    async def _standin_queue(self, binding: TriggerBinding) -> StandInQueue:
+    async def _standin_entity(self, binding: TriggerBinding) -> tuple[StandInQueue, str]:
+        """The stand-in queue or subscription the trigger receives from, and its semantics."""
         try:
             storage = resolve_storage()
         except ConnectionNotConfigured as exc:
@@ -185,21 +182,31 @@ class ServiceBusSource(TriggerSource):
                 self._declarations = await asyncio.to_thread(load_declarations, path)
             except DeclarationError as exc:
                 raise Refused(str(exc)) from exc
-        if self._declarations.topic(binding.path.queue) is not None:
+        declarations, path = self._declarations, binding.path
+        if path.subscription is None and declarations.topic(path.queue) is not None:
             raise Refused(
-                f"'{binding.path.queue}' is declared as a topic in {self._declarations.where}: "
-                "a queue trigger cannot listen on it (topic subscription triggers are not "
-                "supported by devhost yet)"
+                f"'{path.queue}' is declared as a topic in {declarations.where}: a queue trigger "
+                "cannot listen on it; listen on one of its subscriptions with "
+                f"service_bus_topic_trigger(topic_name='{path.queue}', subscription_name=...)"
             )
-        queue = StandInQueue(
-            storage.queue_service(),
-            Ledger(storage.table_service()),
-            self._declarations.queue(binding.path.queue),
-            binding.path,
+        namespace = StandInNamespace(
+            storage.queue_service(), Ledger(storage.table_service()), declarations
         )
-        # Its storage queues are created on the first receive, by the pump, which keeps
-        # retrying if storage is not reachable yet: start-up never waits for storage.
-        return queue
+        try:
+            # Its storage queues are created on the first receive, by the pump, which keeps
+            # retrying if storage is not reachable yet: start-up never waits for storage.
+            queue = namespace.receiver(path)
+        except EntityNotFound as exc:
+            raise Refused(str(exc)) from exc
+        if path.subscription is not None:
+            return queue, describe_subscription(declarations, path)
+        if not queue.properties.declared:
+            self.log.info(
+                "Queue '%s' is not declared%s: it gets Service Bus's defaults",
+                path.queue,
+                f" in {declarations.source}" if declarations.source else " (no declaration file)",
+            )
+        return queue, queue.properties.describe()
 
     # -- receiving and invoking ---------------------------------------------------------------
 
@@ -219,7 +226,8 @@ class ServiceBusSource(TriggerSource):
             except Exception as exc:
                 pause = _RECEIVE_ERROR_PAUSE
                 self.log.warning(
-                    "Receiving from queue '%s' failed (%s: %s); trying again in %.0f s",
+                    "Receiving from %s '%s' failed (%s: %s); trying again in %.0f s",
+                    listener.binding.path.kind,
                     listener.binding.path,
                     type(exc).__name__,
                     exc,
@@ -250,10 +258,11 @@ class ServiceBusSource(TriggerSource):
         delivery.keep_locked(self._options.max_auto_lock_renewal)
         if not listener.binding.binary and not is_utf8(message.body):
             self.log.warning(
-                "Message '%s' on queue '%s' is not UTF-8 text: '%s' receives it with invalid "
+                "Message '%s' on %s '%s' is not UTF-8 text: '%s' receives it with invalid "
                 "bytes replaced by U+FFFD, as in Azure. Set data_type=func.DataType.BINARY on "
                 "the trigger to receive the bytes unchanged.",
                 message.message_id,
+                listener.binding.path.kind,
                 listener.binding.path,
                 fn.name,
             )

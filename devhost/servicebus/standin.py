@@ -228,8 +228,9 @@ class StandInQueue:
             )
         else:
             log.info(
-                "Queue '%s': message '%s' expired at %s and was dropped "
+                "%s '%s': message '%s' expired at %s and was dropped "
                 "(deadLetteringOnMessageExpiration is false)",
+                self.path.kind.capitalize(),
                 self.path,
                 locked.envelope.message.message_id,
                 locked.envelope.expires_at.isoformat(),
@@ -242,7 +243,8 @@ class StandInQueue:
         self._dead.send_message(moved.to_json(), time_to_live=_NEVER_EXPIRE)
         self._delete(locked)
         log.warning(
-            "Queue '%s': message '%s' moved to the dead-letter queue: %s (%s)",
+            "%s '%s': message '%s' moved to the dead-letter queue: %s (%s)",
+            self.path.kind.capitalize(),
             self.path,
             locked.envelope.message.message_id,
             reason,
@@ -263,8 +265,9 @@ class StandInQueue:
         with contextlib.suppress(ResourceNotFoundError):
             self._source.delete_message(stored.id, stored.pop_receipt)
         log.error(
-            "Queue '%s': storage message %s is not a devhost Service Bus message (%s); "
+            "%s '%s': storage message %s is not a devhost Service Bus message (%s); "
             "moved to the dead-letter queue",
+            self.path.kind.capitalize(),
             self.path,
             stored.id,
             problem,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from devhost.blobs.source import BlobTriggerSource
+from devhost.queues.source import QueueTriggerSource
 from devhost.servicebus.source import ServiceBusSource
 from devhost.triggers.base import TriggerSource
 from devhost.triggers.timer import TimerSource
@@ -14,4 +15,4 @@ HANDLED_ELSEWHERE = frozenset(
 
 
 def source_classes() -> list[type[TriggerSource]]:
-    return [TimerSource, ServiceBusSource, BlobTriggerSource]
+    return [TimerSource, ServiceBusSource, BlobTriggerSource, QueueTriggerSource]

@@ -125,7 +125,7 @@ def test_bindings_devhost_cannot_run_are_refused_clearly(
     host.start()
     assert host.http.get(host.url("/api/alive"), timeout=10).text == "yes"
     logs = host.logs()
-    assert "Service Bus trigger 'on_topic' will not run: topic subscriptions" in logs
+    assert "Service Bus trigger 'on_topic' will not run: topic 'events' is not declared" in logs
     assert "Service Bus trigger 'on_batch' will not run: cardinality 'many'" in logs
     assert "Service Bus trigger 'on_session' will not run: session-enabled" in logs
     assert (

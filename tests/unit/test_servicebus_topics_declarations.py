@@ -214,7 +214,7 @@ def test_invalid_subscription_paths_are_refused(entity: str) -> None:
         QueuePath.parse(entity)
 
 
-def test_a_queue_trigger_on_a_subscription_path_is_refused_for_now() -> None:
+def test_a_queue_trigger_on_a_subscription_path_is_pointed_to_the_topic_trigger() -> None:
     app = func.FunctionApp()
 
     @app.service_bus_queue_trigger(
@@ -224,5 +224,5 @@ def test_a_queue_trigger_on_a_subscription_path_is_refused_for_now() -> None:
         pass
 
     (indexed,) = index_functions(app)
-    with pytest.raises(Refused, match="subscription triggers are not supported by devhost yet"):
+    with pytest.raises(Refused, match=r"listen on it with service_bus_topic_trigger\("):
         trigger_binding(indexed, HostServiceBusOptions())

@@ -1,0 +1,1 @@
+"""The storage queue trigger, queue output bindings and the `enqueue` command."""
