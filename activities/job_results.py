@@ -18,6 +18,7 @@ from opentelemetry import trace
 from adapters.errors import storage_errors
 from adapters.factory import ResultAdapters, result_adapters
 from adapters.messaging import Outgoing
+from adapters.telemetry import job_ids
 from domain.failures import JobFailure, PermanentFailure
 from domain.job_updates import PublishRequest
 from domain.order_payloads import InvalidPayload
@@ -38,7 +39,11 @@ def publish(payload: Any, adapters: ResultAdapters) -> dict[str, Any]:
         raise PermanentFailure(f"invalid {ACTIVITY} input: {error}") from error
     update = request.update
     where = f"{update.job_id} update {update.sequence} [correlation {update.correlation_id or '-'}]"
-    attributes = {"job.id": update.job_id, "app.correlation_id": update.correlation_id or ""}
+    # A job's id is its orchestration instance id.
+    attributes = {
+        "job.id": update.job_id,
+        **job_ids(update.job_type, update.job_id, update.correlation_id),
+    }
     try:
         with tracer.start_as_current_span(ACTIVITY, attributes=attributes):
             applied, replied_to = _publish(request, adapters)

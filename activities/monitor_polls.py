@@ -18,9 +18,10 @@ from typing import Any
 import azure.durable_functions as df
 
 from adapters.outbound import OutboundClient, build_outbound_client
+from adapters.telemetry import job_span
 from domain.failures import FailureKind, JobFailure, PermanentFailure, TransientFailure
 from domain.monitor_conditions import parse_condition
-from domain.monitors import PollRequest
+from domain.monitors import JOB_TYPE, PollRequest, instance_id_for
 from domain.order_payloads import InvalidPayload
 from domain.outbound import classify_status
 
@@ -45,7 +46,15 @@ def poll(payload: Any, client: OutboundClient) -> dict[str, Any]:
     correlation = request.correlation_id or "-"
     ids = f"monitor {request.monitor_id} poll {request.poll} [correlation {correlation}]"
     try:
-        result = _poll(request, client)
+        # Ids only: the status URL may carry tokens, so it stays out of the span.
+        with job_span(
+            ACTIVITY,
+            job_type=JOB_TYPE,
+            instance_id=instance_id_for(request.monitor_id),
+            correlation_id=request.correlation_id,
+            **{"monitor.poll": request.poll},
+        ):
+            result = _poll(request, client)
     except JobFailure as error:
         logger.warning("%s failed for %s: %s", ACTIVITY, ids, error)
         raise

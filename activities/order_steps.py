@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 from adapters.errors import storage_errors
 from adapters.factory import OrderAdapters
+from adapters.telemetry import job_ids
 from domain.claims import InvalidClaimRef
 from domain.failures import JobFailure, PermanentFailure, TransientFailure
 from domain.order_payloads import (
@@ -41,7 +42,7 @@ from domain.order_payloads import (
     TakePaymentInput,
 )
 from domain.order_records import OrderNotFound
-from domain.orders import OrderStatus
+from domain.orders import OrderStatus, instance_id_for
 from domain.payments import (
     IdempotencyKeyReused,
     PaymentAlreadyRefunded,
@@ -97,7 +98,11 @@ def _step(activity: str, payload: Any, order_id: str | None = None) -> Iterator[
     where = f"order {order_id or '?'} [correlation {correlation_id or '-'}]"
     started = time.perf_counter()
     logger.info("%s started for %s", activity, where)
-    attributes = {"order.id": str(order_id or ""), "app.correlation_id": str(correlation_id or "")}
+    instance_id = instance_id_for(str(order_id)) if order_id else None
+    attributes = {
+        "order.id": str(order_id or ""),
+        **job_ids("order", instance_id, str(correlation_id or "")),
+    }
     try:
         with (
             tracer.start_as_current_span(activity, attributes=attributes),

@@ -20,11 +20,13 @@ from opentelemetry import trace
 
 from adapters.errors import storage_errors
 from adapters.images import render
+from adapters.telemetry import job_ids
 from adapters.thumbnail_store import SourceChanged, ThumbnailStore
 from domain.failures import JobFailure, PermanentFailure
 from domain.images import ImageRejected, inspect, thumbnail_name
 from domain.order_payloads import InvalidPayload
 from domain.thumbnails import (
+    JOB_TYPE,
     Outcome,
     ResizeInput,
     SourceInfo,
@@ -44,10 +46,9 @@ def _step(activity: str, payload: Any) -> Iterator[None]:
     size = ids.get("size", "-")
     where = f"job {ids.get('job_id') or '?'} size {size} [correlation {correlation_id or '-'}]"
     started = time.perf_counter()
-    attributes = {
-        "job.id": str(ids.get("job_id") or ""),
-        "app.correlation_id": str(correlation_id or ""),
-    }
+    job_id = str(ids.get("job_id") or "")
+    # The job id is the instance id (domain.images.thumbnail_instance_id).
+    attributes = {"job.id": job_id, **job_ids(JOB_TYPE, job_id, str(correlation_id or ""))}
     try:
         with (
             tracer.start_as_current_span(activity, attributes=attributes),

@@ -19,6 +19,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from adapters.telemetry import job_span
 from adapters.webhooks import WebhookSender, build_webhook_sender
 from domain.failures import JobFailure, PermanentFailure
 from domain.webhooks import InvalidWebhookRequest, WebhookRequest, WebhookResult
@@ -42,8 +43,17 @@ def deliver(
         raise PermanentFailure(f"invalid deliver_webhook input: {error}") from None
     ids = f"delivery {request.delivery_id} [correlation {request.correlation_id or '-'}]"
     attempt_at, started = clock(), time.perf_counter()
+    # The event is a job update: its job id is the instance id. The URL and body stay out.
+    job_id, job_type = request.event.get("job_id"), request.event.get("job_type")
     try:
-        status = sender.send(request.url, request.body(), request.delivery_id)
+        with job_span(
+            "deliver_webhook",
+            job_type=job_type if isinstance(job_type, str) else "",
+            instance_id=job_id if isinstance(job_id, str) else None,
+            correlation_id=request.correlation_id,
+            **{"webhook.delivery_id": request.delivery_id},
+        ):
+            status = sender.send(request.url, request.body(), request.delivery_id)
     except JobFailure as error:
         logger.warning("deliver_webhook failed for %s: %s", ids, error)
         raise

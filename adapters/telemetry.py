@@ -104,6 +104,19 @@ def configure_telemetry(
     return True
 
 
+INSTANCE_ID = "app.instance_id"
+CORRELATION_ID = "app.correlation_id"
+
+
+def job_ids(job_type: str, instance_id: str | None, correlation_id: str | None) -> dict[str, str]:
+    """The attributes every span of a job carries, trigger and activities alike."""
+    return {
+        "job.type": job_type,
+        INSTANCE_ID: instance_id or "",
+        CORRELATION_ID: correlation_id or "",
+    }
+
+
 @contextmanager
 def job_span(
     name: str,
@@ -113,13 +126,12 @@ def job_span(
     correlation_id: str | None,
     **attributes: str | int | float | bool,
 ) -> Iterator[trace.Span]:
-    """A span with the ids every span of a job carries, so one query finds the whole job."""
-    ids = {
-        "job.type": job_type,
-        "app.instance_id": instance_id or "",
-        "app.correlation_id": correlation_id or "",
-        **attributes,
-    }
+    """A span with the ids every span of a job carries, so one query finds the whole job.
+
+    A starter that learns the instance id only from the start sets it afterwards with
+    `span.set_attribute(INSTANCE_ID, ...)`.
+    """
+    ids = {**job_ids(job_type, instance_id, correlation_id), **attributes}
     with tracer.start_as_current_span(name, attributes=ids) as span:
         yield span
 

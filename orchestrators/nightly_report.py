@@ -73,6 +73,7 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
             "after": run.after,
             "next_chunk": run.next_chunk,
             "policy": run.policy.to_dict(),
+            "correlation_id": run.correlation_id,
         },
         STEP_RETRY,
     )
@@ -82,7 +83,7 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
         tasks = [
             context.call_sub_orchestrator(
                 CHUNK_ORCHESTRATOR,
-                {"day": run.day, "chunk": spec.to_dict()},
+                {"day": run.day, "chunk": spec.to_dict(), "correlation_id": run.correlation_id},
                 chunk_instance_id(context.instance_id, spec.index),
             )
             for spec in chunks
@@ -102,7 +103,12 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
     written = yield from call_activity_with_backoff(
         context,
         "write_report",
-        {"day": run.day, "totals": totals.to_dict(), "chunks": done},
+        {
+            "day": run.day,
+            "totals": totals.to_dict(),
+            "chunks": done,
+            "correlation_id": run.correlation_id,
+        },
         STEP_RETRY,
     )
     context.set_custom_status(_status("done", run, done, totals.orders))
@@ -112,7 +118,8 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
 
 @bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)
 def nightly_report_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input {day, chunk: ChunkSpec}; output {totals, orders}: its pages summed in key order."""
+    """Input {day, chunk: ChunkSpec, correlation_id}; output {totals, orders}: its pages summed
+    in key order."""
     data = context.get_input()
     day, spec = data["day"], ChunkSpec.from_dict(data["chunk"])
     totals, orders = ReportTotals(), 0
@@ -120,7 +127,12 @@ def nightly_report_chunk(context: df.DurableOrchestrationContext) -> Generator[A
         page = yield from call_activity_with_backoff(
             context,
             "sum_report_page",
-            {"day": day, "after": after, "through": through},
+            {
+                "day": day,
+                "after": after,
+                "through": through,
+                "correlation_id": data.get("correlation_id"),
+            },
             STEP_RETRY,
         )
         totals = totals.merge(ReportTotals.from_dict(page["totals"]))

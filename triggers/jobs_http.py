@@ -17,6 +17,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
+from adapters.telemetry import INSTANCE_ID, job_span
 from triggers.correlation import correlation_id
 from triggers.job_registry import JOB_TYPES, job_type_named, job_type_of
 from triggers.job_types import InvalidJobRequest, JobType, StartRequest
@@ -66,10 +67,18 @@ async def start_job(
     except ValueError:
         return _invalid("The body is not JSON.", [])
     start = StartRequest(body, datetime.now(UTC), correlation_id(req))
-    try:
-        started = await job_type.start(client, start)
-    except InvalidJobRequest as invalid:
-        return _invalid("The request has problems listed in errors.", invalid.problems)
+    # The instance id is known once the type has started (or found) the job.
+    with job_span(
+        f"start {job_type.name} job",
+        job_type=job_type.name,
+        instance_id=None,
+        correlation_id=start.correlation_id,
+    ) as span:
+        try:
+            started = await job_type.start(client, start)
+        except InvalidJobRequest as invalid:
+            return _invalid("The request has problems listed in errors.", invalid.problems)
+        span.set_attribute(INSTANCE_ID, started.job_id)
 
     headers = {"Location": urls.status(started.job_id), **NO_STORE}
     if started.runtime_status in FINISHED:

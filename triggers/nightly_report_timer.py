@@ -22,7 +22,7 @@ import app_config
 from adapters import telemetry
 from adapters.report_store import report_adapters
 from domain.reports import ChunkingPolicy, ReportRun, instance_id_for, report_day_for
-from orchestrators.nightly_report import ORCHESTRATOR
+from orchestrators.nightly_report import JOB_TYPE, ORCHESTRATOR
 
 logger = logging.getLogger(__name__)
 
@@ -106,4 +106,13 @@ async def nightly_report_timer(
     telemetry.heartbeat("nightly_report", past_due=timer.past_due, at=now)
     if timer.past_due:
         logger.warning("Nightly report timer is past due; reporting on %s", report_day_for(now))
-    await start_nightly_report(client, report_day_for(now))
+    # A timer has no caller to correlate with: the run's own id serves as its correlation id.
+    day = report_day_for(now)
+    instance_id = instance_id_for(day)
+    with telemetry.job_span(
+        "nightly_report_timer",
+        job_type=JOB_TYPE,
+        instance_id=instance_id,
+        correlation_id=instance_id,
+    ):
+        await start_nightly_report(client, day, correlation_id=instance_id)

@@ -16,7 +16,9 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
+from adapters.telemetry import job_span
 from domain.orders import ORDER_ID, InvalidOrder, instance_id_for
+from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
 from triggers.correlation import correlation_id
 from triggers.order_intake import parse_http_order
 from triggers.order_start import start_order
@@ -45,13 +47,20 @@ async def orders_start(
         return _invalid("The order has problems listed in errors.", invalid.problems)
 
     order_id = request.order.order_id
-    outcome = await start_order(
-        client,
-        request,
-        received_at=datetime.now(UTC),
-        correlation_id=correlation_id(req),
-        routing=routing,
-    )
+    correlation = correlation_id(req)
+    with job_span(
+        "start order from http",
+        job_type=ORDER_JOB_TYPE,
+        instance_id=instance_id_for(order_id),
+        correlation_id=correlation,
+    ):
+        outcome = await start_order(
+            client,
+            request,
+            received_at=datetime.now(UTC),
+            correlation_id=correlation,
+            routing=routing,
+        )
     status_url = _status_url(req, order_id)
     headers = {"Location": status_url, "Cache-Control": "no-store"}
     if outcome.runtime_status in FINISHED:

@@ -31,6 +31,8 @@ from triggers.nightly_report_timer import SingleRun, start_single_run
 
 logger = logging.getLogger(__name__)
 
+JOB_TYPE = "retention"
+
 SCHEDULE = app_config.timer_schedule(
     app_config.RETENTION_SCHEDULE_SETTING, app_config.DEFAULT_RETENTION_SCHEDULE
 )
@@ -62,8 +64,12 @@ async def run_retention(
     """
     purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
     run = RetentionRun(as_of.isoformat(), policy, purged=purged)
-    instance_id = INSTANCE_PREFIX + as_of.date().isoformat()
-    return await start_single_run(client, ORCHESTRATOR, instance_id, run.to_dict())
+    return await start_single_run(client, ORCHESTRATOR, run_instance_id(as_of), run.to_dict())
+
+
+def run_instance_id(as_of: datetime) -> str:
+    """One retention run per UTC day: `retention-<day>`."""
+    return INSTANCE_PREFIX + as_of.date().isoformat()
 
 
 @bp.function_name("retention_timer")
@@ -74,4 +80,10 @@ async def retention_timer(timer: func.TimerRequest, client: df.DurableOrchestrat
     if timer.past_due:
         logger.warning("Retention timer is past due; running now")
     policy = RetentionPolicy(**app_config.retention_days())
-    await run_retention(client, datetime.now(UTC), policy)
+    now = datetime.now(UTC)
+    # A timer has no caller to correlate with: the run's own id serves as its correlation id.
+    instance_id = run_instance_id(now)
+    with telemetry.job_span(
+        "retention_timer", job_type=JOB_TYPE, instance_id=instance_id, correlation_id=instance_id
+    ):
+        await run_retention(client, now, policy)

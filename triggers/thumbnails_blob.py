@@ -18,9 +18,10 @@ import azure.durable_functions as df
 import azure.functions as func
 
 import app_config
+from adapters.telemetry import job_span
 from adapters.thumbnail_store import UPLOADS_CONTAINER, thumbnail_store
 from domain.images import ImageLimits, thumbnail_instance_id
-from domain.thumbnails import ThumbnailJob
+from domain.thumbnails import JOB_TYPE, ThumbnailJob
 from orchestrators.thumbnails import ORCHESTRATOR
 
 logger = logging.getLogger(__name__)
@@ -107,4 +108,13 @@ async def thumbnails_from_upload(
         if etag is None:
             logger.info("An upload was deleted before its job could start")
             return
-    await start_thumbnails(client, name, etag, correlation_id=None)
+    # An upload event carries no correlation id: the job's own id serves as one, as
+    # start_thumbnails does for the job's input. The span holds ids only, never the name.
+    instance_id = thumbnail_instance_id(name, etag)
+    with job_span(
+        "start thumbnails from upload",
+        job_type=JOB_TYPE,
+        instance_id=instance_id,
+        correlation_id=instance_id,
+    ):
+        await start_thumbnails(client, name, etag, correlation_id=instance_id)

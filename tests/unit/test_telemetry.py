@@ -63,6 +63,23 @@ def test_trigger_and_activity_spans_share_the_correlation_id(
     assert finished[0].attributes["app.instance_id"] == instance
 
 
+def test_report_activity_spans_carry_the_runs_correlation_id(
+    spans: InMemorySpanExporter,
+) -> None:
+    from activities.reports import _span as report_span
+
+    spans.clear()
+    with report_span("sum_report_page", {"day": "2024-03-01", "correlation_id": "corr-r-1"}):
+        pass
+    with report_span("write_report", {"day": "2024-03-01"}):  # recorded before it travelled
+        pass
+    first, second = spans.get_finished_spans()
+    assert first.attributes["app.correlation_id"] == "corr-r-1"
+    assert first.attributes["app.instance_id"] == "nightly-report-2024-03-01"
+    assert second.attributes["app.correlation_id"] == ""  # none known: empty, as elsewhere
+    assert second.attributes["app.instance_id"] == "nightly-report-2024-03-01"
+
+
 def test_no_connection_string_configures_nothing() -> None:
     called: list[str] = []
 
