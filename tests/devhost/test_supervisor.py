@@ -4,7 +4,8 @@ The app (tests/apps/supervised_orders) is the order stubs app plus the superviso
 orchestration and report activity. An order's `reserve_stock` is scripted to hang for a while;
 moving the virtual clock an hour on fires the supervisor's timer, which finds the order running
 past its 30-minute limit and raises `CancelOrder`; when the step returns, the order's own
-compensation runs and it ends Cancelled with the supervisor's reason.
+compensation runs and it ends Cancelled with the supervisor's reason. A job opted into rewinds
+(`SUPERVISOR_REWIND`) that failed on an outage is rewound by the next run and completes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator
         "AzureWebJobsStorage": azurite.connection_string,
         "SUPERVISOR_SCHEDULE": "0 */5 * * * *",
         "SUPERVISOR_EXPECTED_DURATIONS": "process_order=PT30M",
+        "SUPERVISOR_REWIND": "flaky_job",
     }
     with DevHostProcess(APP, state_dir=state, virtual_time=True, env=env) as running:
         yield running
@@ -94,3 +96,26 @@ def test_a_stuck_order_is_cancelled_after_its_threshold(host: DevHostProcess) ->
     # The order's own compensation ran: the stock it reserved went back.
     assert "release_stock" in _calls(host.state_dir, order.order_id)
     assert "Heartbeat: scheduled job supervisor ran" in host.logs()
+
+
+def test_a_recently_failed_job_opted_into_rewinds_is_rewound_and_completes(
+    host: DevHostProcess,
+) -> None:
+    marker = f"flaky-{uuid.uuid4().hex[:12]}"
+    instance_id = host.start_orchestration("flaky_job", marker, marker)
+    failed = host.wait_for(instance_id)
+    assert failed["runtimeStatus"] == "Failed"
+    assert "downstream outage" in failed["output"]
+
+    host.set_time(advance_seconds=300)  # the next supervisor run (every 5 minutes)
+
+    done = host.wait_for(instance_id, frozenset({"Completed"}), timeout=60, history=True)
+    assert done["output"] == f"done {marker}"
+    # The rewind re-ran the failed step in the same instance: one failure, then one success.
+    steps = [e for e in done["historyEvents"] if e.get("FunctionName") == "flaky_step"]
+    assert [e["EventType"] for e in steps] == ["TaskCompleted"]
+    supervisor = host.status("job-supervisor")
+    assert supervisor is not None
+    decisions = supervisor["output"]["decisions"]
+    assert (instance_id, "rewind") in [(d["job"]["instance_id"], d["action"]) for d in decisions]
+    assert f"Supervisor: flaky_job {instance_id} rewound" in host.logs()

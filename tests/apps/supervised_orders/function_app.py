@@ -2,6 +2,7 @@
 and report activity, so a scripted slow order can be found and cancelled on virtual time."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 from activities.supervision import bp as supervision_activities
@@ -18,3 +19,20 @@ app = _stubs.app
 app.register_functions(supervisor_timer)
 app.register_functions(supervisor_workflow)
 app.register_functions(supervision_activities)
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_job(context):  # type: ignore[no-untyped-def]
+    """A job whose only step fails the first time: it ends Failed until it is rewound."""
+    result = yield context.call_activity("flaky_step", context.get_input())
+    return result
+
+
+@app.activity_trigger(input_name="marker")
+def flaky_step(marker: str) -> str:
+    """Fails on its first call for `marker` (an outage), succeeds on every later call."""
+    seen = Path(os.environ["ORDER_STUBS_DIR"]) / f"{marker}.failed-once"
+    if not seen.exists():
+        seen.write_text("failed once")
+        raise RuntimeError("downstream outage (scripted, first call only)")
+    return f"done {marker}"
