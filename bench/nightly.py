@@ -23,8 +23,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from azure.data.tables import TableClient
+
+from adapters.factory import table_service
 from adapters.report_store import ReportAdapters, build_report_adapters
 from app_config import StorageConnection, order_storage_names
+from bench.nightly_floor import measure_floor
 from devhost.azurite import Azurite
 from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess
 from domain.orders import Order, OrderLine
@@ -141,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                 "RETENTION_SCHEDULE": "0 0 0 1 1 *",
             }
             connection = StorageConnection(connection_string=azurite.connection_string)
-            adapters = build_report_adapters(connection, order_storage_names(env), "bench-reports")
+            names = order_storage_names(env)
+            adapters = build_report_adapters(connection, names, "bench-reports")
+            table = table_service(connection, None).get_table_client(names.orders_table)
             host = DevHostProcess(
                 PROJECT_ROOT,
                 state_dir=Path(tmp) / "state",
@@ -162,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
                     assert result["orders"] == count, result
                     result.update(records=count, seed_seconds=seeded, load=os.getloadavg())
                     result["us_per_record"] = result["seconds"] / count * 1e6
+                    result.update(_floor(table, day.isoformat(), policy, count))
+                    result["overhead_us_per_record"] = (
+                        result["us_per_record"] - result["floor_us_per_record"]
+                    )
                     rows.append(result)
                     print(_line(result, rows[0]), flush=True)
             finally:
@@ -183,10 +193,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     ratio = rows[-1]["us_per_record"] / rows[0]["us_per_record"] if rows else 0.0
     print(f"per-record ratio largest/smallest: {ratio:.2f} (target <= 1.2); histories ok: {ok}")
+    if rows:
+        floor = rows[-1]["floor_us_per_record"] / rows[0]["floor_us_per_record"]
+        above = rows[-1]["overhead_us_per_record"] / rows[0]["overhead_us_per_record"]
+        print(
+            f"storage floor per record, largest/smallest: {floor:.2f}; "
+            f"overhead above the floor per record: {above:.2f} (target <= 1.2)"
+        )
+        summary.update(ratio=ratio, floor_ratio=floor, overhead_ratio=above)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     (RESULTS_DIR / f"nightly-{stamp}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return 0 if ok else 1
+
+
+def _floor(table: TableClient, day: str, policy: ChunkingPolicy, count: int) -> dict[str, Any]:
+    """The report's own queries for `day`, alone, right after the report (bench/nightly_floor)."""
+    floor = measure_floor(table, day, policy)
+    assert floor.rows == count, floor
+    return {
+        "floor": floor.to_dict(),
+        "floor_us_per_record": floor.seconds / count * 1e6,
+        "table_rows": _table_rows(table),
+    }
+
+
+def _table_rows(table: TableClient) -> int:
+    """Every row in the table (all days and the index): what Azurite scans for each query."""
+    return sum(1 for _ in table.list_entities(select=["PartitionKey"], results_per_page=1000))
 
 
 def _line(row: dict[str, Any], first: dict[str, Any]) -> str:
@@ -195,7 +229,13 @@ def _line(row: dict[str, Any], first: dict[str, Any]) -> str:
         f"{row['seconds']:.1f} s = {row['us_per_record']:.0f} us/order "
         f"({row['us_per_record'] / first['us_per_record']:.2f}x), {row['chunks']} chunks, "
         f"largest history: parent {row['largest_parent_history_sampled']} (sampled), "
-        f"chunk {row['largest_chunk_history']}; load {row['load'][0]:.2f}"
+        f"chunk {row['largest_chunk_history']}; load {row['load'][0]:.2f}\n"
+        f"         storage floor {row['floor']['seconds']:.1f} s = "
+        f"{row['floor_us_per_record']:.0f} us/order (plan {row['floor']['plan_seconds']:.1f} s "
+        f"in {row['floor']['plan_queries']} requests, pages {row['floor']['page_seconds']:.1f} s "
+        f"in {row['floor']['page_queries']}; table {row['table_rows']} rows); "
+        f"above the floor {row['overhead_us_per_record']:.0f} us/order "
+        f"({row['overhead_us_per_record'] / first['overhead_us_per_record']:.2f}x)"
     )
 
 

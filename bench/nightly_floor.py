@@ -1,0 +1,104 @@
+"""The storage floor of the nightly report: its Table queries alone, timed through the same SDK.
+
+The report's cost has a part no orchestration can avoid: the Table queries themselves. This
+module replays exactly the queries `plan_report_chunks` and `sum_report_page` make for a day
+(the same filters, selected columns and page sizes, through the same `TableClient`), reading
+every row and converting nothing, so bench/nightly.py can print the floor per order and its
+own overhead above it. On Azurite the floor is not linear: Azurite evaluates every query
+against every row of the table and sorts all matches before cutting a page.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from azure.data.tables import TableClient
+
+from adapters.order_store import _FACT_COLUMNS, _day_range, _range_parameters
+from domain.reports import ChunkingPolicy, plan_chunks
+
+
+@dataclass(frozen=True)
+class Floor:
+    """Seconds spent in the report's queries for one day, by phase, and what they returned."""
+
+    plan_seconds: float
+    plan_queries: int
+    page_seconds: float
+    page_queries: int
+    rows: int
+
+    @property
+    def seconds(self) -> float:
+        return self.plan_seconds + self.page_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan_seconds": self.plan_seconds,
+            "plan_queries": self.plan_queries,
+            "page_seconds": self.page_seconds,
+            "page_queries": self.page_queries,
+            "rows": self.rows,
+            "seconds": self.seconds,
+        }
+
+
+def _ids(table: TableClient, day: str, after: str | None, limit: int) -> tuple[list[str], int]:
+    """OrderStore.order_ids_of_day's query; also how many service pages it took."""
+    pages = table.query_entities(
+        _day_range(after, None),
+        parameters=_range_parameters(day, after, None),
+        select=["RowKey"],
+        results_per_page=min(limit, 1000),
+    ).by_page()
+    ids: list[str] = []
+    requests = 0
+    for page in pages:
+        requests += 1
+        for row in page:
+            ids.append(row["RowKey"])
+            if len(ids) >= limit:
+                return ids, requests
+    return ids, requests
+
+
+def _page(table: TableClient, day: str, after: str | None, through: str) -> tuple[int, int]:
+    """OrderStore.order_facts_of_day's query, rows read but not converted."""
+    pages = table.query_entities(
+        _day_range(after, through),
+        parameters=_range_parameters(day, after, through),
+        select=_FACT_COLUMNS,
+        results_per_page=1000,
+    ).by_page()
+    rows = requests = 0
+    for page in pages:
+        requests += 1
+        rows += sum(1 for _ in page)
+    return rows, requests
+
+
+def measure_floor(table: TableClient, day: str, policy: ChunkingPolicy) -> Floor:
+    """Run the report's queries for `day` wave by wave, one after another, and time them."""
+    plan_s = page_s = 0.0
+    plan_q = page_q = rows = 0
+    after: str | None = None
+    first = 0
+    while True:
+        started = time.perf_counter()
+        ids, requests = _ids(table, day, after, policy.wave_size)
+        plan_s += time.perf_counter() - started
+        plan_q += requests
+        chunks = plan_chunks(ids, after, first, policy)
+        for chunk in chunks:
+            for page_after, through in chunk.pages():
+                started = time.perf_counter()
+                count, requests = _page(table, day, page_after, through)
+                page_s += time.perf_counter() - started
+                page_q += requests
+                rows += count
+        first += len(chunks)
+        if len(ids) < policy.wave_size:
+            return Floor(plan_s, plan_q, page_s, page_q, rows)
+        after = ids[-1]
