@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +154,20 @@ def render(rows: list[Row], batching: Batching, fsync: bool, load: tuple[float, 
     return "\n".join(lines)
 
 
+def render_rounds(rounds: list[list[Row]]) -> str:
+    """Each round's overhead per scenario, and the median, min and max across rounds."""
+    scenarios = [r.scenario for r in rounds[0]]
+    header = f"{'round':<7}" + "".join(f"{name:>10}" for name in scenarios)
+    lines = ["overhead per round (each round's floor measured right after it)", header]
+    for number, rows in enumerate(rounds, 1):
+        lines.append(f"{number:<7}" + "".join(f"{r.overhead:>10.2f}" for r in rows))
+    for label, pick in (("median", statistics.median), ("min", min), ("max", max)):
+        values = [pick([rows[i].overhead for rows in rounds]) for i in range(len(scenarios))]
+        lines.append(f"{label:<7}" + "".join(f"{v:>10.2f}" for v in values))
+    lines.append("the table below is the round with the median overall overhead")
+    return "\n".join(lines)
+
+
 def _seconds(value: float | None) -> str:
     """Seconds with two decimals, or a dash when unknown."""
     return "-" if value is None else f"{value:.2f}"
@@ -186,6 +201,7 @@ def write_json(
     fsync: bool,
     settings: dict[str, Any],
     load: tuple[float, ...],
+    rounds: list[list[Row]] | None = None,
 ) -> Path:
     """Write the figures and the machine they came from under `directory`."""
     now = datetime.now(UTC)
@@ -205,6 +221,7 @@ def write_json(
         "settings": settings,
         "fsync": fsync,
         "rows": [asdict(r) for r in rows],
+        "rounds": [[asdict(r) for r in round_rows] for round_rows in rounds or [rows]],
         "batching": asdict(batching),
         "targets": {"overhead": OVERHEAD_TARGET, "batching_ratio": BATCHING_TARGET},
     }
