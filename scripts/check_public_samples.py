@@ -218,7 +218,11 @@ def run_orchestration(sample: Sample, base_url: str, body: Any = None) -> Any:
     print(f"  {sample.method} {sample.starter}{shown} -> {started.status_code}")
     if started.status_code != 202:
         raise SampleFailed(f"starter answered {started.status_code}: {started.text[:500]}")
-    status_url = started.json()["statusQueryGetUri"]
+    return wait_for_output(started.json()["statusQueryGetUri"])
+
+
+def wait_for_output(status_url: str) -> Any:
+    """Poll an instance's status URL until it finishes; its output if it Completed."""
     print(f"  GET {status_url}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
