@@ -11,13 +11,14 @@ against every row of the table and sorts all matches before cutting a page.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from azure.data.tables import TableClient
 
 from adapters.order_store import _FACT_COLUMNS, _day_range, _range_parameters
-from domain.reports import ChunkingPolicy, plan_chunks
+from domain.reports import ChunkingPolicy, ChunkSpec, plan_chunks
 
 
 @dataclass(frozen=True)
@@ -79,26 +80,40 @@ def _page(table: TableClient, day: str, after: str | None, through: str) -> tupl
     return rows, requests
 
 
-def measure_floor(table: TableClient, day: str, policy: ChunkingPolicy) -> Floor:
-    """Run the report's queries for `day` wave by wave, one after another, and time them."""
+def _chunk_pages(table: TableClient, day: str, chunk: ChunkSpec) -> tuple[int, int]:
+    """One chunk's pages in key order, one after another, as its sub-orchestration reads them."""
+    rows = requests = 0
+    for page_after, through in chunk.pages():
+        count, made = _page(table, day, page_after, through)
+        rows += count
+        requests += made
+    return rows, requests
+
+
+def measure_floor(table: TableClient, day: str, policy: ChunkingPolicy, workers: int = 1) -> Floor:
+    """Run the report's queries for `day` wave by wave and time them.
+
+    Within a wave the report reads its chunks in parallel (one sub-orchestration each, their
+    activities limited by maxConcurrentActivityFunctions), so `workers` chunks are read at once
+    here too; with workers=1 everything runs one query after another.
+    """
     plan_s = page_s = 0.0
     plan_q = page_q = rows = 0
     after: str | None = None
     first = 0
-    while True:
-        started = time.perf_counter()
-        ids, requests = _ids(table, day, after, policy.wave_size)
-        plan_s += time.perf_counter() - started
-        plan_q += requests
-        chunks = plan_chunks(ids, after, first, policy)
-        for chunk in chunks:
-            for page_after, through in chunk.pages():
-                started = time.perf_counter()
-                count, requests = _page(table, day, page_after, through)
-                page_s += time.perf_counter() - started
-                page_q += requests
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while True:
+            started = time.perf_counter()
+            ids, requests = _ids(table, day, after, policy.wave_size)
+            plan_s += time.perf_counter() - started
+            plan_q += requests
+            chunks = plan_chunks(ids, after, first, policy)
+            started = time.perf_counter()
+            for count, made in pool.map(lambda c: _chunk_pages(table, day, c), chunks):
                 rows += count
-        first += len(chunks)
-        if len(ids) < policy.wave_size:
-            return Floor(plan_s, plan_q, page_s, page_q, rows)
-        after = ids[-1]
+                page_q += made
+            page_s += time.perf_counter() - started
+            first += len(chunks)
+            if len(ids) < policy.wave_size:
+                return Floor(plan_s, plan_q, page_s, page_q, rows)
+            after = ids[-1]

@@ -175,6 +175,28 @@ def test_unknown_entities_as_the_extension_treats_them(host: DevHostProcess) -> 
     assert "is not an entity function" in host.logs()
 
 
+def test_signals_sent_in_a_continue_as_new_episode_are_delivered(host: DevHostProcess) -> None:
+    status = run(host, "signal_then_continue", {"key": "can", "round": 0})
+    # Three executions each signalled add(1), two of them in the episode that continued as new.
+    assert status["output"] == 3
+    assert read(host, "counter", "can") == (200, 3)
+
+
+def test_a_batch_that_fails_as_a_whole_is_retried(host: DevHostProcess, tmp_path: Path) -> None:
+    marker = tmp_path / "fragile.marker"
+    signal(host, "fragile", "f1", "store", str(marker))
+    deadline = time.monotonic() + 30
+    while read(host, "fragile", "f1") != (200, 1):
+        assert time.monotonic() < deadline, host.logs()[-3000:]
+        time.sleep(0.1)
+    # The first invocation ran the operation (the marker exists), failed as a whole, and was
+    # logged and retried rather than lost or half-applied.
+    assert marker.exists()
+    assert "Entity '@fragile@f1': the batch of 1 operation(s) failed and will be retried" in (
+        host.logs()
+    )
+
+
 def test_entity_state_survives_a_restart(tmp_path: Path) -> None:
     with DevHostProcess(APP, state_dir=tmp_path) as first:
         signal(first, "counter", "durable", "add", 5)

@@ -2,6 +2,7 @@
 signal them, and HTTP functions that use the SDK's client to signal and read entities."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -79,6 +80,19 @@ def account(context: df.DurableEntityContext) -> None:
     context.set_result(result)
 
 
+@app.entity_trigger(context_name="context")
+def fragile(context: df.DurableEntityContext) -> None:
+    """The first "store" for a marker path leaves a state that cannot be serialized, so the
+    whole batch fails after the operation ran (the SDK serializes state once per batch);
+    later attempts store 1."""
+    marker = Path(context.get_input())
+    if context.operation_name == "store" and not marker.exists():
+        marker.write_text("failed once")
+        context.set_state(object())
+    else:
+        context.set_state(1)
+
+
 # -- orchestrators -----------------------------------------------------------------------
 
 
@@ -131,6 +145,19 @@ def fan_in(context: df.DurableOrchestrationContext) -> Any:
         [context.call_entity(entity, "add", i) for i in range(1, n + 1)]
     )
     return sorted(totals)
+
+
+@app.orchestration_trigger(context_name="context")
+def signal_then_continue(context: df.DurableOrchestrationContext) -> Any:
+    """Each execution signals add(1) in the episode that continues as new; the third calls get."""
+    data = context.get_input()
+    entity = df.EntityId("counter", data["key"])
+    context.signal_entity(entity, "add", 1)
+    if data["round"] < 2:
+        context.continue_as_new({"key": data["key"], "round": data["round"] + 1})
+        return None
+    total = yield context.call_entity(entity, "get")
+    return total
 
 
 @app.orchestration_trigger(context_name="context")
