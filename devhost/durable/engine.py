@@ -330,7 +330,10 @@ class DurableEngine:
             return None, None, messages
         if loaded is not None or cached is None:
             cached = PlayedHistory(inst.execution_id, loaded or [])
-            self._history_cache[instance_id] = cached
+            # A finished instance's history is not kept: a rewind rewrites it in place (same
+            # execution id), and no episode should ever replay the old one.
+            if not inst.is_terminal:
+                self._history_cache[instance_id] = cached
         return inst, cached, messages
 
     async def _episode(self, instance_id: str) -> Committed | None:
@@ -341,8 +344,18 @@ class DurableEngine:
             return None
         consumed = [m.id for m in messages]
         if inst is None or inst.is_terminal:
-            # Late completions and events for a finished or purged instance are dropped.
-            await self.store.run(lambda tx: tx.delete_messages(consumed))
+            # Late completions and events for a finished or purged instance are dropped, unless
+            # a rewind, restart or new start changed the instance since the read above: then
+            # they stay for the episode that follows.
+            def drop_if_still_finished(tx: Tx) -> bool:
+                now_inst = tx.get_instance(instance_id)
+                if now_inst is not None and not now_inst.is_terminal:
+                    return False
+                tx.delete_messages(consumed)
+                return True
+
+            if not await self.store.run(drop_if_still_finished):
+                self._mark_ready(instance_id)
             return None
         assert history is not None
         current = [m for m in messages if m.execution_id in (None, inst.execution_id)]

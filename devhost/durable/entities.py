@@ -87,7 +87,8 @@ class EntityScheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def is_idle(self) -> bool:
-        return not self._ready and not self._running
+        # A parked entity waits for its retry timer, not for work devhost could do now.
+        return not self._running and all(e in self._parked for e in self._ready)
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -123,7 +124,13 @@ class EntityScheduler:
             batch = self.store.read(lambda tx: entity_store.load_batch(tx, entity_id, MAX_BATCH))
             if not batch.requests:
                 return
-            parents = await self._execute(batch)
+            try:
+                parents = await self._execute(batch)
+            except Exception:
+                # Anything unexpected (a malformed result, a store error): keep the requests
+                # queued and try again later rather than strand them until a restart.
+                log.exception("Entity '%s': the batch failed unexpectedly; retrying", entity_id)
+                parents = None
             if parents is None:
                 self._retry_later(entity_id)
                 return

@@ -38,6 +38,12 @@ def enqueue_request(tx: Tx, entity_id: str, message: dict[str, Any]) -> None:
     )
 
 
+def pending_request_ids(tx: Tx) -> set[str]:
+    """Ids of the requests queued for any entity and not run yet."""
+    rows = tx.conn.execute("SELECT request FROM entity_requests").fetchall()
+    return {json.loads(row[0]).get("id") for row in rows}
+
+
 def entities_with_requests(tx: Tx) -> list[str]:
     """Entities with queued requests, in the order their oldest request arrived."""
     rows = tx.conn.execute(

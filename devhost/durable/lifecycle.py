@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from devhost.durable import entity_store
 from devhost.durable.decisions import Episode
 from devhost.durable.errors import DurableError, InstanceGone, InstanceNotFound
 from devhost.durable.history import (
@@ -278,6 +279,25 @@ def _without(events: list[dict[str, Any]], kind: EventType, ids: set[int]) -> li
     return [ev for ev in events if not (ev["EventType"] == kind and ev["EventId"] in ids)]
 
 
+def _unanswered_entity_calls(
+    tx: Tx, events: list[dict[str, Any]], inbox: list[InboxMessage]
+) -> set[int]:
+    """Event ids of entity calls (not signals) whose reply is nowhere: not in the history, not
+    queued for the instance, and the request no longer waiting for its entity."""
+    raised = [*events, *(m.event for m in inbox)]
+    replied = {ev.get("Name") for ev in raised if ev["EventType"] == EventType.EVENT_RAISED}
+    pending = entity_store.pending_request_ids(tx)
+    lost: set[int] = set()
+    for ev in events:
+        if ev["EventType"] != EventType.EVENT_SENT:
+            continue
+        request = json.loads(ev.get("Input") or "{}")
+        if request.get("signal") or request.get("id") in replied | pending:
+            continue
+        lost.add(ev["EventId"])
+    return lost
+
+
 def rewind_instance(tx: Tx, instance_id: str, reason: str | None, at: datetime) -> list[str]:
     """Rewind one Failed instance and its failed children in this transaction; returns the
     instances whose history changed (each gets a message that makes it run again)."""
@@ -332,6 +352,10 @@ def rewind_instance(tx: Tx, instance_id: str, reason: str | None, at: datetime) 
             moment = parse_timestamp(fire_at)
             fired = event(EventType.TIMER_FIRED, moment, TimerId=timer_id, FireAt=fire_at)
             tx.enqueue(instance_id, inst.execution_id, fired, moment.timestamp())
+    # Entity calls whose reply was dropped while the instance was Failed: without their
+    # EventSent the replay sends them again. A reply still queued, or a request the entity has
+    # not run yet, answers the original call, so those stay.
+    events = _without(events, EventType.EVENT_SENT, _unanswered_entity_calls(tx, events, inbox))
     tx.replace_history(instance_id, events)
     now_text = at.strftime("%Y-%m-%dT%H:%M:%SZ")
     inst.runtime_status = "Pending"  # as Azure Storage's UpdateStatusForRewindAsync

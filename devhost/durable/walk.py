@@ -444,7 +444,17 @@ class ActionWalk:
         self._guid_counter += 1
         sent = self._history.scheduled(task_id)
         if self._check_replay(task_id, EventType.EVENT_SENT, entity_wire.REQUEST_EVENT_NAME):
-            request_guid = json.loads((sent or {})["Input"])["id"]
+            recorded = json.loads((sent or {})["Input"])
+            was = (sent or {}).get("InstanceId"), recorded.get("op")
+            if was != (target, action["operation"]):
+                raise OrchestrationRejected(
+                    "Non-Deterministic workflow detected: a previous execution of this "
+                    f"orchestration sent operation '{was[1]}' to entity '{was[0]}' with sequence "
+                    f"number {task_id}, but the current replay sends '{action['operation']}' to "
+                    f"'{target}'. Was a change made to the orchestrator code after this instance "
+                    "had already started running?"
+                )
+            request_guid = recorded["id"]
         else:
             request_guid = entity_wire.request_id(self._instance_id, self._now, counter)
             message = entity_wire.request_message(

@@ -35,10 +35,17 @@ BlockingCall = Callable[..., Awaitable[Any]]
 RunMessage = Callable[[Received, bytes], Awaitable[bool]]
 
 
+# How long a stop waits for settles already under way (a delete or an update: one request).
+SETTLE_AT_STOP_SECONDS = 5.0
+
+
 @dataclass
 class _InFlight:
     received: Received
     abandoned: bool = False
+    # The function has returned and the message is being deleted, released or poisoned: a
+    # shutdown must not give it back (that would change its pop receipt under the settle).
+    settling: bool = False
 
 
 class QueueListener:
@@ -181,11 +188,13 @@ class QueueListener:
                 self.function_name,
                 exc,
             )
+            state.settling = True
             await self._settle_quietly(self._to_poison, received, received.content)
             return
         if received.dequeue_count > self.options.max_dequeue_count:
             # QueueProcessor.BeginProcessingMessageAsync: already past the limit (an earlier
             # attempt was cut short), so it is poisoned without running.
+            state.settling = True
             await self._settle_quietly(self._to_poison, received, self._stored_text(body))
             return
         finished = asyncio.Event()
@@ -197,6 +206,7 @@ class QueueListener:
             await renewer
         if state.abandoned:
             return  # given back at shutdown: it runs again later
+        state.settling = True
         if succeeded:
             await self._settle_quietly(self._delete, received)
         else:
@@ -326,7 +336,12 @@ class QueueListener:
         running = list(self._inflight)
         if running:
             await asyncio.wait(running, timeout=max(0.0, deadline - time.monotonic()))
+        settling = [task for task, state in self._inflight.items() if state.settling]
+        if settling:
+            await asyncio.wait(settling, timeout=SETTLE_AT_STOP_SECONDS)
         for task, state in list(self._inflight.items()):
+            if state.settling:
+                continue  # its settle overran the wait above; it still completes on its own
             state.abandoned = True
             await self._give_back(state.received)
             self._log.info(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -74,7 +75,9 @@ def bodies(datum: meta.Datum, parent_id: str) -> list[bytes]:
 def _send(fn: IndexedFunction, result: InvocationResult, app_dir: Path) -> list[tuple[str, str]]:
     encoding = _encoding(app_dir)
     parent_id = str(uuid.uuid4())
-    sent = []
+    # Every message of every binding is encoded and checked before any is sent, so a refused
+    # one never leaves the others sent (and sent again when the trigger retries).
+    planned: list[tuple[str, str, list[str]]] = []
     for binding in fn.bindings:
         if binding["type"] != OUTPUT_TYPE:
             continue
@@ -84,17 +87,38 @@ def _send(fn: IndexedFunction, result: InvocationResult, app_dir: Path) -> list[
             continue
         queue_name = validate(resolve(str(binding.get("queueName") or "")).lower())
         connection = resolve(str(binding.get("connection") or "")) or DEFAULT_STORAGE
-        queue = StorageQueue(resolve_storage(connection).queue_service(), queue_name)
-        for body in bodies(datum, parent_id):
-            text = encode_body(body, encoding)
-            if len(text.encode("utf-8")) > MAX_MESSAGE_BYTES:
+        texts = [encode_body(body, encoding) for body in bodies(datum, parent_id)]
+        for text in texts:
+            size = len(text.encode("utf-8"))
+            if size > MAX_MESSAGE_BYTES:
                 raise ValueError(
-                    f"function '{fn.name}': a message for queue '{queue_name}' is "
-                    f"{len(text)} bytes as stored; a storage queue message holds at most 64 KiB"
+                    f"function '{fn.name}': a message for queue '{queue_name}' is {size} bytes "
+                    "as stored; a storage queue message holds at most 64 KiB"
                 )
+        planned.append((connection, queue_name, texts))
+    sent = []
+    for connection, queue_name, texts in planned:
+        queue = StorageQueue(_queue_service(connection), queue_name)
+        for text in texts:
             queue.send_creating(text)
         sent.append((connection, queue_name))
     return sent
+
+
+_services: dict[tuple[str, str | None, str | None], Any] = {}
+_services_lock = threading.Lock()
+
+
+def _queue_service(connection: str) -> Any:
+    """One QueueServiceClient per storage account for the process, as the host keeps its
+    clients (a client per invocation would leave its sockets to the garbage collector)."""
+    storage = resolve_storage(connection)
+    key = (storage.name, storage.connection_string, storage.queue_url)
+    with _services_lock:
+        service = _services.get(key)
+        if service is None:
+            service = _services[key] = storage.queue_service()
+        return service
 
 
 async def send_queue_outputs(fn: IndexedFunction, result: InvocationResult, app_dir: Path) -> None:

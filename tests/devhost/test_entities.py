@@ -197,6 +197,25 @@ def test_a_batch_that_fails_as_a_whole_is_retried(host: DevHostProcess, tmp_path
     )
 
 
+def test_rewind_sends_again_an_entity_call_whose_reply_was_dropped(
+    host: DevHostProcess, tmp_path: Path
+) -> None:
+    data = {"key": "rewound", "marker": str(tmp_path / "fail-once")}
+    instance_id = host.start_orchestration("entity_call_and_flaky_step", data)
+    assert host.wait_for(instance_id, timeout=30)["runtimeStatus"] == "Failed"
+    # The slow operation still ran; its reply reached a Failed instance and was dropped.
+    deadline = time.monotonic() + 30
+    while read(host, "counter", "rewound") != (200, 5):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    host.wait_idle()
+    host.rewind(instance_id, "outage over")
+    status = host.wait_for(instance_id, frozenset({"Completed"}), timeout=30)
+    # The call went out again after the rewind (at-least-once, as for a rerun activity).
+    assert status["output"] == [10, "ok"]
+    assert read(host, "counter", "rewound") == (200, 10)
+
+
 def test_entity_state_survives_a_restart(tmp_path: Path) -> None:
     with DevHostProcess(APP, state_dir=tmp_path) as first:
         signal(first, "counter", "durable", "add", 5)

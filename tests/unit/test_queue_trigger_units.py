@@ -6,6 +6,7 @@ import base64
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from azure.functions import meta
@@ -176,3 +177,39 @@ def test_output_values_become_message_bodies() -> None:
     [jobject] = bodies(meta.Datum(json.dumps({"id": None, "body": "x"}), "json"), "parent")
     assert json.loads(jobject) == {"id": None, "body": "x", "$AzureWebJobsParentId": "parent"}
     assert jobject.startswith(b'{\n  "id": null')  # JObject.ToString(): indented
+
+
+def test_no_queue_output_is_sent_when_any_message_is_too_large(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from devhost import indexing, invoker
+    from devhost.queues import outputs
+
+    opened: list[str] = []
+    monkeypatch.setattr(outputs, "_queue_service", lambda connection: opened.append(connection))
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    fn = indexing.IndexedFunction(
+        name="fan",
+        function_id="fan",
+        user_function=lambda: None,
+        bindings=[
+            {"type": "httpTrigger", "direction": "in", "name": "req"},
+            {"type": "queue", "direction": "out", "name": "first", "queueName": "small"},
+            {"type": "queue", "direction": "out", "name": "second", "queueName": "large"},
+        ],
+        type_hints={},
+        wants_context=False,
+        is_async=False,
+    )
+    result = invoker.InvocationResult(
+        return_value=None,
+        outputs={
+            "first": meta.Datum(json.dumps(["ok", "fine"]), "json"),
+            "second": meta.Datum(json.dumps(["ok", "x" * 70_000]), "json"),
+        },
+        duration_ms=1.0,
+    )
+    with pytest.raises(ValueError, match=r"queue 'large' is \d+ bytes as stored"):
+        outputs._send(fn, result, tmp_path)
+    assert opened == []  # checked before anything went out: no queue was even opened

@@ -103,3 +103,12 @@ def test_unknown_entities_signal_fails_and_call_waits() -> None:
     waiting = walk(started(), [{**call("get"), "instanceId": "@nope@k"}])
     assert waiting.new_events == [] and waiting.open_tasks == set()
     assert "'nope' doesn't exist" in waiting.unknown_calls[0]
+
+
+def test_a_replay_sending_to_another_entity_or_operation_is_non_deterministic() -> None:
+    recorded = json.dumps({"op": "get", "id": "recorded-guid", "parent": "orch"})
+    history = [*started(), ev(14, 0, InstanceId="@counter@k", Name="op", Input=recorded)]
+    with pytest.raises(OrchestrationRejected, match="sent operation 'get' to entity '@counter@k'"):
+        walk(history, [call("get", key="other")])
+    with pytest.raises(OrchestrationRejected, match="the current replay sends 'add'"):
+        walk(history, [call("add", 1)])

@@ -2,6 +2,7 @@
 signal them, and HTTP functions that use the SDK's client to signal and read entities."""
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ def counter(context: df.DurableEntityContext) -> None:
     value = context.get_state(lambda: 0)
     operation = context.operation_name
     if operation == "add":
+        value += context.get_input()
+        context.set_state(value)
+        context.set_result(value)
+    elif operation == "slow_add":  # answers after the caller may have failed
+        time.sleep(1.0)
         value += context.get_input()
         context.set_state(value)
         context.set_result(value)
@@ -158,6 +164,27 @@ def signal_then_continue(context: df.DurableOrchestrationContext) -> Any:
         return None
     total = yield context.call_entity(entity, "get")
     return total
+
+
+@app.orchestration_trigger(context_name="context")
+def entity_call_and_flaky_step(context: df.DurableOrchestrationContext) -> Any:
+    """An entity call and an activity at once: the activity fails first, so the instance is
+    Failed when the entity's reply arrives (and that reply is dropped)."""
+    data = context.get_input()
+    entity = df.EntityId("counter", data["key"])
+    results = yield context.task_all(
+        [context.call_entity(entity, "slow_add", 5), context.call_activity("fail_once", data)]
+    )
+    return results
+
+
+@app.activity_trigger(input_name="data")
+def fail_once(data: dict[str, Any]) -> str:
+    marker = Path(data["marker"])
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError("first attempt fails")
+    return "ok"
 
 
 @app.orchestration_trigger(context_name="context")
