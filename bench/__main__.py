@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
         "with the median overall overhead is reported",
     )
     parser.add_argument("--no-fsync", action="store_true", help="run devhost with --no-fsync")
+    parser.add_argument(
+        "--replay-process",
+        action="store_true",
+        help="run devhost with --replay-process (replays in a worker process of their own)",
+    )
     return parser
 
 
@@ -47,7 +52,8 @@ def start_devhost(args: argparse.Namespace, state_dir: Path) -> DevHostProcess:
         APP_DIR,
         state_dir=state_dir,
         fsync=not args.no_fsync,
-        extra_args=["--log-level", "WARNING"],
+        extra_args=["--log-level", "WARNING"]
+        + (["--replay-process"] if args.replay_process else []),
     )
     host.start()
     try:
@@ -154,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render_rounds(rounds))
     print()
     print(render(median_round, batch, fsync, load))
+    where = "a worker process (--replay-process)" if args.replay_process else "devhost's process"
+    print(f"replays ran in {where}")
     settings = {k: v for k, v in vars(args).items() if k != "no_fsync"}
     path = write_json(RESULTS_DIR, median_round, batch, fsync, settings, load, rounds)
     print(f"results: {path.relative_to(BENCH_DIR.parent)}")

@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not fsync durable state on commit (faster, not crash-safe against power loss)",
     )
+    start.add_argument(
+        "--replay-process",
+        action="store_true",
+        help="replay orchestrators in a worker process of their own, apart from devhost's HTTP "
+        "and storage work (as the host and the Python worker are apart in Azure)",
+    )
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument(
         "--shutdown-grace",
@@ -155,6 +161,7 @@ def _start(args: argparse.Namespace) -> int:
         start_azurite=not args.no_azurite,
         fsync=not args.no_fsync,
         shutdown_grace=args.shutdown_grace,
+        replay_process=args.replay_process,
     )
     code = asyncio.run(_serve(config))
     _exit_past_stuck_invocations(code)

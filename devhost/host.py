@@ -17,6 +17,7 @@ from devhost.bindings import BindingInputs
 from devhost.durable.api import DurableHttpApi, client_binding_json
 from devhost.durable.clock import Clock
 from devhost.durable.engine import DurableEngine
+from devhost.durable.replay_process import ReplayProcess
 from devhost.durable.store import Store
 from devhost.http_triggers import HttpTriggerHost
 from devhost.indexing import IndexedFunction, load_and_index
@@ -44,6 +45,7 @@ class HostConfig:
     start_azurite: bool = True
     fsync: bool = True
     shutdown_grace: float = 10.0
+    replay_process: bool = False
 
     @property
     def resolved_state_dir(self) -> Path:
@@ -67,6 +69,7 @@ class DevHost:
         self.sources: list[TriggerSource] = []
         self.ready = False  # /admin/host/status says Running only once start() has finished
         self._dead_letter_watch: DeadLetterWatch | None = None
+        self._replay_process: ReplayProcess | None = None
 
     async def start(self) -> None:
         # Orchestrator replays are CPU-bound and hold the GIL in a worker thread; with the
@@ -98,6 +101,13 @@ class DevHost:
         self.engine = DurableEngine(
             self.store, self.functions, self.invoker, options.durable, clock
         )
+        if config.replay_process and any(
+            fn.trigger_type == "orchestrationTrigger" for fn in self.functions
+        ):
+            level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+            self._replay_process = ReplayProcess(app_dir, level)
+            self._replay_process.start()
+            self.engine.replay_process = self._replay_process
         durable_api = DurableHttpApi(
             self.engine, self.base_url, options.durable.hub_name, self.system_key
         )
@@ -266,6 +276,9 @@ class DevHost:
             self._runner = None
         if self.engine is not None:
             await self.engine.stop()
+        if self._replay_process is not None:
+            self._replay_process.stop()
+            self._replay_process = None
         await _close_sdk_http_session()
         if self.invoker is not None:
             self.invoker.shutdown()

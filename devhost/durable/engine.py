@@ -48,6 +48,7 @@ from devhost.durable.history import (
     parse_timestamp,
 )
 from devhost.durable.played import PlayedHistory
+from devhost.durable.replay_process import ReplayProcess
 from devhost.durable.store import (
     RUNNING_STATES,
     TERMINAL_STATES,
@@ -111,6 +112,8 @@ class DurableEngine:
             entities=frozenset(entity_functions),
         )
         self._history_cache: dict[str, PlayedHistory] = {}
+        # Set by the host to replay in a worker process of its own (replay_process.py).
+        self.replay_process: ReplayProcess | None = None
         # Insertion-ordered: instances run in the order they became ready, as Azure reads its
         # control queues roughly in arrival order (a set's hash order starved some instances).
         self._ready: dict[str, None] = {}
@@ -422,17 +425,23 @@ class DurableEngine:
                 inst, consumed, episode_events, at, f"orchestrator '{inst.name}' is not defined"
             )
         binding = fn.trigger["name"]
-        context = meta.Datum(
-            decisions.context_json(inst, history.history_json(episode_events)), "string"
-        )
+        context_text = decisions.context_json(inst, history.history_json(episode_events))
         try:
             started = time.perf_counter()
             try:
-                result = await self.invoker.invoke(fn, {binding: context})
+                if self.replay_process is not None:
+                    answer = await self.replay_process.replay(inst.name, context_text)
+                    if answer.error is not None:
+                        error = decisions.orchestrator_error(answer.error)
+                        return decisions.failed(inst, consumed, episode_events, at, error)
+                    state_text = answer.state_text
+                else:
+                    context = meta.Datum(context_text, "string")
+                    result = await self.invoker.invoke(fn, {binding: context})
+                    state_text = result.return_value.value if result.return_value else None
             finally:
                 self.stats["replay_seconds"] += time.perf_counter() - started
                 self.stats["replayed_events"] += len(history.events) + len(episode_events)
-            state_text = result.return_value.value if result.return_value else None
             if not isinstance(state_text, str):
                 raise OrchestrationRejected("the orchestrator returned no state")
             state = json.loads(state_text)

@@ -13,12 +13,19 @@ from devhost.testing import DevHostProcess
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHostProcess]:
+@pytest.fixture(scope="module", params=["in-process", "replay-process"])
+def host(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[DevHostProcess]:
+    """Every feature twice: replays in devhost's own process, and in a worker process."""
     state = tmp_path_factory.mktemp("features-state")
     journal = state / "journal.jsonl"
     with DevHostProcess(
-        APP, state_dir=state, virtual_time=True, env={"FEATURES_JOURNAL": str(journal)}
+        APP,
+        state_dir=state,
+        virtual_time=True,
+        env={"FEATURES_JOURNAL": str(journal)},
+        extra_args=["--replay-process"] if request.param == "replay-process" else [],
     ) as running:
         running.journal = journal  # type: ignore[attr-defined]
         yield running

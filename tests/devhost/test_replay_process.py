@@ -1,0 +1,94 @@
+"""`--replay-process`: orchestrator replays in a worker process of their own.
+
+The whole feature suite (tests/devhost/test_orchestrations.py) runs in both modes; these tests
+cover what only this mode has: the worker's lines in devhost's console, durable state and
+results across a restart, and no worker left behind when devhost is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from devhost.testing import DevHostProcess
+
+APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
+
+
+def _workers(host: DevHostProcess) -> list[int]:
+    """Pids of devhost's replay worker processes (Linux /proc)."""
+    assert host.process is not None
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == host.process.pid and "devhost.durable.replay_process" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pid: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"replay worker {pid} is still running"
+        time.sleep(0.05)
+
+
+def test_replays_run_in_one_worker_process_whose_lines_reach_the_console(
+    tmp_path: Path,
+) -> None:
+    env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
+    with DevHostProcess(
+        APP, state_dir=tmp_path / "state", env=env, extra_args=["--replay-process"]
+    ) as host:
+        [worker] = _workers(host)
+        status = host.run_orchestration("chain", ["Tokyo", "Seattle"])
+        assert status["output"] == ["Hello Tokyo", "Hello Seattle"]
+        # The worker logs each replay as the worker does; the lines land in devhost's output.
+        assert host.logs().count("Executing 'Functions.chain'") == 3  # one per episode
+        failed = host.run_orchestration("raises")
+        assert failed["output"] == "Orchestrator function 'raises' failed: orchestrator gave up"
+        assert _alive(worker)
+    _wait_gone(worker)
+
+
+def test_killing_devhost_ends_its_worker_and_a_restart_carries_on(tmp_path: Path) -> None:
+    env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
+    host = DevHostProcess(
+        APP,
+        state_dir=tmp_path / "state",
+        env=env,
+        extra_args=["--replay-process"],
+    )
+    host.start()
+    try:
+        [worker] = _workers(host)
+        instance_id = host.start_orchestration("approval", 3600)
+        host.wait_for(instance_id, frozenset({"Running"}))
+        assert host.process is not None
+        os.kill(host.process.pid, signal.SIGKILL)
+        host.process.wait(timeout=10)
+        _wait_gone(worker)  # its pipe closed: it exits on its own
+        host.start()
+        host.raise_event(instance_id, "Approval", {"approved": True})
+        status = host.wait_for(instance_id, timeout=30)
+        assert status["output"] == {"decision": {"approved": True}}
+    finally:
+        host.close()
