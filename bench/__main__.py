@@ -7,6 +7,7 @@ import os
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.history import Recorded, read_instance, rebatch_fan_in
@@ -33,15 +34,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
-        help="rounds of the three scenarios, each followed at once by its floor; the round "
-        "with the median overall overhead is reported",
+        default=5,
+        help="rounds of the three scenarios, each scenario followed at once by its quiet "
+        "floor; the round with the median overall overhead is reported",
     )
     parser.add_argument("--no-fsync", action="store_true", help="run devhost with --no-fsync")
     parser.add_argument(
         "--replay-process",
-        action="store_true",
-        help="run devhost with --replay-process (replays in a worker process of their own)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="devhost replays in a worker process of its own (its default); "
+        "--no-replay-process replays in devhost's process, where there is no run floor",
     )
     return parser
 
@@ -53,7 +56,7 @@ def start_devhost(args: argparse.Namespace, state_dir: Path) -> DevHostProcess:
         state_dir=state_dir,
         fsync=not args.no_fsync,
         extra_args=["--log-level", "WARNING"]
-        + (["--replay-process"] if args.replay_process else []),
+        + ([] if args.replay_process else ["--no-replay-process"]),
     )
     host.start()
     try:
@@ -66,12 +69,12 @@ def start_devhost(args: argparse.Namespace, state_dir: Path) -> DevHostProcess:
     return host
 
 
-def run_round(host: DevHostProcess, args: argparse.Namespace) -> list[Run]:
-    """The three scenarios, one after another."""
+def scenarios(args: argparse.Namespace) -> list[Callable[[DevHostProcess], Run]]:
+    """The three scenarios, in the order a round runs them."""
     return [
-        run_chain(host, args.chain),
-        run_fan_out(host, args.fan_out),
-        run_events(host, args.events, args.clients),
+        lambda host: run_chain(host, args.chain),
+        lambda host: run_fan_out(host, args.fan_out),
+        lambda host: run_events(host, args.events, args.clients),
     ]
 
 
@@ -111,22 +114,23 @@ def measure_round(
     handles: dict[str, Handle],
     args: argparse.Namespace,
 ) -> tuple[list[Row], dict[str, Recorded]]:
-    """Run one round on devhost, then replay its histories for the floor right away.
+    """Run each scenario on devhost, then replay its histories for the quiet floor at once.
 
-    The floor is measured while devhost sits idle, seconds after the runs it is set against,
-    so both see about the same load on a shared machine (a floor taken once at the end drifted
-    from early runs by as much as the overhead itself).
+    The quiet floor is measured while devhost sits idle, seconds after the run it is set
+    against, so both see about the same load on a shared machine (a floor taken once at the
+    end drifted from early runs by as much as the overhead itself).
     """
-    print(f"round {number}/{args.rounds}: devhost", end="", flush=True)
-    runs = run_round(host, args)
-    # devhost is idle; its SQLite file is in WAL mode, so this read sees every commit.
-    recorded = {run.scenario: read_instance(db, run.instance_id) for run in runs}
-    print(", floor", end="", flush=True)
-    rows = [
-        floor_row(run, handles[run.scenario], recorded[run.scenario], args.repeat) for run in runs
-    ]
+    print(f"round {number}/{args.rounds}:", end="", flush=True)
+    rows: list[Row] = []
+    recorded: dict[str, Recorded] = {}
+    for scenario in scenarios(args):
+        run = scenario(host)
+        # devhost is idle; its SQLite file is in WAL mode, so this read sees every commit.
+        recorded[run.scenario] = read_instance(db, run.instance_id)
+        rows.append(floor_row(run, handles[run.scenario], recorded[run.scenario], args.repeat))
+        print(f" {run.scenario} {rows[-1].overhead:.2f}", end="", flush=True)
     rows.append(total_row(rows))
-    print(f": overhead {rows[-1].overhead:.2f}")
+    print(f", all {rows[-1].overhead:.2f}")
     return rows, recorded
 
 
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render_rounds(rounds))
     print()
     print(render(median_round, batch, fsync, load))
-    where = "a worker process (--replay-process)" if args.replay_process else "devhost's process"
+    where = "a worker process (the default)" if args.replay_process else "devhost's process"
     print(f"replays ran in {where}")
     settings = {k: v for k, v in vars(args).items() if k != "no_fsync"}
     path = write_json(RESULTS_DIR, median_round, batch, fsync, settings, load, rounds)

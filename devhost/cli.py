@@ -50,9 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument(
         "--replay-process",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="replay orchestrators in a worker process of their own, apart from devhost's HTTP "
-        "and storage work (as the host and the Python worker are apart in Azure)",
+        "and storage work, as the host and the Python worker are apart in Azure (the default; "
+        "--no-replay-process replays them in devhost's own process)",
     )
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument(

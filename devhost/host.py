@@ -45,7 +45,7 @@ class HostConfig:
     start_azurite: bool = True
     fsync: bool = True
     shutdown_grace: float = 10.0
-    replay_process: bool = False
+    replay_process: bool = True
 
     @property
     def resolved_state_dir(self) -> Path:

@@ -431,6 +431,8 @@ class DurableEngine:
             try:
                 if self.replay_process is not None:
                     answer = await self.replay_process.replay(inst.name, context_text)
+                    # The replay alone, timed inside the worker: the rest is the pipe's cost.
+                    self.stats["worker_replay_seconds"] += answer.seconds
                     if answer.error is not None:
                         error = decisions.orchestrator_error(answer.error)
                         return decisions.failed(inst, consumed, episode_events, at, error)

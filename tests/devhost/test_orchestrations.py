@@ -17,7 +17,7 @@ APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
 def host(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[DevHostProcess]:
-    """Every feature twice: replays in devhost's own process, and in a worker process."""
+    """Every feature twice: replays in a worker process (the default), and in devhost's own."""
     state = tmp_path_factory.mktemp("features-state")
     journal = state / "journal.jsonl"
     with DevHostProcess(
@@ -25,7 +25,7 @@ def host(
         state_dir=state,
         virtual_time=True,
         env={"FEATURES_JOURNAL": str(journal)},
-        extra_args=["--replay-process"] if request.param == "replay-process" else [],
+        extra_args=["--no-replay-process"] if request.param == "in-process" else [],
     ) as running:
         running.journal = journal  # type: ignore[attr-defined]
         yield running

@@ -1,8 +1,9 @@
-"""`--replay-process`: orchestrator replays in a worker process of their own.
+"""Orchestrator replays in a worker process of their own (the default; `--replay-process`).
 
 The whole feature suite (tests/devhost/test_orchestrations.py) runs in both modes; these tests
-cover what only this mode has: the worker's lines in devhost's console, durable state and
-results across a restart, and no worker left behind when devhost is killed.
+cover what only this mode has: the worker's lines in devhost's console, the replay time the
+worker reports, durable state and results across a restart, no worker left behind when devhost
+is killed, and none started with `--no-replay-process`.
 """
 
 from __future__ import annotations
@@ -55,12 +56,14 @@ def test_replays_run_in_one_worker_process_whose_lines_reach_the_console(
     tmp_path: Path,
 ) -> None:
     env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
-    with DevHostProcess(
-        APP, state_dir=tmp_path / "state", env=env, extra_args=["--replay-process"]
-    ) as host:
+    with DevHostProcess(APP, state_dir=tmp_path / "state", env=env) as host:
         [worker] = _workers(host)
         status = host.run_orchestration("chain", ["Tokyo", "Seattle"])
         assert status["output"] == ["Hello Tokyo", "Hello Seattle"]
+        # The worker times each replay itself; the host's figure adds the pipes around it.
+        stats = host.http.get(host.url("/admin/devhost/stats"), timeout=30).json()
+        assert stats["episodes"] == 3
+        assert 0 < stats["worker_replay_seconds"] < stats["replay_seconds"]
         # The worker logs each replay as the worker does; the lines land in devhost's output.
         assert host.logs().count("Executing 'Functions.chain'") == 3  # one per episode
         failed = host.run_orchestration("raises")
@@ -92,3 +95,16 @@ def test_killing_devhost_ends_its_worker_and_a_restart_carries_on(tmp_path: Path
         assert status["output"] == {"decision": {"approved": True}}
     finally:
         host.close()
+
+
+def test_no_worker_with_no_replay_process(tmp_path: Path) -> None:
+    env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
+    with DevHostProcess(
+        APP, state_dir=tmp_path / "state", env=env, extra_args=["--no-replay-process"]
+    ) as host:
+        assert _workers(host) == []
+        status = host.run_orchestration("chain", ["Tokyo"])
+        assert status["output"] == ["Hello Tokyo"]
+        stats = host.http.get(host.url("/admin/devhost/stats"), timeout=30).json()
+        assert stats["replay_seconds"] > 0
+        assert "worker_replay_seconds" not in stats
