@@ -26,11 +26,17 @@ class Committed:
 
 
 def record_episode(
-    tx: Tx, ep: Episode, history_len: int, now: datetime, new_execution: str | None
+    tx: Tx,
+    ep: Episode,
+    history_len: int,
+    now: datetime,
+    new_execution: str | None,
+    encoded: list[str] | None = None,
 ) -> Committed | None:
     """Write one episode: its history, consumed messages, timers, work items, children, the
     instance's new state and the notice to its parent. None when the instance was replaced or
-    purged while the episode ran (its result is then moot)."""
+    purged while the episode ran (its result is then moot). `encoded` is the events' JSON when
+    the caller has it already."""
     current = tx.get_instance(ep.instance.instance_id)
     if current is None or current.execution_id != ep.instance.execution_id:
         return None
@@ -62,7 +68,7 @@ def record_episode(
         tx.enqueue(inst.instance_id, new_execution, started, now_epoch)
         result.ready.append(inst.instance_id)
     else:
-        tx.append_history(inst.instance_id, history_len, ep.events)
+        tx.append_history(inst.instance_id, history_len, ep.events, encoded)
         for timer in ep.walk.timers:
             fire_at = timer.fire_at.timestamp()
             fired = event(

@@ -38,6 +38,19 @@ class Episode:
     parent_notice: dict[str, Any] | None = None
     restart_input: str | None = None
     continue_as_new: bool = False
+    # The JSON of the first len(encoded) events, already made for the orchestrator's context.
+    encoded: list[str] = field(default_factory=list)
+
+    def encode_prefix(self, events: list[dict[str, Any]], texts: list[str]) -> None:
+        """Keep `texts` as the JSON of `events` if this episode's events begin with them."""
+        head = self.events[: len(events)]
+        if len(head) == len(events) and all(a is b for a, b in zip(head, events, strict=True)):
+            self.encoded = texts
+
+    def encoded_events(self) -> list[str]:
+        """The JSON of every event, each encoded once."""
+        done = self.encoded
+        return done + [json.dumps(e) for e in self.events[len(done) :]]
 
 
 def context_json(inst: Instance, history_json: str) -> str:

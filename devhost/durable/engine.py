@@ -382,11 +382,14 @@ class DurableEngine:
             decision = lifecycle.marker_episode(inst, consumed, started_at, events, gate.suspended)
         else:
             new_events = [m.event for m in current]
+            new_texts = [m.text or json.dumps(m.event) for m in current]
             if not history.events and not any(
                 e["EventType"] == EventType.EXECUTION_STARTED for e in new_events
             ):
                 return None  # nothing can run before ExecutionStarted arrives
-            decision = await self._replay(inst, history, new_events, consumed, started_at)
+            decision = await self._replay(
+                inst, history, new_events, new_texts, consumed, started_at
+            )
             lifecycle.apply_suspension(decision, gate)
         self.stats["episodes"] += 1
         crash_point("episode.after_replay")
@@ -415,17 +418,35 @@ class DurableEngine:
         inst: Instance,
         history: PlayedHistory,
         new_events: list[dict[str, Any]],
+        new_texts: list[str],
         consumed: list[int],
         at: datetime,
     ) -> Episode:
         episode_events = [orchestrator_started(at), *new_events]
+        # Each event is encoded once: a message as it was queued, the rest here; the same text
+        # goes into the context, the stored history and the played history (a fan-in's 1,000
+        # completions were encoded four times and decoded once).
+        episode_texts = [json.dumps(episode_events[0]), *new_texts]
+        decision = await self._decide(inst, history, episode_events, episode_texts, consumed, at)
+        decision.encode_prefix(episode_events, episode_texts)
+        return decision
+
+    async def _decide(
+        self,
+        inst: Instance,
+        history: PlayedHistory,
+        episode_events: list[dict[str, Any]],
+        episode_texts: list[str],
+        consumed: list[int],
+        at: datetime,
+    ) -> Episode:
         fn = self.orchestrators.get(inst.name)
         if fn is None:
             return decisions.failed(
                 inst, consumed, episode_events, at, f"orchestrator '{inst.name}' is not defined"
             )
         binding = fn.trigger["name"]
-        context_text = decisions.context_json(inst, history.history_json(episode_events))
+        context_text = decisions.context_json(inst, history.history_json(episode_texts))
         try:
             started = time.perf_counter()
             try:
@@ -471,8 +492,9 @@ class DurableEngine:
         inst = ep.instance
         now = self.clock.now_datetime()
         new_execution = uuid.uuid4().hex if ep.continue_as_new else None
+        texts = ep.encoded_events()
         committed = await self.store.run(
-            lambda tx: record_episode(tx, ep, history_len, now, new_execution)
+            lambda tx: record_episode(tx, ep, history_len, now, new_execution, texts)
         )
         if committed is None:
             self._history_cache.pop(inst.instance_id, None)
@@ -482,7 +504,7 @@ class DurableEngine:
         else:
             cached = self._history_cache.get(inst.instance_id)
             if cached is not None and cached.execution_id == inst.execution_id:
-                cached.extend(ep.events)
+                cached.extend(ep.events, texts)
         if ep.status in TERMINAL_STATES:
             log.info("Orchestration '%s' (%s) %s", inst.name, inst.instance_id, ep.status.lower())
         return committed

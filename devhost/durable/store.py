@@ -108,6 +108,8 @@ class InboxMessage:
     execution_id: str | None
     event: dict[str, Any]
     visible_at: float
+    # The event's JSON as stored: json.dumps of `event`, so an episode need not encode it again.
+    text: str = ""
 
 
 @dataclass
@@ -202,11 +204,17 @@ class Tx:
         return [json.loads(r[0]) for r in rows]
 
     def append_history(
-        self, instance_id: str, start_seq: int, events: list[dict[str, Any]]
+        self,
+        instance_id: str,
+        start_seq: int,
+        events: list[dict[str, Any]],
+        encoded: list[str] | None = None,
     ) -> None:
+        """Append events at `start_seq`; `encoded` is their JSON when the caller has it."""
+        texts = encoded if encoded is not None else [json.dumps(e) for e in events]
         self.conn.executemany(
             "INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)",
-            [(instance_id, start_seq + i, json.dumps(e)) for i, e in enumerate(events)],
+            [(instance_id, start_seq + i, text) for i, text in enumerate(texts)],
         )
 
     def replace_history(self, instance_id: str, events: list[dict[str, Any]]) -> None:
@@ -234,7 +242,7 @@ class Tx:
             "WHERE instance_id = ? AND visible_at <= ? ORDER BY id",
             (instance_id, now),
         )
-        return [InboxMessage(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [InboxMessage(r[0], r[1], r[2], json.loads(r[3]), r[4], r[3]) for r in rows]
 
     def delete_messages(self, ids: list[int]) -> None:
         self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in ids])
