@@ -134,4 +134,5 @@ class ActivityWorkers:
             else:
                 self._finished(result or [])
 
-        self._store.submit(flush, flushed)
+        # Unsynced: the episode that consumes these completions commits with an fsync.
+        self._store.submit(flush, flushed, sync=False)
