@@ -48,7 +48,7 @@ from devhost.durable.history import (
     parse_timestamp,
 )
 from devhost.durable.played import PlayedHistory
-from devhost.durable.replay_process import ReplayProcess
+from devhost.durable.replay_process import ReplayProcess, ReplayWorkerLost
 from devhost.durable.store import (
     RUNNING_STATES,
     TERMINAL_STATES,
@@ -294,8 +294,14 @@ class DurableEngine:
 
     async def _run_episode(self, instance_id: str) -> None:
         started = time.perf_counter()
+        committed = None
         try:
             committed = await self._episode(instance_id)
+        except ReplayWorkerLost as exc:
+            # Nothing was recorded: the messages wait in the inbox for another try, a second
+            # from now, on a new worker (a worker that dies on every try keeps trying, loudly).
+            log.error("%s; the episode of %s runs again in 1 s", exc, instance_id)
+            self._schedule_message(instance_id, self.clock.now() + 1.0)
         finally:
             self._running.discard(instance_id)
             self._episode_cost[instance_id] = time.perf_counter() - started

@@ -66,6 +66,18 @@ class ReplayAnswer:
     seconds: float = 0.0
 
 
+class ReplayWorkerLost(RuntimeError):
+    """The worker exited (killed, out of memory, the app called os._exit) before answering.
+
+    Nothing of the episode was recorded: the engine runs it again, and the next replay starts
+    a new worker, as the Functions host restarts a language worker that died.
+    """
+
+    def __init__(self, code: int | None) -> None:
+        super().__init__(f"the replay worker exited (code {code}) before it answered")
+        self.code = code
+
+
 class ReplayProcess:
     """The host's side: one child process, one replay at a time, in request order.
 
@@ -85,6 +97,7 @@ class ReplayProcess:
         self._answers: asyncio.StreamReader | None = None
         self._transport: asyncio.BaseTransport | None = None
         self._lock: asyncio.Lock | None = None
+        self._lost = False
 
     def start(self) -> None:
         """Start the child; it imports the app before it answers the first request."""
@@ -111,14 +124,16 @@ class ReplayProcess:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self._lost:
+                self._restart()
             answers = await self._connected()
             try:
                 self._write(_frames((NAME, name), (CONTEXT, context_json)))
                 timing = await _read_frame_async(answers)
                 answer = await _read_frame_async(answers)
             except (OSError, asyncio.IncompleteReadError) as exc:
-                code = self._process.poll() if self._process else None
-                raise RuntimeError(f"the replay process exited (code {code})") from exc
+                self._lost = True
+                raise ReplayWorkerLost(self._exit_code()) from exc
         seconds = float(timing[1])
         kind, text = answer
         if kind == ERROR:
@@ -144,6 +159,23 @@ class ReplayProcess:
         view = memoryview(data)
         while view:
             view = view[os.write(self._request_fd, view) :]
+
+    def _exit_code(self) -> int | None:
+        """The lost worker's exit code, once it has exited (a moment after its pipe closed)."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _restart(self) -> None:
+        """Replace a lost worker with a new one."""
+        log.warning("Starting a new replay worker: the last one exited")
+        self.stop()
+        self._answers = None
+        self._lost = False
+        self.start()
 
     def stop(self) -> None:
         """Close the pipes (the child exits on end of input) and wait for it briefly."""

@@ -8,6 +8,7 @@ is killed, and none started with `--no-replay-process`.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -108,3 +109,40 @@ def test_no_worker_with_no_replay_process(tmp_path: Path) -> None:
         stats = host.http.get(host.url("/admin/devhost/stats"), timeout=30).json()
         assert stats["replay_seconds"] > 0
         assert "worker_replay_seconds" not in stats
+
+
+def test_a_worker_that_dies_mid_episode_is_replaced_and_the_episode_runs_again(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    with DevHostProcess(
+        APP, state_dir=tmp_path / "state", env={"FEATURES_JOURNAL": str(journal)}
+    ) as host:
+        [first_worker] = _workers(host)
+        status = host.run_orchestration("kills_its_worker_once", timeout=60)
+        assert status["runtimeStatus"] == "Completed", status
+        assert status["output"] == ["Hello before", "Hello after"]
+        assert journal.with_suffix(".worker-killed").exists()  # it did die once
+        _wait_gone(first_worker)
+        [second_worker] = _workers(host)
+        assert second_worker != first_worker
+        logs = host.logs()
+        assert "the replay worker exited (code 3) before it answered" in logs
+        assert "Starting a new replay worker" in logs
+        # Nothing of the lost episode was recorded: the activity before it ran once.
+        entries = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert [e["input"] for e in entries] == ["before", "after"]
+        # The new worker serves the next orchestrations as the first did.
+        again = host.run_orchestration("chain", ["Tokyo"])
+        assert again["output"] == ["Hello Tokyo"]
+
+
+def test_a_worker_killed_while_idle_is_replaced_on_the_next_replay(tmp_path: Path) -> None:
+    env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
+    with DevHostProcess(APP, state_dir=tmp_path / "state", env=env) as host:
+        [worker] = _workers(host)
+        os.kill(worker, signal.SIGKILL)
+        _wait_gone(worker)
+        status = host.run_orchestration("chain", ["Tokyo", "Seattle"], timeout=60)
+        assert status["output"] == ["Hello Tokyo", "Hello Seattle"]
+        assert len(_workers(host)) == 1

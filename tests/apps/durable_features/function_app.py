@@ -246,6 +246,19 @@ def waits_forever(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def kills_its_worker_once(context: df.DurableOrchestrationContext):
+    """Ends the process replaying it the first time its second episode replays (a worker
+    killed mid-episode); only for devhost's replay worker (tests/devhost/test_replay_process.py)."""
+    first = yield context.call_activity("say_hello", "before")
+    marker = Path(os.environ["FEATURES_JOURNAL"]).with_suffix(".worker-killed")
+    if not marker.exists():
+        marker.write_text("killed")
+        os._exit(3)
+    second = yield context.call_activity("say_hello", "after")
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
 def concurrency(context: df.DurableOrchestrationContext):
     peaks = yield context.task_all(
         [context.call_activity("track_concurrency", 0.2) for _ in range(9)]
