@@ -13,9 +13,8 @@ param environmentName string
 
 param location string = resourceGroup().location
 
-@description('Flex Consumption instance size in MB.')
+@description('Flex Consumption instance size in MB (512 left out: docs/infra.md, "Flex Consumption values").')
 @allowed([
-  512
   2048
   4096
 ])
@@ -175,7 +174,7 @@ var appSettings = {
   ServiceBusConnection__credential: 'managedidentity'
   ServiceBusConnection__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
   // The worker's spans go out through the host (host.json telemetryMode OpenTelemetry), once.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
   // At least maxConcurrentActivityFunctions + maxConcurrentOrchestratorFunctions (host.json).

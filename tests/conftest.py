@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +36,25 @@ _STORAGE_SETTINGS = (
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+def _shared_reference_candidates() -> list[Path]:
+    configured = os.environ.get("SHARED_REFERENCE_DIR")
+    if configured:
+        return [Path(configured)]
+    return [PROJECT_ROOT.parent / "shared" / "reference", Path("/work/shared/reference")]
+
+
+@pytest.fixture(scope="session")
+def shared_reference() -> Path:
+    """The project's public reference data (generated Bicep types, the Service Bus emulator's
+    schema), read in place and never copied into the repo: `SHARED_REFERENCE_DIR`, else
+    `../shared/reference` beside the checkout, else `/work/shared/reference`."""
+    for candidate in _shared_reference_candidates():
+        if (candidate / "README.md").is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in _shared_reference_candidates())
+    pytest.skip(f"the shared reference data is not on this machine (tried {tried})")
 
 
 @pytest.fixture(scope="session")

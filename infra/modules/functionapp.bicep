@@ -12,8 +12,9 @@ param identityId string
 @description('URL of the blob container Flex deploys the package to.')
 param deploymentContainerUrl string
 
+// 512 is documented for Flex but reported refused by Resource Manager, and Durable's team warns
+// against it under load (docs/infra.md, "Flex Consumption values").
 @allowed([
-  512
   2048
   4096
 ])
@@ -63,6 +64,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17:Client certificates would break API callers and Event Grid delivery; callers authenticate with function keys
   // checkov:skip=CKV_AZURE_212:Flex Consumption scales instances itself; the durable always-ready group keeps one instance warm
   // checkov:skip=CKV_AZURE_213:App Service health check is not a Flex Consumption feature; GET /api/health serves external probes
+  // checkov:skip=CKV_AZURE_78:Flex Consumption refuses siteConfig.ftpsState; FTP publishing credentials are off (basicPublishingCredentialsPolicies)
   name: name
   location: location
   // azd finds the app to deploy the `api` service to by this tag.
@@ -82,7 +84,6 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       appSettings: [
         for setting in items(appSettings): {

@@ -33,23 +33,6 @@ KNOWN_API_VERSIONS = {
     "Microsoft.EventGrid/systemTopics/eventSubscriptions": {"2022-06-15"},
 }
 
-# Flex Consumption rejects or ignores these (infra-anchors.md, "App settings Flex deprecates").
-FLEX_FORBIDDEN_SETTINGS = {
-    "FUNCTIONS_WORKER_RUNTIME",
-    "FUNCTIONS_WORKER_RUNTIME_VERSION",
-    "FUNCTIONS_EXTENSION_VERSION",
-    "FUNCTIONS_MAX_HTTP_CONCURRENCY",
-    "FUNCTIONS_WORKER_PROCESS_COUNT",
-    "FUNCTIONS_WORKER_DYNAMIC_CONCURRENCY_ENABLED",
-    "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING",
-    "WEBSITE_CONTENTSHARE",
-    "WEBSITE_RUN_FROM_PACKAGE",
-    "SCM_DO_BUILD_DURING_DEPLOYMENT",
-    "ENABLE_ORYX_BUILD",
-    "WEBSITE_TIME_ZONE",
-    "TZ",
-}
-
 # Text that means a key or a connection string with a key is being read or written.
 SECRET_PATTERNS = [
     r"listKeys\s*\(",
@@ -166,8 +149,7 @@ def test_every_function_app_runs_on_flex_with_its_user_assigned_identity(templat
         assert properties["keyVaultReferenceIdentity"] == "identityId"
         site_config = properties["siteConfig"]
         assert site_config["minTlsVersion"] == "1.2"
-        assert site_config["ftpsState"] == "Disabled"
-        assert "linuxFxVersion" not in site_config and "alwaysOn" not in site_config
+        # Properties Flex refuses or ignores: tests/infra/platform/test_flex_consumption.py.
         config = properties["functionAppConfig"]
         storage = config["deployment"]["storage"]
         assert storage["type"] == "blobContainer"
@@ -259,10 +241,6 @@ def test_settings_are_identity_based_only(templates, h):
         if "connectionstring" in name.lower():
             assert name == "APPLICATIONINSIGHTS_CONNECTION_STRING", name
     assert "Authorization=AAD" in str(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
-
-
-def test_no_setting_flex_consumption_forbids(templates, h):
-    assert not FLEX_FORBIDDEN_SETTINGS & set(_app_settings(templates, h))
 
 
 def test_signing_keys_are_key_vault_references(templates, h):
