@@ -47,11 +47,12 @@ RUN_ELSEWHERE = {
     ),
 }
 COPY_SETTINGS = "cp local.settings.json.example local.settings.json"
+COPY_EMULATOR_ENV = "cp infra/servicebus-emulator/.env.example infra/servicebus-emulator/.env"
 START_AZURITE = "npx azurite --silent --skipApiVersionCheck --location .azurite"
 SEED = "python scripts/seed_stock.py BOOK-1=5"
 PUBLISH = "python scripts/publish_order.py docs/examples/order.json"
 STATUS = "curl http://localhost:7071/api/orders/q-1001"
-RUN_HERE = {COPY_SETTINGS, START_AZURITE, SEED, PUBLISH, STATUS}
+RUN_HERE = {COPY_SETTINGS, COPY_EMULATOR_ENV, START_AZURITE, SEED, PUBLISH, STATUS}
 
 # Runs a script after routing azure-servicebus sends for the emulator's connection string to
 # devhost's stand-in: the one thing of this path that cannot run here is the emulator.
@@ -103,6 +104,25 @@ def test_the_settings_copy_gives_core_tools_its_settings(tmp_path: Path):
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     assert "UseDevelopmentEmulator=true" in values["ServiceBusConnection"]
+
+
+def test_the_emulator_env_copy_names_what_compose_requires(tmp_path: Path):
+    """The `.env` the README has you copy beside the compose file names every variable the
+    compose file requires (`${NAME:?...}`), with the licence not accepted until you say so.
+    Source: Docker docs, 'Interpolation' (compose file reference), `${VAR:?error}`."""
+    folder = tmp_path / "infra" / "servicebus-emulator"
+    folder.mkdir(parents=True)
+    source = PROJECT_ROOT / "infra" / "servicebus-emulator"
+    (folder / ".env.example").write_bytes((source / ".env.example").read_bytes())
+    subprocess.run(shlex.split(COPY_EMULATOR_ENV), cwd=tmp_path, check=True)
+    names = {
+        line.split("=", 1)[0]
+        for line in (folder / ".env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    required = set(re.findall(r"\$\{(\w+):\?", (source / "docker-compose.yaml").read_text()))
+    assert required and required <= names, required - names
+    assert "ACCEPT_EULA=N" in (folder / ".env").read_text()
 
 
 class ReadmeAzurite:
