@@ -398,6 +398,13 @@ def test_funcignore_patterns_match_as_core_tools_matches_them() -> None:
     # Only the app: no node_modules, venv, caches or tooling (once 49,000 files of them).
     assert {f.split("/")[0] for f in deployed} <= APP_TOP_LEVEL, sorted(deployed)
     assert not [f for f in deployed if "__pycache__" in f]
+    # azd's environment folder can hold secrets: never packaged (nor committed: .gitignore).
+    repo_ignore = FuncIgnore.parse((REPO / ".funcignore").read_text())
+    assert repo_ignore.excludes(".azure/dev/.env")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".azure/dev/.env"], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0, ".azure/ is not in .gitignore"
 
 
 def test_deployed_code_imports_only_distributions_requirements_txt_lists() -> None:
