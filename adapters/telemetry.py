@@ -24,25 +24,79 @@ tracer = trace.get_tracer(__name__)
 # Instruments made before a provider is configured are proxies that start recording once it is.
 meter = metrics.get_meter("jobs")
 
+# The names Application Insights receives. The Azure Monitor exporter writes a metric as a
+# customMetrics row (`name` = the instrument's name, `customDimensions` = its attributes) and a
+# log record as a traces row (`message` = the formatted line). infra/modules/alerts.bicep queries
+# these names; tests/infra/test_alerts.py holds every query to these constants and
+# tests/unit/test_telemetry.py checks that what is exported carries them.
+METRIC_JOB_DURATION = "jobs.duration"
+METRIC_ENQUEUE_TO_COMPLETION = "jobs.enqueue_to_completion"
+METRIC_QUEUE_WAIT = "jobs.queue_wait"
+METRIC_JOB_FAILURES = "jobs.failures"
+METRIC_HEARTBEAT = "jobs.heartbeat"
+METRIC_SUPERVISOR_FINDINGS = "jobs.supervisor.findings"
+
+ATTR_JOB_TYPE = "job.type"
+ATTR_JOB_OUTCOME = "job.outcome"
+ATTR_QUEUE_NAME = "queue"
+ATTR_HEARTBEAT_JOB = "job"
+ATTR_PAST_DUE = "past_due"
+ATTR_ORCHESTRATOR = "job.orchestrator"
+ATTR_SUPERVISOR_FINDING = "supervisor.finding"
+ATTR_SUPERVISOR_ACTION = "supervisor.action"
+ATTR_SUPERVISOR_OUTCOME = "supervisor.outcome"
+
+# Each metric and the attributes (customDimensions keys) it is recorded with.
+METRIC_ATTRIBUTES: dict[str, frozenset[str]] = {
+    METRIC_JOB_DURATION: frozenset({ATTR_JOB_TYPE, ATTR_JOB_OUTCOME}),
+    METRIC_ENQUEUE_TO_COMPLETION: frozenset({ATTR_JOB_TYPE, ATTR_JOB_OUTCOME}),
+    METRIC_QUEUE_WAIT: frozenset({ATTR_QUEUE_NAME}),
+    METRIC_JOB_FAILURES: frozenset({ATTR_JOB_TYPE, ATTR_JOB_OUTCOME}),
+    METRIC_HEARTBEAT: frozenset({ATTR_HEARTBEAT_JOB, ATTR_PAST_DUE}),
+    METRIC_SUPERVISOR_FINDINGS: frozenset(
+        {
+            ATTR_ORCHESTRATOR,
+            ATTR_SUPERVISOR_FINDING,
+            ATTR_SUPERVISOR_ACTION,
+            ATTR_SUPERVISOR_OUTCOME,
+        }
+    ),
+}
+
+# `job.outcome` of a job that succeeded; any other outcome is the job's final status, and a
+# job that failed ends "Failed" (orders) or "failed" (thumbnails, monitors): compare it
+# case-insensitively with OUTCOME_FAILED.
+OUTCOME_COMPLETED = "completed"
+OUTCOME_FAILED = "failed"
+# `supervisor.outcome` when the supervisor could not carry out its action.
+SUPERVISION_FAILED = "failed"
+
+# A scheduled job's heartbeat line: job name, time, " (past due)" or "".
+HEARTBEAT_MESSAGE = "Heartbeat: scheduled job %s ran at %s%s"
+
 job_duration = meter.create_histogram(
-    "jobs.duration", unit="s", description="From a job's start to its end, by type and outcome"
+    METRIC_JOB_DURATION,
+    unit="s",
+    description="From a job's start to its end, by type and outcome",
 )
 enqueue_to_completion = meter.create_histogram(
-    "jobs.enqueue_to_completion",
+    METRIC_ENQUEUE_TO_COMPLETION,
     unit="s",
     description="From the message's enqueued time (or the request's arrival) to the job's end",
 )
 queue_wait = meter.create_histogram(
-    "jobs.queue_wait", unit="s", description="From a message's enqueued time to its job's start"
+    METRIC_QUEUE_WAIT,
+    unit="s",
+    description="From a message's enqueued time to its job's start",
 )
 job_failures = meter.create_counter(
-    "jobs.failures", unit="{job}", description="Jobs that ended in anything but success"
+    METRIC_JOB_FAILURES, unit="{job}", description="Jobs that ended in anything but success"
 )
 heartbeats = meter.create_counter(
-    "jobs.heartbeat", unit="{run}", description="One per run of each scheduled job"
+    METRIC_HEARTBEAT, unit="{run}", description="One per run of each scheduled job"
 )
 supervisor_findings = meter.create_counter(
-    "jobs.supervisor.findings",
+    METRIC_SUPERVISOR_FINDINGS,
     unit="{job}",
     description="Stuck or overdue jobs the supervisor found, by finding and action",
 )
@@ -59,6 +113,13 @@ _INSTRUMENTATION_OPTIONS: dict[str, dict[str, bool]] = {
     "flask": {"enabled": False},
     "psycopg2": {"enabled": False},
 }
+
+# Loggers that write INFO lines about every upload to Application Insights (and, for
+# azure-core, about every Azure SDK request, headers included).
+_EXPORTER_LOGGERS = (
+    "azure.core.pipeline.policies.http_logging_policy",
+    "azure.monitor.opentelemetry.exporter",
+)
 
 _lock = threading.Lock()
 _configured = False
@@ -99,6 +160,11 @@ def configure_telemetry(
         if credential is not None:
             options["credential"] = credential
         configure()(**options)
+        # The distro's log handler sits on the root logger, which the Python worker sets to
+        # INFO: the exporter's own INFO lines about each upload (azure-core's HTTP logging
+        # policy, "Transmission succeeded") would be exported in turn, and so on for ever.
+        for name in _EXPORTER_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
         _configured = True
     logger.info("Telemetry is exported to Application Insights")
     return True
@@ -111,7 +177,7 @@ CORRELATION_ID = "app.correlation_id"
 def job_ids(job_type: str, instance_id: str | None, correlation_id: str | None) -> dict[str, str]:
     """The attributes every span of a job carries, trigger and activities alike."""
     return {
-        "job.type": job_type,
+        ATTR_JOB_TYPE: job_type,
         INSTANCE_ID: instance_id or "",
         CORRELATION_ID: correlation_id or "",
     }
@@ -145,7 +211,7 @@ def record_queue_wait(
 ) -> None:
     """How long a message waited before its job started (queue and priority only)."""
     started_at = started_at or datetime.now(UTC)
-    queue_wait.record(_seconds(enqueued_at, started_at), {"queue": queue})
+    queue_wait.record(_seconds(enqueued_at, started_at), {ATTR_QUEUE_NAME: queue})
 
 
 def record_job_end(
@@ -158,7 +224,7 @@ def record_job_end(
     ended_at: datetime | None = None,
 ) -> None:
     """A job's duration, its enqueue-to-completion latency when known, and a failure count."""
-    attributes = {"job.type": job_type, "job.outcome": outcome}
+    attributes = {ATTR_JOB_TYPE: job_type, ATTR_JOB_OUTCOME: outcome}
     job_duration.record(max(0.0, duration_seconds), attributes)
     if enqueued_at is not None:
         end = ended_at or datetime.now(UTC)
@@ -170,9 +236,9 @@ def record_job_end(
 def heartbeat(job: str, *, past_due: bool, at: datetime | None = None) -> None:
     """One per run of a scheduled job: a log line and a count, so a missing run can alert."""
     at = at or datetime.now(UTC)
-    heartbeats.add(1, {"job": job, "past_due": past_due})
+    heartbeats.add(1, {ATTR_HEARTBEAT_JOB: job, ATTR_PAST_DUE: past_due})
     logger.info(
-        "Heartbeat: scheduled job %s ran at %s%s",
+        HEARTBEAT_MESSAGE,
         job,
         at.isoformat(timespec="seconds"),
         " (past due)" if past_due else "",
@@ -185,10 +251,10 @@ def record_supervision(orchestrator: str, finding: str, action: str, outcome: st
     supervisor_findings.add(
         1,
         {
-            "job.orchestrator": orchestrator,
-            "supervisor.finding": finding,
-            "supervisor.action": action,
-            "supervisor.outcome": outcome,
+            ATTR_ORCHESTRATOR: orchestrator,
+            ATTR_SUPERVISOR_FINDING: finding,
+            ATTR_SUPERVISOR_ACTION: action,
+            ATTR_SUPERVISOR_OUTCOME: outcome,
         },
     )
 
@@ -209,7 +275,7 @@ class JobLogMetrics(logging.Filter):
             return True
         what = args[1]
         if what == "completed":
-            outcome, succeeded = "completed", True
+            outcome, succeeded = OUTCOME_COMPLETED, True
         elif what.startswith("ended "):
             outcome, succeeded = what.removeprefix("ended ").strip() or "ended", False
         else:

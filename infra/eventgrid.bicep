@@ -1,9 +1,9 @@
-// Post-deploy: the Event Grid system topic on the app's storage account and one subscription
-// per Event Grid blob trigger, delivering BlobCreated events to the blob extension's webhook.
-// The webhook needs the extension's system key, which exists only once the code runs, so
+// Post-deploy: one subscription per Event Grid blob trigger on the storage account's system
+// topic (modules/eventgrid-topic.bicep, provisioned by main.bicep), delivering BlobCreated
+// events to the blob extension's webhook and dead-lettering what it cannot deliver. The webhook
+// needs the extension's system key, which exists only once the code runs, so
 // scripts/hooks/postdeploy.sh deploys this after publishing and passes the key as @secure.
 
-param location string = resourceGroup().location
 param storageAccountName string
 param functionAppName string
 
@@ -22,13 +22,12 @@ resource app 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
+// main.bicep's container list holds it, and roles.bicep lets the topic's identity write it.
+var deadLetterContainerName = 'eventgrid-deadletters'
+
+// Created, with its system-assigned identity, by modules/eventgrid-topic.bicep (same name).
+resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: 'evgt-${storageAccountName}'
-  location: location
-  properties: {
-    source: storage.id
-    topicType: 'Microsoft.Storage.StorageAccounts'
-  }
 }
 
 resource blobSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [
@@ -54,6 +53,20 @@ resource blobSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@
       retryPolicy: {
         maxDeliveryAttempts: 30
         eventTimeToLiveInMinutes: 1440
+      }
+      // After the retries (at once on 400 or 413) the event goes to this container, written
+      // with the system topic's identity (shared keys are off); docs/operations.md replays it.
+      deadLetterWithResourceIdentity: {
+        identity: {
+          type: 'SystemAssigned'
+        }
+        deadLetterDestination: {
+          endpointType: 'StorageBlob'
+          properties: {
+            resourceId: storage.id
+            blobContainerName: deadLetterContainerName
+          }
+        }
       }
     }
   }

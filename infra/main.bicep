@@ -2,7 +2,7 @@
 // Key Vault, monitoring, alerts and least-privilege roles for one user-assigned identity.
 // Deploy with `azd up` or scripts/deploy.sh (docs/infra.md). The Event Grid subscription of
 // the blob trigger needs a key that exists only after the code is deployed: eventgrid.bicep,
-// run by scripts/hooks/postdeploy.sh.
+// run by scripts/hooks/postdeploy.sh, subscribes on the system topic declared here.
 
 targetScope = 'resourceGroup'
 
@@ -42,6 +42,7 @@ param alertEmail string = ''
 @description('Object id of whoever deploys (azd sets AZURE_PRINCIPAL_ID): gets Key Vault Secrets Officer to create the signing keys once.')
 param deployerPrincipalId string = ''
 
+@description('The deployer\'s principalType, from the sign-in (scripts/hooks/principal.sh): User, or ServicePrincipal for a service principal or a managed identity.')
 @allowed([
   'User'
   'ServicePrincipal'
@@ -52,7 +53,15 @@ param deployerPrincipalType string = 'User'
 @description('The version the health probe reports.')
 param appVersion string = '0.1.0'
 
+@description('\'recover\' when this environment\'s Key Vault is soft-deleted (after `azd down`): set before each deployment by scripts/hooks/keyvault_create_mode.sh, never by hand.')
+@allowed([
+  'default'
+  'recover'
+])
+param keyVaultCreateMode string = 'default'
+
 var token = uniqueString(subscription().id, resourceGroup().id, environmentName)
+// A soft-deleted vault keeps its tags: scripts/hooks/keyvault_create_mode.sh finds it by these.
 var tags = {
   'azd-env-name': environmentName
   app: 'durable-background-jobs'
@@ -71,6 +80,9 @@ var names = {
 // Flex Consumption deploys the app package to this container.
 var deploymentContainer = 'app-package'
 
+// Event Grid writes blob events it could not deliver here (infra/eventgrid.bicep, the runbook).
+var deadLetterContainer = 'eventgrid-deadletters'
+
 // Every container and table the code uses (tests/infra derives the list from the code).
 var containers = [
   deploymentContainer
@@ -78,6 +90,7 @@ var containers = [
   'uploads'
   'thumbnails'
   'reports'
+  deadLetterContainer
 ]
 var tables = [
   'orders'
@@ -144,6 +157,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: names.keyVault
     location: location
     tags: tags
+    createMode: keyVaultCreateMode
   }
 }
 
@@ -160,6 +174,8 @@ module roles 'modules/roles.bicep' = {
     triggerQueueNames: triggerQueueNames
     senderQueueNames: replyQueueNames
     senderTopicNames: eventTopicNames
+    eventGridPrincipalId: eventGridTopic.outputs.principalId
+    deadLetterContainerName: deadLetterContainer
   }
 }
 
@@ -175,7 +191,8 @@ var appSettings = {
   ServiceBusConnection__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
-  // The worker's spans go out through the host (host.json telemetryMode OpenTelemetry), once.
+  // The worker takes the host's trace context per invocation and the host stops forwarding its
+  // logs; the worker exports its own spans, metrics and logs (adapters/telemetry.py), once.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
   // At least maxConcurrentActivityFunctions + maxConcurrentOrchestratorFunctions (host.json).
   PYTHON_THREADPOOL_THREAD_COUNT: '16'
@@ -251,6 +268,20 @@ module alerts 'modules/alerts.bicep' = {
       'retention'
       'supervisor'
     ]
+  }
+}
+
+// The blob events' system topic and its identity, here rather than post-deploy so that the
+// identity's role on the dead-letter container has propagated before eventgrid.bicep creates
+// the subscriptions (Event Grid checks it then).
+module eventGridTopic 'modules/eventgrid-topic.bicep' = {
+  name: 'eventgrid-topic'
+  params: {
+    storageAccountName: storage.outputs.name
+    location: location
+    tags: tags
+    namePrefix: environmentName
+    actionGroupId: alerts.outputs.actionGroupId
   }
 }
 

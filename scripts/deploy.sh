@@ -61,6 +61,8 @@ else
   plan=(
     "az account show (check the sign-in)"
     "${location:+az group create --name $resource_group --location $location}"
+    "scripts/hooks/principal.sh: the deployer's object id and principalType from the sign-in (user, service principal or managed identity)"
+    "scripts/hooks/keyvault_create_mode.sh: recover this environment's Key Vault if it is soft-deleted (az keyvault list-deleted)"
     "az deployment group create --resource-group $resource_group --name $deployment --parameters infra/main.bicepparam"
     "scripts/hooks/postprovision.sh: create the signing keys in Key Vault if missing"
     "func azure functionapp publish <app from the deployment outputs> --python"
@@ -106,11 +108,16 @@ fi
 
 # main.bicepparam reads these, as it does under azd.
 export AZURE_ENV_NAME="$env_name" ALERT_EMAIL="$alert_email"
-if [[ -z "${AZURE_PRINCIPAL_ID:-}" ]]; then
-  AZURE_PRINCIPAL_ID="$(az ad signed-in-user show --query id --output tsv)"
-  AZURE_PRINCIPAL_TYPE=User
-fi
-export AZURE_PRINCIPAL_ID AZURE_PRINCIPAL_TYPE="${AZURE_PRINCIPAL_TYPE:-User}"
+# The deployer (Key Vault Secrets Officer, for postprovision.sh): the identity az is signed in as,
+# a user, a service principal or a managed identity, with its object id and principalType.
+source scripts/hooks/principal.sh
+deployer_principal
+# 'recover' when this environment's vault is soft-deleted (after `azd down`), else 'default':
+# decided for this deployment only (Resource Manager refuses a stale value either way), in
+# az's default subscription, the one `az deployment group create` uses.
+AZURE_KEY_VAULT_CREATE_MODE="$(AZURE_RESOURCE_GROUP="$resource_group" AZURE_LOCATION="$location" \
+  AZURE_SUBSCRIPTION_ID="" bash scripts/hooks/keyvault_create_mode.sh)"
+export AZURE_KEY_VAULT_CREATE_MODE
 
 az deployment group create --resource-group "$resource_group" --name "$deployment" \
   --parameters infra/main.bicepparam --output none

@@ -160,7 +160,7 @@ async def act(client: df.DurableOrchestrationClient, decision: Decision) -> str:
                 outcome = "reported"
     except Exception as error:  # the SDK raises plain Exceptions; the job may have just ended
         logger.warning("Supervisor could not %s %s: %s", decision.action, job.instance_id, error)
-        outcome = "failed"
+        outcome = telemetry.SUPERVISION_FAILED  # the stuck-jobs alert looks for it
     else:
         logger.warning(
             "Supervisor: %s %s %s (%s)", job.orchestrator, job.instance_id, outcome, decision.reason

@@ -1,5 +1,12 @@
-// Operational alerts and the action group they notify: dead letters on any queue, a missed
-// nightly run, the orchestration failure rate and queue backlog age.
+// Operational alerts and the action group they notify: dead letters on any queue, queue backlog
+// age, a missed scheduled run, the job failure rate and stuck jobs the supervisor reports.
+//
+// Log alerts query only what the app's own worker exports (adapters/telemetry.py, through
+// azure-monitor-opentelemetry): its metrics in customMetrics (`name`, `value`, `valueCount`,
+// attributes in `customDimensions`) and its log lines in traces (`message`). What the Functions
+// host writes in OpenTelemetry mode (host.json telemetryMode) differs from the classic logger
+// and depends on the host's exporter version, so no alert relies on it (docs/operations.md).
+// tests/infra/test_alerts.py checks every name a query uses against adapters/telemetry.py.
 
 param namePrefix string
 param location string
@@ -11,13 +18,20 @@ param alertEmail string = ''
 param serviceBusNamespaceId string
 param appInsightsId string
 
-@description('Scheduled jobs whose heartbeat (adapters/telemetry.py heartbeat()) must appear daily.')
+@description('Scheduled jobs whose heartbeat (adapters/telemetry.py heartbeat()) must keep coming.')
 param heartbeatJobNames array
 
-@description('Alert when more than this percentage of finished orchestrations failed in an hour.')
+@description('Per scheduled job: the longest gap between two heartbeats, as a KQL timespan.')
+param heartbeatMaxAge object = {
+  nightly_report: '25h'
+  retention: '25h'
+  supervisor: '1h'
+}
+
+@description('Alert when more than this percentage of one job type\'s finished jobs failed in an hour.')
 @minValue(1)
 @maxValue(100)
-param orchestrationFailurePercent int = 5
+param jobFailurePercent int = 5
 
 @description('Alert when a queue kept at least one active message for this whole window.')
 @allowed([
@@ -138,7 +152,8 @@ resource backlogAge 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
-// One per scheduled job: no heartbeat (log line or jobs.heartbeat metric) in the last 25 hours.
+// One per scheduled job: no heartbeat (the jobs.heartbeat metric or the "Heartbeat: scheduled
+// job <job> ran at ..." log line, adapters/telemetry.py heartbeat()) within its heartbeatMaxAge.
 resource missedRun 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   for job in heartbeatJobNames: {
     name: 'alert-${namePrefix}-missed-${job}'
@@ -146,7 +161,7 @@ resource missedRun 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
     tags: tags
     properties: {
       displayName: 'Missed scheduled run: ${job}'
-      description: 'No heartbeat from the scheduled job ${job} in the last 25 hours.'
+      description: 'No heartbeat from the scheduled job ${job} in the last ${heartbeatMaxAge[job]}.'
       severity: 2
       enabled: true
       scopes: [
@@ -157,7 +172,7 @@ resource missedRun 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
       criteria: {
         allOf: [
           {
-            query: 'union (customMetrics | where name == "jobs.heartbeat" and tostring(customDimensions["job"]) == "${job}"), (traces | where message startswith "Heartbeat: scheduled job ${job} ") | where timestamp > ago(25h)'
+            query: 'union (customMetrics | where name == "jobs.heartbeat" and tostring(customDimensions["job"]) == "${job}"), (traces | where message startswith "Heartbeat: scheduled job ${job} ran at ") | where timestamp > ago(${heartbeatMaxAge[job]})'
             timeAggregation: 'Count'
             operator: 'LessThan'
             threshold: 1
@@ -177,15 +192,18 @@ resource missedRun 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
   }
 ]
 
-// The Durable extension logs each orchestration's end (Category Host.Triggers.DurableTask,
-// prop__state Completed or Failed) to Application Insights.
-resource orchestrationFailures 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
-  name: 'alert-${namePrefix}-orchestration-failures'
+// Per job type: the share of jobs that ended failed (after their retries and compensation).
+// Every job end records jobs.duration (valueCount = jobs ended) and a failed one also
+// jobs.failures with job.outcome "Failed" or "failed"; cancelled, rejected or expired jobs are
+// not failures. Jobs are the orchestrations that report through orchestrators/job_results.py
+// (orders, thumbnails, monitors); the scheduled jobs are watched by their heartbeats.
+resource jobFailures 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-job-failures'
   location: location
   tags: tags
   properties: {
-    displayName: 'Orchestration failure rate'
-    description: 'More than ${orchestrationFailurePercent}% of the orchestrations that finished in the last hour failed.'
+    displayName: 'Job failure rate'
+    description: 'More than ${jobFailurePercent}% of the jobs of one type that ended in the last hour failed.'
     severity: 2
     enabled: true
     scopes: [
@@ -196,11 +214,70 @@ resource orchestrationFailures 'Microsoft.Insights/scheduledQueryRules@2023-12-0
     criteria: {
       allOf: [
         {
-          query: 'traces | where tostring(customDimensions["Category"]) == "Host.Triggers.DurableTask" and tostring(customDimensions["prop__functionType"]) == "Orchestrator" | extend state = tostring(customDimensions["prop__state"]) | where state in ("Completed", "Failed") | summarize failed = countif(state == "Failed"), finished = count() | extend failurePercent = 100.0 * failed / finished'
+          query: 'customMetrics | where name in ("jobs.duration", "jobs.failures") | extend jobType = tostring(customDimensions["job.type"]), outcome = tostring(customDimensions["job.outcome"]) | summarize finished = sumif(valueCount, name == "jobs.duration"), failed = sumif(value, name == "jobs.failures" and outcome =~ "failed") by jobType | extend failurePercent = iff(finished > 0, 100.0 * failed / finished, 0.0)'
           timeAggregation: 'Maximum'
           metricMeasureColumn: 'failurePercent'
+          dimensions: [
+            {
+              name: 'jobType'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
           operator: 'GreaterThan'
-          threshold: orchestrationFailurePercent
+          threshold: jobFailurePercent
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The supervisor (every 15 minutes) counts each stuck or overdue job in
+// jobs.supervisor.findings: alert on those a human must decide (action "report") and on those
+// whose cancel, terminate or rewind failed (outcome "failed"). A job stays reported on every
+// run until someone acts.
+resource stuckJobs 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-stuck-jobs'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Stuck jobs'
+    description: 'The supervisor found jobs it reports to a human, or could not act on.'
+    severity: 3
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT30M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "jobs.supervisor.findings" | extend supervisorAction = tostring(customDimensions["supervisor.action"]), supervisorOutcome = tostring(customDimensions["supervisor.outcome"]) | where supervisorAction == "report" or supervisorOutcome == "failed" | summarize findings = sum(value) by orchestrator = tostring(customDimensions["job.orchestrator"])'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'findings'
+          dimensions: [
+            {
+              name: 'orchestrator'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

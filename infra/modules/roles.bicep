@@ -28,9 +28,16 @@ param senderQueueNames array
 @description('Topics the app publishes to (job events).')
 param senderTopicNames array
 
+@description('Principal (object) id of the Event Grid system topic\'s system-assigned identity.')
+param eventGridPrincipalId string
+
+@description('The container Event Grid dead-letters undeliverable blob events to.')
+param deadLetterContainerName string
+
 // Built-in role definition ids (the same in every subscription).
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   serviceBusDataOwner: '090c5cfd-751d-490a-894a-3ce6f1109419'
@@ -42,6 +49,16 @@ var roleIds = {
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
   name: storageAccountName
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = {
+  parent: blobService
+  name: deadLetterContainerName
 }
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
@@ -170,6 +187,18 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     principalId: principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+  }
+}
+
+// Event Grid writes blob events it could not deliver here with the system topic's own identity
+// (deadLetterWithResourceIdentity; shared keys are off): that container only.
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, eventGridPrincipalId, roleIds.storageBlobDataContributor)
+  scope: deadLetterContainer
+  properties: {
+    principalId: eventGridPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
   }
 }
 

@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 BLOB_KEY = "fake-blob-extension-key-0123456789"
+TOKEN_SIGNATURE = "fake-access-token-signature-0123456789"  # of the stand-in's access tokens
 OUTPUTS = {
     "AZURE_FUNCTION_APP_NAME": {"type": "String", "value": "func-dev-abc"},
     "AZURE_STORAGE_ACCOUNT_NAME": {"type": "String", "value": "stabc"},
@@ -30,7 +35,8 @@ tool = os.environ["STAND_IN_TOOL"]
 args = sys.argv[1:]
 state = Path(os.environ["FAKE_STATE"])
 entry = {"tool": tool, "args": args, "env": {k: os.environ.get(k) for k in (
-    "AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_PRINCIPAL_TYPE", "ALERT_EMAIL")}}
+    "AZURE_ENV_NAME", "AZURE_PRINCIPAL_ID", "AZURE_PRINCIPAL_TYPE", "ALERT_EMAIL",
+    "AZURE_KEY_VAULT_CREATE_MODE")}}
 
 def value(flag):
     return args[args.index(flag) + 1] if flag in args else None
@@ -39,13 +45,34 @@ def record():
     with open(os.environ["RECORD"], "a") as log:
         log.write(json.dumps(entry) + "\n")
 
+signed_in = {  # who az is signed in as: a user unless the test says otherwise
+    "type": os.environ.get("FAKE_USER_TYPE", "user"),
+    "name": os.environ.get("FAKE_USER_NAME", "dev@example.com"),
+    "oid": os.environ.get("FAKE_OBJECT_ID", "deployer-object-id"),
+}
+
 if tool == "az":
     if args[:2] == ["account", "show"]:
-        print("00000000-0000-0000-0000-000000000001")
+        if value("--query") == "[user.type, user.name]":
+            print(signed_in["type"], signed_in["name"], sep="\n")
+        else:
+            print("00000000-0000-0000-0000-000000000001")
+    elif args[:2] == ["account", "get-access-token"]:
+        import base64
+        claims = base64.urlsafe_b64encode(json.dumps({"oid": signed_in["oid"]}).encode())
+        print("e30." + claims.decode().rstrip("=") + "." + os.environ["FAKE_TOKEN_SIGNATURE"])
     elif args[:3] == ["ad", "signed-in-user", "show"]:
-        print("deployer-object-id")
+        if signed_in["type"] != "user":  # Microsoft Graph's /me is for users only
+            record()
+            print("ERROR: /me request is only valid with delegated authentication flow.",
+                  file=sys.stderr)
+            sys.exit(1)
+        print(signed_in["oid"])
     elif args[:3] == ["deployment", "group", "show"]:
         print(os.environ["FAKE_OUTPUTS"])
+    elif args[:2] == ["keyvault", "list-deleted"]:
+        deleted = state / "deleted-vaults.json"  # the subscription's soft-deleted vaults
+        print(deleted.read_text() if deleted.exists() else "[]")
     elif args[:3] == ["deployment", "group", "create"]:
         parameters = value("--parameters")
         if parameters and parameters.startswith("@"):
@@ -113,6 +140,7 @@ def cli(tmp_path: Path, h):
                 "FAKE_STATE": str(state),
                 "FAKE_OUTPUTS": json.dumps(OUTPUTS),
                 "FAKE_BLOB_KEY": BLOB_KEY,
+                "FAKE_TOKEN_SIGNATURE": TOKEN_SIGNATURE,
                 "PYTHON": sys.executable,
                 "HOOK_RETRY_SECONDS": "0",
                 "HOOK_RETRIES": "3",
@@ -174,7 +202,9 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "--output",
             "none",
         ],
+        ["az", "account", "show", "--query", "[user.type, user.name]", "--output", "tsv"],
         ["az", "ad", "signed-in-user", "show", "--query", "id", "--output", "tsv"],
+        ["az", "keyvault", "list-deleted", "--resource-type", "vault", "--output", "json"],
         [
             "az",
             "deployment",
@@ -217,7 +247,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "--output",
             "tsv",
         ],
-        commands[6],
+        commands[8],
         [
             "az",
             "keyvault",
@@ -232,7 +262,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "--output",
             "tsv",
         ],
-        commands[8],
+        commands[10],
         ["func", "azure", "functionapp", "publish", "func-dev-abc", "--python"],
         [
             "az",
@@ -248,16 +278,17 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "--output",
             "tsv",
         ],
-        commands[11],
+        commands[13],
     ]
     # main.bicepparam reads these from the environment of `az deployment group create`.
-    assert cli.calls[3]["env"] == {
+    assert cli.calls[5]["env"] == {
         "AZURE_ENV_NAME": "dev",
         "AZURE_PRINCIPAL_ID": "deployer-object-id",
         "AZURE_PRINCIPAL_TYPE": "User",
         "ALERT_EMAIL": "ops@example.com",
+        "AZURE_KEY_VAULT_CREATE_MODE": "default",  # no soft-deleted vault
     }
-    for index, secret in ((6, "approval-signing-key"), (8, "webhook-signing-key")):
+    for index, secret in ((8, "approval-signing-key"), (10, "webhook-signing-key")):
         assert commands[index][:8] == [
             "az",
             "keyvault",
@@ -270,7 +301,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
         ]
         assert cli.calls[index]["secret_length"] == 64  # token_urlsafe(48)
         assert cli.calls[index]["secret_mode"] == 0o600
-    eventgrid = cli.calls[11]
+    eventgrid = cli.calls[13]
     assert eventgrid["args"][:9] == [
         "deployment",
         "group",
@@ -402,6 +433,349 @@ def test_blob_trigger_discovery_names_a_missing_setting(h):
 def test_azure_yaml_runs_the_same_hooks(h):
     text = (h.REPO / "azure.yaml").read_text()
     assert "host: function" in text and "language: python" in text
+    assert "run: bash scripts/hooks/preprovision.sh" in text
     assert "run: bash scripts/hooks/postprovision.sh" in text
     assert "run: bash scripts/hooks/postdeploy.sh" in text
     assert "path: infra" in text and "module: main" in text
+
+
+# --- Any identity can deploy: the deployer's object id and principalType (docs/infra.md) ----
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who az is signed in as (`az account show`: user.type, user.name), the object id the
+    stand-in hands out for it, and what the scripts must make of it."""
+
+    user_type: str
+    user_name: str
+    object_id: str
+    principal_type: str  # the role assignment's principalType
+    kind: str  # how the scripts name it
+
+    def env(self) -> dict[str, str]:
+        return {
+            "FAKE_USER_TYPE": self.user_type,
+            "FAKE_USER_NAME": self.user_name,
+            "FAKE_OBJECT_ID": self.object_id,
+        }
+
+    def announced(self) -> str:
+        return (
+            f"Deployer: {self.kind}, object id {self.object_id} "
+            f"(principalType {self.principal_type})"
+        )
+
+
+APP_ID = "5f0c3a7e-0000-4000-8000-00000000c1d1"  # a service principal's user.name
+IDENTITIES = {
+    "user": Identity("user", "dev@example.com", "user-oid", "User", "user dev@example.com"),
+    "service-principal": Identity(
+        "servicePrincipal", APP_ID, "sp-oid", "ServicePrincipal", f"service principal {APP_ID}"
+    ),
+    "system-assigned-identity": Identity(
+        "servicePrincipal",
+        "systemAssignedIdentity",
+        "mi-oid",
+        "ServicePrincipal",
+        "managed identity (systemAssignedIdentity)",
+    ),
+    "user-assigned-identity": Identity(
+        "servicePrincipal",
+        "userAssignedIdentity",
+        "uami-oid",
+        "ServicePrincipal",
+        "managed identity (userAssignedIdentity)",
+    ),
+}
+each_identity = pytest.mark.parametrize("identity", list(IDENTITIES.values()), ids=list(IDENTITIES))
+
+
+def _deployment_create(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The call of `az deployment group create` on infra/main.bicepparam."""
+    (call,) = [
+        c
+        for c in calls
+        if c["args"][:3] == ["deployment", "group", "create"]
+        and "infra/main.bicepparam" in c["args"]
+    ]
+    return call
+
+
+def _object_id_lookups(calls: list[dict[str, Any]]) -> list[list[str]]:
+    """How the scripts asked for an object id: Microsoft Graph's /me or an access token."""
+    lookups = (["ad", "signed-in-user"], ["account", "get-access-token"])
+    return [c["args"][:2] for c in calls if c["tool"] == "az" and c["args"][:2] in lookups]
+
+
+def _expected_lookups(identity: Identity) -> list[list[str]]:
+    if identity.user_type == "user":
+        return [["ad", "signed-in-user"]]
+    # Graph's /me answers users only: a service principal's or managed identity's object id
+    # is the oid claim of its own access token.
+    return [["account", "get-access-token"]]
+
+
+def _no_token_anywhere(cli: Any, result: subprocess.CompletedProcess[str]) -> None:
+    for call in cli.calls:
+        assert TOKEN_SIGNATURE not in " ".join(call["args"])
+    assert TOKEN_SIGNATURE not in result.stdout + result.stderr
+
+
+@each_identity
+def test_deploy_passes_the_signed_in_identity_and_its_principal_type(
+    cli: Any, identity: Identity
+) -> None:
+    result = _deploy(cli, "--yes", **identity.env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    # main.bicepparam reads both from the environment of `az deployment group create`.
+    deployment = _deployment_create(cli.calls)["env"]
+    assert deployment["AZURE_PRINCIPAL_ID"] == identity.object_id
+    assert deployment["AZURE_PRINCIPAL_TYPE"] == identity.principal_type
+    assert _object_id_lookups(cli.calls) == _expected_lookups(identity)
+    assert identity.announced() in result.stdout
+    _no_token_anywhere(cli, result)
+
+
+@each_identity
+def test_the_azd_hook_stores_the_signed_in_identity_in_the_azd_environment(
+    cli: Any, identity: Identity
+) -> None:
+    # What an earlier run stored (a person's identity, before a pipeline's) is replaced.
+    result = cli.run(
+        ["bash", "scripts/hooks/principal.sh"],
+        AZURE_PRINCIPAL_ID="stale-oid",
+        AZURE_PRINCIPAL_TYPE="User",
+        **identity.env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [c["args"] for c in cli.calls if c["tool"] == "azd"] == [
+        ["env", "set", "AZURE_PRINCIPAL_ID", identity.object_id],
+        ["env", "set", "AZURE_PRINCIPAL_TYPE", identity.principal_type],
+    ]
+    assert _object_id_lookups(cli.calls) == _expected_lookups(identity)
+    assert identity.announced() in result.stdout
+    _no_token_anywhere(cli, result)
+
+
+def test_azd_records_the_deployer_before_every_provisioning(cli: Any, h: Any) -> None:
+    """azure.yaml's preprovision hook, run as azd runs it (`sh -c`), as a service principal:
+    main.bicepparam gets the type from the azd environment, since azd sets no
+    AZURE_PRINCIPAL_TYPE for a .bicepparam file."""
+    hook = yaml.safe_load((h.REPO / "azure.yaml").read_text())["hooks"]["preprovision"]
+    assert hook["shell"] == "sh" and hook["continueOnError"] is False
+    identity = IDENTITIES["service-principal"]
+    result = cli.run(
+        ["sh", "-c", hook["run"]],
+        AZURE_ENV_NAME="dev",
+        AZURE_RESOURCE_GROUP="rg-dev",
+        **identity.env(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    stored = [
+        c["args"][2:] for c in cli.calls if c["tool"] == "azd" and c["args"][:2] == ["env", "set"]
+    ]
+    assert ["AZURE_PRINCIPAL_ID", identity.object_id] in stored
+    assert ["AZURE_PRINCIPAL_TYPE", "ServicePrincipal"] in stored
+
+
+def _allowed(template: dict[str, Any], parameter: str) -> set[str]:
+    decorators = template["parameters"][parameter].get("decorators", [])
+    (allowed,) = [d["argument"] for d in decorators if d["type"] == "allowed"]
+    return set(allowed)
+
+
+def test_a_principal_named_on_purpose_is_used_as_given(cli: Any, templates: Any) -> None:
+    """Both set: no sign-in lookup, for every principalType the role assignment accepts."""
+    for principal_type in sorted(
+        _allowed(templates["modules/roles.bicep"], "deployerPrincipalType")
+    ):
+        before = len(cli.calls)
+        result = _deploy(
+            cli, "--yes", AZURE_PRINCIPAL_ID="named-oid", AZURE_PRINCIPAL_TYPE=principal_type
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        calls = cli.calls[before:]
+        assert _deployment_create(calls)["env"]["AZURE_PRINCIPAL_TYPE"] == principal_type
+        assert _object_id_lookups(calls) == []
+        assert f"Deployer: named-oid (principalType {principal_type}, as set)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"AZURE_PRINCIPAL_ID": "some-oid"},
+            "Set both AZURE_PRINCIPAL_ID and AZURE_PRINCIPAL_TYPE",
+        ),
+        ({"AZURE_PRINCIPAL_TYPE": "User"}, "Set both AZURE_PRINCIPAL_ID and AZURE_PRINCIPAL_TYPE"),
+        (
+            {"AZURE_PRINCIPAL_ID": "some-oid", "AZURE_PRINCIPAL_TYPE": "Device"},
+            "AZURE_PRINCIPAL_TYPE must be User, ServicePrincipal or Group",
+        ),
+    ],
+    ids=["id-without-type", "type-without-id", "type-the-template-refuses"],
+)
+def test_no_principal_type_is_guessed(cli: Any, env: dict[str, str], message: str) -> None:
+    result = _deploy(cli, "--yes", **env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert not [c for c in cli.calls if c["args"][:3] == ["deployment", "group", "create"]]
+
+
+def test_the_deployers_role_takes_the_principal_type_the_scripts_produce(
+    templates: Any, h: Any
+) -> None:
+    produced = {identity.principal_type for identity in IDENTITIES.values()}
+    roles = templates["modules/roles.bicep"]
+    (deployer,) = [
+        body
+        for _, _, body in h.resources(templates, "Microsoft.Authorization/roleAssignments")
+        if body["properties"]["principalId"] == "deployerPrincipalId"
+    ]
+    # pycep writes a parameter and a literal alike: the name must be roles.bicep's parameter.
+    assert deployer["properties"]["principalType"] == "deployerPrincipalType"
+    assert "deployerPrincipalType" in roles["parameters"]
+    assert produced <= _allowed(roles, "deployerPrincipalType")
+    main = templates["main.bicep"]
+    assert _allowed(main, "deployerPrincipalType") <= _allowed(roles, "deployerPrincipalType")
+    assert produced <= _allowed(main, "deployerPrincipalType")
+    params = main["modules"]["roles"]["config"]["params"]
+    assert params["deployerPrincipalId"] == "deployerPrincipalId"
+    assert params["deployerPrincipalType"] == "deployerPrincipalType"
+    bicepparam = (h.INFRA / "main.bicepparam").read_text()
+    for name, variable in (
+        ("deployerPrincipalId", "AZURE_PRINCIPAL_ID"),
+        ("deployerPrincipalType", "AZURE_PRINCIPAL_TYPE"),
+    ):
+        assert re.search(
+            rf"^param {name} = readEnvironmentVariable\('{variable}'", bicepparam, re.M
+        ), name
+
+
+# --- Repeatable provisioning: a soft-deleted Key Vault is recovered (docs/infra.md) ---------
+
+
+def _deleted_vault(
+    name: str,
+    *,
+    group: str = "rg-dev",
+    env_name: str = "dev",
+    app: str = "durable-background-jobs",
+    location: str = "westeurope",
+) -> dict[str, Any]:
+    """One entry of `az keyvault list-deleted --resource-type vault` (the REST DeletedVault)."""
+    subscription = "00000000-0000-0000-0000-000000000001"
+    return {
+        "id": f"/subscriptions/{subscription}/providers/Microsoft.KeyVault/locations/{location}"
+        f"/deletedVaults/{name}",
+        "name": name,
+        "type": "Microsoft.KeyVault/deletedVaults",
+        "properties": {
+            "vaultId": f"/subscriptions/{subscription}/resourceGroups/{group}"
+            f"/providers/Microsoft.KeyVault/vaults/{name}",
+            "location": location,
+            "tags": {"azd-env-name": env_name, "app": app},
+            "deletionDate": "2025-01-01T00:00:00+00:00",
+            "scheduledPurgeDate": "2025-04-01T00:00:00+00:00",
+            "purgeProtectionEnabled": True,
+        },
+    }
+
+
+# Deleted vaults that are not this environment's (dev in rg-dev, this app): never recovered.
+OTHERS = [
+    _deleted_vault("kvotherenv", env_name="prod"),
+    _deleted_vault("kvothergroup", group="rg-prod"),
+    _deleted_vault("kvotherapp", app="another-app"),
+    _deleted_vault("vaultnotours"),
+]
+
+
+def _set_deleted(cli: Any, vaults: list[dict[str, Any]]) -> None:
+    (cli.state_dir / "deleted-vaults.json").write_text(json.dumps(vaults))
+
+
+def _main_deployment(cli: Any) -> dict[str, Any]:
+    [call] = [c for c in cli.calls if "infra/main.bicepparam" in c["args"]]
+    return call
+
+
+@pytest.mark.parametrize(
+    ("deleted", "mode"),
+    [
+        # The group's name as Resource Manager stored it may differ in case.
+        ([*OTHERS, _deleted_vault("kvmine", group="RG-Dev")], "recover"),
+        (OTHERS, "default"),
+        ([], "default"),
+    ],
+    ids=["this-environments-vault-is-deleted", "only-other-vaults-are-deleted", "none"],
+)
+def test_deploy_passes_the_key_vault_create_mode_to_the_deployment(
+    cli: Any, deleted: list[dict[str, Any]], mode: str
+) -> None:
+    _set_deleted(cli, deleted)
+    result = _deploy(cli, "--yes", AZURE_KEY_VAULT_CREATE_MODE="recover")  # a stale value
+    assert result.returncode == 0, result.stdout + result.stderr
+    commands = _commands(cli)
+    listing = ["az", "keyvault", "list-deleted", "--resource-type", "vault", "--output", "json"]
+    assert commands.index(listing) < commands.index(["az", *_main_deployment(cli)["args"]])
+    assert _main_deployment(cli)["env"]["AZURE_KEY_VAULT_CREATE_MODE"] == mode
+    if mode == "recover":
+        assert "Key Vault kvmine of environment 'dev' is soft-deleted" in result.stderr
+    else:
+        assert "No soft-deleted Key Vault of environment 'dev' in rg-dev" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("deleted", "mode"),
+    [([*OTHERS, _deleted_vault("kvmine")], "recover"), (OTHERS, "default")],
+    ids=["this-environments-vault-is-deleted", "none-of-this-environment"],
+)
+def test_the_preprovision_hook_sets_the_mode_in_the_azd_environment(
+    cli: Any, deleted: list[dict[str, Any]], mode: str
+) -> None:
+    _set_deleted(cli, deleted)
+    result = cli.run(
+        ["bash", "scripts/hooks/preprovision.sh"],
+        AZURE_RESOURCE_GROUP="rg-dev",
+        AZURE_ENV_NAME="dev",
+        AZURE_SUBSCRIPTION_ID="sub-of-the-azd-env",
+        AZURE_LOCATION="westeurope",
+    )
+    assert result.returncode == 0, result.stderr
+    # The last two: the hook records the deployer's identity first (principal.sh, tested above).
+    assert _commands(cli)[-2:] == [
+        [
+            "az",
+            "keyvault",
+            "list-deleted",
+            "--resource-type",
+            "vault",
+            "--subscription",
+            "sub-of-the-azd-env",
+            "--output",
+            "json",
+        ],
+        ["azd", "env", "set", "AZURE_KEY_VAULT_CREATE_MODE", mode],
+    ]
+    assert "Warning" not in result.stderr
+
+
+def test_a_deleted_vault_in_another_region_is_named_before_resource_manager_refuses(
+    cli: Any,
+) -> None:
+    _set_deleted(cli, [_deleted_vault("kvmine", location="westeurope")])
+    result = _deploy(cli, "-l", "northeurope", "--yes")
+    assert result.returncode == 0, result.stderr
+    assert _main_deployment(cli)["env"]["AZURE_KEY_VAULT_CREATE_MODE"] == "recover"
+    assert "the deleted vault is in westeurope" in result.stderr
+
+
+def test_two_candidate_vaults_stop_the_deployment_before_it_starts(cli: Any) -> None:
+    _set_deleted(cli, [_deleted_vault("kvmine"), _deleted_vault("kvminetoo")])
+    result = _deploy(cli, "--yes")
+    assert result.returncode == 1
+    assert "More than one soft-deleted Key Vault" in result.stderr
+    assert "kvmine westeurope" in result.stderr and "kvminetoo westeurope" in result.stderr
+    assert not [c for c in cli.calls if c["args"][:3] == ["deployment", "group", "create"]]

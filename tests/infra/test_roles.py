@@ -1,6 +1,7 @@
 """Role assignments: every GUID is the documented built-in role, the set of (role, principal,
-scope) equals the table in docs/infra.md, and Service Bus roles sit on exactly the entities the
-code triggers on or sends to."""
+scope) equals the table in docs/infra.md, Service Bus roles sit on exactly the entities the
+code triggers on or sends to, and Event Grid's identity may write its dead-letter container
+only."""
 
 from __future__ import annotations
 
@@ -26,12 +27,20 @@ ROLES_FILE = "modules/roles.bicep"
 # How a scope's symbolic resource in roles.bicep reads in the docs table.
 SCOPE_KINDS = {
     "Microsoft.Storage/storageAccounts": "storage account",
+    "Microsoft.Storage/storageAccounts/blobServices/containers": "container",
     "Microsoft.ServiceBus/namespaces/queues": "queues",
     "Microsoft.ServiceBus/namespaces/topics": "topics",
     "Microsoft.KeyVault/vaults": "key vault",
     "Microsoft.Insights/components": "application insights",
 }
-PRINCIPALS = {"principalId": "app identity", "deployerPrincipalId": "deployer"}
+PRINCIPALS = {
+    "principalId": "app identity",
+    "deployerPrincipalId": "deployer",
+    "eventGridPrincipalId": "event grid system topic",
+}
+# Managed identities: their assignments say ServicePrincipal (no directory lookup that a new
+# identity's replication delay could fail).
+MANAGED_IDENTITIES = {"app identity", "event grid system topic"}
 
 
 def _key(name: str) -> str:
@@ -77,7 +86,7 @@ def _assignments(templates, h) -> set[tuple[str, str, str, frozenset[str]]]:
         role_key = h.accessor(definition["parameters"]["resource_name_1"])
         assert role_key[0] == "roleIds", f"{name}: role id not from roleIds"
         principal = PRINCIPALS[properties["principalId"]]
-        if principal == "app identity":
+        if principal in MANAGED_IDENTITIES:
             assert properties["principalType"] == "ServicePrincipal", name
         scope = h.accessor(body["scope"])
         assert scope, f"{name}: no scope (it would be the whole resource group)"
@@ -87,6 +96,9 @@ def _assignments(templates, h) -> set[tuple[str, str, str, frozenset[str]]]:
         if loop:
             array = loop["detail"]["array_name"]
             entities = frozenset(h.resolve(module_params[array], main["variables"]))
+        elif "parent" in target["config"]:  # one child resource named by a parameter
+            parameter = target["config"]["name"]
+            entities = frozenset([h.resolve(module_params[parameter], main["variables"])])
         found.add((names[role_key[1]], principal, SCOPE_KINDS[target["type"]], entities))
     return found
 
@@ -132,3 +144,24 @@ def test_no_role_is_granted_on_the_namespace_or_resource_group(templates, h):
         scope = h.accessor(body["scope"])
         target = templates[ROLES_FILE]["resources"][scope[0]]
         assert target["type"] != "Microsoft.ServiceBus/namespaces", name
+
+
+def test_event_grid_may_write_only_its_dead_letter_container(templates, h):
+    """The system topic's identity dead-letters with Storage Blob Data Contributor (what Event
+    Grid documents for blob dead-letter destinations), on the container eventgrid.bicep
+    dead-letters to and nothing else: not the account that holds the app's data."""
+    event_grid = {a for a in _assignments(templates, h) if a[1] == "event grid system topic"}
+    main = templates["main.bicep"]["variables"]
+    container = h.resolve("deadLetterContainer", main)
+    assert event_grid == {
+        (
+            "Storage Blob Data Contributor",
+            "event grid system topic",
+            "container",
+            frozenset([container]),
+        )
+    }
+    assert container == h.resolve(
+        "deadLetterContainerName", templates["eventgrid.bicep"]["variables"]
+    )
+    assert container in h.resolve("containers", main)

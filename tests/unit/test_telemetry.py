@@ -213,3 +213,188 @@ def test_job_log_lines_become_job_metrics(monkeypatch: pytest.MonkeyPatch) -> No
             extra={"job": fields},
         )
     assert recorded == [("order", "completed", 1.5, True), ("order", "Cancelled", 0.02, False)]
+
+
+# --- What Application Insights receives: the names the alerts query ------------------------
+
+ALERT_SIGNALS_CHILD = """
+import logging
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from opentelemetry import _logs, metrics
+import function_app  # configures telemetry at start-up
+from adapters import telemetry
+from domain.job_updates import ResultRouting
+from domain.orders import OrderStatus
+from orchestrators.job_results import JobReporter
+
+logging.getLogger().setLevel(logging.INFO)  # as the Python worker sets the root logger
+telemetry.heartbeat("nightly_report", past_due=False)
+context = SimpleNamespace(
+    instance_id="order-a", is_replaying=False, current_utc_datetime=datetime.now(UTC)
+)
+reporter = JobReporter(context, "order", "corr-a", ResultRouting())
+reporter._log(logging.WARNING, f"ended {OrderStatus.FAILED}", "payment declined")
+telemetry.record_supervision("process_order", "overdue", "report", "reported")
+for _ in range(2):  # a second round exports whatever the first one logged about itself
+    assert metrics.get_meter_provider().force_flush(30_000)
+    assert _logs.get_logger_provider().force_flush(30_000)
+print("flushed")
+"""
+
+
+def _envelopes(bodies: list[bytes]) -> list[dict[str, object]]:
+    """The Application Insights envelopes the exporter posted (a JSON array per request)."""
+    found: list[dict[str, object]] = []
+    for body in bodies:
+        sent = json.loads(body)
+        found.extend(sent if isinstance(sent, list) else [sent])
+    return found
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, object]]:
+    """Run the app's start-up, a heartbeat, a failed order's end line and a supervisor finding
+    in a child process whose Application Insights is a local stand-in; what it received."""
+    _Ingestion.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ingestion)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    home = tmp_path_factory.mktemp("alert-signals")
+    try:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "HOME": str(home),
+            "TMPDIR": str(home),
+            "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": (
+                "InstrumentationKey=00000000-0000-0000-0000-000000000000;"
+                f"IngestionEndpoint=http://127.0.0.1:{server.server_port}/"
+            ),
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", ALERT_SIGNALS_CHILD],
+            cwd=str(ROOT),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.strip().endswith("flushed")
+        return _envelopes(list(_Ingestion.received))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _metrics(envelopes: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+    """customMetrics rows by name: each MetricData envelope's metric with its properties."""
+    rows: dict[str, list[dict[str, object]]] = {}
+    for envelope in envelopes:
+        data = envelope.get("data") or {}
+        if not isinstance(data, dict) or data.get("baseType") != "MetricData":
+            continue
+        base = data["baseData"]
+        for metric in base["metrics"]:
+            row = {**metric, "customDimensions": base.get("properties") or {}}
+            rows.setdefault(metric["name"], []).append(row)
+    return rows
+
+
+def _messages(envelopes: list[dict[str, object]]) -> list[dict[str, object]]:
+    """traces rows: each MessageData envelope's message with its properties."""
+    rows = []
+    for envelope in envelopes:
+        data = envelope.get("data") or {}
+        if isinstance(data, dict) and data.get("baseType") == "MessageData":
+            base = data["baseData"]
+            rows.append(
+                {"message": base["message"], "customDimensions": base.get("properties") or {}}
+            )
+    return rows
+
+
+def test_exported_metrics_carry_the_names_the_alerts_query(
+    exported: list[dict[str, object]],
+) -> None:
+    rows = _metrics(exported)
+    for name in (
+        telemetry.METRIC_HEARTBEAT,
+        telemetry.METRIC_JOB_DURATION,
+        telemetry.METRIC_JOB_FAILURES,
+        telemetry.METRIC_SUPERVISOR_FINDINGS,
+    ):
+        assert name in rows, f"{name} was not exported; got {sorted(rows)}"
+        for row in rows[name]:
+            assert set(row["customDimensions"]) == telemetry.METRIC_ATTRIBUTES[name], name
+
+    (beat,) = rows[telemetry.METRIC_HEARTBEAT]
+    assert beat["customDimensions"][telemetry.ATTR_HEARTBEAT_JOB] == "nightly_report"
+    assert beat["value"] == 1
+
+    (failure,) = rows[telemetry.METRIC_JOB_FAILURES]
+    dimensions = failure["customDimensions"]
+    assert dimensions[telemetry.ATTR_JOB_TYPE] == "order"
+    assert dimensions[telemetry.ATTR_JOB_OUTCOME].lower() == telemetry.OUTCOME_FAILED
+    assert failure["value"] == 1
+    (duration,) = rows[telemetry.METRIC_JOB_DURATION]
+    assert duration["count"] == 1  # valueCount: the jobs that ended
+
+    (finding,) = rows[telemetry.METRIC_SUPERVISOR_FINDINGS]
+    assert finding["customDimensions"][telemetry.ATTR_SUPERVISOR_ACTION] == "report"
+
+
+def test_the_exported_heartbeat_line_is_the_one_the_alert_matches(
+    exported: list[dict[str, object]],
+) -> None:
+    prefix = telemetry.HEARTBEAT_MESSAGE.split("%s")[0] + "nightly_report ran at "
+    assert [row["message"] for row in _messages(exported) if row["message"].startswith(prefix)]
+
+
+def test_uploads_are_not_logged_and_exported_in_turn(exported: list[dict[str, object]]) -> None:
+    """With the root logger at INFO (the worker's level), the exporter's own lines about each
+    upload would become traces rows, each upload making more: none may be exported."""
+    loggers = {str(row["customDimensions"].get("logger_name")) for row in _messages(exported)}
+    assert "adapters.telemetry" in loggers
+    assert not {name for name in loggers if name.startswith(telemetry._EXPORTER_LOGGERS)}
+
+
+def test_every_job_types_failure_is_the_outcome_the_alert_counts() -> None:
+    from domain.monitors import MonitorStep
+    from domain.orders import OrderStatus
+    from domain.thumbnails import Outcome
+
+    # Each job reporter ends "ended <status>"; JobLogMetrics makes the status job.outcome.
+    for failed in (OrderStatus.FAILED, Outcome.FAILED, MonitorStep.FAILED):
+        assert str(failed).lower() == telemetry.OUTCOME_FAILED
+    for not_failed in (OrderStatus.CANCELLED, OrderStatus.REJECTED, MonitorStep.EXPIRED):
+        assert str(not_failed).lower() != telemetry.OUTCOME_FAILED
+
+
+def test_a_supervisor_action_that_fails_records_the_outcome_the_alert_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from domain.supervision import Action, Decision, Finding, JobSnapshot
+    from triggers import supervisor_timer
+
+    recorded: list[tuple[str, str, str, str]] = []
+    monkeypatch.setattr(telemetry, "record_supervision", lambda *a: recorded.append(a))
+
+    class Refusing:
+        async def terminate(self, instance_id: str, reason: str) -> None:
+            raise Exception("instance not found")
+
+    now = datetime.now(UTC)
+    job = JobSnapshot("order-z", "process_order", "Running", now - timedelta(days=5), now)
+    for action in (Action.TERMINATE, Action.REPORT):
+        decision = Decision(job, Finding.OVERDUE, action, timedelta(days=5), timedelta(days=4))
+        asyncio.run(supervisor_timer.act(Refusing(), decision))  # type: ignore[arg-type]
+    assert recorded == [
+        ("process_order", "overdue", "terminate", telemetry.SUPERVISION_FAILED),
+        ("process_order", "overdue", "report", "reported"),
+    ]
