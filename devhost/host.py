@@ -132,7 +132,8 @@ class DevHost:
         self.sources = self._create_sources(context)
         for source in self.sources:
             app.add_routes(source.routes())
-        app.router.add_route("*", "/{tail:.*}", self.http.handle)
+        # [\s\S]: a route parameter may hold a decoded newline (%0A), as the host passes it on.
+        app.router.add_route("*", r"/{tail:[\s\S]*}", self.http.handle)
         await self.engine.start()
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

@@ -62,6 +62,8 @@ def verify(token: str, order_id: str, now: datetime, key: str | bytes) -> str:
     secret = _key_bytes(key)
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise InvalidApprovalToken("malformed token")
+    if not token.isascii():  # the signature is over ASCII; anything else was never issued
+        raise InvalidApprovalToken("malformed token")
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != VERSION:
         raise InvalidApprovalToken("malformed token")

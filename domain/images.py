@@ -9,6 +9,7 @@ the limit is refused. The name is never trusted for the type; it must merely agr
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -20,6 +21,15 @@ DEFAULT_MAX_PIXELS = 40_000_000
 DEFAULT_MAX_SIDE = 16_384
 # Blob names are at most 1024 characters; "<size>/" is prepended for the thumbnail.
 MAX_NAME_LENGTH = 1000
+# Blob names have at most 254 path segments; the thumbnail's "<size>/" is one more.
+MAX_NAME_SEGMENTS = 253
+# Not in a blob name (Learn, "Naming and Referencing Containers, Blobs, and Metadata"): control
+# characters, and code points that are not Unicode characters (surrogates, private use such as
+# U+E000, noncharacters such as U+FFFE in every plane).
+_NONCHARACTERS = "".join(chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF))
+_NOT_IN_BLOB_NAMES = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ue000-\uf8ff\ufdd0-\ufdef" + _NONCHARACTERS + "]"
+)
 MIN_THUMBNAIL_SIZE = 16
 THUMBNAIL_ID_PREFIX = "thumb-"
 MAX_THUMBNAIL_SIZE = 4096
@@ -205,6 +215,33 @@ def fit_within(width: int, height: int, size: int) -> tuple[int, int]:
     if width >= height:
         return size, max(1, round(height * size / width))
     return max(1, round(width * size / height)), size
+
+
+def upload_name_problem(name: object) -> str | None:
+    """Why `name` cannot be an upload's blob name, or None; checked before storage is asked.
+
+    Azure's rules (1 to 1,024 characters, at most 254 path segments, no control characters or
+    non-characters), kept within what a thumbnail name adds, and what URLs do to a path:
+    clients and servers resolve "." and ".." segments and may read a backslash as "/", so
+    such a name would reach another blob or container; empty segments and a trailing "." are
+    names Azure advises against, which some clients rewrite.
+    """
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
+        return f"the upload's name in the uploads container, 1 to {MAX_NAME_LENGTH} characters"
+    if _NOT_IN_BLOB_NAMES.search(name):
+        return "control characters and non-characters (such as U+E000) are not allowed"
+    if "\\" in name:
+        return "backslashes are not allowed (URLs may read them as /)"
+    segments = name.split("/")
+    if "" in segments:
+        return "path segments must not be empty (no leading, trailing or double /)"
+    if "." in segments or ".." in segments:
+        return "'.' and '..' are not allowed as path segments"
+    if name.endswith("."):
+        return "a blob name must not end with '.'"
+    if len(segments) > MAX_NAME_SEGMENTS:
+        return f"at most {MAX_NAME_SEGMENTS} path segments"
+    return None
 
 
 def thumbnail_name(size: int, name: str) -> str:

@@ -91,7 +91,7 @@ def parse_monitor_request(body: Any, allowed: AllowList) -> MonitorRequest:
     problems: list[str] = []
     monitor_id = body.get("monitor_id")
     if monitor_id is not None and (
-        not isinstance(monitor_id, str) or not MONITOR_ID.match(monitor_id)
+        not isinstance(monitor_id, str) or not MONITOR_ID.fullmatch(monitor_id)
     ):
         problems.append(
             "monitor_id: 1-64 letters, digits, '_' or '-', starting with one of the first two"

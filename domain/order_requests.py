@@ -83,7 +83,7 @@ def _reference_problems(customer: Any, customer_ref: Any) -> list[str]:
     if customer_ref is None:
         if customer is None:
             problems.append("customer_ref: a claim-check reference")
-    elif not isinstance(customer_ref, str) or not CUSTOMER_REF.match(customer_ref):
+    elif not isinstance(customer_ref, str) or not CUSTOMER_REF.fullmatch(customer_ref):
         problems.append("customer_ref: a claim-check reference")
     return problems
 
@@ -94,9 +94,11 @@ def _customer_problems(customer: Any) -> list[str]:
     problems = []
     for name in ("name", "email"):
         value = customer.get(name)
-        if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_CUSTOMER_FIELD:
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_CUSTOMER_FIELD:
             problems.append(f"customer.{name}: a non-empty text of at most {MAX_CUSTOMER_FIELD}")
-    email = customer.get("email")
-    if isinstance(email, str) and "@" not in email:
-        problems.append("customer.email: an email address")
+        elif name == "email" and "@" not in value:  # one problem per field
+            problems.append("customer.email: an email address")
+    address = customer.get("address")
+    if address is not None and (not isinstance(address, str) or len(address) > MAX_CUSTOMER_FIELD):
+        problems.append(f"customer.address: a text of at most {MAX_CUSTOMER_FIELD}")
     return problems

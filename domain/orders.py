@@ -12,6 +12,9 @@ SKU = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 CURRENCIES = frozenset({"EUR", "USD", "GBP"})
 MAX_LINES = 50
 MAX_QUANTITY = 1000
+# A hundred million in the currency's main unit: every total (at most 50 lines of 1,000 units)
+# stays below 2**53, an integer every JSON reader, Table storage's Int64 and payments hold.
+MAX_UNIT_PRICE_CENTS = 10_000_000_000
 
 
 class OrderStatus(StrEnum):
@@ -93,7 +96,13 @@ class Order:
 
 
 def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A whole number, written `2` or `2.0` (JSON does not tell them apart; JSON Schema's
+    "integer" takes both); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 def parse_order(data: Any, customer_ref: str) -> Order:
@@ -102,12 +111,12 @@ def parse_order(data: Any, customer_ref: str) -> Order:
         raise InvalidOrder(["the order must be a JSON object"])
     problems: list[str] = []
     order_id = data.get("order_id")
-    if not isinstance(order_id, str) or not ORDER_ID.match(order_id):
+    if not isinstance(order_id, str) or not ORDER_ID.fullmatch(order_id):
         problems.append(
             "order_id: 1-64 letters, digits, '-' or '_', starting with a letter or digit"
         )
     currency = data.get("currency")
-    if currency not in CURRENCIES:
+    if not isinstance(currency, str) or currency not in CURRENCIES:
         problems.append(f"currency: one of {', '.join(sorted(CURRENCIES))}")
     raw_lines = data.get("lines")
     lines: list[OrderLine] = []
@@ -122,12 +131,15 @@ def parse_order(data: Any, customer_ref: str) -> Order:
         sku = raw.get("sku")
         quantity, price = _int(raw.get("quantity")), _int(raw.get("unit_price_cents"))
         found = len(problems)
-        if not isinstance(sku, str) or not SKU.match(sku):
+        if not isinstance(sku, str) or not SKU.fullmatch(sku):
             problems.append(f"{where}.sku: 1-32 upper-case letters, digits or '-'")
         if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
             problems.append(f"{where}.quantity: a whole number from 1 to {MAX_QUANTITY}")
-        if price is None or price < 0:
-            problems.append(f"{where}.unit_price_cents: a whole number of cents, 0 or more")
+        if price is None or not 0 <= price <= MAX_UNIT_PRICE_CENTS:
+            problems.append(
+                f"{where}.unit_price_cents: a whole number of cents from 0 to "
+                f"{MAX_UNIT_PRICE_CENTS}"
+            )
         if len(problems) == found:
             lines.append(OrderLine(sku, quantity, price))  # type: ignore[arg-type]
     skus = [line.sku for line in lines]

@@ -18,7 +18,7 @@ from typing import Any
 from domain.orders import OrderStatus
 
 INSTANCE_PREFIX = "nightly-report-"
-REPORT_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REPORT_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 SCHEMA_VERSION = 1
 CSV_COLUMNS = ("day", "currency", "status", "orders", "total_cents", "units", "express_orders")
 ALL_STATUSES = "ALL"
@@ -32,12 +32,12 @@ class InvalidReportDay(ValueError):
 
 def parse_report_day(text: Any) -> str:
     """A report day as yyyy-MM-dd (a real calendar day); InvalidReportDay otherwise."""
-    if not isinstance(text, str) or not REPORT_DAY.match(text):
+    if not isinstance(text, str) or not REPORT_DAY.fullmatch(text):
         raise InvalidReportDay("day: a UTC calendar day written yyyy-MM-dd")
     try:
         date.fromisoformat(text)
-    except ValueError as error:
-        raise InvalidReportDay(f"day: {text} is not a calendar day") from error
+    except ValueError as error:  # the value is never echoed: it may be anything a caller sent
+        raise InvalidReportDay("day: not a calendar day (yyyy-MM-dd)") from error
     return text
 
 

@@ -25,6 +25,10 @@ class InvalidJobRequest(ValueError):
         self.problems = problems
 
 
+class JobSubjectNotFound(LookupError):
+    """What the request names to work on does not exist (a thumbnail job's upload): a 404."""
+
+
 @dataclass(frozen=True)
 class StartRequest:
     """A start request as the job API hands it to a type: the JSON body and where it came from."""

@@ -18,11 +18,12 @@ import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from adapters.telemetry import INSTANCE_ID, job_span
-from triggers.correlation import correlation_id
+from triggers.correlation import InvalidCorrelationId, correlation_id
 from triggers.job_registry import JOB_TYPES, job_type_named, job_type_of
-from triggers.job_types import InvalidJobRequest, JobType, StartRequest
-from triggers.order_cancel import CancelOutcome
+from triggers.job_types import InvalidJobRequest, JobSubjectNotFound, JobType, StartRequest
+from triggers.order_cancel import CancelOutcome, cancel_request_problems
 from triggers.problem_details import problem, problem_response
+from triggers.request_body import InvalidBody, json_body
 
 bp = df.Blueprint()
 
@@ -63,10 +64,16 @@ async def start_job(
     """Start a job of `job_type` from the request body and answer as the job API does, with
     `urls` pointing at the job API: 202, 200 for a finished duplicate, 400 for a bad body."""
     try:
-        body = req.get_json()
-    except ValueError:
-        return _invalid("The body is not JSON.", [])
-    start = StartRequest(body, datetime.now(UTC), correlation_id(req))
+        correlation = correlation_id(req)
+    except InvalidCorrelationId as invalid:
+        return _invalid(
+            "The x-correlation-id header is not a valid correlation id.", [str(invalid)]
+        )
+    try:
+        body = json_body(req)
+    except InvalidBody as invalid:
+        return _invalid(invalid.detail, [])
+    start = StartRequest(body, datetime.now(UTC), correlation)
     # The instance id is known once the type has started (or found) the job.
     with job_span(
         f"start {job_type.name} job",
@@ -78,6 +85,8 @@ async def start_job(
             started = await job_type.start(client, start)
         except InvalidJobRequest as invalid:
             return _invalid("The request has problems listed in errors.", invalid.problems)
+        except JobSubjectNotFound as missing:
+            return problem_response(problem(404, NOT_FOUND, "Not found", str(missing)))
         span.set_attribute(INSTANCE_ID, started.job_id)
 
     headers = {"Location": urls.status(started.job_id), **NO_STORE}
@@ -128,8 +137,14 @@ async def jobs_cancel(
     job_type = job_type_of(job_id)
     if job_type is None:
         return _not_found()
+    try:
+        body = json_body(req, optional=True)
+    except InvalidBody as invalid:
+        return _invalid(invalid.detail, [])
+    if problems := cancel_request_problems(body):
+        return _invalid("The body has problems listed in errors.", problems)
     outcome = (
-        await job_type.cancel(client, job_id, _json_body(req))
+        await job_type.cancel(client, job_id, body)
         if job_type.cancel is not None
         else CancelOutcome.NOT_CANCELLABLE
     )
@@ -203,13 +218,6 @@ def _is_percentage(value: Any) -> bool:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
-
-
-def _json_body(req: func.HttpRequest) -> Any:
-    try:
-        return req.get_json() if req.get_body() else None
-    except ValueError:
-        return None
 
 
 def _invalid(detail: str, errors: list[str]) -> func.HttpResponse:

@@ -30,7 +30,7 @@ async def find_order(
     client: df.DurableOrchestrationClient, order_id: str
 ) -> DurableOrchestrationStatus | None:
     """The order's orchestration status, or None for a malformed id or no such instance."""
-    if not ORDER_ID.match(order_id):
+    if not ORDER_ID.fullmatch(order_id):
         return None
     status = await client.get_status(instance_id_for(order_id))
     return status if status else None  # falsy when there is no such instance
@@ -43,6 +43,18 @@ def runtime_status_of(status: DurableOrchestrationStatus) -> str:
 def step_of(status: DurableOrchestrationStatus) -> str | None:
     custom = status.custom_status
     return custom.get("step") if isinstance(custom, dict) else None
+
+
+def cancel_request_problems(body: Any) -> list[str]:
+    """What is wrong with a cancel request's optional body: None (no body) or {"reason"?: str}."""
+    if body is None:
+        return []
+    if not isinstance(body, dict):
+        return ["the body must be a JSON object with an optional reason"]
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        return [f"reason: a text (its first {MAX_CANCEL_REASON} characters are kept)"]
+    return []
 
 
 def cancel_reason_from(body: Any) -> str:

@@ -18,19 +18,26 @@ from orchestrators.approval import APPROVAL_EVENT
 from triggers.order_cancel import (
     RUNNING,
     CancelOutcome,
+    cancel_request_problems,
     find_order,
     request_cancellation,
     runtime_status_of,
     step_of,
 )
-from triggers.problem_details import MEDIA_TYPE, NOT_FOUND, problem, problem_response
+from triggers.problem_details import (
+    INVALID_REQUEST,
+    MEDIA_TYPE,
+    NOT_FOUND,
+    problem,
+    problem_response,
+)
+from triggers.request_body import InvalidBody, json_body
 
 logger = logging.getLogger(__name__)
 
 bp = df.Blueprint()
 
 PROBLEM = "urn:problem-type:orders:"
-INVALID_REQUEST = PROBLEM + "invalid-request"
 CONFLICT = PROBLEM + "conflict"
 UNAUTHORIZED = PROBLEM + "unauthorized"
 FORBIDDEN = PROBLEM + "forbidden"
@@ -49,7 +56,13 @@ async def orders_cancel(
     An event, never a terminate: the workflow undoes what it did. Optional body {"reason": str}.
     """
     order_id = req.route_params.get("order_id", "")
-    outcome = await request_cancellation(client, order_id, _json_body(req))
+    try:
+        body = json_body(req, optional=True)
+    except InvalidBody as invalid:
+        return _invalid("Invalid cancellation", invalid.detail, [])
+    if problems := cancel_request_problems(body):
+        return _invalid("Invalid cancellation", "The body has problems listed in errors.", problems)
+    outcome = await request_cancellation(client, order_id, body)
     if outcome is CancelOutcome.NOT_FOUND:
         return _not_found()
     if outcome is CancelOutcome.NOT_CANCELLABLE:
@@ -75,12 +88,15 @@ async def orders_approval(
         logger.error("Approvals refused: APPROVAL_SIGNING_KEY is missing or too short")
         detail = "Approvals are not configured on this instance."
         return problem_response(problem(503, UNAVAILABLE, "Approvals unavailable", detail))
-    body = _json_body(req)
-    if not isinstance(body, dict) or not isinstance(body.get("approved"), bool):
+    try:
+        body = json_body(req)
+    except InvalidBody as invalid:
+        return _invalid("Invalid approval", invalid.detail, [])
+    if problems := approval_request_problems(body):
         detail = 'The body must be a JSON object with "approved" (true or false) and "token".'
-        return problem_response(problem(400, INVALID_REQUEST, "Invalid approval", detail))
+        return _invalid("Invalid approval", detail, problems)
     token = body.get("token")
-    if not isinstance(token, str) or not token:
+    if not token:
         return _unauthorized("An approval token is required.")
     try:
         approver = verify(token, order_id, datetime.now(UTC), key)
@@ -105,11 +121,22 @@ async def orders_approval(
     return _accepted(order_id, "decision accepted")
 
 
-def _json_body(req: func.HttpRequest) -> Any:
-    try:
-        return req.get_json() if req.get_body() else None
-    except ValueError:
-        return None
+def approval_request_problems(body: Any) -> list[str]:
+    """One problem per field of the wrong type. A missing token is not one: it is a 401."""
+    if not isinstance(body, dict):
+        return ["the body must be a JSON object"]
+    problems = []
+    if not isinstance(body.get("approved"), bool):
+        problems.append("approved: true or false")
+    if body.get("token") is not None and not isinstance(body["token"], str):
+        problems.append("token: the approval token, a text")
+    if body.get("reason") is not None and not isinstance(body["reason"], str):
+        problems.append(f"reason: a text (its first {MAX_REASON} characters are kept)")
+    return problems
+
+
+def _invalid(title: str, detail: str, errors: list[str]) -> func.HttpResponse:
+    return problem_response(problem(400, INVALID_REQUEST, title, detail, errors))
 
 
 def _not_found() -> func.HttpResponse:

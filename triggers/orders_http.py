@@ -19,10 +19,17 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from adapters.telemetry import job_span
 from domain.orders import ORDER_ID, InvalidOrder, instance_id_for
 from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
-from triggers.correlation import correlation_id
+from triggers.correlation import InvalidCorrelationId, correlation_id
 from triggers.order_intake import parse_http_order
 from triggers.order_start import start_order
-from triggers.problem_details import INVALID_ORDER, NOT_FOUND, problem, problem_response
+from triggers.problem_details import (
+    INVALID_ORDER,
+    INVALID_REQUEST,
+    NOT_FOUND,
+    problem,
+    problem_response,
+)
+from triggers.request_body import InvalidBody, json_body
 
 bp = df.Blueprint()
 
@@ -38,16 +45,22 @@ async def orders_start(
 ) -> func.HttpResponse:
     """202 for a new or running order, 200 with the outcome of a finished one, 400 if invalid."""
     try:
-        body = req.get_json()
-    except ValueError:
-        return _invalid("The body is not JSON.", None)
+        correlation = correlation_id(req)
+    except InvalidCorrelationId as invalid:
+        detail = "The x-correlation-id header is not a valid correlation id."
+        return problem_response(
+            problem(400, INVALID_REQUEST, "Invalid request", detail, [str(invalid)])
+        )
+    try:
+        body = json_body(req)
+    except InvalidBody as invalid:
+        return _invalid(invalid.detail, None)
     try:
         request, routing = parse_http_order(body)
     except InvalidOrder as invalid:
         return _invalid("The order has problems listed in errors.", invalid.problems)
 
     order_id = request.order.order_id
-    correlation = correlation_id(req)
     with job_span(
         "start order from http",
         job_type=ORDER_JOB_TYPE,
@@ -84,7 +97,7 @@ async def orders_status(
     """The workflow's runtime status, step and progress, and its result once it has one."""
     order_id = req.route_params.get("order_id", "")
     status = (
-        await client.get_status(instance_id_for(order_id)) if ORDER_ID.match(order_id) else None
+        await client.get_status(instance_id_for(order_id)) if ORDER_ID.fullmatch(order_id) else None
     )
     if not status:
         detail = "No order with this id has been started (or its history was purged)."

@@ -7,16 +7,16 @@ order started sooner: once started, it shares the task hub's queues with every o
 
 Messages carry personal data only by reference (`customer_ref`, written by the publisher to the
 claim-check container first): a message, and its dead letter if delivery fails, must never hold
-it. A malformed message (not UTF-8 JSON, an invalid order, or an inline `customer`) can never
-succeed, so it is not retried: it is recorded with its reason (never its body) in the
-rejected-messages table, counted, and completed. Any other failure raises, so Service Bus
-delivers the message again and dead-letters it after the queue's maxDeliveryCount.
+it. A malformed message (not strict UTF-8 JSON within the depth bound, JSON of the wrong shape
+or types, an inline `customer`, or a correlation id outside its pattern) can never succeed, so
+it is not retried: it is recorded with its reason (never its body) in the rejected-messages
+table, counted, and completed. Any other failure raises, so Service Bus delivers the message
+again and dead-letters it after the queue's maxDeliveryCount.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,7 +32,10 @@ from adapters.telemetry import job_span, record_queue_wait
 from domain.job_updates import ResultRouting
 from domain.order_requests import OrderRequest
 from domain.orders import InvalidOrder, instance_id_for
+from domain.strict_json import InvalidJson, parse_json
 from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
+from triggers.correlation import RULE as CORRELATION_RULE
+from triggers.correlation import is_correlation_id
 from triggers.order_intake import parse_queued_order
 from triggers.order_start import start_order
 
@@ -83,10 +86,13 @@ async def handle_order_message(
 ) -> None:
     """Start the message's order, or record why it can never start; `express` marks the order."""
     body = msg.get_body()
+    problems = correlation_problems(msg)
     try:
         request, routing = parse_message(body, msg.reply_to)
     except InvalidOrder as invalid:
-        await asyncio.to_thread(reject, msg, queue, str(invalid), len(body))
+        problems = invalid.problems + problems
+    if problems:
+        await asyncio.to_thread(reject, msg, queue, "; ".join(problems), len(body))
         return
     if express:
         # The queue decides: an order that came the express way is recorded as express.
@@ -122,10 +128,28 @@ def parse_message(body: bytes, reply_to: str | None) -> tuple[OrderRequest, Resu
     """The order a message carries and where its outcome goes; InvalidOrder for anything that
     can never be processed."""
     try:
-        data: Any = json.loads(body.decode("utf-8"))
-    except ValueError as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise InvalidOrder([f"the body is not UTF-8 JSON: {error}"]) from error
+        data: Any = parse_json(body)
+    except InvalidJson as invalid:
+        what = "not UTF-8 JSON" if invalid.malformed else "refused"
+        raise InvalidOrder([f"the body is {what}: {invalid}"]) from None
     return parse_queued_order(data, reply_to)
+
+
+def correlation_problems(msg: func.ServiceBusMessage) -> list[str]:
+    """The message's correlation id (its CorrelationId, else its MessageId) must be one the app
+    may log and pass on, as over HTTP. It is not replaced: the reply must carry the sender's own
+    id, or the sender could never match it."""
+    if msg.correlation_id:
+        given, name = msg.correlation_id, "CorrelationId"
+    elif msg.message_id:
+        given, name = msg.message_id, "MessageId"
+    else:
+        return []
+    if is_correlation_id(given):
+        return []
+    if name == "MessageId":
+        return [f"MessageId: {CORRELATION_RULE} when there is no CorrelationId (it stands in)"]
+    return [f"CorrelationId: {CORRELATION_RULE}"]
 
 
 def reject(msg: func.ServiceBusMessage, queue: str, reason: str, body_bytes: int) -> None:

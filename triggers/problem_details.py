@@ -10,6 +10,7 @@ import azure.functions as func
 
 MEDIA_TYPE = "application/problem+json"
 INVALID_ORDER = "urn:problem-type:orders:invalid-order"
+INVALID_REQUEST = "urn:problem-type:orders:invalid-request"
 NOT_FOUND = "urn:problem-type:orders:not-found"
 
 # "lines[0].sku: ..." names the field a problem is about; it becomes a JSON pointer.

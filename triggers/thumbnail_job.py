@@ -14,9 +14,15 @@ import azure.durable_functions as df
 
 from adapters.errors import storage_errors
 from adapters.thumbnail_store import thumbnail_store
-from domain.images import MAX_NAME_LENGTH, THUMBNAIL_ID_PREFIX
+from domain.images import THUMBNAIL_ID_PREFIX, upload_name_problem
 from orchestrators.thumbnails import ORCHESTRATOR
-from triggers.job_types import InvalidJobRequest, JobType, StartedJob, StartRequest
+from triggers.job_types import (
+    InvalidJobRequest,
+    JobSubjectNotFound,
+    JobType,
+    StartedJob,
+    StartRequest,
+)
 from triggers.thumbnails_blob import start_thumbnails
 
 # The ids domain.images.thumbnail_instance_id gives: "thumb-" and 40 hex digits.
@@ -29,10 +35,10 @@ def _blob_name(body: object) -> str:
     unknown = sorted(set(body) - {"blob"})
     problems = [f"{field}: not a field of this job type" for field in unknown]
     name = body.get("blob")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-        problems.append(
-            f"blob: the upload's name in the uploads container (1 to {MAX_NAME_LENGTH} characters)"
-        )
+    # Checked before storage is asked: a name such as "../x" would reach another container.
+    name_problem = upload_name_problem(name)
+    if name_problem is not None:
+        problems.append(f"blob: {name_problem}")
     if problems:
         raise InvalidJobRequest(problems)
     return str(name)
@@ -45,7 +51,7 @@ async def start_thumbnail_job(
     with storage_errors("start thumbnail job"):
         etag = await asyncio.to_thread(lambda: thumbnail_store().source_etag(name))
     if etag is None:
-        raise InvalidJobRequest(["blob: there is no upload of this name"])
+        raise JobSubjectNotFound("There is no upload of this name in the uploads container.")
     started = await start_thumbnails(client, name, etag, request.correlation_id)
     return StartedJob(started.instance_id, started.runtime_status, duplicate=not started.started)
 

@@ -60,6 +60,14 @@ def test_route_parameters_are_url_decoded(host: DevHostProcess) -> None:
     assert get(host, "/v1/hello/J%C3%BCrgen").text == "Hello, Jürgen"
 
 
+def test_a_decoded_newline_in_a_route_parameter_reaches_the_function(host: DevHostProcess) -> None:
+    """The host routes `%0A` like any other character into the parameter (the function decides
+    what to make of it); devhost once answered aiohttp's own 404 without calling the app."""
+    response = get(host, "/v1/hello/Ada%0A")
+    assert response.status_code == 200
+    assert response.text == "Hello, Ada\n"
+
+
 def test_literals_and_prefix_match_case_insensitively(host: DevHostProcess) -> None:
     assert get(host, "/V1/HELLO/Ada").text == "Hello, Ada"
 

@@ -239,4 +239,4 @@ def test_the_job_api_finds_the_job_of_the_current_version(studio: Studio) -> Non
     status = studio.host.http.get(f"{jobs}/{job_id}", timeout=30)
     assert status.status_code == 200 and status.json()["result"] == view["result"]
     missing = studio.host.http.post(f"{jobs}/thumbnail", json={"blob": "nope.jpg"}, timeout=30)
-    assert missing.status_code == 400 and "no upload of this name" in missing.text
+    assert missing.status_code == 404 and "no upload of this name" in missing.text

@@ -22,7 +22,7 @@ from adapters.thumbnail_store import thumbnail_store
 from devhost.azurite import Azurite
 from domain.images import thumbnail_instance_id
 from domain.thumbnails import ThumbnailJob
-from triggers.job_types import InvalidJobRequest, StartRequest
+from triggers.job_types import InvalidJobRequest, JobSubjectNotFound, StartRequest
 from triggers.thumbnail_job import THUMBNAIL_JOB
 from triggers.thumbnails_blob import blob_version, start_thumbnails
 
@@ -115,7 +115,6 @@ def test_a_lost_start_race_is_a_duplicate_not_an_error() -> None:
         ({}, "blob: the upload's name"),
         ({"blob": ""}, "blob: the upload's name"),
         ({"blob": "x.jpg", "size": 5}, "size: not a field of this job type"),
-        ({"blob": "nothing-here.jpg"}, "blob: there is no upload of this name"),
     ],
 )
 def test_the_job_api_refuses_what_it_cannot_run(
@@ -125,6 +124,15 @@ def test_the_job_api_refuses_what_it_cannot_run(
     with pytest.raises(InvalidJobRequest) as refused:
         asyncio.run(THUMBNAIL_JOB.start(FakeClient(), request(body)))  # type: ignore[arg-type]
     assert any(problem in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_job_for_an_upload_that_does_not_exist_is_not_found(
+    uploads: Callable[[str, bytes], str],
+) -> None:
+    """An unknown upload is answered as every unknown id is (404), not as a malformed body."""
+    uploads("exists.jpg", b"x")
+    with pytest.raises(JobSubjectNotFound, match="no upload of this name"):
+        asyncio.run(THUMBNAIL_JOB.start(FakeClient(), request({"blob": "nothing-here.jpg"})))  # type: ignore[arg-type]
 
 
 def test_the_blob_trigger_reads_name_and_version_from_its_binding_data() -> None:
