@@ -151,7 +151,10 @@ class LedgerPaymentProvider:
             if existing is not None:
                 return _replay_refund(existing, payment_id)
             charge = self._charge_of(order_id, payment_id)
-            if charge.get("refunded_by"):  # set together with a refund row under another key
+            refunded_by = charge.get("refunded_by")  # set together with the refund row
+            if refunded_by == key:
+                continue  # this key's refund landed between the two reads: replay it next pass
+            if refunded_by:
                 raise PaymentAlreadyRefunded(payment_id)
             refund_id = f"re_{uuid.uuid4().hex[:24]}"
             etag = charge.metadata["etag"]  # type: ignore[attr-defined]

@@ -104,7 +104,8 @@ async def orders_approval(
         detail = "The approval token is for another order."
         return problem_response(problem(403, FORBIDDEN, "Forbidden", detail))
     except InvalidApprovalToken as invalid:
-        logger.warning("Approval for order %s refused: %s", order_id, invalid)
+        # %r: the id comes from the URL, and a decoded CR or LF must not start a new log line.
+        logger.warning("Approval for order %r refused: %s", order_id, invalid)
         return _unauthorized("The approval token is not valid (malformed, forged or expired).")
     status = await find_order(client, order_id)
     if status is None:

@@ -305,6 +305,20 @@ def test_an_approval_token_that_is_not_ascii_is_401(app: App, token: str) -> Non
     assert token not in response.text
 
 
+def test_a_line_break_in_the_approval_path_cannot_forge_a_log_line(app: App) -> None:
+    """The order id in the URL is logged when a token is refused; a decoded CR/LF in it must not
+    start a line of its own (log injection)."""
+    forged = "Approval decision raised for order FORGED"
+    response = app.post(
+        "/api/orders/x%0D%0A" + forged.replace(" ", "%20") + "/approval",
+        {"approved": True, "token": "v1.not.valid"},
+    )
+    assert response.status_code == 401
+    lines = app.host.logs().splitlines()
+    assert any("refused" in line and "FORGED" in line for line in lines)
+    assert not [line for line in lines if line.startswith(forged)]
+
+
 # -- the thumbnail job's blob name ------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
+from adapters.payments import LedgerPaymentProvider
 from adapters.stock import ReservationState
 from domain.claims import ClaimNotFound, ClaimRef, InvalidClaimRef
 from domain.failures import TransientFailure
@@ -196,6 +197,33 @@ def test_a_payment_is_refunded_once_whatever_the_key(world: World) -> None:
     entries = {e["RowKey"]: e for e in payments.entries("o-1")}
     assert entries["order-o-1-charge"]["refunded_by"] == "order-o-1-refund"
     assert entries["order-o-1-refund"]["amount_cents"] == 5_000
+
+
+def test_a_refund_whose_twin_lands_between_its_two_reads_is_replayed_not_refused(
+    world: World,
+) -> None:
+    """Two deliveries of one refund: the second reads "no refund under this key", then the first
+    commits, then the second reads the charge, now refunded by that very key. It must answer the
+    first's refund id, not PaymentAlreadyRefunded (CI once caught this race between threads)."""
+    payments = world.adapters.payments
+    payment_id = payments.charge("order-o-2-charge", 5_000, "EUR", "o-2")
+    ledger = payments._table
+    twin: list[str] = []
+
+    class TwinLandsFirst:
+        """The ledger, except that the twin's refund commits right before the charge is read."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ledger, name)
+
+        def query_entities(self, *args: Any, **kwargs: Any) -> Any:
+            if not twin:
+                twin.append(payments.refund("order-o-2-refund", payment_id))
+            return ledger.query_entities(*args, **kwargs)
+
+    second = LedgerPaymentProvider(TwinLandsFirst())  # type: ignore[arg-type]
+    assert second.refund("order-o-2-refund", payment_id) == twin[0]
+    assert [e["kind"] for e in payments.entries("o-2")].count("refund") == 1
 
 
 # -- the claim check -------------------------------------------------------------------------
