@@ -35,7 +35,8 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value in `data` (UTF-8 bytes or text); InvalidJson for anything else.
 
     Refused besides syntax errors: nesting deeper than `max_depth` arrays and objects (checked
-    before decoding, so the decoder never recurses deeper), NaN and Infinity (not JSON), numbers
+    before decoding, so the decoder never recurses deeper), a member name repeated within one
+    object (readers disagree on which value wins), NaN and Infinity (not JSON), numbers
     a double cannot hold or integers of more than MAX_INTEGER_DIGITS digits, and strings or
     names with an unpaired UTF-16 surrogate escape (not Unicode text: they cannot be encoded).
     """
@@ -49,7 +50,13 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     if nesting_depth(text, limit=max_depth) > max_depth:
         raise InvalidJson(f"it nests deeper than {max_depth} levels", malformed=False)
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_float, parse_int=_integer)
+        value = json.loads(
+            text,
+            object_pairs_hook=_object,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_integer,
+        )
     except InvalidJson:
         raise
     except ValueError as error:  # JSONDecodeError: the position, never the text
@@ -79,6 +86,15 @@ def nesting_depth(text: str, *, limit: int | None = None) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # RFC 8259 leaves a repeated name to the reader; Python keeps the last, so `"customer": {...},
+    # "customer": null` would slip personal data past a check that sees only null.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise InvalidJson("a member name appears twice in one object", malformed=False)
+    return value
 
 
 def _constant(name: str) -> Any:

@@ -103,6 +103,8 @@ def test_what_is_not_json_is_malformed(data: bytes, reason: str) -> None:
         ('"\\ud800"', "unpaired surrogate"),
         ('{"\\udc00": 1}', "unpaired surrogate"),  # a member name too
         ('[["a", {"k": ["\\ud83d"]}]]', "unpaired surrogate"),
+        ('{"customer": {"name": "Ada"}, "customer": null}', "appears twice"),
+        ('[{"a": 1, "b": {"a": 2, "a": 3}}]', "appears twice"),  # at any depth
     ],
 )
 def test_json_the_app_will_not_hold_is_refused(text: str, reason: str) -> None:
