@@ -23,7 +23,7 @@ SEED = 20_261_207
 # cases (boundaries, missing and wrongly typed members, undeclared methods). The whole module
 # takes about a minute on two cores, with the workflows that valid orders, monitors and
 # reports start running in the background.
-MAX_EXAMPLES = 100
+MAX_EXAMPLES = 50
 
 CONFIG = schemathesis.Config.from_dict(
     {
