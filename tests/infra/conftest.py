@@ -239,9 +239,9 @@ def app_functions() -> list[dict[str, Any]]:
 # --- docs/infra.md -------------------------------------------------------------------------
 
 
-def docs_table(heading: str) -> list[dict[str, str]]:
-    """The rows of the first Markdown table under `## heading` in docs/infra.md."""
-    lines = DOCS.read_text().splitlines()
+def docs_table(heading: str, doc: Path = DOCS) -> list[dict[str, str]]:
+    """The rows of the first Markdown table under `## heading` in `doc` (docs/infra.md)."""
+    lines = doc.read_text(encoding="utf-8").splitlines()
     start = lines.index(f"## {heading}")
     rows: list[list[str]] = []
     for line in lines[start + 1 :]:

@@ -453,40 +453,21 @@ def test_durations_without_a_fixed_length_or_form_are_refused(text: str) -> None
 # --- docs/servicebus-emulator.md ---------------------------------------------------------------
 
 
-def doc_table(heading: str) -> list[dict[str, str]]:
-    """The rows of the first Markdown table under `## heading` in docs/servicebus-emulator.md."""
-    lines = DOC.read_text(encoding="utf-8").splitlines()
-    start = lines.index(f"## {heading}")
-    rows: list[list[str]] = []
-    for line in lines[start + 1 :]:
-        if line.startswith("## "):
-            break
-        if line.startswith("|"):
-            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-        elif rows:
-            break
-    header, _separator, *body = rows
-    return [dict(zip(header, row, strict=True)) for row in body]
-
-
-def spans(cell: str) -> list[str]:
-    return re.findall(r"`([^`]+)`", cell)
-
-
-def test_the_doc_lists_exactly_the_values_the_generator_changes() -> None:
+def test_the_doc_lists_exactly_the_values_the_generator_changes(h: Any) -> None:
     """Every value that differs between Azure and the emulator is in the docs' table, with the
     same entity, property, both values and a reason; nothing more.
     Source: Config-schema.json (Azure/azure-service-bus-emulator-installer)."""
     _, adjustments = generator.render_file(SERVICEBUS_JSON)
     expected = {(a.kind, a.entity, a.property, a.azure, a.emulator) for a in adjustments}
     documented = set()
-    for row in doc_table("Values changed for the emulator"):
+    for row in h.docs_table("Values changed for the emulator", DOC):
         kind = row["Entity"].split()[0]
         assert row["Why"], row
         unset = {(a.kind, a.entity, a.property) for a in adjustments if a.unset}
-        key = (kind, spans(row["Entity"])[0], spans(row["Property"])[0])
+        key = (kind, h.code_spans(row["Entity"])[0], h.code_spans(row["Property"])[0])
         assert ("unset" in row["Azure value"]) is (key in unset), row
-        documented.add((*key, spans(row["Azure value"])[0], spans(row["Emulator value"])[0]))
+        values = (h.code_spans(row["Azure value"])[0], h.code_spans(row["Emulator value"])[0])
+        documented.add((*key, *values))
     assert documented == expected
 
 
