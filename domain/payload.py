@@ -1,0 +1,127 @@
+"""The one base of every payload: pydantic models that cross HTTP, queues and the Durable history.
+
+A model is declared once and read two ways. `parse_request` reads what a caller sent (raw bytes:
+strict types, unknown members refused, nesting bounded by the parser). `read` reads what this app
+wrote earlier (Durable history, table rows): lax types and unknown members ignored, so a history
+recorded by an older or newer version still replays. `Model.dump()` is what crosses the Durable
+boundary: plain JSON values, never an object the SDK would wrap with its class and module names.
+Problems name fields (a path and a JSON pointer) and never quote a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    ValidationError,
+)
+
+M = TypeVar("M", bound="Model")
+
+# A member name safe to repeat in a problem; any other unknown member is reported at its parent.
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+REPEATED_MEMBER = "the body: a member name is repeated within one object"
+
+
+class InvalidPayload(ValueError):
+    """A payload that can never be processed. `problems` has one entry per field, each starting
+    with the field's path (`lines[0].sku: ...`); none quotes a value."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class Model(BaseModel):
+    """Strict and closed as callers see it (the JSON schema says so); `read` relaxes both."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+    def dump(self) -> dict[str, Any]:
+        """Plain JSON values; absent optional fields are left out rather than written as null."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def parse_request(model: type[M], raw: bytes | str) -> M:
+    """What a caller sent, read strictly from its raw bytes; InvalidPayload lists every problem."""
+    try:
+        value = model.model_validate_json(raw)
+    except ValidationError as error:
+        raise InvalidPayload(problems(error)) from None
+    _refuse_repeated_members(raw)
+    return value
+
+
+def read(model: type[M], data: Any) -> M:
+    """What this app wrote earlier (history, rows): lax types, unknown members ignored."""
+    try:
+        return model.model_validate(data, strict=False, extra="ignore")
+    except ValidationError as error:
+        raise InvalidPayload(problems(error)) from None
+
+
+def problems(error: ValidationError) -> list[str]:
+    """One line per error: the field's path and pydantic's message, which never quotes input."""
+    errors = error.errors(include_input=False, include_url=False, include_context=False)
+    failed_inside = {item["loc"][:n] for item in errors for n in range(len(item["loc"]))}
+    lines = []
+    for item in errors:
+        loc = list(item["loc"])
+        if item["type"] == "too_short" and item["loc"] in failed_inside:
+            continue  # a list is short only because one of its items failed: that one is named
+        if item["type"] == "extra_forbidden" and not _NAME.fullmatch(str(loc[-1])):
+            loc, message = loc[:-1], "a member name that is not part of this object"
+        else:
+            message = item["msg"]
+        if item["type"] == "json_invalid":
+            message = "the body is not JSON: " + message.removeprefix("Invalid JSON: ")
+        lines.append(f"{field_path(loc)}: {message}" if loc else message)
+    return list(dict.fromkeys(lines))
+
+
+def field_path(loc: list[Any]) -> str:
+    """`lines[0].sku` for ("lines", 0, "sku"): the form every problem starts with."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _refuse_repeated_members(raw: bytes | str) -> None:
+    """Readers disagree on which of two same-named members wins; an order could carry personal
+    data past a check that saw only the other. The parser has bounded the nesting already."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({name for name, _ in items}) != len(items):
+            raise InvalidPayload([REPEATED_MEMBER])
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+
+
+def _whole(value: Any) -> Any:
+    # JSON does not tell 2 from 2.0 (JSON Schema's "integer" takes both); true stays refused.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# An integer written 2 or 2.0; strict about anything else (a string, a boolean).
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+# An aware UTC datetime (a naive one is taken to be UTC, as the Durable SDK's are), written as
+# Python's isoformat (+00:00): the form recorded histories hold, so replayed inputs match.
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(lambda moment: moment.isoformat(), return_type=str, when_used="json"),
+]

@@ -1,0 +1,106 @@
+"""The payload base: strict for callers, lax for history, problems that quote nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated
+
+import pytest
+from pydantic import Field
+
+from domain.payload import (
+    REPEATED_MEMBER,
+    InvalidPayload,
+    Model,
+    Timestamp,
+    WholeNumber,
+    parse_request,
+    read,
+)
+
+
+class Line(Model):
+    sku: Annotated[str, Field(pattern=r"^[A-Z]{1,8}$")]
+    quantity: Annotated[WholeNumber, Field(ge=1, le=10)]
+
+
+class Body(Model):
+    lines: Annotated[tuple[Line, ...], Field(min_length=1)]
+    at: Timestamp
+    note: str | None = None
+
+
+GOOD = {"lines": [{"sku": "AB", "quantity": 2}], "at": "2026-12-07T10:00:00Z"}
+
+
+def problems_of(raw: str) -> list[str]:
+    with pytest.raises(InvalidPayload) as raised:
+        parse_request(Body, raw)
+    return raised.value.problems
+
+
+def test_a_request_is_read_from_its_bytes_and_dumped_as_plain_json() -> None:
+    body = parse_request(Body, json.dumps(GOOD).encode())
+    assert body.lines[0] == Line(sku="AB", quantity=2)
+    assert body.dump() == {
+        "lines": [{"sku": "AB", "quantity": 2}],
+        "at": "2026-12-07T10:00:00+00:00",  # isoformat, as recorded histories hold it
+    }
+    assert json.loads(json.dumps(body.dump())) == body.dump()
+
+
+def test_a_whole_float_is_an_integer_but_a_string_or_boolean_is_not() -> None:
+    whole = {**GOOD, "lines": [{"sku": "AB", "quantity": 2.0}]}
+    assert parse_request(Body, json.dumps(whole)).lines[0].quantity == 2
+    for bad in ("2", True, 2.5):
+        body = {**GOOD, "lines": [{"sku": "AB", "quantity": bad}]}
+        assert problems_of(json.dumps(body)) == [
+            "lines[0].quantity: Input should be a valid integer"
+        ]
+
+
+def test_problems_name_each_field_with_its_path_and_never_quote_a_value() -> None:
+    secret = "SECRET-VALUE-123"
+    body = {"lines": [{"sku": secret, "quantity": 0}], "at": secret, "extra": secret}
+    found = problems_of(json.dumps(body))
+    assert [p.split(":", 1)[0] for p in found] == [
+        "lines[0].sku",
+        "lines[0].quantity",
+        "at",
+        "extra",
+    ]
+    assert not any(secret in p for p in found)
+
+
+def test_an_unknown_member_with_an_unsafe_name_is_reported_at_its_parent() -> None:
+    body = {**GOOD, "lines": [{"sku": "AB", "quantity": 1, "<script>": 1}]}
+    assert problems_of(json.dumps(body)) == [
+        "lines[0]: a member name that is not part of this object"
+    ]
+
+
+def test_deep_nesting_malformed_text_and_repeated_members_are_problems_not_crashes() -> None:
+    assert problems_of("[" * 1500 + "]" * 1500)[0].startswith("the body is not JSON: ")
+    assert problems_of(b"\xff")[0].startswith("the body is not JSON: ")  # type: ignore[arg-type]
+    repeated = '{"lines": [{"sku": "AB", "quantity": 1}], "at": "2026-12-07T10:00:00Z", "at": "x"}'
+    assert problems_of(repeated)[0].startswith("at: ")  # the last one is validated first
+    twice = '{"lines": [{"sku": "AB", "quantity": 1, "sku": "AB"}], "at": "2026-12-07T10:00:00Z"}'
+    assert problems_of(twice) == [REPEATED_MEMBER]
+
+
+def test_history_is_read_laxly_so_older_and_newer_shapes_replay() -> None:
+    written = {**GOOD, "at": "2026-12-07T10:00:00+00:00", "added_later": {"x": 1}}
+    body = read(Body, written)
+    assert body.note is None and body.lines[0].quantity == 2
+    with pytest.raises(InvalidPayload) as raised:
+        read(Body, {"lines": []})
+    assert [p.split(":", 1)[0] for p in raised.value.problems] == ["lines", "at"]
+
+
+def test_timestamps_are_utc_whatever_offset_or_none_they_were_written_with() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    at = read(Body, {**GOOD, "at": datetime(2026, 12, 7, 12, tzinfo=plus_two)}).at
+    assert at == datetime(2026, 12, 7, 10, tzinfo=UTC) and at.tzinfo is UTC
+    naive = read(Body, {**GOOD, "at": "2026-12-07T10:00:00"}).at
+    assert naive.tzinfo is UTC
