@@ -8,8 +8,11 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from pydantic import Field
+
 from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderStatus
+from domain.payload import InvalidPayload, Model, read
 
 
 class Step(StrEnum):
@@ -162,17 +165,32 @@ DEFAULT_CANCEL_REASON = "cancelled on request"
 MAX_CANCEL_REASON = 200
 
 
+class CancelRequest(Model):
+    """The optional body of a cancel request (an order's or a monitor's), and the data of the
+    cancel event it raises: why, in the caller's words (trimmed, then cut to the limit)."""
+
+    reason: str | None = Field(
+        None, description=f"Why; its first {MAX_CANCEL_REASON} characters are kept."
+    )
+
+    @property
+    def effective_reason(self) -> str:
+        reason = (self.reason or "").strip()
+        return reason[:MAX_CANCEL_REASON] if reason else DEFAULT_CANCEL_REASON
+
+
 def cancel_reason(value: Any) -> str:
-    """The reason a `CancelOrder` event gives (JSON text or a dict), or a default one."""
+    """The reason a `CancelOrder` event gives (JSON text or a dict), or a default one. Event
+    data is read leniently: the SDK's raise_event may double-encode it as JSON text."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             value = None
-    reason = value.get("reason") if isinstance(value, dict) else None
-    if isinstance(reason, str) and reason.strip():
-        return reason.strip()[:MAX_CANCEL_REASON]
-    return DEFAULT_CANCEL_REASON
+    try:
+        return read(CancelRequest, value).effective_reason
+    except InvalidPayload:
+        return DEFAULT_CANCEL_REASON
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """What a job type is to the job API: how to start its jobs, recognise their ids and cancel them.
 
-A type plugs in its own validation and starter; the job API (triggers/jobs_http.py) handles
+A type plugs in its request model and starter; the job API (triggers/jobs_http.py) handles
 URLs, status codes and what callers may see. Types are listed in triggers/job_registry.py.
 """
 
@@ -14,15 +14,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from domain.payload import Model
 from triggers.order_cancel import CancelOutcome
-
-
-class InvalidJobRequest(ValueError):
-    """A start request the type can never run; `problems` names fields, never their values."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 class JobSubjectNotFound(LookupError):
@@ -31,7 +24,8 @@ class JobSubjectNotFound(LookupError):
 
 @dataclass(frozen=True)
 class StartRequest:
-    """A start request as the job API hands it to a type: the JSON body and where it came from."""
+    """A start request as the job API hands it to a type: its body, already read with the type's
+    request model (domain.payload.parse_request), and where it came from."""
 
     body: Any
     received_at: datetime
@@ -48,8 +42,8 @@ class StartedJob:
 
 
 StartJob = Callable[[df.DurableOrchestrationClient, StartRequest], Awaitable[StartedJob]]
-# (client, job id, the request's JSON body or None) -> what came of the request.
-CancelJob = Callable[[df.DurableOrchestrationClient, str, Any], Awaitable[CancelOutcome]]
+# (client, job id, the reason to give) -> what came of the request.
+CancelJob = Callable[[df.DurableOrchestrationClient, str, str], Awaitable[CancelOutcome]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +54,8 @@ class JobType:
     name: str
     orchestrator: str
     ids: re.Pattern[str]
+    # The start request's body; the job API reads it and the OpenAPI document describes it.
+    request: type[Model]
     start: StartJob
     cancel: CancelJob | None = None
 

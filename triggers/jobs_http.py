@@ -18,12 +18,12 @@ import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from adapters.telemetry import INSTANCE_ID, job_span
+from domain.payload import InvalidPayload, parse_request
 from triggers.correlation import InvalidCorrelationId, correlation_id
 from triggers.job_registry import JOB_TYPES, job_type_named, job_type_of
-from triggers.job_types import InvalidJobRequest, JobSubjectNotFound, JobType, StartRequest
-from triggers.order_cancel import CancelOutcome, cancel_request_problems
+from triggers.job_types import JobSubjectNotFound, JobType, StartRequest
+from triggers.order_cancel import CancelOutcome, cancel_request
 from triggers.problem_details import problem, problem_response
-from triggers.request_body import InvalidBody, json_body
 
 bp = df.Blueprint()
 
@@ -70,9 +70,9 @@ async def start_job(
             "The x-correlation-id header is not a valid correlation id.", [str(invalid)]
         )
     try:
-        body = json_body(req)
-    except InvalidBody as invalid:
-        return _invalid(invalid.detail, [])
+        body = parse_request(job_type.request, req.get_body() or b"")
+    except InvalidPayload as invalid:
+        return _invalid("The request has problems listed in errors.", invalid.problems)
     start = StartRequest(body, datetime.now(UTC), correlation)
     # The instance id is known once the type has started (or found) the job.
     with job_span(
@@ -83,7 +83,7 @@ async def start_job(
     ) as span:
         try:
             started = await job_type.start(client, start)
-        except InvalidJobRequest as invalid:
+        except InvalidPayload as invalid:  # a rule that needs more than the body (settings)
             return _invalid("The request has problems listed in errors.", invalid.problems)
         except JobSubjectNotFound as missing:
             return problem_response(problem(404, NOT_FOUND, "Not found", str(missing)))
@@ -138,13 +138,11 @@ async def jobs_cancel(
     if job_type is None:
         return _not_found()
     try:
-        body = json_body(req, optional=True)
-    except InvalidBody as invalid:
-        return _invalid(invalid.detail, [])
-    if problems := cancel_request_problems(body):
-        return _invalid("The body has problems listed in errors.", problems)
+        cancel = cancel_request(req)
+    except InvalidPayload as invalid:
+        return _invalid("The body has problems listed in errors.", invalid.problems)
     outcome = (
-        await job_type.cancel(client, job_id, body)
+        await job_type.cancel(client, job_id, cancel.effective_reason)
         if job_type.cancel is not None
         else CancelOutcome.NOT_CANCELLABLE
     )

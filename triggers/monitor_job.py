@@ -26,7 +26,7 @@ from domain.monitors import (
 )
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
 from triggers.job_types import InvalidJobRequest, JobType, StartedJob, StartRequest
-from triggers.order_cancel import CancelOutcome, cancel_reason_from
+from triggers.order_cancel import CancelOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ async def start_monitor_job(
 
 
 async def cancel_monitor_job(
-    client: df.DurableOrchestrationClient, job_id: str, body: Any
+    client: df.DurableOrchestrationClient, job_id: str, reason: str
 ) -> CancelOutcome:
     """Raise CancelMonitor on a running monitor; it ends "cancelled" at its next step."""
     status = await client.get_status(job_id)
@@ -75,7 +75,7 @@ async def cancel_monitor_job(
     runtime = status.runtime_status.value if status.runtime_status else "Pending"
     if runtime not in CANCELLABLE:
         return CancelOutcome.NOT_CANCELLABLE
-    await client.raise_event(job_id, CANCEL_EVENT, {"reason": cancel_reason_from(body)})
+    await client.raise_event(job_id, CANCEL_EVENT, {"reason": reason})
     logger.info("Cancellation requested for monitor %s", job_id)
     return CancelOutcome.REQUESTED
 

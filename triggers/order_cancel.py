@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
-
 import azure.durable_functions as df
+import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from domain.fulfilment import DEFAULT_CANCEL_REASON, MAX_CANCEL_REASON, NOT_CANCELLABLE
+from domain.fulfilment import NOT_CANCELLABLE, CancelRequest
 from domain.orders import ORDER_ID, instance_id_for
+from domain.payload import parse_request
 from orchestrators.cancellation import CANCEL_EVENT
 
 logger = logging.getLogger(__name__)
@@ -45,28 +45,14 @@ def step_of(status: DurableOrchestrationStatus) -> str | None:
     return custom.get("step") if isinstance(custom, dict) else None
 
 
-def cancel_request_problems(body: Any) -> list[str]:
-    """What is wrong with a cancel request's optional body: None (no body) or {"reason"?: str}."""
-    if body is None:
-        return []
-    if not isinstance(body, dict):
-        return ["the body must be a JSON object with an optional reason"]
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        return [f"reason: a text (its first {MAX_CANCEL_REASON} characters are kept)"]
-    return []
-
-
-def cancel_reason_from(body: Any) -> str:
-    """The optional {"reason": str} of a cancel request, trimmed, or the default reason."""
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if not isinstance(reason, str) or not reason.strip():
-        return DEFAULT_CANCEL_REASON
-    return reason.strip()[:MAX_CANCEL_REASON]
+def cancel_request(req: func.HttpRequest) -> CancelRequest:
+    """The request's optional body (none, or whitespace only, is a request without a reason)."""
+    raw = req.get_body() or b""
+    return parse_request(CancelRequest, raw) if raw.strip() else CancelRequest()
 
 
 async def request_cancellation(
-    client: df.DurableOrchestrationClient, order_id: str, body: Any
+    client: df.DurableOrchestrationClient, order_id: str, reason: str
 ) -> CancelOutcome:
     """Raise CancelOrder on a running order that has not started shipping.
 
@@ -78,7 +64,7 @@ async def request_cancellation(
     if runtime_status_of(status) not in RUNNING or step_of(status) in NOT_CANCELLABLE:
         return CancelOutcome.NOT_CANCELLABLE
     await client.raise_event(
-        instance_id_for(order_id), CANCEL_EVENT, {"reason": cancel_reason_from(body)}
+        instance_id_for(order_id), CANCEL_EVENT, {"reason": reason}
     )
     logger.info("Cancellation requested for order %s", order_id)
     return CancelOutcome.REQUESTED

@@ -14,11 +14,12 @@ import app_config
 from domain.approval_tokens import InvalidApprovalToken, TokenForAnotherOrder, verify
 from domain.fulfilment import AWAITING_DECISION
 from domain.orders import instance_id_for
+from domain.payload import InvalidPayload
 from orchestrators.approval import APPROVAL_EVENT
 from triggers.order_cancel import (
     RUNNING,
     CancelOutcome,
-    cancel_request_problems,
+    cancel_request,
     find_order,
     request_cancellation,
     runtime_status_of,
@@ -57,12 +58,11 @@ async def orders_cancel(
     """
     order_id = req.route_params.get("order_id", "")
     try:
-        body = json_body(req, optional=True)
-    except InvalidBody as invalid:
-        return _invalid("Invalid cancellation", invalid.detail, [])
-    if problems := cancel_request_problems(body):
-        return _invalid("Invalid cancellation", "The body has problems listed in errors.", problems)
-    outcome = await request_cancellation(client, order_id, body)
+        cancel = cancel_request(req)
+    except InvalidPayload as invalid:
+        detail = "The body has problems listed in errors."
+        return _invalid("Invalid cancellation", detail, invalid.problems)
+    outcome = await request_cancellation(client, order_id, cancel.effective_reason)
     if outcome is CancelOutcome.NOT_FOUND:
         return _not_found()
     if outcome is CancelOutcome.NOT_CANCELLABLE:

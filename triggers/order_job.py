@@ -37,10 +37,10 @@ async def start_order_job(
 
 
 async def cancel_order_job(
-    client: df.DurableOrchestrationClient, job_id: str, body: Any
+    client: df.DurableOrchestrationClient, job_id: str, reason: str
 ) -> CancelOutcome:
     """The same as POST /api/orders/{order_id}/cancel: an event the workflow compensates for."""
-    return await request_cancellation(client, job_id.removeprefix(_PREFIX), body)
+    return await request_cancellation(client, job_id.removeprefix(_PREFIX), reason)
 
 
 ORDER_JOB = JobType(
