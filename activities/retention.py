@@ -9,40 +9,43 @@ can purge, and the timer holds one.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import azure.functions as func
 
 from adapters.errors import storage_errors
 from adapters.report_store import ReportAdapters, report_adapters
 from domain.failures import PermanentFailure
-from domain.reports import parse_report_day
-from domain.retention import CLAIM_PREFIX, claim_is_expired, report_is_expired
+from domain.payload import InvalidPayload, Model, read
+from domain.retention import (
+    CLAIM_PREFIX,
+    ClaimsPage,
+    DeleteClaimsInput,
+    DeleteReportsInput,
+    ReportsDeleted,
+    claim_is_expired,
+    report_is_expired,
+)
 
 logger = logging.getLogger(__name__)
 
 LIST_PAGE_SIZE = 500
+M = TypeVar("M", bound=Model)
 
 bp = func.Blueprint()
 
 
-def _moment(payload: Any, field: str, activity: str) -> datetime:
+def _input(model: type[M], payload: Any, activity: str) -> M:
+    """The activity's input; one that can never be read fails permanently (no retry helps)."""
     try:
-        moment = datetime.fromisoformat(payload[field])
-    except (KeyError, TypeError, ValueError) as error:
-        raise PermanentFailure(f"invalid {activity} input: {field} must be a time") from error
-    if moment.tzinfo is None:
-        raise PermanentFailure(f"invalid {activity} input: {field} needs a UTC offset")
-    return moment
+        return read(model, payload)
+    except InvalidPayload as error:
+        raise PermanentFailure(f"invalid {activity} input: {error}") from error
 
 
 def delete_old_reports(payload: Any, adapters: ReportAdapters) -> dict[str, Any]:
     """Delete `<day>.json|csv` for days before `before_day`; other blobs stay."""
-    try:
-        before_day = parse_report_day(payload["before_day"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise PermanentFailure(f"invalid delete_old_reports input: {error}") from error
+    before_day = _input(DeleteReportsInput, payload, "delete_old_reports").before_day
     sweeper, token, deleted = adapters.reports.sweeper, None, 0
     with storage_errors("delete_old_reports"):
         while True:
@@ -53,16 +56,16 @@ def delete_old_reports(payload: Any, adapters: ReportAdapters) -> dict[str, Any]
             if token is None:
                 break
     logger.info("Deleted %d report blobs about days before %s", deleted, before_day)
-    return {"deleted": deleted}
+    return ReportsDeleted(deleted=deleted).dump()
 
 
 def delete_old_claims(payload: Any, adapters: ReportAdapters) -> dict[str, Any]:
     """One page of `customers/` claim-check blobs: delete those written before `before`
-    whose order is over or unknown. Returns {deleted, listed, next_token}."""
-    before = _moment(payload, "before", "delete_old_claims")
-    token = payload.get("token")
+    whose order is over or unknown. Returns ClaimsPage: {deleted, listed, next_token}."""
+    request = _input(DeleteClaimsInput, payload, "delete_old_claims")
+    before = request.before
     with storage_errors("delete_old_claims"):
-        page = adapters.claims.page(CLAIM_PREFIX, token, LIST_PAGE_SIZE)
+        page = adapters.claims.page(CLAIM_PREFIX, request.token, LIST_PAGE_SIZE)
         old = []
         for entry in page.entries:
             if entry.last_modified >= before:
@@ -73,7 +76,7 @@ def delete_old_claims(payload: Any, adapters: ReportAdapters) -> dict[str, Any]:
             if claim_is_expired(entry.last_modified, before, status):
                 old.append(entry.name)
         deleted = adapters.claims.delete(old)
-    return {"deleted": deleted, "listed": len(page.entries), "next_token": page.next_token}
+    return ClaimsPage(deleted=deleted, listed=len(page.entries), next_token=page.next_token).dump()
 
 
 @bp.activity_trigger(input_name="payload")

@@ -12,7 +12,9 @@ from typing import Any
 import azure.functions as func
 
 from adapters import telemetry
-from domain.supervision import Action, Decision
+from domain.failures import PermanentFailure
+from domain.payload import InvalidPayload, read
+from domain.supervision import Action, SupervisionReport
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,10 @@ bp = func.Blueprint()
 
 def report(payload: Any) -> dict[str, int]:
     """Log each decision with ids, step and durations only; count them by finding and action."""
-    decisions = [Decision.from_dict(item) for item in (payload or {}).get("decisions", [])]
+    try:
+        decisions = read(SupervisionReport, payload or {}).decisions
+    except InvalidPayload as error:  # the same input fails every time: no retry can help
+        raise PermanentFailure(f"invalid {REPORT_ACTIVITY} input: {error}") from error
     for decision in decisions:
         job = decision.job
         level = logging.WARNING if decision.action is Action.REPORT else logging.ERROR
@@ -46,7 +51,7 @@ def report(payload: Any) -> dict[str, int]:
                 job.runtime_status,
                 job.step or "-",
                 decision.action,
-                extra={"supervision": decision.to_dict()},
+                extra={"supervision": decision.dump()},
             )
         telemetry.record_supervision(
             job.orchestrator, str(decision.finding), str(decision.action), "found"

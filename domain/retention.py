@@ -1,4 +1,5 @@
-"""Retention rules: how old is too old, and what may never be deleted (a running instance).
+"""Retention rules: how old is too old, and what may never be deleted (a running instance);
+the retention orchestration's input, output and activity payloads.
 
 Purging by created time with no status filter would also delete running instances (the Azure
 Storage provider drops a filter without terminal statuses), so the statuses are fixed here and
@@ -9,8 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from domain.payload import Model, Timestamp, WholeNumber
 
 # The only statuses a purge may name: an instance in any of them will never run again.
 PURGEABLE_STATUSES = ("Completed", "Failed", "Terminated")
@@ -31,30 +36,33 @@ def purge_statuses(statuses: tuple[str, ...] = PURGEABLE_STATUSES) -> tuple[str,
     return statuses
 
 
-@dataclass(frozen=True)
-class RetentionPolicy:
+Days = Annotated[WholeNumber, Field(ge=1, description="A whole number of days, at least 1.")]
+Count = Annotated[WholeNumber, Field(ge=0)]
+
+
+def _calendar_day(text: str) -> str:
+    date.fromisoformat(text)  # a ValueError names no value: "month must be in 1..12"
+    return text
+
+
+# A UTC calendar day written yyyy-MM-dd, as report blobs are named.
+Day = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_day)]
+
+
+class _NullsWritten(Model):
+    """Writes absent values as null, as the hand-written payloads did and recorded histories
+    hold them: the retention activities' inputs must stay byte for byte what they were."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class RetentionPolicy(Model):
     """Ages in days: instance history, report blobs, claim-check blobs (personal data)."""
 
-    instance_days: int = 30
-    report_days: int = 90
-    claim_days: int = 30
-
-    def __post_init__(self) -> None:
-        for name in ("instance_days", "report_days", "claim_days"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a whole number of days, at least 1")
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "instance_days": self.instance_days,
-            "report_days": self.report_days,
-            "claim_days": self.claim_days,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RetentionPolicy:
-        return cls(int(data["instance_days"]), int(data["report_days"]), int(data["claim_days"]))
+    instance_days: Days = 30
+    report_days: Days = 90
+    claim_days: Days = 30
 
 
 @dataclass(frozen=True)
@@ -97,46 +105,49 @@ def claim_is_expired(last_modified: datetime, before: datetime, order_status: st
 _FINAL_ORDER_STATUSES = frozenset({"Completed", "Rejected", "Cancelled", "Failed"})
 
 
-@dataclass(frozen=True)
-class RetentionRun:
+class RetentionRun(_NullsWritten):
     """The retention orchestration's input (and its state across continue-as-new)."""
 
-    as_of: str
+    as_of: Timestamp = Field(description="The run's moment: every age counts back from it.")
     policy: RetentionPolicy = RetentionPolicy()
-    claims_token: str | None = None
-    claims_deleted: int = 0
-    pages: int = 0
-    purged: int | None = None
-    reports_deleted: int | None = None
+    claims_token: str | None = Field(None, description="Where the claim listing goes on.")
+    claims_deleted: Count = 0
+    pages: Count = 0
+    purged: Count | None = Field(None, description="What the timer purged before the run.")
+    reports_deleted: Count | None = Field(None, description="None until reports are swept.")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of,
-            "policy": self.policy.to_dict(),
-            "claims_token": self.claims_token,
-            "claims_deleted": self.claims_deleted,
-            "pages": self.pages,
-            "purged": self.purged,
-            "reports_deleted": self.reports_deleted,
-        }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RetentionRun:
-        if not isinstance(data, dict) or not isinstance(data.get("as_of"), str):
-            raise ValueError("the retention input needs as_of (an ISO 8601 time)")
-        datetime.fromisoformat(data["as_of"])
-        policy = data.get("policy")
-        return cls(
-            as_of=data["as_of"],
-            policy=RetentionPolicy.from_dict(policy) if policy else RetentionPolicy(),
-            claims_token=data.get("claims_token"),
-            claims_deleted=int(data.get("claims_deleted", 0)),
-            pages=int(data.get("pages", 0)),
-            purged=data.get("purged"),
-            reports_deleted=data.get("reports_deleted"),
-        )
+class RetentionSummary(_NullsWritten):
+    """The retention orchestration's output: the whole clean-up in numbers."""
 
-    @property
-    def moment(self) -> datetime:
-        moment = datetime.fromisoformat(self.as_of)
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    as_of: Timestamp
+    purged: Count | None = None
+    reports_deleted: Count | None = None
+    claims_deleted: Count = 0
+
+
+class DeleteReportsInput(Model):
+    """`delete_expired_reports`: report blobs about days before this one go."""
+
+    before_day: Day
+
+
+class DeleteClaimsInput(_NullsWritten):
+    """`delete_expired_claims`: one listing page of claim-check blobs written before `before`."""
+
+    before: Timestamp
+    token: str | None = Field(None, description="The listing's next page; None: the first.")
+
+
+class ReportsDeleted(Model):
+    """`delete_expired_reports`' result."""
+
+    deleted: Count
+
+
+class ClaimsPage(_NullsWritten):
+    """`delete_expired_claims`' result: what one page held and where the listing goes on."""
+
+    deleted: Count
+    listed: Count
+    next_token: str | None = None

@@ -17,15 +17,18 @@ The policy, in order of escalation (docs/operations.md, "Stuck jobs"):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, PlainSerializer, model_validator
+
+from domain.payload import Model, Timestamp
 
 
 class SupervisionError(ValueError):
-    """A policy or a snapshot that cannot be used; the message names what is wrong."""
+    """A setting that cannot be used; the message names the setting and what is wrong."""
 
 
 class Action(StrEnum):
@@ -51,154 +54,118 @@ FAILED = "Failed"
 WATCHED_STATUSES = (RUNNING, PENDING, FAILED)
 
 
-@dataclass(frozen=True)
-class JobRule:
+Seconds = Annotated[float, Field(gt=0)]
+# A set of names, written sorted so the same set is always the same JSON.
+Names = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str], when_used="json")]
+
+
+class _NullsWritten(Model):
+    """Writes absent values as null, as the hand-written payloads did and recorded histories
+    hold them: the report activity's input must stay byte for byte what it was."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class JobRule(_NullsWritten):
     """How one orchestrator is supervised; `expected` is how long a healthy run may take."""
 
-    orchestrator: str
-    expected: timedelta
+    orchestrator: Annotated[str, Field(min_length=1)]
+    expected_seconds: Seconds
     cancel_event: str | None = None
-    # Custom-status steps at which the cancel event must not be sent (e.g. goods shipped).
-    not_cancellable_steps: frozenset[str] = frozenset()
-    # Terminate once overdue by this much more; None: never terminate automatically.
-    terminate_after: timedelta | None = None
+    not_cancellable_steps: Names = Field(
+        frozenset(), description="Custom-status steps at which the cancel event is not sent."
+    )
+    terminate_after_seconds: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Terminate once overdue by this much more; None: never."
+    )
     rewind_failed: bool = False
 
-    def __post_init__(self) -> None:
-        if not self.orchestrator:
-            raise SupervisionError("a job rule needs an orchestrator name")
-        if self.expected <= timedelta(0):
-            raise SupervisionError(f"{self.orchestrator}: the expected duration must be > 0")
-        if self.terminate_after is not None and self.terminate_after < timedelta(0):
-            raise SupervisionError(f"{self.orchestrator}: terminate_after must not be negative")
+    @property
+    def expected(self) -> timedelta:
+        return timedelta(seconds=self.expected_seconds)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "orchestrator": self.orchestrator,
-            "expected_seconds": self.expected.total_seconds(),
-            "cancel_event": self.cancel_event,
-            "not_cancellable_steps": sorted(self.not_cancellable_steps),
-            "terminate_after_seconds": (
-                None if self.terminate_after is None else self.terminate_after.total_seconds()
-            ),
-            "rewind_failed": self.rewind_failed,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JobRule:
-        after = data.get("terminate_after_seconds")
-        return cls(
-            orchestrator=data["orchestrator"],
-            expected=timedelta(seconds=float(data["expected_seconds"])),
-            cancel_event=data.get("cancel_event"),
-            not_cancellable_steps=frozenset(data.get("not_cancellable_steps") or ()),
-            terminate_after=None if after is None else timedelta(seconds=float(after)),
-            rewind_failed=bool(data.get("rewind_failed")),
-        )
+    @property
+    def terminate_after(self) -> timedelta | None:
+        after = self.terminate_after_seconds
+        return None if after is None else timedelta(seconds=after)
 
 
-@dataclass(frozen=True)
-class SupervisionPolicy:
+class SupervisionPolicy(_NullsWritten):
     """Rules per orchestrator, a default for the rest, and the limits that apply to all."""
 
-    rules: Mapping[str, JobRule] = field(default_factory=dict)
-    default_expected: timedelta = timedelta(hours=24)
-    max_pending: timedelta = timedelta(minutes=30)
-    # Failed instances older than this are history, never rewound.
-    rewind_window: timedelta = timedelta(hours=1)
-    # Instances the supervisor never touches (its own instance).
-    exempt: frozenset[str] = frozenset()
+    rules: tuple[JobRule, ...] = ()
+    default_expected_seconds: Seconds = 86400.0
+    max_pending_seconds: Seconds = 1800.0
+    rewind_window_seconds: Seconds = Field(
+        3600.0, description="Failed instances older than this are never rewound."
+    )
+    exempt: Names = Field(
+        frozenset(), description="Instances never touched (the supervisor's own)."
+    )
 
-    def __post_init__(self) -> None:
-        for name, limit in (
-            ("default_expected", self.default_expected),
-            ("max_pending", self.max_pending),
-            ("rewind_window", self.rewind_window),
-        ):
-            if limit <= timedelta(0):
-                raise SupervisionError(f"{name} must be a positive duration")
+    @model_validator(mode="after")
+    def _one_rule_per_orchestrator(self) -> SupervisionPolicy:
+        names = [rule.orchestrator for rule in self.rules]
+        if len(set(names)) != len(names):
+            raise ValueError("rules: each orchestrator at most once")
+        return self
+
+    @property
+    def default_expected(self) -> timedelta:
+        return timedelta(seconds=self.default_expected_seconds)
+
+    @property
+    def max_pending(self) -> timedelta:
+        return timedelta(seconds=self.max_pending_seconds)
+
+    @property
+    def rewind_window(self) -> timedelta:
+        return timedelta(seconds=self.rewind_window_seconds)
 
     def rule_for(self, orchestrator: str) -> JobRule:
         """The orchestrator's rule; unknown orchestrators are only reported, never acted on."""
-        rule = self.rules.get(orchestrator)
-        return rule if rule is not None else JobRule(orchestrator, self.default_expected)
+        for rule in self.rules:
+            if rule.orchestrator == orchestrator:
+                return rule
+        return JobRule(orchestrator=orchestrator, expected_seconds=self.default_expected_seconds)
 
     @property
     def shortest_limit(self) -> timedelta:
         """No instance younger than this can be picked: the listing may skip newer ones."""
         limits = [self.max_pending, self.default_expected, self.rewind_window]
-        limits += [rule.expected for rule in self.rules.values()]
+        limits += [rule.expected for rule in self.rules]
         return min(limits)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rules": [rule.to_dict() for rule in self.rules.values()],
-            "default_expected_seconds": self.default_expected.total_seconds(),
-            "max_pending_seconds": self.max_pending.total_seconds(),
-            "rewind_window_seconds": self.rewind_window.total_seconds(),
-            "exempt": sorted(self.exempt),
-        }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SupervisionPolicy:
-        rules = [JobRule.from_dict(item) for item in data.get("rules") or ()]
-        return cls(
-            rules={rule.orchestrator: rule for rule in rules},
-            default_expected=timedelta(seconds=float(data["default_expected_seconds"])),
-            max_pending=timedelta(seconds=float(data["max_pending_seconds"])),
-            rewind_window=timedelta(seconds=float(data["rewind_window_seconds"])),
-            exempt=frozenset(data.get("exempt") or ()),
-        )
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
+class JobSnapshot(_NullsWritten):
     """What the supervisor knows about one instance: ids, status and times; never its data."""
 
     instance_id: str
     orchestrator: str
     runtime_status: str
-    created_at: datetime
-    last_updated_at: datetime
+    created_at: Timestamp
+    last_updated_at: Timestamp
     step: str | None = None
 
-    def __post_init__(self) -> None:
-        for moment in (self.created_at, self.last_updated_at):
-            if moment.tzinfo is None:
-                raise SupervisionError(f"{self.instance_id}: times must carry a time zone")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "instance_id": self.instance_id,
-            "orchestrator": self.orchestrator,
-            "runtime_status": self.runtime_status,
-            "created_at": self.created_at.isoformat(),
-            "last_updated_at": self.last_updated_at.isoformat(),
-            "step": self.step,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JobSnapshot:
-        return cls(
-            instance_id=data["instance_id"],
-            orchestrator=data["orchestrator"],
-            runtime_status=data["runtime_status"],
-            created_at=datetime.fromisoformat(data["created_at"]),
-            last_updated_at=datetime.fromisoformat(data["last_updated_at"]),
-            step=data.get("step"),
-        )
-
-
-@dataclass(frozen=True)
-class Decision:
+class Decision(_NullsWritten):
     """One job and what to do about it; `age` is how long it has been running (or failed)."""
 
     job: JobSnapshot
     finding: Finding
     action: Action
-    age: timedelta
-    limit: timedelta
+    age_seconds: float
+    limit_seconds: float
     cancel_event: str | None = None
+
+    @property
+    def age(self) -> timedelta:
+        return timedelta(seconds=self.age_seconds)
+
+    @property
+    def limit(self) -> timedelta:
+        return timedelta(seconds=self.limit_seconds)
 
     @property
     def reason(self) -> str:
@@ -213,26 +180,27 @@ class Decision:
             f"(limit {_round(self.limit)})"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job.to_dict(),
-            "finding": str(self.finding),
-            "action": str(self.action),
-            "age_seconds": self.age.total_seconds(),
-            "limit_seconds": self.limit.total_seconds(),
-            "cancel_event": self.cancel_event,
-        }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
-        return cls(
-            job=JobSnapshot.from_dict(data["job"]),
-            finding=Finding(data["finding"]),
-            action=Action(data["action"]),
-            age=timedelta(seconds=float(data["age_seconds"])),
-            limit=timedelta(seconds=float(data["limit_seconds"])),
-            cancel_event=data.get("cancel_event"),
-        )
+class SupervisorRun(_NullsWritten):
+    """The supervisor orchestration's input: the policy and the snapshot the timer took."""
+
+    policy: SupervisionPolicy
+    jobs: tuple[JobSnapshot, ...] = ()
+
+
+class SupervisionReport(_NullsWritten):
+    """`report_supervision`'s input: the decisions to log and count."""
+
+    decisions: tuple[Decision, ...] = ()
+
+
+class SupervisorResult(_NullsWritten):
+    """The supervisor orchestration's output: how many jobs it checked, and its decisions
+    (oldest first), measured at `at` on the task hub's clock."""
+
+    checked: Annotated[int, Field(ge=0)]
+    decisions: tuple[Decision, ...] = ()
+    at: Timestamp
 
 
 def _round(duration: timedelta) -> str:
@@ -247,7 +215,7 @@ def decide(job: JobSnapshot, policy: SupervisionPolicy, now: datetime) -> Decisi
     if job.runtime_status == FAILED:
         age = now - job.last_updated_at
         if rule.rewind_failed and age <= policy.rewind_window:
-            return Decision(job, Finding.FAILED, Action.REWIND, age, policy.rewind_window)
+            return _decision(job, Finding.FAILED, Action.REWIND, age, policy.rewind_window)
         return None
     if job.runtime_status == PENDING:
         finding, limit = Finding.STUCK_PENDING, policy.max_pending
@@ -259,16 +227,34 @@ def decide(job: JobSnapshot, policy: SupervisionPolicy, now: datetime) -> Decisi
     if age <= limit:
         return None
     if rule.terminate_after is not None and age > limit + rule.terminate_after:
-        return Decision(job, finding, Action.TERMINATE, age, limit)
+        return _decision(job, finding, Action.TERMINATE, age, limit)
     if rule.cancel_event is not None and job.step not in rule.not_cancellable_steps:
-        return Decision(job, finding, Action.CANCEL, age, limit, rule.cancel_event)
-    return Decision(job, finding, Action.REPORT, age, limit)
+        return _decision(job, finding, Action.CANCEL, age, limit, rule.cancel_event)
+    return _decision(job, finding, Action.REPORT, age, limit)
+
+
+def _decision(
+    job: JobSnapshot,
+    finding: Finding,
+    action: Action,
+    age: timedelta,
+    limit: timedelta,
+    cancel_event: str | None = None,
+) -> Decision:
+    return Decision(
+        job=job,
+        finding=finding,
+        action=action,
+        age_seconds=age.total_seconds(),
+        limit_seconds=limit.total_seconds(),
+        cancel_event=cancel_event,
+    )
 
 
 def plan(jobs: Iterable[JobSnapshot], policy: SupervisionPolicy, now: datetime) -> list[Decision]:
     """A decision for every job that needs one, oldest first."""
     decisions = [d for job in jobs if (d := decide(job, policy, now)) is not None]
-    return sorted(decisions, key=lambda d: (-d.age, d.job.instance_id))
+    return sorted(decisions, key=lambda d: (-d.age_seconds, d.job.instance_id))
 
 
 def parse_durations(text: str, setting: str) -> dict[str, timedelta]:

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from domain.retention import RetentionRun, cutoffs
+from domain.payload import read
+from domain.retention import (
+    ClaimsPage,
+    DeleteClaimsInput,
+    DeleteReportsInput,
+    ReportsDeleted,
+    RetentionRun,
+    RetentionSummary,
+    cutoffs,
+)
 from domain.retry import RetryPolicy
 from orchestrators.retry import call_activity_with_backoff
 
@@ -33,46 +41,48 @@ bp = df.Blueprint()
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def retention(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: RetentionRun.to_dict(); output {as_of, purged, reports_deleted, claims_deleted}."""
-    run = RetentionRun.from_dict(context.get_input())
-    limits = cutoffs(run.moment, run.policy)
+    """Input: RetentionRun; output: RetentionSummary."""
+    run = read(RetentionRun, context.get_input())
+    limits = cutoffs(run.as_of, run.policy)
 
     if run.reports_deleted is None:
         context.set_custom_status({"step": "deleting reports"})
         reports = yield from call_activity_with_backoff(
             context,
             "delete_expired_reports",
-            {"before_day": limits.reports_before_day},
+            DeleteReportsInput(before_day=limits.reports_before_day).dump(),
             STEP_RETRY,
         )
-        run = replace(run, reports_deleted=int(reports["deleted"]))
+        run = run.model_copy(update={"reports_deleted": read(ReportsDeleted, reports).deleted})
 
     context.set_custom_status({"step": "deleting claim checks"})
     for _ in range(CLAIM_PAGES_PER_EXECUTION):
         page = yield from call_activity_with_backoff(
             context,
             "delete_expired_claims",
-            {"before": limits.claims_before.isoformat(), "token": run.claims_token},
+            DeleteClaimsInput(before=limits.claims_before, token=run.claims_token).dump(),
             STEP_RETRY,
         )
-        run = replace(
-            run,
-            claims_token=page["next_token"],
-            claims_deleted=run.claims_deleted + int(page["deleted"]),
-            pages=run.pages + 1,
+        swept = read(ClaimsPage, page)
+        run = run.model_copy(
+            update={
+                "claims_token": swept.next_token,
+                "claims_deleted": run.claims_deleted + swept.deleted,
+                "pages": run.pages + 1,
+            }
         )
         if run.claims_token is None:
             break
     else:
-        context.continue_as_new(run.to_dict())  # more pages: a fresh, short history
+        context.continue_as_new(run.dump())  # more pages: a fresh, short history
         return None
 
-    summary = {
-        "as_of": run.as_of,
-        "purged": run.purged,
-        "reports_deleted": run.reports_deleted,
-        "claims_deleted": run.claims_deleted,
-    }
+    summary = RetentionSummary(
+        as_of=run.as_of,
+        purged=run.purged,
+        reports_deleted=run.reports_deleted,
+        claims_deleted=run.claims_deleted,
+    ).dump()
     context.set_custom_status({"step": "done"})
     if not context.is_replaying:
         logger.info("Retention %s done: %s", context.instance_id, summary)

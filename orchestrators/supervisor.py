@@ -16,7 +16,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.supervision import REPORT_ACTIVITY
-from domain.supervision import JobSnapshot, SupervisionPolicy, plan
+from domain.payload import read
+from domain.supervision import SupervisionReport, SupervisorResult, SupervisorRun, plan
 
 ORCHESTRATOR = "supervise_jobs"
 
@@ -25,15 +26,13 @@ bp = df.Blueprint()
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def supervise_jobs(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: {"policy": SupervisionPolicy.to_dict(), "jobs": [JobSnapshot.to_dict()]}."""
-    run = context.get_input() or {}
-    policy = SupervisionPolicy.from_dict(run["policy"])
-    jobs = [JobSnapshot.from_dict(item) for item in run.get("jobs", [])]
+    """Input: SupervisorRun; output: SupervisorResult."""
+    run = read(SupervisorRun, context.get_input())
     now = context.current_utc_datetime
     if now.tzinfo is None:  # the SDK's timestamps hold UTC
         now = now.replace(tzinfo=UTC)
-    decisions = [d.to_dict() for d in plan(jobs, policy, now)]
+    decisions = tuple(plan(run.jobs, run.policy, now))
     if decisions:
-        yield context.call_activity(REPORT_ACTIVITY, {"decisions": decisions})
-    context.set_custom_status({"checked": len(jobs), "found": len(decisions)})
-    return {"checked": len(jobs), "decisions": decisions, "at": now.isoformat()}
+        yield context.call_activity(REPORT_ACTIVITY, SupervisionReport(decisions=decisions).dump())
+    context.set_custom_status({"checked": len(run.jobs), "found": len(decisions)})
+    return SupervisorResult(checked=len(run.jobs), decisions=decisions, at=now).dump()

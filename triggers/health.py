@@ -8,12 +8,12 @@ import azure.functions as func
 
 import app_config
 from adapters.storage_probe import storage_probe
-from domain.health import CheckResult, compose_report, run_check
+from domain.health import HealthCheck, compose_report, run_check
 
 bp = func.Blueprint()
 
 
-def _check_storage() -> CheckResult:
+def _check_storage() -> tuple[str, HealthCheck]:
     def probe() -> None:
         # Settings are read inside the probe so that a bad value shows up as a failed check.
         timeout = app_config.health_timeout_seconds()
@@ -25,10 +25,11 @@ def _check_storage() -> CheckResult:
 @bp.function_name("health")
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    """Anonymous on purpose: probes carry no keys. The body holds no secrets or stack traces."""
+    """Anonymous on purpose: probes carry no keys. The body (domain.health.HealthReport) holds no
+    secrets or stack traces."""
     report = compose_report(app_config.app_version(), [_check_storage()])
     return func.HttpResponse(
-        body=json.dumps(report.to_dict()),
+        body=json.dumps(report.dump()),
         status_code=report.http_status,
         mimetype="application/json",
         headers={"Cache-Control": "no-store"},

@@ -63,8 +63,8 @@ async def run_retention(
     Purging again on a repeated tick is harmless: what is gone stays gone.
     """
     purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
-    run = RetentionRun(as_of.isoformat(), policy, purged=purged)
-    return await start_single_run(client, ORCHESTRATOR, run_instance_id(as_of), run.to_dict())
+    run = RetentionRun(as_of=as_of, policy=policy, purged=purged)
+    return await start_single_run(client, ORCHESTRATOR, run_instance_id(as_of), run.dump())
 
 
 def run_instance_id(as_of: datetime) -> str:

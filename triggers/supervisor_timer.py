@@ -24,6 +24,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 import app_config
 from adapters import telemetry
 from domain.fulfilment import NOT_CANCELLABLE
+from domain.payload import read
 from domain.supervision import (
     FAILED,
     PENDING,
@@ -33,6 +34,8 @@ from domain.supervision import (
     JobRule,
     JobSnapshot,
     SupervisionPolicy,
+    SupervisorResult,
+    SupervisorRun,
 )
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR as ORDER_ORCHESTRATOR
@@ -60,24 +63,25 @@ def supervision_policy(settings: app_config.SupervisorSettings) -> SupervisionPo
     expected = {name: limit.total_seconds() for name, limit in DEFAULT_EXPECTED.items()}
     expected.update(settings.expected_seconds)
     names = set(expected) | set(settings.terminate_after_seconds) | set(settings.rewind)
-    rules = {}
+    rules = []
     for name in sorted(names):
-        after = settings.terminate_after_seconds.get(name)
         is_order = name == ORDER_ORCHESTRATOR
-        rules[name] = JobRule(
-            orchestrator=name,
-            expected=timedelta(seconds=expected.get(name, settings.default_expected_seconds)),
-            cancel_event=CANCEL_EVENT if is_order else None,
-            not_cancellable_steps=frozenset(str(s) for s in NOT_CANCELLABLE)
-            if is_order
-            else frozenset(),
-            terminate_after=None if after is None else timedelta(seconds=after),
-            rewind_failed=name in settings.rewind,
+        rules.append(
+            JobRule(
+                orchestrator=name,
+                expected_seconds=expected.get(name, settings.default_expected_seconds),
+                cancel_event=CANCEL_EVENT if is_order else None,
+                not_cancellable_steps=frozenset(str(s) for s in NOT_CANCELLABLE)
+                if is_order
+                else frozenset(),
+                terminate_after_seconds=settings.terminate_after_seconds.get(name),
+                rewind_failed=name in settings.rewind,
+            )
         )
     return SupervisionPolicy(
-        rules=rules,
-        default_expected=timedelta(seconds=settings.default_expected_seconds),
-        max_pending=timedelta(seconds=settings.max_pending_seconds),
+        rules=tuple(rules),
+        default_expected_seconds=settings.default_expected_seconds,
+        max_pending_seconds=settings.max_pending_seconds,
         exempt=frozenset({INSTANCE_ID}),
     )
 
@@ -91,7 +95,14 @@ def snapshot(status: DurableOrchestrationStatus) -> JobSnapshot | None:
     custom = status.custom_status
     step = custom.get("step") if isinstance(custom, dict) else None
     runtime = status.runtime_status.value if status.runtime_status else PENDING
-    return JobSnapshot(status.instance_id, status.name, runtime, created, updated, step)
+    return JobSnapshot(
+        instance_id=status.instance_id,
+        orchestrator=status.name,
+        runtime_status=runtime,
+        created_at=created,
+        last_updated_at=updated,
+        step=step if isinstance(step, str) else None,
+    )
 
 
 def _aware(moment: datetime) -> datetime:
@@ -104,7 +115,7 @@ async def list_jobs(
     """The instances the policy may act on. The SDK reads one page of the extension's
     listing, so a very large backlog is covered over several runs (docs/operations.md)."""
     statuses = [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending]
-    if any(rule.rewind_failed for rule in policy.rules.values()):
+    if any(rule.rewind_failed for rule in policy.rules):
         statuses.append(OrchestrationRuntimeStatus.Failed)
     found = await client.get_status_by(runtime_status=statuses)
     jobs = [job for status in found if (job := snapshot(status)) is not None]
@@ -121,15 +132,14 @@ async def decide(
             "Supervisor run skipped: %s is still %s", INSTANCE_ID, existing.runtime_status.value
         )
         return None
-    run = {"policy": policy.to_dict(), "jobs": [job.to_dict() for job in jobs]}
-    await client.start_new(ORCHESTRATOR, INSTANCE_ID, run)
+    run = SupervisorRun(policy=policy, jobs=tuple(jobs))
+    await client.start_new(ORCHESTRATOR, INSTANCE_ID, run.dump())
     deadline = time.monotonic() + WAIT_FOR_DECISIONS
     while time.monotonic() < deadline:
         status = await client.get_status(INSTANCE_ID)
         state = status.runtime_status.value if status and status.runtime_status else "Pending"
         if state == "Completed":
-            output = status.output or {}
-            return [Decision.from_dict(item) for item in output.get("decisions", [])]
+            return list(read(SupervisorResult, status.output).decisions)
         if state not in _ACTIVE:
             raise RuntimeError(f"the supervisor orchestration ended {state}")
         await asyncio.sleep(0.5)

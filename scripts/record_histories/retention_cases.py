@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 
 from domain.retention import RetentionPolicy, RetentionRun
 from scripts.record_histories import batch_storage
@@ -41,8 +42,8 @@ def _run(as_of: str) -> Callable[[Session], str]:
         _seed(session)
         session.host.set_time(auto_advance=True)
         instance_id = f"retention-{as_of[:10]}"  # as the retention timer names it
-        run = RetentionRun(as_of, POLICY, purged=PURGED)
-        session.host.start_orchestration("retention", run.to_dict(), instance_id)
+        run = RetentionRun(as_of=datetime.fromisoformat(as_of), policy=POLICY, purged=PURGED)
+        session.host.start_orchestration("retention", run.dump(), instance_id)
         status = session.host.wait_for(instance_id, timeout=120)
         if status["runtimeStatus"] != "Completed":
             raise RuntimeError(f"{instance_id} ended {status['runtimeStatus']}: {status}")

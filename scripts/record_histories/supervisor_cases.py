@@ -13,24 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from domain.supervision import JobRule, JobSnapshot, SupervisionPolicy
+from domain.supervision import JobRule, JobSnapshot, SupervisionPolicy, SupervisorRun
 from orchestrators.supervisor import ORCHESTRATOR
 from scripts.record_histories import batch_storage
 from scripts.record_histories.recording import Case, Session, Suite
 
 POLICY = SupervisionPolicy(
-    rules={
-        "process_order": JobRule(
-            "process_order",
-            timedelta(minutes=30),
+    rules=(
+        JobRule(
+            orchestrator="process_order",
+            expected_seconds=30 * 60,
             cancel_event="CancelOrder",
             not_cancellable_steps=frozenset({"shipping"}),
         ),
-        "make_thumbnails": JobRule(
-            "make_thumbnails", timedelta(minutes=10), terminate_after=timedelta(minutes=30)
+        JobRule(
+            orchestrator="make_thumbnails",
+            expected_seconds=10 * 60,
+            terminate_after_seconds=30 * 60,
         ),
-        "nightly_report": JobRule("nightly_report", timedelta(hours=2), rewind_failed=True),
-    },
+        JobRule(orchestrator="nightly_report", expected_seconds=2 * 3600, rewind_failed=True),
+    ),
     exempt=frozenset({"job-supervisor"}),
 )
 # (instance id, orchestrator, status, minutes old, step): what each case's snapshot holds.
@@ -52,7 +54,14 @@ TROUBLED: tuple[Job, ...] = (
 
 def _snapshot(now: datetime, jobs: tuple[Job, ...]) -> list[JobSnapshot]:
     return [
-        JobSnapshot(instance_id, name, status, now - timedelta(minutes=age), now, step)
+        JobSnapshot(
+            instance_id=instance_id,
+            orchestrator=name,
+            runtime_status=status,
+            created_at=now - timedelta(minutes=age),
+            last_updated_at=now,
+            step=step,
+        )
         for instance_id, name, status, age, step in jobs
     ]
 
@@ -61,9 +70,9 @@ def _run(case: str, jobs: tuple[Job, ...]) -> Callable[[Session], str]:
     def drive(session: Session) -> str:
         clock = session.host.set_time(auto_advance=True)
         now = datetime.fromtimestamp(clock["now"], UTC)
-        run = {"policy": POLICY.to_dict(), "jobs": [j.to_dict() for j in _snapshot(now, jobs)]}
+        run = SupervisorRun(policy=POLICY, jobs=tuple(_snapshot(now, jobs)))
         instance_id = f"job-supervisor-{case.replace('_', '-')}"
-        status = session.host.run_orchestration(ORCHESTRATOR, run, instance_id)
+        status = session.host.run_orchestration(ORCHESTRATOR, run.dump(), instance_id)
         if status["runtimeStatus"] != "Completed":
             raise RuntimeError(f"{instance_id} ended {status['runtimeStatus']}: {status}")
         return instance_id

@@ -26,8 +26,8 @@ from domain.orders import Order, OrderLine, instance_id_for
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "supervised_orders"
 HANG_SECONDS = 12
-POLICY = ApprovalPolicy.from_dict(
-    {"threshold_cents": 100_000, "escalate_after_seconds": 86_400, "timeout_seconds": 259_200}
+POLICY = ApprovalPolicy(
+    threshold_cents=100_000, escalate_after_seconds=86_400, timeout_seconds=259_200
 )
 
 
@@ -68,11 +68,19 @@ def _wait(condition: Any, timeout: float = 30) -> Any:
 
 
 def test_a_stuck_order_is_cancelled_after_its_threshold(host: DevHostProcess) -> None:
-    order = Order(f"o-{uuid.uuid4().hex[:12]}", "ref-1", "EUR", (OrderLine("SKU-1", 1, 2_500),))
+    line = OrderLine(sku="SKU-1", quantity=1, unit_price_cents=2_500)
+    order = Order(
+        order_id=f"o-{uuid.uuid4().hex[:12]}", customer_ref="ref-1", currency="EUR", lines=(line,)
+    )
     _script(host.state_dir, order.order_id, {"reserve_stock": [f"sleep:{HANG_SECONDS}"]})
-    run = WorkflowInput(order, "2030-01-01T00:00:00+00:00", POLICY, "corr-stuck")
+    run = WorkflowInput(
+        order=order,
+        received_at="2030-01-01T00:00:00+00:00",
+        approval=POLICY,
+        correlation_id="corr-stuck",
+    )
     instance_id = host.start_orchestration(
-        "process_order", run.to_dict(), instance_id_for(order.order_id)
+        "process_order", run.dump(), instance_id_for(order.order_id)
     )
 
     def step() -> str | None:

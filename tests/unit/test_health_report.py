@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from domain.health import CheckResult, compose_report, run_check
+from domain.health import HealthCheck, HealthReport, compose_report, run_check
+from domain.payload import InvalidPayload, read
 
 
 class FakeClock:
@@ -31,11 +32,11 @@ def raising(exc: Exception) -> Callable[[], None]:
 
 
 def test_all_checks_ok_is_healthy_with_200() -> None:
-    report = compose_report("1.2.3", [CheckResult("storage", ok=True, latency_ms=12.345)])
+    report = compose_report("1.2.3", [("storage", HealthCheck.passed(12.345))])
 
     assert report.status == "healthy"
     assert report.http_status == 200
-    assert report.to_dict() == {
+    assert report.dump() == {
         "status": "healthy",
         "version": "1.2.3",
         "checks": {"storage": {"status": "ok", "latencyMs": 12.3}},
@@ -46,19 +47,19 @@ def test_one_failed_check_makes_the_report_unhealthy_with_503() -> None:
     report = compose_report(
         "1.2.3",
         [
-            CheckResult("storage", ok=False, latency_ms=5.0, error="ServiceRequestError"),
-            CheckResult("queue", ok=True, latency_ms=1.0),
+            ("storage", HealthCheck.failed(5.0, "ServiceRequestError")),
+            ("queue", HealthCheck.passed(1.0)),
         ],
     )
 
     assert report.status == "unhealthy"
     assert report.http_status == 503
-    assert report.to_dict()["checks"]["storage"] == {
+    assert report.dump()["checks"]["storage"] == {
         "status": "failed",
         "latencyMs": 5.0,
         "error": "ServiceRequestError",
     }
-    assert report.to_dict()["checks"]["queue"]["status"] == "ok"
+    assert report.dump()["checks"]["queue"] == {"status": "ok", "latencyMs": 1.0}
 
 
 def test_no_checks_is_healthy() -> None:
@@ -66,13 +67,14 @@ def test_no_checks_is_healthy() -> None:
 
 
 def test_report_is_json_serialisable() -> None:
-    report = compose_report("0.1.0", [CheckResult("storage", ok=False, latency_ms=1.0)])
+    report = compose_report("0.1.0", [("storage", HealthCheck.failed(1.0))])
 
-    assert json.loads(json.dumps(report.to_dict())) == report.to_dict()
+    assert report.dump()["checks"]["storage"]["error"] == "Error"
+    assert json.loads(json.dumps(report.dump())) == report.dump()
 
 
 def test_duplicate_check_names_are_rejected() -> None:
-    checks = [CheckResult("storage", True, 1.0), CheckResult("storage", True, 2.0)]
+    checks = [("storage", HealthCheck.passed(1.0)), ("storage", HealthCheck.passed(2.0))]
 
     with pytest.raises(ValueError, match="duplicate"):
         compose_report("0.1.0", checks)
@@ -88,15 +90,13 @@ def test_duplicate_check_names_are_rejected() -> None:
     ],
 )
 def test_an_error_that_is_not_a_class_name_never_reaches_the_body(error: str) -> None:
-    result = CheckResult("storage", ok=False, latency_ms=1.0, error=error)
+    result = HealthCheck.failed(1.0, error)
 
-    assert result.to_dict()["error"] == "Error"
+    assert result.dump()["error"] == "Error"
 
 
 def test_dotted_class_names_are_kept() -> None:
-    result = CheckResult(
-        "storage", ok=False, latency_ms=1.0, error="azure.core.ServiceRequestError"
-    )
+    result = HealthCheck.failed(1.0, "azure.core.ServiceRequestError")
 
     assert result.error == "azure.core.ServiceRequestError"
 
@@ -104,7 +104,7 @@ def test_dotted_class_names_are_kept() -> None:
 def test_run_check_times_a_passing_probe() -> None:
     result = run_check("storage", lambda: None, clock=FakeClock(step_seconds=0.25))
 
-    assert result == CheckResult("storage", ok=True, latency_ms=250.0)
+    assert result == ("storage", HealthCheck.passed(250.0))
 
 
 def test_run_check_reports_only_the_exception_class(caplog: pytest.LogCaptureFixture) -> None:
@@ -113,8 +113,8 @@ def test_run_check_reports_only_the_exception_class(caplog: pytest.LogCaptureFix
 
     result = run_check("storage", probe, clock=FakeClock(step_seconds=0.5))
 
-    assert result == CheckResult("storage", ok=False, latency_ms=500.0, error="ConnectionError")
-    assert "c2VjcmV0" not in json.dumps(result.to_dict())
+    assert result == ("storage", HealthCheck.failed(500.0, "ConnectionError"))
+    assert "c2VjcmV0" not in json.dumps(result[1].dump())
     # Operators get the message in the log, with the key masked.
     assert "could not connect" in caplog.text
     assert "c2VjcmV0" not in caplog.text
@@ -126,3 +126,52 @@ def test_run_check_does_not_swallow_keyboard_interrupt() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run_check("storage", interrupted)
+
+
+def test_a_check_is_consistent_with_its_status_and_the_report_with_its_checks() -> None:
+    with pytest.raises(ValueError, match="error: "):
+        HealthCheck(status="ok", latency_ms=1.0, error="ValueError")
+    with pytest.raises(ValueError, match="error: "):
+        HealthCheck(status="failed", latency_ms=1.0)
+    with pytest.raises(ValueError, match="status: "):
+        HealthReport(status="healthy", version="1", checks={"s": HealthCheck.failed(1.0)})
+
+
+def test_the_body_as_written_before_the_model_still_reads() -> None:
+    """The body the hand-written to_dict produced (camelCase latency, error only when failed),
+    plus a member a later version may add, reads back as the same report."""
+    body = {
+        "status": "unhealthy",
+        "version": "1.2.3",
+        "checks": {
+            "storage": {"status": "failed", "latencyMs": 5.0, "error": "ServiceRequestError"},
+            "queue": {"status": "ok", "latencyMs": 1.0, "region": "westeurope"},
+        },
+        "uptime": 12,
+    }
+    report = read(HealthReport, body)
+    assert report.http_status == 503
+    assert report.checks["queue"] == HealthCheck.passed(1.0)
+    assert report.dump() == {k: v for k, v in body.items() if k != "uptime"} | {
+        "checks": {
+            "storage": body["checks"]["storage"],
+            "queue": {"status": "ok", "latencyMs": 1.0},
+        }
+    }
+    with pytest.raises(InvalidPayload) as raised:
+        read(HealthReport, {**body, "checks": {"storage": {"status": "ok"}}})
+    assert raised.value.problems == ["checks.storage.latencyMs: Field required"]
+
+
+def test_the_schema_is_the_documented_body() -> None:
+    """The serialization-mode schema api/openapi.json is generated from: camelCase latency, an
+    error that is a class name, no other members."""
+    schema = HealthReport.model_json_schema(mode="serialization")
+    check = schema["$defs"]["HealthCheck"]
+    assert schema["required"] == ["status", "version", "checks"]
+    assert schema["properties"]["status"]["enum"] == ["healthy", "unhealthy"]
+    assert schema["properties"]["checks"]["additionalProperties"] == {"$ref": "#/$defs/HealthCheck"}
+    assert check["required"] == ["status", "latencyMs"]
+    assert set(check["properties"]) == {"status", "latencyMs", "error"}
+    assert check["properties"]["latencyMs"]["minimum"] == 0
+    assert schema["additionalProperties"] is False and check["additionalProperties"] is False

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 import app_config
+from domain.payload import InvalidPayload, read
 from domain.retention import (
     PURGEABLE_STATUSES,
+    ClaimsPage,
+    DeleteClaimsInput,
+    DeleteReportsInput,
+    ReportsDeleted,
     RetentionPolicy,
     RetentionRun,
+    RetentionSummary,
     claim_is_expired,
     cutoffs,
     purge_statuses,
     report_is_expired,
 )
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories" / "retention"
 
 AS_OF = datetime(2026, 11, 21, 3, 30, tzinfo=UTC)
 
@@ -53,18 +63,87 @@ def test_claims_go_when_old_and_their_order_is_over_or_unknown() -> None:
     assert not claim_is_expired(new, before, "Completed")
 
 
-@pytest.mark.parametrize("days", [0, -1, 1.5, True])
+@pytest.mark.parametrize("days", [0, -1, 1.5, True, "7"])
 def test_policy_ages_are_whole_positive_days(days: object) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="instance_days"):
         RetentionPolicy(instance_days=days)  # type: ignore[arg-type]
+    assert RetentionPolicy(instance_days=7.0).instance_days == 7  # type: ignore[arg-type]
 
 
 def test_the_run_input_round_trips_and_needs_a_time() -> None:
-    run = RetentionRun(AS_OF.isoformat(), RetentionPolicy(1, 2, 3), "tok", 5, 2, 7, 1)
-    assert RetentionRun.from_dict(run.to_dict()) == run
-    assert run.moment == AS_OF
-    with pytest.raises(ValueError):
-        RetentionRun.from_dict({"as_of": "not a time"})
+    run = RetentionRun(
+        as_of=AS_OF,
+        policy=RetentionPolicy(instance_days=1, report_days=2, claim_days=3),
+        claims_token="tok",
+        claims_deleted=5,
+        pages=2,
+        purged=7,
+        reports_deleted=1,
+    )
+    assert read(RetentionRun, json.loads(json.dumps(run.dump()))) == run
+    assert run.as_of == AS_OF
+    for bad in ({"as_of": "not a time"}, {}, None):
+        with pytest.raises(InvalidPayload) as raised:
+            read(RetentionRun, bad)
+        assert "not a time" not in str(raised.value)
+        assert raised.value.problems[0].startswith(("as_of: ", "Input should be"))
+
+
+def test_payloads_are_written_as_the_hand_written_ones_were() -> None:
+    """Nulls kept, the +00:00 form, the same key order: activity inputs are compared byte for
+    byte when recorded histories replay."""
+    run = RetentionRun(as_of=AS_OF, purged=3)
+    assert json.dumps(run.dump()) == (
+        '{"as_of": "2026-11-21T03:30:00+00:00", "policy": {"instance_days": 30, '
+        '"report_days": 90, "claim_days": 30}, "claims_token": null, "claims_deleted": 0, '
+        '"pages": 0, "purged": 3, "reports_deleted": null}'
+    )
+    limits = cutoffs(AS_OF, run.policy)
+    assert json.dumps(DeleteClaimsInput(before=limits.claims_before).dump()) == (
+        '{"before": "2026-10-22T03:30:00+00:00", "token": null}'
+    )
+    assert DeleteReportsInput(before_day="2026-08-23").dump() == {"before_day": "2026-08-23"}
+    assert ClaimsPage(deleted=1, listed=2).dump() == {"deleted": 1, "listed": 2, "next_token": None}
+
+
+def test_recorded_inputs_outputs_and_activity_payloads_read_and_dump_as_written() -> None:
+    for path in sorted(HISTORIES.glob("*.json")):
+        recorded = json.loads(path.read_text())
+        run = read(RetentionRun, json.loads(recorded["input"]))
+        assert json.dumps(run.dump()) == recorded["input"], path.name
+        assert read(RetentionSummary, recorded["output"]).dump() == recorded["output"]
+        for event in recorded["history"]:
+            payload = event.get("Input") if event["EventType"] == 4 else event.get("Result")
+            if payload is None or event["EventType"] not in (4, 5):
+                continue
+            model = {
+                "delete_expired_reports": DeleteReportsInput,
+                "delete_expired_claims": DeleteClaimsInput,
+            }.get(event.get("Name", ""))
+            if model is None:  # a result: of the reports (one count) or of a claims page
+                model = ClaimsPage if "listed" in json.loads(payload) else ReportsDeleted
+            assert json.dumps(read(model, json.loads(payload)).dump()) == payload, path.name
+
+
+def test_an_older_shape_still_reads() -> None:
+    """An input from before the counters and the policy travelled (as_of alone, with a naive
+    time), plus a field a later version may add, reads with the defaults."""
+    run = read(RetentionRun, {"as_of": "2026-11-21T03:30:00", "shard": 2})
+    assert run.as_of == AS_OF
+    assert run.policy == RetentionPolicy()
+    assert (run.claims_token, run.claims_deleted, run.pages, run.purged) == (None, 0, 0, None)
+    assert read(ClaimsPage, {"deleted": 1, "listed": 1}).next_token is None
+
+
+def test_activity_inputs_refuse_what_they_cannot_use_without_quoting_it() -> None:
+    for bad in ("2026-13-01", "yesterday", 20261121):
+        with pytest.raises(InvalidPayload) as raised:
+            read(DeleteReportsInput, {"before_day": bad})
+        assert raised.value.problems[0].startswith("before_day: ")
+        assert str(bad) not in str(raised.value)
+    with pytest.raises(InvalidPayload) as raised:
+        read(DeleteClaimsInput, {"before": "soon", "token": None})
+    assert raised.value.problems[0].startswith("before: ")
 
 
 def test_settings_defaults_and_schedules() -> None:

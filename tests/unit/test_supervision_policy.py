@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from domain.payload import InvalidPayload, read
 from domain.supervision import (
     Action,
     Decision,
@@ -14,30 +18,34 @@ from domain.supervision import (
     JobSnapshot,
     SupervisionError,
     SupervisionPolicy,
+    SupervisionReport,
+    SupervisorResult,
+    SupervisorRun,
     decide,
     parse_duration,
     parse_durations,
     plan,
 )
 
+HISTORIES = Path(__file__).resolve().parent.parent / "histories" / "supervise_jobs"
 NOW = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
 ORDER = JobRule(
-    "process_order",
-    timedelta(days=4),
+    orchestrator="process_order",
+    expected_seconds=timedelta(days=4).total_seconds(),
     cancel_event="CancelOrder",
     not_cancellable_steps=frozenset({"shipping", "confirming"}),
 )
 REPORT = JobRule(
-    "nightly_report",
-    timedelta(hours=3),
-    terminate_after=timedelta(hours=1),
+    orchestrator="nightly_report",
+    expected_seconds=3 * 3600,
+    terminate_after_seconds=3600,
     rewind_failed=True,
 )
 POLICY = SupervisionPolicy(
-    rules={r.orchestrator: r for r in (ORDER, REPORT)},
-    default_expected=timedelta(hours=24),
-    max_pending=timedelta(minutes=30),
-    rewind_window=timedelta(hours=1),
+    rules=(ORDER, REPORT),
+    default_expected_seconds=24 * 3600,
+    max_pending_seconds=30 * 60,
+    rewind_window_seconds=3600,
     exempt=frozenset({"job-supervisor"}),
 )
 
@@ -51,7 +59,14 @@ def job(
     step: str | None = "taking_payment",
     instance_id: str = "order-1",
 ) -> JobSnapshot:
-    return JobSnapshot(instance_id, name, status, NOW - age, NOW - updated, step)
+    return JobSnapshot(
+        instance_id=instance_id,
+        orchestrator=name,
+        runtime_status=status,
+        created_at=NOW - age,
+        last_updated_at=NOW - updated,
+        step=step,
+    )
 
 
 def test_a_healthy_running_job_is_left_alone() -> None:
@@ -125,26 +140,126 @@ def test_plan_orders_the_oldest_first_and_skips_healthy_jobs() -> None:
 
 
 def test_policy_decision_and_snapshot_survive_a_json_round_trip() -> None:
-    assert SupervisionPolicy.from_dict(POLICY.to_dict()) == POLICY
+    assert read(SupervisionPolicy, json.loads(json.dumps(POLICY.dump()))) == POLICY
     decision = decide(job(), POLICY, NOW)
     assert decision is not None
-    assert Decision.from_dict(decision.to_dict()) == decision
+    assert read(Decision, json.loads(json.dumps(decision.dump()))) == decision
+    run = SupervisorRun(policy=POLICY, jobs=(job(), job(step=None, instance_id="order-2")))
+    assert read(SupervisorRun, json.loads(json.dumps(run.dump()))) == run
+
+
+def test_payloads_are_written_as_the_hand_written_ones_were() -> None:
+    """Absent values as null, durations as float seconds, sets sorted: the report activity's
+    input is compared byte for byte when recorded histories replay."""
+    decision = decide(job(step=None, status="Pending", age=timedelta(hours=1)), POLICY, NOW)
+    assert decision is not None
+    assert decision.dump() == {
+        "job": {
+            "instance_id": "order-1",
+            "orchestrator": "process_order",
+            "runtime_status": "Pending",
+            "created_at": "2030-01-10T11:00:00+00:00",
+            "last_updated_at": "2030-01-10T11:59:00+00:00",
+            "step": None,
+        },
+        "finding": "stuck_pending",
+        "action": "cancel",
+        "age_seconds": 3600.0,
+        "limit_seconds": 1800.0,
+        "cancel_event": "CancelOrder",
+    }
+    assert REPORT.dump() == {
+        "orchestrator": "nightly_report",
+        "expected_seconds": 10800.0,
+        "cancel_event": None,
+        "not_cancellable_steps": [],
+        "terminate_after_seconds": 3600.0,
+        "rewind_failed": True,
+    }
+    assert ORDER.dump()["not_cancellable_steps"] == ["confirming", "shipping"]
+
+
+def test_recorded_inputs_and_outputs_read_and_dump_as_they_were_written() -> None:
+    """The supervisor's input and output in tests/histories are what the models write."""
+    for path in sorted(HISTORIES.glob("*.json")):
+        recorded = json.loads(path.read_text())
+        run = read(SupervisorRun, json.loads(recorded["input"]))
+        assert json.dumps(run.dump()) == recorded["input"], path.name
+        result = read(SupervisorResult, recorded["output"])
+        assert result.dump() == recorded["output"], path.name
+        assert result.checked == len(run.jobs)
+        scheduled = [e for e in recorded["history"] if e.get("Name") == "report_supervision"]
+        for event in scheduled:
+            report = read(SupervisionReport, json.loads(event["Input"]))
+            assert json.dumps(report.dump()) == event["Input"], path.name
+
+
+def test_an_older_shape_still_reads() -> None:
+    """An input written before some fields existed (no exempt, no limits but the required
+    ones, a rule without its optional keys) and with a field added later still reads."""
+    old = {
+        "policy": {
+            "rules": [{"orchestrator": "process_order", "expected_seconds": 60, "later": 1}],
+            "default_expected_seconds": 86400.0,
+            "added_later": True,
+        },
+        "jobs": [
+            {
+                "instance_id": "order-1",
+                "orchestrator": "process_order",
+                "runtime_status": "Running",
+                "created_at": "2030-01-10T11:00:00+00:00",
+                "last_updated_at": "2030-01-10T11:00:00+00:00",
+                "priority": "high",
+            }
+        ],
+    }
+    run = read(SupervisorRun, old)
+    rule = run.policy.rule_for("process_order")
+    assert rule.expected == timedelta(minutes=1) and rule.cancel_event is None
+    assert run.policy.max_pending == timedelta(minutes=30)
+    assert run.policy.exempt == frozenset()
+    assert run.jobs[0].step is None
+    [decision] = plan(run.jobs, run.policy, NOW)
+    assert decision.action is Action.REPORT
+
+
+def test_an_unreadable_input_names_the_field_and_quotes_nothing() -> None:
+    bad = {"policy": {"rules": [{"orchestrator": "", "expected_seconds": -1}]}, "jobs": [{}]}
+    with pytest.raises(InvalidPayload) as raised:
+        read(SupervisorRun, bad)
+    paths = [problem.split(":", 1)[0] for problem in raised.value.problems]
+    assert paths[:2] == ["policy.rules[0].orchestrator", "policy.rules[0].expected_seconds"]
+    assert "jobs[0].instance_id" in paths
 
 
 def test_shortest_limit_bounds_the_listing() -> None:
     assert POLICY.shortest_limit == timedelta(minutes=30)
 
 
-def test_snapshots_need_aware_times() -> None:
-    with pytest.raises(SupervisionError, match="time zone"):
-        JobSnapshot("x", "y", "Running", datetime(2030, 1, 1), NOW)
+def test_snapshot_times_are_utc_so_ages_can_always_be_measured() -> None:
+    naive = JobSnapshot(
+        instance_id="x",
+        orchestrator="y",
+        runtime_status="Running",
+        created_at=datetime(2030, 1, 1),
+        last_updated_at=NOW,
+    )
+    assert naive.created_at == datetime(2030, 1, 1, tzinfo=UTC)
+    assert decide(naive, POLICY, NOW) is not None
 
 
 def test_rules_refuse_nonsense() -> None:
-    with pytest.raises(SupervisionError, match="expected duration"):
-        JobRule("x", timedelta(0))
-    with pytest.raises(SupervisionError, match="max_pending"):
-        SupervisionPolicy(max_pending=timedelta(0))
+    with pytest.raises(ValidationError, match="expected_seconds"):
+        JobRule(orchestrator="x", expected_seconds=0)
+    with pytest.raises(ValidationError, match="orchestrator"):
+        JobRule(orchestrator="", expected_seconds=1)
+    with pytest.raises(ValidationError, match="terminate_after_seconds"):
+        JobRule(orchestrator="x", expected_seconds=1, terminate_after_seconds=-1)
+    with pytest.raises(ValidationError, match="max_pending_seconds"):
+        SupervisionPolicy(max_pending_seconds=0)
+    with pytest.raises(ValidationError, match="rules: each orchestrator at most once"):
+        SupervisionPolicy(rules=(ORDER, ORDER))
 
 
 def test_durations_are_parsed_per_orchestrator() -> None:

@@ -390,9 +390,21 @@ def test_a_supervisor_action_that_fails_records_the_outcome_the_alert_counts(
             raise Exception("instance not found")
 
     now = datetime.now(UTC)
-    job = JobSnapshot("order-z", "process_order", "Running", now - timedelta(days=5), now)
+    job = JobSnapshot(
+        instance_id="order-z",
+        orchestrator="process_order",
+        runtime_status="Running",
+        created_at=now - timedelta(days=5),
+        last_updated_at=now,
+    )
     for action in (Action.TERMINATE, Action.REPORT):
-        decision = Decision(job, Finding.OVERDUE, action, timedelta(days=5), timedelta(days=4))
+        decision = Decision(
+            job=job,
+            finding=Finding.OVERDUE,
+            action=action,
+            age_seconds=timedelta(days=5).total_seconds(),
+            limit_seconds=timedelta(days=4).total_seconds(),
+        )
         asyncio.run(supervisor_timer.act(Refusing(), decision))  # type: ignore[arg-type]
     assert recorded == [
         ("process_order", "overdue", "terminate", telemetry.SUPERVISION_FAILED),
