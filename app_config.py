@@ -465,7 +465,7 @@ def thumbnail_limits(env: Mapping[str, str] | None = None) -> dict[str, int]:
             raise ValueError(f"{setting} must be a positive whole number")
         values[name] = int(raw)
     try:  # checked here, at the start, rather than in every job
-        return ImageLimits(**values).to_dict()
+        return ImageLimits(**values).dump()
     except ValueError as error:
         raise ValueError(f"thumbnail limits: {error}") from error
 

@@ -24,7 +24,7 @@ from adapters.telemetry import job_ids
 from adapters.thumbnail_store import SourceChanged, ThumbnailStore
 from domain.failures import JobFailure, PermanentFailure
 from domain.images import ImageRejected, inspect, thumbnail_name
-from domain.order_payloads import InvalidPayload
+from domain.payload import InvalidPayload, read
 from domain.thumbnails import (
     JOB_TYPE,
     Outcome,
@@ -68,27 +68,31 @@ def validate_upload(payload: Any, store: ThumbnailStore) -> dict[str, Any]:
     """Check the upload without trusting its name: bytes, magic, header dimensions, then one
     decode at the smallest size's shrink-on-load scale, which finds truncated or corrupt data."""
     with _step("validate_upload", payload):
-        step = ValidateInput.from_dict(payload)
+        step = read(ValidateInput, payload)
         try:
             data = store.read_source(step.name, step.etag, step.limits)
             header = inspect(step.name, data, step.limits)
             render(data, header, step.smallest_size)
         except SourceChanged as changed:
             logger.info("Job %s is superseded: %s", step.job_id or "?", changed)
-            return SourceInfo(Outcome.SUPERSEDED, str(changed)).to_dict()
+            return SourceInfo(outcome=Outcome.SUPERSEDED, reason=str(changed)).dump()
         except ImageRejected as rejected:
             logger.warning("Job %s rejected its upload: %s", step.job_id or "?", rejected.reason)
-            return SourceInfo(Outcome.REJECTED, rejected.reason).to_dict()
+            return SourceInfo(outcome=Outcome.REJECTED, reason=rejected.reason).dump()
         info = SourceInfo(
-            Outcome.VALID, None, header.format, header.width, header.height, len(data)
+            outcome=Outcome.VALID,
+            format=header.format,
+            width=header.width,
+            height=header.height,
+            bytes=len(data),
         )
-        return info.to_dict()
+        return info.dump()
 
 
 def make_thumbnail(payload: Any, store: ThumbnailStore) -> dict[str, Any]:
     """Write `thumbnails/<size>/<name>` for this version; the same bytes every run, written once."""
     with _step("make_thumbnail", payload):
-        step = ResizeInput.from_dict(payload)
+        step = read(ResizeInput, payload)
         blob = thumbnail_name(step.size, step.name)
         try:
             data = store.read_source(step.name, step.etag, step.limits)
@@ -97,18 +101,20 @@ def make_thumbnail(payload: Any, store: ThumbnailStore) -> dict[str, Any]:
             rendered = render(data, header, step.size)
             written = store.write_thumbnail(blob, rendered, step.name, step.etag)
         except SourceChanged as changed:
-            return ThumbnailInfo(Outcome.SUPERSEDED, step.size, blob, reason=str(changed)).to_dict()
+            return ThumbnailInfo(
+                outcome=Outcome.SUPERSEDED, size=step.size, blob=blob, reason=str(changed)
+            ).dump()
         except ImageRejected as rejected:
             return ThumbnailInfo(
-                Outcome.REJECTED, step.size, blob, reason=rejected.reason
-            ).to_dict()
+                outcome=Outcome.REJECTED, size=step.size, blob=blob, reason=rejected.reason
+            ).dump()
         return ThumbnailInfo(
-            Outcome.WRITTEN if written.written else Outcome.UNCHANGED,
-            step.size,
-            blob,
-            rendered.width,
-            rendered.height,
-            rendered.content_type,
-            len(rendered.data),
-            rendered.sha256,
-        ).to_dict()
+            outcome=Outcome.WRITTEN if written.written else Outcome.UNCHANGED,
+            size=step.size,
+            blob=blob,
+            width=rendered.width,
+            height=rendered.height,
+            content_type=rendered.content_type,
+            bytes=len(rendered.data),
+            sha256=rendered.sha256,
+        ).dump()

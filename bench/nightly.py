@@ -64,7 +64,7 @@ def make_orders(day_index: int, count: int) -> list[Order]:
             order_id=f"b{day_index}-{i:07d}",
             customer_ref=f"claim://orders-private/customers/b{day_index}-{i:07d}.json",
             currency=CURRENCIES[i % 3],
-            lines=(OrderLine("BOOK-1", 1 + i % 3, 1000 + i % 997),),
+            lines=(OrderLine(sku="BOOK-1", quantity=1 + i % 3, unit_price_cents=1000 + i % 997),),
             express=i % 10 == 0,
         )
         for i in range(count)
@@ -112,7 +112,9 @@ def run_report(
     sampler.start()
     started = time.perf_counter()
     try:
-        host.start_orchestration("nightly_report", ReportRun(day, policy).to_dict(), instance_id)
+        host.start_orchestration(
+            "nightly_report", ReportRun(day=day, policy=policy).dump(), instance_id
+        )
         status = host.wait_for(instance_id, timeout=timeout)
     finally:
         stop.set()
@@ -132,7 +134,11 @@ def run_report(
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    policy = ChunkingPolicy(args.page_size, args.pages_per_chunk, args.chunks_per_wave)
+    policy = ChunkingPolicy(
+        page_size=args.page_size,
+        pages_per_chunk=args.pages_per_chunk,
+        chunks_per_wave=args.chunks_per_wave,
+    )
     limits = history_limits(policy)
     rows: list[dict[str, Any]] = []
     load_before = os.getloadavg()
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             azurite.stop()
     summary = {
-        "policy": policy.to_dict(),
+        "policy": policy.dump(),
         "limits": {"parent": limits.parent, "chunk": limits.chunk},
         "load_before": load_before,
         "cpus": os.cpu_count(),
@@ -251,7 +257,7 @@ def _floor(table: TableClient, day: str, policy: ChunkingPolicy, count: int) -> 
     assert floor.rows == count, floor
     return {
         "floor_workers": workers,
-        "floor": floor.to_dict(),
+        "floor": floor.dump(),
         "floor_us_per_record": floor.seconds / count * 1e6,
         "table_rows": _table_rows(table),
     }

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
 
 from azure.data.tables import TableClient
+from pydantic import computed_field
 
 from adapters.order_store import _FACT_COLUMNS, _day_range, _range_parameters
+from domain.payload import Model
 from domain.reports import ChunkingPolicy, ChunkSpec, plan_chunks
 
 
-@dataclass(frozen=True)
-class Floor:
+class Floor(Model):
     """Seconds spent in the report's queries for one day, by phase, and what they returned."""
 
     plan_seconds: float
@@ -31,19 +30,10 @@ class Floor:
     page_queries: int
     rows: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def seconds(self) -> float:
         return self.plan_seconds + self.page_seconds
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "plan_seconds": self.plan_seconds,
-            "plan_queries": self.plan_queries,
-            "page_seconds": self.page_seconds,
-            "page_queries": self.page_queries,
-            "rows": self.rows,
-            "seconds": self.seconds,
-        }
 
 
 def _ids(table: TableClient, day: str, after: str | None, limit: int) -> tuple[list[str], int]:
@@ -115,5 +105,11 @@ def measure_floor(table: TableClient, day: str, policy: ChunkingPolicy, workers:
             page_s += time.perf_counter() - started
             first += len(chunks)
             if len(ids) < policy.wave_size:
-                return Floor(plan_s, plan_q, page_s, page_q, rows)
+                return Floor(
+                    plan_seconds=plan_s,
+                    plan_queries=plan_q,
+                    page_seconds=page_s,
+                    page_queries=page_q,
+                    rows=rows,
+                )
             after = ids[-1]

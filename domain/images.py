@@ -12,6 +12,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from domain.payload import Model, WholeNumber
 
 # Above this even the setting cannot go: the decoder's own backstop (adapters/images.py) is
 # set from it, and a decoded 100 MP RGBA image already takes 400 MB.
@@ -89,34 +94,17 @@ class ImageRejected(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class ImageLimits:
+class ImageLimits(Model):
     """The most an upload may be: bytes stored, pixels claimed, and either side's length."""
 
-    max_bytes: int = DEFAULT_MAX_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_side: int = DEFAULT_MAX_SIDE
-
-    def __post_init__(self) -> None:
-        for name in ("max_bytes", "max_pixels", "max_side"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number")
-        if self.max_pixels > ABSOLUTE_MAX_PIXELS:
-            raise ValueError(f"max_pixels may be at most {ABSOLUTE_MAX_PIXELS}")
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "max_bytes": self.max_bytes,
-            "max_pixels": self.max_pixels,
-            "max_side": self.max_side,
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> ImageLimits:
-        if not isinstance(data, dict):
-            raise ValueError("limits must be an object")
-        return cls(data.get("max_bytes"), data.get("max_pixels"), data.get("max_side"))  # type: ignore[arg-type]
+    max_bytes: Annotated[WholeNumber, Field(ge=1, description="Bytes stored.")] = DEFAULT_MAX_BYTES
+    max_pixels: Annotated[
+        WholeNumber,
+        Field(ge=1, le=ABSOLUTE_MAX_PIXELS, description="Width times height, as the header says."),
+    ] = DEFAULT_MAX_PIXELS
+    max_side: Annotated[WholeNumber, Field(ge=1, description="Pixels on either side.")] = (
+        DEFAULT_MAX_SIDE
+    )
 
 
 @dataclass(frozen=True)
@@ -217,31 +205,48 @@ def fit_within(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * size / height)), size
 
 
-def upload_name_problem(name: object) -> str | None:
-    """Why `name` cannot be an upload's blob name, or None; checked before storage is asked.
+def check_upload_name(name: str) -> str:
+    """`name` if it can be an upload's blob name; ValueError naming the rule it breaks.
 
     Azure's rules (1 to 1,024 characters, at most 254 path segments, no control characters or
     non-characters), kept within what a thumbnail name adds, and what URLs do to a path:
     clients and servers resolve "." and ".." segments and may read a backslash as "/", so
     such a name would reach another blob or container; empty segments and a trailing "." are
-    names Azure advises against, which some clients rewrite.
+    names Azure advises against, which some clients rewrite. The length is UploadName's.
     """
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_LENGTH:
-        return f"the upload's name in the uploads container, 1 to {MAX_NAME_LENGTH} characters"
+    if not name.strip():
+        raise ValueError("the name must not be only white space")
     if _NOT_IN_BLOB_NAMES.search(name):
-        return "control characters and non-characters (such as U+E000) are not allowed"
+        raise ValueError("control characters and non-characters (such as U+E000) are not allowed")
     if "\\" in name:
-        return "backslashes are not allowed (URLs may read them as /)"
+        raise ValueError("backslashes are not allowed (URLs may read them as /)")
     segments = name.split("/")
     if "" in segments:
-        return "path segments must not be empty (no leading, trailing or double /)"
+        raise ValueError("path segments must not be empty (no leading, trailing or double /)")
     if "." in segments or ".." in segments:
-        return "'.' and '..' are not allowed as path segments"
+        raise ValueError("'.' and '..' are not allowed as path segments")
     if name.endswith("."):
-        return "a blob name must not end with '.'"
+        raise ValueError("a blob name must not end with '.'")
     if len(segments) > MAX_NAME_SEGMENTS:
-        return f"at most {MAX_NAME_SEGMENTS} path segments"
-    return None
+        raise ValueError(f"at most {MAX_NAME_SEGMENTS} path segments")
+    return name
+
+
+# An upload's name as a caller gives it, checked before storage is asked: a name such as "../x"
+# would reach another container.
+UploadName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description=(
+            "The upload's name in the uploads container: no control characters, backslashes, "
+            "empty, '.' or '..' path segments, no trailing '.', at most "
+            f"{MAX_NAME_SEGMENTS} segments."
+        ),
+    ),
+    AfterValidator(check_upload_name),
+]
 
 
 def thumbnail_name(size: int, name: str) -> str:

@@ -10,12 +10,16 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import pairwise
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator
 
 from domain.orders import OrderStatus
+from domain.payload import Model, Timestamp, WholeNumber
 
 INSTANCE_PREFIX = "nightly-report-"
 REPORT_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -30,20 +34,37 @@ class InvalidReportDay(ValueError):
     """Not a calendar day written yyyy-MM-dd."""
 
 
+def _calendar_day(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:  # the value is never echoed: it may be anything a caller sent
+        raise ValueError("not a calendar day (yyyy-MM-dd)") from None
+    return text
+
+
 def parse_report_day(text: Any) -> str:
     """A report day as yyyy-MM-dd (a real calendar day); InvalidReportDay otherwise."""
     if not isinstance(text, str) or not REPORT_DAY.fullmatch(text):
         raise InvalidReportDay("day: a UTC calendar day written yyyy-MM-dd")
     try:
-        date.fromisoformat(text)
-    except ValueError as error:  # the value is never echoed: it may be anything a caller sent
-        raise InvalidReportDay("day: not a calendar day (yyyy-MM-dd)") from error
-    return text
+        return _calendar_day(text)
+    except ValueError as error:
+        raise InvalidReportDay(f"day: {error}") from None
 
 
 def report_day_for(moment: datetime) -> str:
     """The day a run at `moment` (UTC) reports on: the UTC day before it."""
     return (moment.date() - timedelta(days=1)).isoformat()
+
+
+# A report day in a payload: the rules of parse_report_day, stated in the JSON schema.
+ReportDay = Annotated[
+    str,
+    Field(pattern=REPORT_DAY.pattern, description="A UTC calendar day, written yyyy-MM-dd."),
+    AfterValidator(_calendar_day),
+]
+# An order id as the report's cursor and page bounds hold it (RowKeys in the orders table).
+OrderKey = Annotated[str, Field(min_length=1)]
 
 
 def instance_id_for(day: str) -> str:
@@ -56,8 +77,15 @@ def chunk_instance_id(parent: str, index: int) -> str:
     return f"{parent}:chunk-{index:05d}"
 
 
-@dataclass(frozen=True)
-class ChunkingPolicy:
+class _WithNulls(Model):
+    """A payload whose absent fields are written as null: the form recorded histories hold
+    (activity inputs and continue-as-new inputs are compared byte for byte on replay)."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class ChunkingPolicy(Model):
     """How a day is cut: orders per activity page, pages per chunk, chunks per wave.
 
     A chunk is one sub-orchestration; a wave is the set of chunks one execution of the
@@ -65,19 +93,12 @@ class ChunkingPolicy:
     `history_limits`), however many orders the day has.
     """
 
-    page_size: int = 500
-    pages_per_chunk: int = 4
-    chunks_per_wave: int = 10
-
-    def __post_init__(self) -> None:
-        for name, low, high in (
-            ("page_size", 1, 1000),  # one Table query page holds at most 1,000 entities
-            ("pages_per_chunk", 1, 50),
-            ("chunks_per_wave", 1, 50),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number from {low} to {high}")
+    page_size: Annotated[
+        WholeNumber,
+        Field(ge=1, le=1000, description="Orders per activity; a Table query page holds 1,000."),
+    ] = 500
+    pages_per_chunk: Annotated[WholeNumber, Field(ge=1, le=50)] = 4
+    chunks_per_wave: Annotated[WholeNumber, Field(ge=1, le=50)] = 10
 
     @property
     def chunk_size(self) -> int:
@@ -87,19 +108,6 @@ class ChunkingPolicy:
     def wave_size(self) -> int:
         """Orders one planning call lists: a full wave of full chunks."""
         return self.chunk_size * self.chunks_per_wave
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "page_size": self.page_size,
-            "pages_per_chunk": self.pages_per_chunk,
-            "chunks_per_wave": self.chunks_per_wave,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChunkingPolicy:
-        return cls(
-            int(data["page_size"]), int(data["pages_per_chunk"]), int(data["chunks_per_wave"])
-        )
 
 
 @dataclass(frozen=True)
@@ -124,28 +132,20 @@ def history_limits(policy: ChunkingPolicy) -> HistoryLimits:
     )
 
 
-@dataclass(frozen=True)
-class ChunkSpec:
+class ChunkSpec(_WithNulls):
     """Orders with `after` < order id <= `bounds[-1]`, read as pages ending at each bound."""
 
-    index: int
-    after: str | None
-    bounds: tuple[str, ...]
+    index: Annotated[WholeNumber, Field(ge=0, description="Numbered across continue-as-new.")]
+    after: OrderKey | None = None
+    bounds: Annotated[
+        tuple[OrderKey, ...],
+        Field(min_length=1, description="The last order id of each page, in key order."),
+    ]
 
     def pages(self) -> list[tuple[str | None, str]]:
         """(after, through) of each page, in key order."""
         starts = (self.after, *self.bounds[:-1])
         return list(zip(starts, self.bounds, strict=True))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "after": self.after, "bounds": list(self.bounds)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChunkSpec:
-        bounds = tuple(str(b) for b in data["bounds"])
-        if not bounds:
-            raise ValueError("a chunk has at least one page")
-        return cls(int(data["index"]), data.get("after"), bounds)
 
 
 def plan_chunks(
@@ -167,7 +167,7 @@ def plan_chunks(
             chunk[min(end, len(chunk)) - 1]
             for end in range(policy.page_size, len(chunk) + policy.page_size, policy.page_size)
         )
-        chunks.append(ChunkSpec(first_index + len(chunks), after, bounds))
+        chunks.append(ChunkSpec(index=first_index + len(chunks), after=after, bounds=bounds))
         after = chunk[-1]
     return chunks
 
@@ -186,79 +186,97 @@ class OrderFacts:
 
 @dataclass
 class Cell:
-    """Sums for one (currency, status) pair."""
+    """Sums for one (currency, status) pair, while they are being added up."""
 
     orders: int = 0
     total_cents: int = 0
     units: int = 0
     express_orders: int = 0
 
-    def add(self, other: Cell) -> None:
-        self.orders += other.orders
-        self.total_cents += other.total_cents
-        self.units += other.units
-        self.express_orders += other.express_orders
+    def add(self, orders: int, total_cents: int, units: int, express_orders: int) -> None:
+        self.orders += orders
+        self.total_cents += total_cents
+        self.units += units
+        self.express_orders += express_orders
 
-    def to_list(self) -> list[int]:
-        return [self.orders, self.total_cents, self.units, self.express_orders]
+    def sums(self) -> tuple[int, int, int, int]:
+        return self.orders, self.total_cents, self.units, self.express_orders
 
 
-@dataclass
-class ReportTotals:
+# [currency, status, orders, total_cents, units, express_orders]
+TotalsRow = tuple[str, str, WholeNumber, WholeNumber, WholeNumber, WholeNumber]
+
+
+def _report_order(row: TotalsRow) -> tuple[str, int, str]:
+    return row[0], _STATUS_ORDER.get(row[1], 99), row[1]
+
+
+class ReportTotals(_WithNulls):
     """Sums per (currency, status); every other figure in the report is derived from them.
 
     Amounts in different currencies are never added together. Merging is associative and
     commutative, so chunks can be summed in any grouping and give the same report.
     """
 
-    cells: dict[tuple[str, str], Cell] = field(default_factory=dict)
+    cells: tuple[TotalsRow, ...] = Field(
+        (),
+        description=(
+            "One [currency, status, orders, total_cents, units, express_orders] per pair, "
+            "in report order."
+        ),
+    )
 
-    def add_order(self, facts: OrderFacts) -> None:
-        cell = self.cells.setdefault((facts.currency, facts.status), Cell())
-        cell.add(Cell(1, facts.total_cents, facts.units, 1 if facts.express else 0))
+    @field_validator("cells")
+    @classmethod
+    def _one_row_per_pair_in_report_order(
+        cls, cells: tuple[TotalsRow, ...]
+    ) -> tuple[TotalsRow, ...]:
+        if len({(row[0], row[1]) for row in cells}) != len(cells):
+            raise ValueError("each currency and status at most once")
+        return tuple(sorted(cells, key=_report_order))
+
+    @classmethod
+    def of(cls, orders: Iterable[OrderFacts]) -> ReportTotals:
+        cells: dict[tuple[str, str], Cell] = {}
+        for facts in orders:
+            cell = cells.setdefault((facts.currency, facts.status), Cell())
+            cell.add(1, facts.total_cents, facts.units, 1 if facts.express else 0)
+        return cls._of_cells(cells)
+
+    @classmethod
+    def _of_cells(cls, cells: dict[tuple[str, str], Cell]) -> ReportTotals:
+        return cls(cells=tuple((c, s, *cell.sums()) for (c, s), cell in cells.items()))
+
+    def by_pair(self) -> dict[tuple[str, str], Cell]:
+        return {(c, s): Cell(*sums) for c, s, *sums in self.cells}
 
     def merge(self, other: ReportTotals) -> ReportTotals:
-        merged = ReportTotals({key: Cell(*cell.to_list()) for key, cell in self.cells.items()})
-        for key, cell in other.cells.items():
-            merged.cells.setdefault(key, Cell()).add(cell)
-        return merged
+        merged = self.by_pair()
+        for currency, status, *sums in other.cells:
+            merged.setdefault((currency, status), Cell()).add(*sums)
+        return self._of_cells(merged)
 
     @property
     def orders(self) -> int:
-        return sum(cell.orders for cell in self.cells.values())
-
-    def ordered_keys(self) -> list[tuple[str, str]]:
-        return sorted(self.cells, key=lambda k: (k[0], _STATUS_ORDER.get(k[1], 99), k[1]))
+        return sum(row[2] for row in self.cells)
 
     def by_currency(self) -> dict[str, Cell]:
         totals: dict[str, Cell] = {}
-        for (currency, _), cell in sorted(self.cells.items()):
-            totals.setdefault(currency, Cell()).add(cell)
+        for currency, _, *sums in sorted(self.cells):
+            totals.setdefault(currency, Cell()).add(*sums)
         return totals
 
     def by_status(self) -> dict[str, int]:
         counts = {str(status): 0 for status in OrderStatus}
-        for (_, status), cell in self.cells.items():
-            counts[status] = counts.get(status, 0) + cell.orders
+        for _, status, orders, *_ in self.cells:
+            counts[status] = counts.get(status, 0) + orders
         return counts
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe (activity results, orchestration input): [currency, status, *sums]."""
-        return {"cells": [[c, s, *self.cells[(c, s)].to_list()] for c, s in self.ordered_keys()]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReportTotals:
-        totals = cls()
-        for currency, status, *sums in data.get("cells", []):
-            totals.cells.setdefault((str(currency), str(status)), Cell()).add(
-                Cell(*(int(x) for x in sums))
-            )
-        return totals
 
 
 def report_document(day: str, totals: ReportTotals, chunks: int) -> dict[str, Any]:
     """The JSON report. No generation time: the same orders give the same bytes."""
     currencies = totals.by_currency()
+    pairs = totals.by_pair()
     completed = str(OrderStatus.COMPLETED)
     return {
         "schema": SCHEMA_VERSION,
@@ -270,7 +288,7 @@ def report_document(day: str, totals: ReportTotals, chunks: int) -> dict[str, An
             currency: {
                 "orders": cell.orders,
                 "total_cents": cell.total_cents,
-                "completed_cents": totals.cells.get((currency, completed), Cell()).total_cents,
+                "completed_cents": pairs.get((currency, completed), Cell()).total_cents,
                 "units": cell.units,
                 "express_orders": cell.express_orders,
             }
@@ -291,52 +309,115 @@ def render_csv(day: str, totals: ReportTotals) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for currency, status in totals.ordered_keys():
-        writer.writerow([day, currency, status, *totals.cells[(currency, status)].to_list()])
+    for row in totals.cells:
+        writer.writerow([day, *row])
     for currency, cell in totals.by_currency().items():
-        writer.writerow([day, currency, ALL_STATUSES, *cell.to_list()])
+        writer.writerow([day, currency, ALL_STATUSES, *cell.sums()])
     return buffer.getvalue().encode()
 
 
-@dataclass(frozen=True)
-class ReportRun:
+class ReportRequest(Model):
+    """The body of POST /api/jobs/nightly-report: the day to report on, up to today (UTC)."""
+
+    day: ReportDay
+
+
+class ReportRun(_WithNulls):
     """The parent orchestration's input, carried across continue-as-new.
 
     `after` is the last order id already handed to a chunk (None at the start); `totals`
     sums every finished chunk; `next_chunk` numbers the chunks across executions.
     """
 
-    day: str
+    day: ReportDay
     policy: ChunkingPolicy = ChunkingPolicy()
-    after: str | None = None
-    totals: ReportTotals = field(default_factory=ReportTotals)
-    next_chunk: int = 0
-    started_at: str | None = None
+    after: OrderKey | None = None
+    totals: ReportTotals = ReportTotals()
+    next_chunk: Annotated[WholeNumber, Field(ge=0)] = 0
+    started_at: Timestamp | None = Field(None, description="When the first execution started.")
     correlation_id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "day": self.day,
-            "policy": self.policy.to_dict(),
-            "after": self.after,
-            "totals": self.totals.to_dict(),
-            "next_chunk": self.next_chunk,
-            "started_at": self.started_at,
-            "correlation_id": self.correlation_id,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReportRun:
-        if not isinstance(data, dict):
-            raise ValueError("the report input must be a JSON object")
-        return cls(
-            day=parse_report_day(data.get("day")),
-            policy=ChunkingPolicy.from_dict(data["policy"])
-            if data.get("policy")
-            else ChunkingPolicy(),
-            after=data.get("after"),
-            totals=ReportTotals.from_dict(data.get("totals") or {}),
-            next_chunk=int(data.get("next_chunk", 0)),
-            started_at=data.get("started_at"),
-            correlation_id=data.get("correlation_id"),
+    def plan_input(self) -> PlanInput:
+        return PlanInput(
+            day=self.day,
+            after=self.after,
+            next_chunk=self.next_chunk,
+            policy=self.policy,
+            correlation_id=self.correlation_id,
         )
+
+    def chunk_input(self, chunk: ChunkSpec) -> ChunkInput:
+        return ChunkInput(day=self.day, chunk=chunk, correlation_id=self.correlation_id)
+
+    def write_input(self, totals: ReportTotals, chunks: int) -> WriteInput:
+        return WriteInput(
+            day=self.day, totals=totals, chunks=chunks, correlation_id=self.correlation_id
+        )
+
+
+class PlanInput(_WithNulls):
+    """plan_report_chunks: the next wave of the day's order ids after `after`."""
+
+    day: ReportDay
+    after: OrderKey | None = None
+    next_chunk: Annotated[WholeNumber, Field(ge=0)] = 0
+    policy: ChunkingPolicy
+    correlation_id: str | None = None
+
+
+class WavePlan(_WithNulls):
+    """plan_report_chunks' result: page bounds only, so it stays small whatever the page size.
+    `more` is True after a full wave (there may be more), False after the day's last."""
+
+    chunks: tuple[ChunkSpec, ...]
+    after: OrderKey | None = None
+    more: bool
+
+
+class ChunkInput(_WithNulls):
+    """A nightly_report_chunk sub-orchestration's input."""
+
+    day: ReportDay
+    chunk: ChunkSpec
+    correlation_id: str | None = None
+
+
+class PageInput(_WithNulls):
+    """sum_report_page: the day's orders with `after` < id <= `through`."""
+
+    day: ReportDay
+    after: OrderKey | None = None
+    through: OrderKey
+    correlation_id: str | None = None
+
+
+class SummedOrders(_WithNulls):
+    """What a page (sum_report_page) or a chunk (nightly_report_chunk) sums to."""
+
+    totals: ReportTotals
+    orders: Annotated[WholeNumber, Field(ge=0)]
+
+
+class WriteInput(_WithNulls):
+    """write_report: the files of `day` from its totals."""
+
+    day: ReportDay
+    totals: ReportTotals
+    chunks: Annotated[WholeNumber, Field(ge=0)]
+    correlation_id: str | None = None
+
+
+class WrittenReport(_WithNulls):
+    """write_report's result: the blobs written."""
+
+    blobs: tuple[str, ...]
+    orders: Annotated[WholeNumber, Field(ge=0)]
+
+
+class ReportResult(_WithNulls):
+    """The report's output, which the job API shows as the job's result."""
+
+    day: ReportDay
+    orders: Annotated[WholeNumber, Field(ge=0)]
+    chunks: Annotated[WholeNumber, Field(ge=0)]
+    blobs: tuple[str, ...] = Field(description="reports/<day>.json and reports/<day>.csv.")

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from domain.reports import ChunkSpec, ReportRun, ReportTotals, chunk_instance_id
+from domain.payload import read
+from domain.reports import (
+    ChunkInput,
+    PageInput,
+    ReportResult,
+    ReportRun,
+    ReportTotals,
+    SummedOrders,
+    WavePlan,
+    WrittenReport,
+    chunk_instance_id,
+)
 from domain.retry import RetryPolicy
 from orchestrators.retry import call_activity_with_backoff
 
@@ -41,10 +51,9 @@ def _status(step: str, run: ReportRun, chunks_done: int, orders: int) -> dict[st
 def _log(context: df.DurableOrchestrationContext, run: ReportRun, what: str) -> None:
     if context.is_replaying:
         return
-    started = datetime.fromisoformat(run.started_at or context.current_utc_datetime.isoformat())
-    elapsed = context.current_utc_datetime - started.replace(
-        tzinfo=context.current_utc_datetime.tzinfo
-    )
+    now = context.current_utc_datetime
+    started = run.started_at or now
+    elapsed = now - started.replace(tzinfo=now.tzinfo)
     logger.info(
         "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d",
         context.instance_id,
@@ -58,83 +67,65 @@ def _log(context: df.DurableOrchestrationContext, run: ReportRun, what: str) -> 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: ReportRun.to_dict(); output {day, orders, chunks, blobs}."""
-    run = ReportRun.from_dict(context.get_input())
+    """Input: ReportRun.dump(); output: ReportResult.dump()."""
+    run = read(ReportRun, context.get_input())
     if run.started_at is None:  # the first execution; later ones carry it along
-        run = replace(run, started_at=context.current_utc_datetime.isoformat())
+        run = run.model_copy(update={"started_at": context.current_utc_datetime})
         _log(context, run, "started")
     context.set_custom_status(_status("summing", run, run.next_chunk, run.totals.orders))
 
-    plan = yield from call_activity_with_backoff(
-        context,
-        "plan_report_chunks",
-        {
-            "day": run.day,
-            "after": run.after,
-            "next_chunk": run.next_chunk,
-            "policy": run.policy.to_dict(),
-            "correlation_id": run.correlation_id,
-        },
-        STEP_RETRY,
+    planned = yield from call_activity_with_backoff(
+        context, "plan_report_chunks", run.plan_input().dump(), STEP_RETRY
     )
-    chunks = [ChunkSpec.from_dict(c) for c in plan["chunks"]]
+    plan = read(WavePlan, planned)
     totals = run.totals
-    if chunks:
+    if plan.chunks:
         tasks = [
             context.call_sub_orchestrator(
                 CHUNK_ORCHESTRATOR,
-                {"day": run.day, "chunk": spec.to_dict(), "correlation_id": run.correlation_id},
+                run.chunk_input(spec).dump(),
                 chunk_instance_id(context.instance_id, spec.index),
             )
-            for spec in chunks
+            for spec in plan.chunks
         ]
         for result in (yield context.task_all(tasks)):
-            totals = totals.merge(ReportTotals.from_dict(result["totals"]))
-    done = run.next_chunk + len(chunks)
+            totals = totals.merge(read(SummedOrders, result).totals)
+    done = run.next_chunk + len(plan.chunks)
 
-    if plan["more"]:
+    if plan.more:
         # A fresh history for the next wave: the totals and the cursor are all it needs.
-        following = replace(run, after=plan["after"], totals=totals, next_chunk=done)
+        following = run.model_copy(
+            update={"after": plan.after, "totals": totals, "next_chunk": done}
+        )
         context.set_custom_status(_status("summing", run, done, totals.orders))
-        context.continue_as_new(following.to_dict())
+        context.continue_as_new(following.dump())
         return None
 
     context.set_custom_status(_status("writing", run, done, totals.orders))
     written = yield from call_activity_with_backoff(
-        context,
-        "write_report",
-        {
-            "day": run.day,
-            "totals": totals.to_dict(),
-            "chunks": done,
-            "correlation_id": run.correlation_id,
-        },
-        STEP_RETRY,
+        context, "write_report", run.write_input(totals, done).dump(), STEP_RETRY
     )
     context.set_custom_status(_status("done", run, done, totals.orders))
     _log(context, run, "completed")
-    return {"day": run.day, "orders": totals.orders, "chunks": done, "blobs": written["blobs"]}
+    report = ReportResult(
+        day=run.day, orders=totals.orders, chunks=done, blobs=read(WrittenReport, written).blobs
+    )
+    return report.dump()
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=CHUNK_ORCHESTRATOR)
 def nightly_report_chunk(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input {day, chunk: ChunkSpec, correlation_id}; output {totals, orders}: its pages summed
-    in key order."""
-    data = context.get_input()
-    day, spec = data["day"], ChunkSpec.from_dict(data["chunk"])
+    """Input: ChunkInput.dump(); output: SummedOrders.dump(), its pages summed in key order."""
+    chunk = read(ChunkInput, context.get_input())
     totals, orders = ReportTotals(), 0
-    for after, through in spec.pages():
-        page = yield from call_activity_with_backoff(
-            context,
-            "sum_report_page",
-            {
-                "day": day,
-                "after": after,
-                "through": through,
-                "correlation_id": data.get("correlation_id"),
-            },
-            STEP_RETRY,
+    for after, through in chunk.chunk.pages():
+        page = PageInput(
+            day=chunk.day, after=after, through=through, correlation_id=chunk.correlation_id
         )
-        totals = totals.merge(ReportTotals.from_dict(page["totals"]))
-        orders += int(page["orders"])
-    return {"totals": totals.to_dict(), "orders": orders}
+        summed = yield from call_activity_with_backoff(
+            context, "sum_report_page", page.dump(), STEP_RETRY
+        )
+        result = read(SummedOrders, summed)
+        totals = totals.merge(result.totals)
+        orders += result.orders
+    return SummedOrders(totals=totals, orders=orders).dump()

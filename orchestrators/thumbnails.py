@@ -20,6 +20,7 @@ import azure.durable_functions as df
 
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.job_updates import ResultRouting
+from domain.payload import read
 from domain.retry import RetryPolicy
 from domain.thumbnails import (
     FINAL_STEP,
@@ -58,7 +59,7 @@ def _fan_out(
     while True:
         tasks = {
             size: context.call_activity(
-                RESIZE_ACTIVITY, job.resize_input(context.instance_id, size)
+                RESIZE_ACTIVITY, job.resize_input(context.instance_id, size).dump()
             )
             for size in pending
         }
@@ -68,7 +69,7 @@ def _fan_out(
         failed: dict[int, Exception] = {}
         for size, task in tasks.items():
             try:  # waits for the ones still running, so every size's outcome is known
-                done[size] = ThumbnailInfo.from_dict((yield task))
+                done[size] = read(ThumbnailInfo, (yield task))
             except Exception as error:
                 failed[size] = error
         if not failed:
@@ -96,11 +97,11 @@ def _run(
 ) -> Generator[Any, Any, JobResult]:
     context.set_custom_status(custom_status(Step.VALIDATING, 0))
     checked = yield from call_activity_with_backoff(
-        context, VALIDATE_ACTIVITY, job.validate_input(context.instance_id), STEP_RETRY
+        context, VALIDATE_ACTIVITY, job.validate_input(context.instance_id).dump(), STEP_RETRY
     )
-    source = SourceInfo.from_dict(checked)
+    source = read(SourceInfo, checked)
     if source.outcome is not Outcome.VALID:  # rejected, or superseded by a newer version
-        return JobResult(job.name, job.etag, source.outcome, source.reason, source)
+        return _result(job, source.outcome, source.reason, source)
     yield from reporter.milestone("validated", VALIDATED_PROGRESS, "Validated")
 
     context.set_custom_status(custom_status(Step.RESIZING, VALIDATED_PROGRESS))
@@ -108,26 +109,43 @@ def _run(
     for thumbnail in thumbnails:
         if thumbnail.outcome in (Outcome.REJECTED, Outcome.SUPERSEDED):
             reason = f"size {thumbnail.size}: {thumbnail.reason}"
-            return JobResult(job.name, job.etag, thumbnail.outcome, reason, source, thumbnails)
-    return JobResult(job.name, job.etag, Outcome.COMPLETED, None, source, thumbnails)
+            return _result(job, thumbnail.outcome, reason, source, thumbnails)
+    return _result(job, Outcome.COMPLETED, None, source, thumbnails)
+
+
+def _result(
+    job: ThumbnailJob,
+    status: Outcome,
+    reason: str | None,
+    source: SourceInfo | None = None,
+    thumbnails: tuple[ThumbnailInfo, ...] = (),
+) -> JobResult:
+    return JobResult(
+        blob=job.name,
+        etag=job.etag,
+        status=status,
+        reason=reason,
+        source=source,
+        thumbnails=thumbnails,
+    )
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def make_thumbnails(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: ThumbnailJob.to_dict(); output: JobResult.to_dict() (names, sizes, outcome)."""
-    job = ThumbnailJob.from_dict(context.get_input())
+    """Input: ThumbnailJob.dump(); output: JobResult.dump() (names, sizes, outcome)."""
+    job = read(ThumbnailJob, context.get_input())
     # Blob-started jobs have nobody to reply to: the status record and the topic carry results.
     reporter = JobReporter(context, JOB_TYPE, job.correlation_id, ResultRouting())
     try:
         result = yield from _run(context, job, reporter)
     except Exception as error:  # a step failed permanently or ran out of retries
-        result = JobResult(job.name, job.etag, Outcome.FAILED, failure_reason(error))
+        result = _result(job, Outcome.FAILED, failure_reason(error))
     step = FINAL_STEP[result.status]
     context.set_custom_status(custom_status(step, 100))
     yield from reporter.finish(
         str(step),
         str(result.status),
-        result.to_dict(),
+        result.dump(),
         succeeded=result.status is Outcome.COMPLETED,
     )
-    return result.to_dict()
+    return result.dump()

@@ -84,12 +84,12 @@ async def start_nightly_report(
     instance_id = instance_id_for(day)
     reported = await asyncio.to_thread(lambda: report_adapters().reports.exists(day))
     run = ReportRun(
-        day,
+        day=day,
         policy=ChunkingPolicy(**app_config.report_chunking()),
         correlation_id=correlation_id,
     )
     return await start_single_run(
-        client, ORCHESTRATOR, instance_id, run.to_dict(), already_done=reported
+        client, ORCHESTRATOR, instance_id, run.dump(), already_done=reported
     )
 
 

@@ -53,14 +53,14 @@ async def start_thumbnails(
         return ThumbnailStart(instance_id, started=False, runtime_status=status)
     # Resolved here, once per job: an orchestrator must not read settings.
     job = ThumbnailJob(
-        name,
-        etag,
-        app_config.thumbnail_sizes(),
-        ImageLimits(**app_config.thumbnail_limits()),
-        correlation_id or instance_id,
+        name=name,
+        etag=etag,
+        sizes=app_config.thumbnail_sizes(),
+        limits=ImageLimits(**app_config.thumbnail_limits()),
+        correlation_id=correlation_id or instance_id,
     )
     try:
-        await client.start_new(ORCHESTRATOR, instance_id, job.to_dict())
+        await client.start_new(ORCHESTRATOR, instance_id, job.dump())
     except Exception as error:  # the SDK raises a plain Exception with the extension's body
         if _ALREADY_EXISTS not in str(error):
             raise

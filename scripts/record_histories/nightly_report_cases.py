@@ -31,7 +31,7 @@ def _seed(session: Session, day: str, count: int) -> None:
             order_id=f"{day}-{i:03d}",
             customer_ref=f"claim://private/customers/{day}-{i:03d}.json",
             currency=("EUR", "USD", "GBP")[i % 3],
-            lines=(OrderLine("SKU-A", i % 2 + 1, 1000 + i),),
+            lines=(OrderLine(sku="SKU-A", quantity=i % 2 + 1, unit_price_cents=1000 + i),),
             express=i % 5 == 0,
         )
         for i in range(count)
@@ -51,7 +51,7 @@ def _report(day: str, orders: int) -> Callable[[Session], str]:
         session.host.set_time(auto_advance=True)
         instance_id = f"nightly-report-{day}"
         session.host.start_orchestration(
-            "nightly_report", ReportRun(day, POLICY).to_dict(), instance_id
+            "nightly_report", ReportRun(day=day, policy=POLICY).dump(), instance_id
         )
         status = session.host.wait_for(instance_id, timeout=120)
         if status["runtimeStatus"] != "Completed":

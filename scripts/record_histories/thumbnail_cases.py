@@ -40,9 +40,11 @@ def _job(case: str, plan: dict[str, list[str]], expected: str) -> Callable[[Sess
         script[name] = plan
         script_file.write_text(json.dumps(script))
         session.host.set_time(auto_advance=True)
-        job = ThumbnailJob(name, ETAG, SIZES, ImageLimits(), "corr-1")
+        job = ThumbnailJob(
+            name=name, etag=ETAG, sizes=SIZES, limits=ImageLimits(), correlation_id="corr-1"
+        )
         instance_id = thumbnail_instance_id(name, ETAG)
-        status = session.host.run_orchestration(ORCHESTRATOR, job.to_dict(), instance_id)
+        status = session.host.run_orchestration(ORCHESTRATOR, job.dump(), instance_id)
         outcome = (status.get("output") or {}).get("status")
         if status["runtimeStatus"] != "Completed" or outcome != expected:
             raise RuntimeError(f"{instance_id}: expected a {expected} job, got {status}")

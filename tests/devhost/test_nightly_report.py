@@ -65,8 +65,8 @@ class Reports:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         try:
-            run = ReportRun(day, POLICY)
-            self.host.start_orchestration("nightly_report", run.to_dict(), instance_id)
+            run = ReportRun(day=day, policy=POLICY)
+            self.host.start_orchestration("nightly_report", run.dump(), instance_id)
             status = self.host.wait_for(instance_id, timeout=timeout)
         finally:
             stop.set()
@@ -107,10 +107,10 @@ def seed_yesterday(adapters: ReportAdapters) -> None:
     day = report_day_for(datetime.now(UTC))
     orders = [
         Order(
-            f"timer-{i}",
-            f"claim://x/customers/timer-{i}.json",
-            "USD",
-            (OrderLine("SKU-T", 1, 500),),
+            order_id=f"timer-{i}",
+            customer_ref=f"claim://x/customers/timer-{i}.json",
+            currency="USD",
+            lines=(OrderLine(sku="SKU-T", quantity=1, unit_price_cents=500),),
         )
         for i in range(3)
     ]
@@ -124,7 +124,7 @@ def known_orders() -> list[Order]:
             order_id=f"known-{i:03d}",
             customer_ref=f"claim://x/customers/known-{i:03d}.json",
             currency=("EUR", "USD", "GBP")[i % 3],
-            lines=(OrderLine("SKU-A", i % 2 + 1, 1000 + i),),
+            lines=(OrderLine(sku="SKU-A", quantity=i % 2 + 1, unit_price_cents=1000 + i),),
             express=i % 5 == 0,
         )
         for i in range(KNOWN_COUNT)
@@ -207,7 +207,7 @@ def test_known_orders_give_exact_reports_and_short_histories(reports: Reports) -
     # A rerun (a replaced failed run, say) writes the same bytes under the same names.
     first = reports.adapters.reports.read(f"{KNOWN_DAY}.json")
     reports.host.start_orchestration(
-        "nightly_report", ReportRun(KNOWN_DAY, POLICY).to_dict(), "rerun-known"
+        "nightly_report", ReportRun(day=KNOWN_DAY, policy=POLICY).dump(), "rerun-known"
     )
     assert reports.host.wait_for("rerun-known", timeout=120)["runtimeStatus"] == "Completed"
     assert reports.adapters.reports.read(f"{KNOWN_DAY}.json") == first

@@ -69,9 +69,11 @@ def run(host: DevHostProcess, stubs: Stubs, plan: dict[str, list[str]]) -> tuple
     """Run one job for a new upload with this script; returns the upload name and status."""
     name = f"paths/{uuid.uuid4().hex[:10]}.jpg"
     stubs.script(name, plan)
-    job = ThumbnailJob(name, '"0x8D1"', SIZES, ImageLimits(), "corr-7")
+    job = ThumbnailJob(
+        name=name, etag='"0x8D1"', sizes=SIZES, limits=ImageLimits(), correlation_id="corr-7"
+    )
     instance_id = thumbnail_instance_id(name, '"0x8D1"')
-    status = host.run_orchestration(ORCHESTRATOR, job.to_dict(), instance_id)
+    status = host.run_orchestration(ORCHESTRATOR, job.dump(), instance_id)
     assert status["runtimeStatus"] == "Completed", status
     return name, status
 

@@ -31,7 +31,10 @@ def adapters(azurite: Azurite) -> ReportAdapters:
 def orders(count: int, prefix: str = "o") -> list[Order]:
     return [
         Order(
-            f"{prefix}-{i:03d}", "claim://x/customers/y.json", "EUR", (OrderLine("SKU-1", 2, 150),)
+            order_id=f"{prefix}-{i:03d}",
+            customer_ref="claim://x/customers/y.json",
+            currency="EUR",
+            lines=(OrderLine(sku="SKU-1", quantity=2, unit_price_cents=150),),
         )
         for i in range(count)
     ]

@@ -55,11 +55,11 @@ class Shelf:
         return data, str(props.etag), props.content_settings.content_type, props.metadata
 
     def resize(self, name: str, etag: str, size: int) -> dict:
-        payload = {"name": name, "etag": etag, "limits": LIMITS.to_dict(), "size": size}
+        payload = {"name": name, "etag": etag, "limits": LIMITS.dump(), "size": size}
         return make_thumbnail(payload, self.store)
 
     def validate(self, name: str, etag: str) -> dict:
-        payload = {"name": name, "etag": etag, "limits": LIMITS.to_dict(), "smallest_size": 128}
+        payload = {"name": name, "etag": etag, "limits": LIMITS.dump(), "smallest_size": 128}
         return validate_upload(payload, self.store)
 
 
@@ -167,5 +167,14 @@ def test_an_old_version_never_overwrites_a_newer_versions_thumbnail(shelf: Shelf
 def test_bad_input_is_a_permanent_failure(shelf: Shelf) -> None:
     with pytest.raises(Exception, match=r"\[permanent\] invalid make_thumbnail input: size"):
         make_thumbnail(
-            {"name": "cat.jpg", "etag": "x", "limits": LIMITS.to_dict(), "size": 3}, shelf.store
+            {"name": "cat.jpg", "etag": "x", "limits": LIMITS.dump(), "size": 3}, shelf.store
         )
+
+
+def test_a_name_too_long_for_its_thumbnails_is_rejected_with_the_reason(shelf: Shelf) -> None:
+    """Storage allows 1,024 characters; `<size>/` must fit too. The trigger starts the job (its
+    input takes any name storage gave) and validation ends it with the reason."""
+    name = "x" * 1010 + ".jpg"
+    outcome = shelf.validate(name, shelf.upload(name, jpeg((64, 64))))
+    assert outcome["outcome"] == "rejected"
+    assert "1 to 1000 characters" in outcome["reason"]

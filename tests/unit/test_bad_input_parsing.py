@@ -19,23 +19,18 @@ import azure.functions as func
 import pytest
 
 from domain.approval_tokens import InvalidApprovalToken, issue, verify
-from domain.images import MAX_NAME_LENGTH, MAX_NAME_SEGMENTS, upload_name_problem
 from domain.monitors import InvalidMonitorRequest, parse_monitor_request
 from domain.order_requests import MAX_CUSTOMER_FIELD
 from domain.orders import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS, InvalidOrder
 from domain.outbound import AllowList
-from domain.reports import InvalidReportDay, parse_report_day
 from domain.strict_json import MAX_DEPTH
 from triggers.correlation import InvalidCorrelationId, correlation_id
-from triggers.job_types import InvalidJobRequest
 from triggers.order_cancel import cancel_request_problems
 from triggers.order_commands_http import approval_request_problems
 from triggers.order_intake import parse_http_order, parse_queued_order
 from triggers.orders_servicebus import correlation_problems, parse_message
 from triggers.problem_details import pointer
-from triggers.report_job import parse_report_request
 from triggers.request_body import NOT_JSON, InvalidBody, json_body
-from triggers.thumbnail_job import _blob_name
 
 SAMPLES: dict[str, Any] = {
     "object": {"k": "v"},
@@ -255,67 +250,8 @@ def test_a_monitor_id_with_a_trailing_line_break_is_refused() -> None:
     assert pointers_of(raised.value.problems) == {"#/monitor_id"}
 
 
-# -- thumbnail and nightly-report jobs --------------------------------------------------------
-
-
-@pytest.mark.parametrize(("sample", "value"), wrong_values("string", optional=False))
-def test_every_wrong_type_for_a_blob_or_a_day_is_a_problem_for_it(sample: str, value: Any) -> None:
-    with pytest.raises(InvalidJobRequest) as raised:
-        _blob_name({"blob": value})
-    assert pointers_of(raised.value.problems) == {"#/blob"}
-    with pytest.raises(InvalidJobRequest) as raised:
-        parse_report_request({"day": value}, "2030-01-01")
-    assert pointers_of(raised.value.problems) == {"#/day"}
-
-
-@pytest.mark.parametrize(
-    ("name", "problem"),
-    [
-        ("cats/cat.jpg", None),
-        ("é/ü 1.jpg", None),
-        ("😀.png", None),
-        ("a.b/c.webp", None),
-        ("x" * MAX_NAME_LENGTH, None),
-        ("/".join(["a"] * MAX_NAME_SEGMENTS), None),
-        ("", "1 to 1000 characters"),
-        ("   ", "1 to 1000 characters"),
-        ("x" * (MAX_NAME_LENGTH + 1), "1 to 1000 characters"),
-        ("../x.jpg", "'.' and '..'"),
-        ("a/../../reports/x.json", "'.' and '..'"),
-        ("./x.jpg", "'.' and '..'"),
-        ("a/..", "'.' and '..'"),
-        ("/x.jpg", "must not be empty"),
-        ("a//x.jpg", "must not be empty"),
-        ("a/", "must not be empty"),
-        ("x.jpg.", "must not end with '.'"),
-        ("a\\..\\x.jpg", "backslashes"),
-        ("x\x00.jpg", "control characters"),
-        ("x\n.jpg", "control characters"),
-        ("x\x81.jpg", "control characters"),
-        ("x\ue000.jpg", "non-characters"),
-        ("x\ufffe.jpg", "non-characters"),
-        ("x\U0010ffff.jpg", "non-characters"),
-        ("x\ud800.jpg", "non-characters"),
-        ("/".join(["a"] * (MAX_NAME_SEGMENTS + 1)), f"at most {MAX_NAME_SEGMENTS} path segments"),
-    ],
-)
-def test_upload_names_follow_the_blob_naming_rules(name: str, problem: str | None) -> None:
-    found = upload_name_problem(name)
-    if problem is None:
-        assert found is None
-    else:
-        assert found is not None and problem in found
-        with pytest.raises(InvalidJobRequest) as raised:
-            _blob_name({"blob": name})
-        assert raised.value.problems == [f"blob: {found}"]
-
-
-@pytest.mark.parametrize("day", ["2020-01-01\n", "\uff12\uff10\uff12\uff10-01-01", "2020-02-30"])
-def test_a_report_day_is_refused_without_echoing_it(day: str) -> None:
-    with pytest.raises(InvalidReportDay) as raised:
-        parse_report_day(day)
-    assert day.strip() not in str(raised.value)
-    assert str(raised.value).startswith("day: ")
+# -- thumbnail and nightly-report jobs: their request models are tested with their rules, in
+# tests/unit/test_thumbnail_rules.py and tests/unit/test_nightly_report_rules.py.
 
 
 # -- cancel and approval bodies ---------------------------------------------------------------
@@ -445,10 +381,8 @@ Parser = Callable[[Any], object]
         (lambda body: parse_http_order(body), InvalidOrder),
         (lambda body: parse_queued_order(body, None), InvalidOrder),
         (lambda body: parse_monitor_request(body, AllowList()), InvalidMonitorRequest),
-        (lambda body: _blob_name(body), InvalidJobRequest),
-        (lambda body: parse_report_request(body, "2030-01-01"), InvalidJobRequest),
     ],
-    ids=["http-order", "queued-order", "monitor", "thumbnail", "nightly-report"],
+    ids=["http-order", "queued-order", "monitor"],
 )
 def test_a_body_that_is_not_an_object_is_refused_by_every_parser(
     parse: Parser, error: type[Exception]

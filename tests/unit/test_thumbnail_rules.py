@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
+from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -12,6 +15,8 @@ from PIL import Image
 import app_config
 from adapters.images import render
 from domain.images import (
+    MAX_NAME_LENGTH,
+    MAX_NAME_SEGMENTS,
     ImageFormat,
     ImageLimits,
     ImageRejected,
@@ -24,14 +29,18 @@ from domain.images import (
     thumbnail_name,
 )
 from domain.job_updates import JOB_ID
-from domain.order_payloads import InvalidPayload
+from domain.payload import InvalidPayload, parse_request, read
 from domain.thumbnails import (
     JobResult,
     Outcome,
     SourceInfo,
     ThumbnailInfo,
     ThumbnailJob,
+    ThumbnailRequest,
 )
+from triggers.problem_details import pointer
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories" / "make_thumbnails"
 
 
 def encoded(fmt: str, size: tuple[int, int], mode: str = "RGB", **options: object) -> bytes:
@@ -180,21 +189,141 @@ def test_settings_are_read_and_checked_in_app_config() -> None:
         app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "big"})
     with pytest.raises(ValueError, match="THUMBNAIL_MAX_BYTES"):
         app_config.thumbnail_limits({"THUMBNAIL_MAX_BYTES": "-5"})
-    with pytest.raises(ValueError, match="at most 100000000"):
+    with pytest.raises(ValueError, match="less than or equal to 100000000"):
         app_config.thumbnail_limits({"THUMBNAIL_MAX_PIXELS": "200000000"})
 
 
 def test_payloads_round_trip_through_json() -> None:
-    job = ThumbnailJob("a/cat.jpg", '"0x1"', (128, 256), ImageLimits(10, 20, 30), "corr-1")
-    assert ThumbnailJob.from_dict(job.to_dict()) == job
-    source = SourceInfo(Outcome.VALID, None, ImageFormat.JPEG, 40, 30, 999)
-    thumb = ThumbnailInfo(Outcome.WRITTEN, 128, "128/a/cat.jpg", 40, 30, "image/jpeg", 5, "ab")
-    result = JobResult("a/cat.jpg", '"0x1"', Outcome.COMPLETED, None, source, (thumb,))
-    assert JobResult.from_dict(result.to_dict()) == result
-    with pytest.raises(InvalidPayload, match="size"):
-        ThumbnailJob.from_dict({**job.to_dict(), "sizes": [128, 1]})
-    with pytest.raises(InvalidPayload, match="limits"):
-        ThumbnailJob.from_dict({**job.to_dict(), "limits": {"max_bytes": 0}})
+    limits = ImageLimits(max_bytes=10, max_pixels=20, max_side=30)
+    job = ThumbnailJob(
+        name="a/cat.jpg", etag='"0x1"', sizes=(128, 256), limits=limits, correlation_id="corr-1"
+    )
+    assert read(ThumbnailJob, json.loads(json.dumps(job.dump()))) == job
+    source = SourceInfo(
+        outcome=Outcome.VALID, format=ImageFormat.JPEG, width=40, height=30, bytes=999
+    )
+    thumb = ThumbnailInfo(
+        outcome=Outcome.WRITTEN,
+        size=128,
+        blob="128/a/cat.jpg",
+        width=40,
+        height=30,
+        content_type="image/jpeg",
+        bytes=5,
+        sha256="ab",
+    )
+    result = JobResult(
+        blob="a/cat.jpg",
+        etag='"0x1"',
+        status=Outcome.COMPLETED,
+        source=source,
+        thumbnails=(thumb,),
+    )
+    assert read(JobResult, json.loads(json.dumps(result.dump()))) == result
+    # Absent values are written as null, as the recorded histories hold them.
+    assert result.dump()["reason"] is None and result.dump()["source"]["reason"] is None
+    assert list(result.dump()) == ["blob", "etag", "status", "reason", "source", "thumbnails"]
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"sizes": [128, 1]}, "sizes[1]"),
+        ({"sizes": []}, "sizes"),
+        ({"sizes": list(range(100, 109))}, "sizes"),
+        ({"limits": {"max_bytes": 0}}, "limits.max_bytes"),
+        ({"limits": {"max_pixels": 200_000_000}}, "limits.max_pixels"),
+        ({"name": ""}, "name"),
+        ({"etag": "x" * 201}, "etag"),
+    ],
+)
+def test_a_job_input_that_can_never_run_names_its_field(change: dict[str, Any], path: str) -> None:
+    job = {"name": "a/cat.jpg", "etag": '"0x1"', "sizes": [128], "correlation_id": "c"}
+    with pytest.raises(InvalidPayload) as raised:
+        read(ThumbnailJob, {**job, **change})
+    assert [p.split(":", 1)[0] for p in raised.value.problems] == [path]
+
+
+def test_recorded_payloads_still_read_and_write_the_same_json() -> None:
+    """The histories' inputs and results, an unknown member added and defaulted ones left out."""
+    recorded = json.loads(json.loads((HISTORIES / "completed.json").read_text())["input"])
+    job = read(ThumbnailJob, {**recorded, "added_later": {"x": 1}})
+    assert job.dump() == recorded
+    older = {k: v for k, v in recorded.items() if k not in ("limits", "correlation_id")}
+    assert read(ThumbnailJob, older).limits == ImageLimits()
+    assert read(ThumbnailJob, older).dump()["correlation_id"] is None
+    # A stub's result leaves out what it does not know; the recorded outputs hold every key.
+    source = read(SourceInfo, {"outcome": "valid", "format": "JPEG", "width": 4, "extra": 1})
+    assert (source.reason, source.format, source.bytes) == (None, ImageFormat.JPEG, None)
+    for path in sorted(HISTORIES.glob("*.json")):
+        output = json.loads(path.read_text())["output"]
+        assert read(JobResult, output).dump() == output, path.name
+
+
+def test_the_job_api_request_is_only_a_blob_name() -> None:
+    assert parse_request(ThumbnailRequest, b'{"blob": "a/cat.jpg"}').blob == "a/cat.jpg"
+    for raw, path in (
+        (b"[]", None),
+        (b"{}", "#/blob"),
+        (b'{"blob": ""}', "#/blob"),
+        (b'{"blob": "x.jpg", "size": 5}', "#/size"),
+    ):
+        with pytest.raises(InvalidPayload) as refused:
+            parse_request(ThumbnailRequest, raw)
+        assert [pointer(p) for p in refused.value.problems] == [path], raw
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("cats/cat.jpg", None),
+        ("é/ü 1.jpg", None),
+        ("😀.png", None),
+        ("a.b/c.webp", None),
+        ("a.b/..c/x.jpg", None),
+        ("x" * MAX_NAME_LENGTH, None),
+        ("/".join(["a"] * MAX_NAME_SEGMENTS), None),
+        ("", "at least 1 character"),
+        ("   ", "white space"),
+        ("x" * (MAX_NAME_LENGTH + 1), "at most 1000 characters"),
+        ("../x.jpg", "'.' and '..'"),
+        ("a/../../reports/x.json", "'.' and '..'"),
+        ("./x.jpg", "'.' and '..'"),
+        ("a/..", "'.' and '..'"),
+        ("/x.jpg", "must not be empty"),
+        ("a//x.jpg", "must not be empty"),
+        ("a/", "must not be empty"),
+        ("x.jpg.", "must not end with '.'"),
+        ("a\\..\\x.jpg", "backslashes"),
+        ("x\x00.jpg", "control characters"),
+        ("x\n.jpg", "control characters"),
+        ("x\x81.jpg", "control characters"),
+        ("x\ue000.jpg", "non-characters"),
+        ("x\ufffe.jpg", "non-characters"),
+        ("x\U0010ffff.jpg", "non-characters"),
+        ("/".join(["a"] * (MAX_NAME_SEGMENTS + 1)), f"at most {MAX_NAME_SEGMENTS} path segments"),
+    ],
+)
+def test_upload_names_follow_the_blob_naming_rules(name: str, problem: str | None) -> None:
+    """Checked before storage is asked: a 400 naming #/blob, never a 500 or another blob."""
+    raw = json.dumps({"blob": name})
+    if problem is None:
+        assert parse_request(ThumbnailRequest, raw).blob == name
+        return
+    with pytest.raises(InvalidPayload) as refused:
+        parse_request(ThumbnailRequest, raw)
+    [found] = refused.value.problems
+    assert pointer(found) == "#/blob" and problem in found
+    assert not name.strip() or name not in found  # the name is never quoted
+
+
+@pytest.mark.parametrize(
+    "value", [{"k": "v"}, ["x"], 1.5, 7, True, None, 10**30], ids=lambda v: type(v).__name__
+)
+def test_a_blob_name_of_any_other_json_type_is_a_problem_for_it(value: Any) -> None:
+    with pytest.raises(InvalidPayload) as refused:
+        parse_request(ThumbnailRequest, json.dumps({"blob": value}))
+    assert [pointer(p) for p in refused.value.problems] == ["#/blob"]
 
 
 def test_render_gives_exact_sizes_content_types_and_the_same_bytes_each_time() -> None:
