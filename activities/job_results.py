@@ -20,8 +20,8 @@ from adapters.factory import ResultAdapters, result_adapters
 from adapters.messaging import Outgoing
 from adapters.telemetry import job_ids
 from domain.failures import JobFailure, PermanentFailure
-from domain.job_updates import PublishRequest
-from domain.order_payloads import InvalidPayload
+from domain.job_updates import PublishOutcome, PublishRequest
+from domain.payload import InvalidPayload, read
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -34,7 +34,7 @@ bp = func.Blueprint()
 def publish(payload: Any, adapters: ResultAdapters) -> dict[str, Any]:
     """Publish one update; returns what was done, for the orchestrator's record."""
     try:
-        request = PublishRequest.from_dict(payload)
+        request = read(PublishRequest, payload)
     except InvalidPayload as error:
         raise PermanentFailure(f"invalid {ACTIVITY} input: {error}") from error
     update = request.update
@@ -51,7 +51,10 @@ def publish(payload: Any, adapters: ResultAdapters) -> dict[str, Any]:
         logger.warning("%s failed for %s: %s", ACTIVITY, where, error)
         raise
     logger.info("Published %s (%s, %s)", where, update.kind, update.status)
-    return {"sequence": update.sequence, "status_applied": applied, "replied_to": replied_to}
+    outcome = PublishOutcome(
+        sequence=update.sequence, status_applied=applied, replied_to=replied_to
+    )
+    return outcome.dump()
 
 
 def _publish(request: PublishRequest, adapters: ResultAdapters) -> tuple[bool, str | None]:
@@ -60,7 +63,7 @@ def _publish(request: PublishRequest, adapters: ResultAdapters) -> tuple[bool, s
         applied = adapters.status.apply(update)
     properties = {"job_type": update.job_type, "sequence": update.sequence, "status": update.status}
     message = Outgoing(
-        update.to_dict(), update.message_id, update.correlation_id, update.subject, properties
+        update.dump(), update.message_id, update.correlation_id, update.subject, properties
     )
     adapters.publisher.publish_to_topic(adapters.channels.events_topic, message)
     replied_to = request.reply_queue

@@ -1,12 +1,13 @@
 """The `poll_monitor_status` activity: one guarded GET of a monitor's status URL, tested.
 
 Input (domain.monitors.PollRequest): {"url", "condition", "failure_condition", "monitor_id",
-"poll", "correlation_id"}. Output: {"http_status", "done", "failed", "redirects"}: whether the
-condition and the failure condition hold on the JSON answer. The answer itself never leaves
-the activity, so no third party's document lands in the orchestration's history. Failures are
-raised: TransientFailure for what the next poll may get past (timeouts, connection errors,
-408, 429, 5xx), PermanentFailure for what it cannot (a refused URL, address or redirect hop,
-other 4xx, an answer that is not JSON or is larger than the limit).
+"poll", "correlation_id"}. Output (domain.monitors.PollOutcome): {"http_status", "done",
+"failed", "redirects"}: whether the condition and the failure condition hold on the JSON
+answer. The answer itself never leaves the activity, so no third party's document lands in the
+orchestration's history. Failures are raised: TransientFailure for what the next poll may get
+past (timeouts, connection errors, 408, 429, 5xx), PermanentFailure for what it cannot (a
+refused URL, address or redirect hop, other 4xx, an answer that is not JSON or is larger than
+the limit).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import azure.durable_functions as df
 from adapters.outbound import OutboundClient, build_outbound_client
 from adapters.telemetry import job_span
 from domain.failures import FailureKind, JobFailure, PermanentFailure, TransientFailure
-from domain.monitor_conditions import parse_condition
-from domain.monitors import JOB_TYPE, PollRequest, instance_id_for
-from domain.order_payloads import InvalidPayload
+from domain.monitors import JOB_TYPE, PollOutcome, PollRequest, instance_id_for
 from domain.outbound import classify_status
+from domain.payload import InvalidPayload, read
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ bp = df.Blueprint()
 def poll(payload: Any, client: OutboundClient) -> dict[str, Any]:
     """One poll; the logic of `poll_monitor_status`, called directly by tests."""
     try:
-        request = PollRequest.from_dict(payload)
+        request = read(PollRequest, payload)
     except InvalidPayload as error:
         raise PermanentFailure(f"invalid {ACTIVITY} input: {error}") from None
     correlation = request.correlation_id or "-"
@@ -62,14 +62,14 @@ def poll(payload: Any, client: OutboundClient) -> dict[str, Any]:
         "%s for %s: %d, done=%s failed=%s",
         ACTIVITY,
         ids,
-        result["http_status"],
-        result["done"],
-        result["failed"],
+        result.http_status,
+        result.done,
+        result.failed,
     )
-    return result
+    return result.dump()
 
 
-def _poll(request: PollRequest, client: OutboundClient) -> dict[str, Any]:
+def _poll(request: PollRequest, client: OutboundClient) -> PollOutcome:
     response = client.request(
         "GET",
         request.url,
@@ -89,12 +89,12 @@ def _poll(request: PollRequest, client: OutboundClient) -> dict[str, Any]:
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python parses
         raise PermanentFailure(f"{where} answered {status} without a JSON document") from None
     failure = request.failure_condition
-    return {
-        "http_status": status,
-        "done": parse_condition(request.condition).holds(document),
-        "failed": failure is not None and parse_condition(failure).holds(document),
-        "redirects": response.redirects,
-    }
+    return PollOutcome(
+        http_status=status,
+        done=request.condition.holds(document),
+        failed=failure is not None and failure.holds(document),
+        redirects=response.redirects,
+    )
 
 
 @bp.activity_trigger(input_name="payload")

@@ -1,7 +1,7 @@
 """The `deliver_webhook` activity: one signed delivery of a job's result to the caller's URL.
 
 Input (domain.webhooks.WebhookRequest): {"url", "event": {...}, "delivery_id",
-"correlation_id"?}. Output (WebhookResult): {"delivered": true, "status": <2xx>,
+"correlation_id"}. Output (domain.webhooks.WebhookResult): {"delivered": true, "status": <2xx>,
 "attempt_at": <ISO 8601 UTC>}. Failures are raised, never returned: PermanentFailure for a bad
 input or URL, a refused address, a redirect, a 4xx or missing settings; TransientFailure for
 what a later attempt may get through (timeouts, connection errors, 408, 429, 5xx), so the
@@ -22,7 +22,8 @@ import azure.durable_functions as df
 from adapters.telemetry import job_span
 from adapters.webhooks import WebhookSender, build_webhook_sender
 from domain.failures import JobFailure, PermanentFailure
-from domain.webhooks import InvalidWebhookRequest, WebhookRequest, WebhookResult
+from domain.payload import InvalidPayload, read
+from domain.webhooks import WebhookRequest, WebhookResult
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +36,11 @@ def _now() -> datetime:
 
 def deliver(
     payload: Any, sender: WebhookSender, *, clock: Callable[[], datetime] = _now
-) -> WebhookResult:
+) -> dict[str, Any]:
     """Send the event once; the logic of `deliver_webhook`, called directly by tests."""
     try:
-        request = WebhookRequest.from_dict(payload)
-    except InvalidWebhookRequest as error:
+        request = read(WebhookRequest, payload)
+    except InvalidPayload as error:
         raise PermanentFailure(f"invalid deliver_webhook input: {error}") from None
     ids = f"delivery {request.delivery_id} [correlation {request.correlation_id or '-'}]"
     attempt_at, started = clock(), time.perf_counter()
@@ -59,11 +60,11 @@ def deliver(
         raise
     elapsed_ms = (time.perf_counter() - started) * 1e3
     logger.info("deliver_webhook done for %s: %d in %.0f ms", ids, status, elapsed_ms)
-    return {"delivered": True, "status": status, "attempt_at": attempt_at.isoformat()}
+    return WebhookResult(delivered=True, status=status, attempt_at=attempt_at).dump()
 
 
 @bp.activity_trigger(input_name="payload")
 def deliver_webhook(payload: dict[str, Any]) -> dict[str, Any]:
     # The sender is built per call: settings (and a rotated Key Vault secret) apply at once,
     # and a missing key fails only the webhook, with a reason, never the app's start.
-    return dict(deliver(payload, build_webhook_sender()))
+    return deliver(payload, build_webhook_sender())

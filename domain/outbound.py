@@ -209,7 +209,7 @@ def parse_outbound_url(url: Any, allowed: AllowList, *, what: str = "URL") -> Ou
     if literal is not None and not allow_listed:
         reason = refusal_reason(literal)
         if reason is not None:
-            problems.append(f"the host {host} is refused: {reason}")
+            problems.append(f"the host is refused: {reason}")  # never the caller's value
     if problems:
         raise InvalidOutboundUrl(problems, what)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

@@ -15,8 +15,9 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
 
 # The guard's rules, re-exported under the names webhook code has always used.
 from domain.outbound import (
@@ -32,6 +33,7 @@ from domain.outbound import (
     parse_outbound_url,
     refusal_reason,
 )
+from domain.payload import Model, Timestamp
 
 __all__ = [
     "AZURE_WIRESERVER",
@@ -43,7 +45,6 @@ __all__ = [
     "IPAddress",
     "InvalidCallbackUrl",
     "InvalidSignature",
-    "InvalidWebhookRequest",
     "WebhookRequest",
     "WebhookResult",
     "classify_status",
@@ -79,10 +80,6 @@ class InvalidCallbackUrl(InvalidOutboundUrl):
 
     def __init__(self, problems: Iterable[str]) -> None:
         super().__init__(problems, "callback URL")
-
-
-class InvalidWebhookRequest(ValueError):
-    """A delivery request that can never work; the message names fields, never their values."""
 
 
 class InvalidSignature(ValueError):
@@ -165,58 +162,38 @@ def verify(
     return payload
 
 
-class WebhookResult(TypedDict):
+class WebhookResult(Model):
     """What `deliver_webhook` returns when the receiver took the webhook."""
 
     delivered: bool
     status: int
-    attempt_at: str
+    attempt_at: Timestamp
 
 
-@dataclass(frozen=True)
-class WebhookRequest:
+class WebhookRequest(Model):
     """`deliver_webhook`'s input: where to send which event, under which stable delivery id.
 
     The same `delivery_id` on every retry (and the same body bytes) lets receivers drop
     duplicates; the orchestrator derives it from its instance id, never from a clock.
     """
 
-    url: str
-    event: Mapping[str, Any]
-    delivery_id: str
-    correlation_id: str | None = None
+    url: Annotated[str, Field(min_length=1, max_length=MAX_URL_LENGTH)]
+    event: dict[str, Any]
+    delivery_id: Annotated[
+        str,
+        Field(pattern=DELIVERY_ID.pattern, description="1-128 letters, digits and _ . : -"),
+    ]
+    correlation_id: Annotated[str, Field(max_length=MAX_CORRELATION_ID)] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "url": self.url,
-            "event": dict(self.event),
-            "delivery_id": self.delivery_id,
-        }
-        if self.correlation_id is not None:
-            body["correlation_id"] = self.correlation_id
-        return body
+    @model_validator(mode="after")
+    def _sendable(self) -> WebhookRequest:
+        self.body()  # refuse an event that cannot be sent now, not at delivery time
+        return self
 
-    @classmethod
-    def from_dict(cls, data: Any) -> WebhookRequest:
-        if not isinstance(data, Mapping):
-            raise InvalidWebhookRequest("the input must be a JSON object")
-        url, event = data.get("url"), data.get("event")
-        delivery_id, correlation_id = data.get("delivery_id"), data.get("correlation_id")
-        if not isinstance(url, str) or not url:
-            raise InvalidWebhookRequest("url: a callback URL")
-        if not isinstance(event, Mapping):
-            raise InvalidWebhookRequest("event: a JSON object")
-        if not isinstance(delivery_id, str) or not DELIVERY_ID.match(delivery_id):
-            raise InvalidWebhookRequest("delivery_id: 1-128 letters, digits and _ . : -")
-        if correlation_id is not None and (
-            not isinstance(correlation_id, str) or len(correlation_id) > MAX_CORRELATION_ID
-        ):
-            raise InvalidWebhookRequest(
-                f"correlation_id: text of at most {MAX_CORRELATION_ID} characters"
-            )
-        request = cls(url, dict(event), delivery_id, correlation_id)
-        request.body()  # refuse an event that cannot be sent now, not at delivery time
-        return request
+    def dump(self) -> dict[str, Any]:
+        # correlation_id is written even when null: the form the orchestrator has always
+        # scheduled, which recorded histories hold (activity inputs are compared as text).
+        return self.model_dump(mode="json")
 
     def body(self) -> bytes:
         """The JSON body, byte for byte the same on every retry: the delivery id (signed, unlike
@@ -227,8 +204,8 @@ class WebhookRequest:
         try:
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise InvalidWebhookRequest("event: JSON values only") from error
+            raise ValueError("event: JSON values only") from error
         raw = text.encode("utf-8")
         if len(raw) > MAX_BODY_BYTES:
-            raise InvalidWebhookRequest(f"event: at most {MAX_BODY_BYTES} bytes of JSON")
+            raise ValueError(f"event: at most {MAX_BODY_BYTES} bytes of JSON")
         return raw

@@ -19,6 +19,7 @@ import azure.durable_functions as df
 from domain.failures import failure_reason
 from domain.job_updates import JobUpdate, PublishRequest, ResultRouting, UpdateKind
 from domain.retry import RetryPolicy
+from domain.webhooks import WebhookRequest
 from orchestrators.retry import call_activity_with_backoff
 
 logger = logging.getLogger(__name__)
@@ -64,8 +65,9 @@ class JobReporter:
         """The final update: status record, topic, reply; then the webhook; then the log line."""
         kind = UpdateKind.COMPLETED if succeeded else UpdateKind.ENDED
         update = yield from self._publish(kind, step, 100, status, result)
-        if self.routing.callback_url is not None and update is not None:
-            yield from self._webhook(update)
+        callback_url = self.routing.callback_url
+        if callback_url is not None and update is not None:
+            yield from self._webhook(update, callback_url)
         level = logging.INFO if succeeded else logging.WARNING
         self._log(level, "completed" if succeeded else f"ended {status}", result.get("reason"))
 
@@ -85,7 +87,7 @@ class JobReporter:
             correlation_id=self.correlation_id,
             result=result,
         )
-        request = PublishRequest(update, self.routing).to_dict()
+        request = PublishRequest(update=update, routing=self.routing).dump()
         try:
             yield from call_activity_with_backoff(
                 self.context, PUBLISH_ACTIVITY, request, PUBLISH_RETRY, seed=update.message_id
@@ -101,13 +103,13 @@ class JobReporter:
                 )
         return update
 
-    def _webhook(self, update: JobUpdate) -> Generator[Any, Any, None]:
-        payload = {
-            "url": self.routing.callback_url,
-            "event": update.to_dict(),
-            "delivery_id": update.message_id,
-            "correlation_id": self.correlation_id,
-        }
+    def _webhook(self, update: JobUpdate, callback_url: str) -> Generator[Any, Any, None]:
+        payload = WebhookRequest(
+            url=callback_url,
+            event=update.dump(),
+            delivery_id=update.message_id,
+            correlation_id=self.correlation_id,
+        ).dump()
         try:
             yield from call_activity_with_backoff(
                 self.context, WEBHOOK_ACTIVITY, payload, WEBHOOK_RETRY, seed=update.message_id

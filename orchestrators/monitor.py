@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -25,10 +23,12 @@ from domain.monitors import (
     JOB_TYPE,
     MonitorState,
     MonitorStep,
+    PollOutcome,
     PollRequest,
     custom_status,
     monitor_result,
 )
+from domain.payload import read
 from orchestrators.job_results import JobReporter
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class _MonitorReporter(JobReporter):
         super().__init__(context, JOB_TYPE, state.correlation_id, state.routing)
         self.sequence = state.sequence
         if state.started_at is not None:
-            self.started_at = datetime.fromisoformat(state.started_at)
+            self.started_at = state.started_at
 
     def _log(self, level: int, what: str, reason: str | None) -> None:
         if what == "started" and not self._first_run:
@@ -87,7 +87,7 @@ def _finish(
     reason: str | None,
 ) -> Generator[Any, Any, dict[str, Any]]:
     context.set_custom_status(custom_status(ending, 100))
-    result = monitor_result(state, ending, context.current_utc_datetime, reason)
+    result = monitor_result(state, ending, context.current_utc_datetime, reason).dump()
     # The first run's milestone reporter has logged the start already.
     reporter = _MonitorReporter(context, state, first_run=False)
     succeeded = ending is MonitorStep.COMPLETED
@@ -97,32 +97,32 @@ def _finish(
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: MonitorState.to_dict(); output: domain.monitors.monitor_result(...)."""
+    """Input: MonitorState.dump(); output: domain.monitors.MonitorResult.dump()."""
     now = context.current_utc_datetime
-    state = MonitorState.from_dict(context.get_input()).begun(now)
+    state = read(MonitorState, context.get_input()).begun(now)
     cancel = _CancelWatch(context)
     if state.polls == 0 and state.sequence == 0:
         reporter = _MonitorReporter(context, state, first_run=True)
         context.set_custom_status(custom_status(MonitorStep.POLLING, 0))
         yield from reporter.milestone(str(MonitorStep.POLLING), 0, str(MonitorStep.POLLING))
-        state = replace(state, sequence=reporter.sequence)
+        state = state.published(reporter.sequence)
     context.set_custom_status(custom_status(MonitorStep.POLLING, state.progress(now)))
 
     request = PollRequest(
-        state.status_url,
-        state.condition,
-        state.failure_condition,
-        state.monitor_id,
-        state.polls + 1,
-        state.correlation_id,
+        url=state.status_url,
+        condition=state.condition,
+        failure_condition=state.failure_condition,
+        monitor_id=state.monitor_id,
+        poll=state.polls + 1,
+        correlation_id=state.correlation_id,
     )
-    task = context.call_activity(POLL_ACTIVITY, request.to_dict())
+    task = context.call_activity(POLL_ACTIVITY, request.dump())
     yield context.task_any([task, cancel.wait()])
     if cancel.reason is not None:
         # A GET has no side effect to wait for: the poll in flight is simply not read.
         return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
     try:
-        outcome = yield task
+        answer = yield task
     except Exception as error:  # the SDK hands every activity failure over as Exception
         reason = failure_reason(error)
         state = state.after_poll(None, reason)
@@ -136,11 +136,12 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
                 reason,
             )
     else:
-        state = state.after_poll(outcome["http_status"], None)
-        if outcome["failed"]:
+        outcome = read(PollOutcome, answer)
+        state = state.after_poll(outcome.http_status, None)
+        if outcome.failed:
             reason = "the failure condition holds"
             return (yield from _finish(context, state, MonitorStep.FAILED, reason))
-        if outcome["done"]:
+        if outcome.done:
             return (yield from _finish(context, state, MonitorStep.COMPLETED, None))
 
     now = context.current_utc_datetime
@@ -157,5 +158,5 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
         timer.cancel()
         return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
     # A fresh run with the state in its input: the history starts again from nothing.
-    context.continue_as_new(state.backed_off().to_dict())
+    context.continue_as_new(state.backed_off().dump())
     return None

@@ -11,21 +11,23 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any
 
 import azure.durable_functions as df
 
 from adapters.outbound import outbound_allow_list
+from domain.monitor_conditions import MAX_TERMS
 from domain.monitors import (
+    DEFAULT_INTERVAL_SECONDS,
     INSTANCE_PREFIX,
     MONITOR_ID,
-    InvalidMonitorRequest,
+    MonitorRequest,
+    MonitorResult,
     MonitorState,
+    check_urls,
     instance_id_for,
-    parse_monitor_request,
 )
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
-from triggers.job_types import InvalidJobRequest, JobType, StartedJob, StartRequest
+from triggers.job_types import JobType, StartedJob, StartRequest
 from triggers.order_cancel import CancelOutcome
 
 logger = logging.getLogger(__name__)
@@ -37,16 +39,23 @@ MONITOR_JOB_ID = re.compile(
 CANCELLABLE = frozenset({"Pending", "Running", "ContinuedAsNew"})
 # The extension's refusal for a Pending/Running id (see triggers/order_start.py).
 _ALREADY_EXISTS = "already exists"
+# What the request's JSON schema cannot state; each is a 400 problem naming its field.
+RULES = (
+    "`max_interval_seconds` and `expires_in_seconds` are at least `interval_seconds` "
+    f"({DEFAULT_INTERVAL_SECONDS} when it is not given). `condition` and `failure_condition` "
+    f"hold at most {MAX_TERMS} tests each, counted over all their levels. `status_url` and "
+    "`callback_url` pass the outbound guard with the allow-list settings when the monitor "
+    "starts: https (http only for allow-listed hosts), and an IP address literal only when it "
+    "is public (never a private, loopback, link-local or metadata address) or allow-listed."
+)
 
 
 async def start_monitor_job(
     client: df.DurableOrchestrationClient, request: StartRequest
 ) -> StartedJob:
-    allowed = outbound_allow_list(purpose="monitors")
-    try:
-        monitor = parse_monitor_request(request.body, allowed)
-    except InvalidMonitorRequest as invalid:
-        raise InvalidJobRequest(invalid.problems) from invalid
+    monitor: MonitorRequest = request.body
+    # The URLs' rules need the allow-list setting; InvalidPayload is the API's 400.
+    check_urls(monitor, outbound_allow_list(purpose="monitors"))
     monitor_id = monitor.monitor_id or uuid.uuid4().hex
     instance_id = instance_id_for(monitor_id)
     existing = await client.get_status(instance_id)
@@ -56,7 +65,7 @@ async def start_monitor_job(
         return StartedJob(instance_id, status, duplicate=True)
     state = MonitorState.start(monitor, monitor_id, request.correlation_id)
     try:
-        await client.start_new(ORCHESTRATOR, instance_id, state.to_dict())
+        await client.start_new(ORCHESTRATOR, instance_id, state.dump())
     except Exception as error:  # the SDK raises a plain Exception with the extension's body
         if _ALREADY_EXISTS not in str(error):
             raise
@@ -84,6 +93,9 @@ MONITOR_JOB = JobType(
     name="monitor",
     orchestrator=ORCHESTRATOR,
     ids=MONITOR_JOB_ID,
+    request=MonitorRequest,
     start=start_monitor_job,
     cancel=cancel_monitor_job,
+    result=MonitorResult,
+    rules=RULES,
 )

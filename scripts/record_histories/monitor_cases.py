@@ -18,6 +18,7 @@ from typing import Any
 
 from devhost.azurite import Azurite
 from domain.monitors import MonitorRequest, MonitorState, instance_id_for
+from domain.payload import read
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
 from scripts.record_histories.recording import Case, Session, Suite
 
@@ -40,20 +41,22 @@ def _start(session: Session, case: str, polls: list[str], *, expires_in: float =
     script = json.loads(script_file.read_text()) if script_file.exists() else {}
     script[monitor_id] = polls
     script_file.write_text(json.dumps(script))
-    request = MonitorRequest(
-        monitor_id=monitor_id,
-        status_url=STATUS_URL.format(id=monitor_id),
-        condition=CONDITION,
-        failure_condition=FAILURE,
-        interval_seconds=10,
-        max_interval_seconds=40,
-        backoff_factor=2,
-        expires_in_seconds=expires_in,
-        callback_url=None,
+    request = read(
+        MonitorRequest,
+        {
+            "monitor_id": monitor_id,
+            "status_url": STATUS_URL.format(id=monitor_id),
+            "condition": CONDITION,
+            "failure_condition": FAILURE,
+            "interval_seconds": 10,
+            "max_interval_seconds": 40,
+            "backoff_factor": 2,
+            "expires_in_seconds": expires_in,
+        },
     )
     state = MonitorState.start(request, monitor_id, "corr-1")
     instance_id = instance_id_for(monitor_id)
-    session.host.start_orchestration(ORCHESTRATOR, state.to_dict(), instance_id)
+    session.host.start_orchestration(ORCHESTRATOR, state.dump(), instance_id)
     return instance_id
 
 

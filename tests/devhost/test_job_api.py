@@ -586,23 +586,31 @@ def test_a_waiting_monitor_is_cancelled(paused: Api, status_server: StatusServer
 def test_an_invalid_monitor_lists_its_problems_and_starts_nothing(
     api: Api, status_server: StatusServer
 ) -> None:
-    body = monitor_body(
+    bad_body = monitor_body(
+        status_server,
+        "/never/x",
+        condition={"pointer": "status", "equals": "done"},
+        interval_seconds=1,
+        unknown="s3cret",
+    )
+    # The URLs are vetted against the allow-list setting once the body itself is valid.
+    bad_urls = monitor_body(
         status_server,
         "/never/x",
         status_url="https://169.254.169.254/latest/meta-data/?token=s3cret",
-        condition={"pointer": "status", "equals": "done"},
-        interval_seconds=1,
         callback_url=f"http://127.0.0.1:{status_server.port + 1}/hook",
     )
-    for path in ("/api/monitors", "/api/jobs/monitor"):
-        response = api.call("POST", path, json=body)
-        assert response.status_code == 400
-        pointers = {error.get("pointer") for error in response.json()["errors"]}
-        assert {"#/status_url", "#/condition/pointer", "#/interval_seconds", "#/callback_url"} <= (
-            pointers
-        )
-        assert "s3cret" not in response.text
-    assert api.job(f"monitor-{body['monitor_id']}").status_code == 404
+    for body, expected in (
+        (bad_body, {"#/condition/pointer", "#/interval_seconds", "#/unknown"}),
+        (bad_urls, {"#/status_url", "#/callback_url"}),
+    ):
+        for path in ("/api/monitors", "/api/jobs/monitor"):
+            response = api.call("POST", path, json=body)
+            assert response.status_code == 400
+            pointers = {error.get("pointer") for error in response.json()["errors"]}
+            assert pointers == expected
+            assert "s3cret" not in response.text and "127.0.0.1" not in response.text
+        assert api.job(f"monitor-{body['monitor_id']}").status_code == 404
     assert api.call("POST", "/api/monitors", data="{").status_code == 400
 
 

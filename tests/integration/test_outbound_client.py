@@ -140,7 +140,7 @@ def test_too_many_redirects_is_permanent(server: Server) -> None:
     ("location", "problem"),
     [
         ("http://10.0.0.1/x", "scheme must be https"),
-        ("https://10.0.0.1/x", "10.0.0.1 is refused: private address"),
+        ("https://10.0.0.1/x", "the host is refused: private address"),
         ("https://169.254.169.254/latest/meta-data/", "cloud instance metadata"),
         ("https://[::ffff:169.254.169.254]/", "IPv4-mapped form of 169.254.169.254"),
         ("https://[::ffff:7f00:1]:{port}/", "IPv4-mapped form of 127.0.0.1"),

@@ -26,6 +26,7 @@ from devhost.servicebus.client import receive_messages
 from devhost.servicebus.sdk_client import StandInServiceBusClient
 from devhost.testing import PROJECT_ROOT
 from domain.job_updates import JobUpdate, PublishRequest, ResultRouting, UpdateKind
+from domain.payload import read
 
 EMULATOR = (
     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
@@ -88,7 +89,7 @@ def request(final: bool = True) -> dict[str, Any]:
         if final
         else None,
     )
-    return PublishRequest(update, ResultRouting(reply_queue="replies")).to_dict()
+    return PublishRequest(update=update, routing=ResultRouting(reply_queue="replies")).dump()
 
 
 def received(entity: str, job_id: str) -> list[Any]:
@@ -102,7 +103,7 @@ def one_run_left(adapters: ResultAdapters, payload: dict[str, Any]) -> None:
     """Exactly what one publish leaves: the record, one event, one reply, same ids."""
     job_id = payload["update"]["job_id"]
     record = adapters.status.get(job_id)
-    assert record == JobUpdate.from_dict(payload["update"])
+    assert record == read(JobUpdate, payload["update"])
     events, replies = received(EVENTS, job_id), received("replies", job_id)
     assert [m.message_id for m in events] == [f"{job_id}:4"]
     assert [m.message_id for m in replies] == [f"{job_id}:4"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from domain.failures import FailureKind
+from domain.payload import InvalidPayload, read
 from domain.webhooks import (
     ID_HEADER,
     MAX_BODY_BYTES,
@@ -18,8 +20,8 @@ from domain.webhooks import (
     CallbackUrl,
     InvalidCallbackUrl,
     InvalidSignature,
-    InvalidWebhookRequest,
     WebhookRequest,
+    WebhookResult,
     classify_status,
     parse_callback_url,
     refusal_reason,
@@ -122,8 +124,14 @@ def test_every_problem_is_listed_and_secrets_are_not_echoed() -> None:
     assert message.startswith("invalid callback URL: ")
     for problem in ("user names and passwords", "https", "loopback"):
         assert problem in message
-    for secret in ("hunter2", "admin", "s3cr3t", "/reset"):
+    for secret in ("hunter2", "admin", "s3cr3t", "/reset", "127.0.0.1"):
         assert secret not in message
+
+
+def test_a_refused_address_is_named_by_its_kind_never_by_the_host() -> None:
+    message = _problems("https://10.1.2.3/hook")
+    assert "the host is refused: private address" in message
+    assert "10.1.2.3" not in message
 
 
 def test_length_and_type_are_capped() -> None:
@@ -374,18 +382,54 @@ def test_sign_refuses_a_delivery_id_that_cannot_be_a_header() -> None:
 
 def test_the_request_round_trips_through_json() -> None:
     request = WebhookRequest(
-        "https://hooks.example.com/x", {"type": "order.completed", "n": 1}, "ord-1:done", "c-1"
+        url="https://hooks.example.com/x",
+        event={"type": "order.completed", "n": 1},
+        delivery_id="ord-1:done",
+        correlation_id="c-1",
     )
 
-    assert WebhookRequest.from_dict(json.loads(json.dumps(request.to_dict()))) == request
-    bare = WebhookRequest("https://hooks.example.com/x", {}, "ord-1:done")
-    assert "correlation_id" not in bare.to_dict()
-    assert WebhookRequest.from_dict(json.loads(json.dumps(bare.to_dict()))) == bare
+    assert read(WebhookRequest, json.loads(json.dumps(request.dump()))) == request
+    bare = WebhookRequest(url="https://hooks.example.com/x", event={}, delivery_id="ord-1:done")
+    # correlation_id is written even when null: the input the orchestrator has always scheduled.
+    assert bare.dump() == {
+        "url": "https://hooks.example.com/x",
+        "event": {},
+        "delivery_id": "ord-1:done",
+        "correlation_id": None,
+    }
+    assert read(WebhookRequest, json.loads(json.dumps(bare.dump()))) == bare
+
+
+def test_an_old_request_still_reads() -> None:
+    """A deliver_webhook input as recorded, plus a member added later, minus the null one."""
+    recorded = (
+        '{"url": "https://hooks.example.com/orders", "event": {"job_id": "order-h", '
+        '"job_type": "order", "sequence": 4, "kind": "completed", "correlation_id": "corr-1", '
+        '"result": {"order_id": "h", "total": 1.0, "reason": null}}, '
+        '"delivery_id": "order-h:4", "correlation_id": "corr-1"}'
+    )
+    request = read(WebhookRequest, {**json.loads(recorded), "added_later": True})
+    assert json.dumps(request.dump()) == recorded
+    bare = read(WebhookRequest, {"url": "https://h.example/x", "event": {}, "delivery_id": "d"})
+    assert bare.correlation_id is None
+
+
+def test_the_result_is_plain_json() -> None:
+    result = WebhookResult(delivered=True, status=204, attempt_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert result.dump() == {
+        "delivered": True,
+        "status": 204,
+        "attempt_at": "2026-01-01T00:00:00+00:00",
+    }
 
 
 def test_the_body_is_the_same_bytes_for_every_retry_and_carries_the_id() -> None:
-    first = WebhookRequest("https://h.example/x", {"b": 2, "a": 1}, "d-1", "c-1")
-    again = WebhookRequest("https://h.example/x", {"a": 1, "b": 2}, "d-1", "c-1")
+    first = WebhookRequest(
+        url="https://h.example/x", event={"b": 2, "a": 1}, delivery_id="d-1", correlation_id="c-1"
+    )
+    again = WebhookRequest(
+        url="https://h.example/x", event={"a": 1, "b": 2}, delivery_id="d-1", correlation_id="c-1"
+    )
 
     assert first.body() == again.body()
     assert json.loads(first.body()) == {
@@ -398,7 +442,7 @@ def test_the_body_is_the_same_bytes_for_every_retry_and_carries_the_id() -> None
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ([], "JSON object"),
+        ([], "dictionary"),
         ({"event": {}, "delivery_id": "d"}, "url"),
         ({"url": "https://x.example", "event": [], "delivery_id": "d"}, "event"),
         ({"url": "https://x.example", "event": {}, "delivery_id": "d d"}, "delivery_id"),
@@ -409,14 +453,15 @@ def test_the_body_is_the_same_bytes_for_every_retry_and_carries_the_id() -> None
         ),
         (
             {"url": "https://x.example", "event": {"x": float("nan")}, "delivery_id": "d"},
-            "JSON values only",
+            "event: JSON values only",
         ),
         (
             {"url": "https://x.example", "event": {"x": "a" * MAX_BODY_BYTES}, "delivery_id": "d"},
-            f"at most {MAX_BODY_BYTES} bytes",
+            f"event: at most {MAX_BODY_BYTES} bytes",
         ),
     ],
 )
 def test_bad_requests_name_the_field(data: object, field: str) -> None:
-    with pytest.raises(InvalidWebhookRequest, match=field):
-        WebhookRequest.from_dict(data)
+    with pytest.raises(InvalidPayload) as caught:
+        read(WebhookRequest, data)
+    assert field in caught.value.problems[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,11 +10,23 @@ import pytest
 from domain.monitor_conditions import (
     MAX_DEPTH,
     MAX_TERMS,
-    InvalidCondition,
-    condition_to_dict,
-    parse_condition,
+    MonitorCondition,
+    MonitorTest,
     resolve,
 )
+from domain.payload import InvalidPayload, Model, parse_request, read
+from triggers.problem_details import pointer
+
+
+class Body(Model):
+    """A request holding one condition, as the monitor's request does."""
+
+    condition: MonitorCondition
+
+
+def parse_condition(condition: Any) -> MonitorCondition:
+    return parse_request(Body, json.dumps({"condition": condition})).condition
+
 
 DOC = {
     "status": "done",
@@ -32,7 +45,7 @@ def holds(condition: dict[str, Any], document: Any = DOC) -> bool:
 
 
 def problems(condition: Any) -> list[str]:
-    with pytest.raises(InvalidCondition) as caught:
+    with pytest.raises(InvalidPayload) as caught:
         parse_condition(condition)
     return caught.value.problems
 
@@ -110,38 +123,56 @@ def test_the_document_can_be_any_json() -> None:
 
 
 @pytest.mark.parametrize(
-    ("condition", "problem"),
+    ("condition", "where", "problem"),
     [
-        ("status == 'done'", "condition: an object"),
-        ({"pointer": "/status"}, "exactly one operator"),
-        ({"pointer": "/status", "equals": "a", "in": ["b"]}, "exactly one operator"),
-        ({"pointer": "/status", "matches": "^d"}, "unknown members"),
-        ({"equals": "done"}, "condition.pointer: a JSON pointer"),
-        ({"pointer": "status", "equals": "done"}, "starts with /"),
-        ({"pointer": "/a~2", "equals": 1}, "~ must be written ~0"),
-        ({"pointer": "/" + "a" * 300, "equals": 1}, "at most 256"),
-        ({"pointer": "/n", "gt": "5"}, "condition.gt: a number"),
-        ({"pointer": "/n", "gt": True}, "condition.gt: a number"),
-        ({"pointer": "/n", "gt": float("nan")}, "condition.gt: a number"),
-        ({"pointer": "/n", "exists": "yes"}, "condition.exists: true or false"),
-        ({"pointer": "/n", "in": []}, "condition.in: a list of 1 to 20"),
-        ({"pointer": "/n", "in": [[1]]}, "condition.in: strings, numbers"),
-        ({"pointer": "/n", "equals": {"a": 1}}, "condition.equals: a string, number"),
-        ({"pointer": "/n", "equals": "x" * 257}, "condition.equals: a string, number"),
-        ({"all": []}, "condition.all: a list of 1 to 20"),
-        ({"any": "x"}, "condition.any: a list"),
-        ({"all": [{"pointer": "/a", "exists": True}], "pointer": "/b"}, "stands alone"),
-        ({"all": [{"pointer": "/a"}]}, "condition.all[0]: exactly one operator"),
+        ("status == 'done'", "#/condition", "object"),
+        ({"pointer": "/status"}, "#/condition", "exactly one operator"),
+        ({"pointer": "/status", "equals": "a", "in": ["b"]}, "#/condition", "exactly one operator"),
+        ({"pointer": "/status", "matches": "^d"}, "#/condition/matches", "not permitted"),
+        ({"equals": "done"}, "#/condition", "a pointer"),
+        ({"pointer": None, "equals": "done"}, "#/condition/pointer", "not null"),
+        ({"pointer": "status", "equals": "done"}, "#/condition/pointer", "pattern"),
+        ({"pointer": "/a~2", "equals": 1}, "#/condition/pointer", "pattern"),
+        ({"pointer": "/" + "a" * 300, "equals": 1}, "#/condition/pointer", "at most 256"),
+        ({"pointer": "/n", "gt": "5"}, "#/condition/gt", "a number"),
+        ({"pointer": "/n", "gt": True}, "#/condition/gt", "a number"),
+        ({"pointer": "/n", "gt": None}, "#/condition/gt", "a number"),
+        ({"pointer": "/n", "exists": "yes"}, "#/condition/exists", "boolean"),
+        ({"pointer": "/n", "in": []}, "#/condition/in", "at least 1 item"),
+        ({"pointer": "/n", "in": [[1]]}, "#/condition/in/0", "a string"),
+        ({"pointer": "/n", "in": list(range(21))}, "#/condition/in", "at most 20 items"),
+        ({"pointer": "/n", "equals": {"a": 1}}, "#/condition/equals", "a string of"),
+        ({"pointer": "/n", "equals": "x" * 257}, "#/condition/equals", "at most 256 characters"),
+        ({"all": []}, "#/condition/all", "at least 1 item"),
+        ({"any": "x"}, "#/condition/any", "array"),
+        ({"not": None}, "#/condition/not", "not null"),
+        (
+            {"all": [{"pointer": "/a", "exists": True}], "pointer": "/b"},
+            "#/condition",
+            "stands alone",
+        ),
+        ({"all": [{"pointer": "/a"}]}, "#/condition/all/0", "exactly one operator"),
     ],
 )
-def test_invalid_conditions_name_their_problem(condition: Any, problem: str) -> None:
+def test_invalid_conditions_name_their_problem(condition: Any, where: str, problem: str) -> None:
     found = problems(condition)
-    assert any(problem in text for text in found), found
+    assert [pointer(text) for text in found] == [where], found
+    assert problem in found[0], found
+
+
+def test_numbers_that_json_cannot_carry_are_refused() -> None:
+    for raw in ('{"pointer": "/n", "gt": NaN}', '{"pointer": "/n", "equals": Infinity}'):
+        with pytest.raises(InvalidPayload) as caught:
+            parse_request(Body, f'{{"condition": {raw}}}')
+        assert len(caught.value.problems) == 1
 
 
 def test_every_problem_is_listed_and_values_are_not_echoed() -> None:
     found = problems({"any": [{"pointer": "secret-1", "equals": 1}, {"pointer": "/x", "gt": "s"}]})
-    assert len(found) == 2
+    assert [pointer(text) for text in found] == [
+        "#/condition/any/0/pointer",
+        "#/condition/any/1/gt",
+    ]
     assert not any("secret-1" in text for text in found)
 
 
@@ -151,9 +182,29 @@ def test_depth_and_size_are_limited() -> None:
     for _ in range(MAX_DEPTH - 1):
         nested = {"not": nested}
     assert holds(nested, {})  # MAX_DEPTH levels: fine
-    assert any("nest at most" in text for text in problems({"not": nested}))
+    assert problems({"not": nested}) == [
+        f"condition.not.not.not: conditions nest at most {MAX_DEPTH} deep"
+    ]
+    for deeper in ({"all": [nested]}, {"any": [{"not": nested}]}):
+        assert any("nest at most" in text for text in problems(deeper))
     wide = {"any": [{"all": [leaf] * MAX_TERMS}, leaf]}
-    assert any(f"at most {MAX_TERMS} tests" in text for text in problems(wide))
+    assert problems(wide) == [f"condition: at most {MAX_TERMS} tests in all"]
+    assert parse_condition({"any": [{"all": [leaf] * (MAX_TERMS - 1)}, leaf]}).tests == MAX_TERMS
+
+
+def test_the_schema_states_the_depth_and_the_shape_of_a_test() -> None:
+    schema = MonitorCondition.model_json_schema()
+    levels = schema["$defs"]
+    assert levels["MonitorCondition2"]["properties"]["not"] == {"$ref": "#/$defs/MonitorCondition3"}
+    assert levels["MonitorCondition3"]["properties"]["all"]["items"] == {
+        "$ref": "#/$defs/MonitorTest"
+    }
+    assert "all" not in levels["MonitorTest"]["properties"]
+    assert levels["MonitorTest"]["required"] == ["pointer"]
+    assert levels["MonitorTest"]["maxProperties"] == 2
+    assert levels["MonitorTest"]["properties"]["exists"] == {"title": "Exists", "type": "boolean"}
+    assert "null" in json.dumps(levels["MonitorTest"]["properties"]["equals"])
+    assert len(schema["oneOf"]) == 4 and schema["additionalProperties"] is False
 
 
 def test_a_condition_round_trips_through_its_json_form() -> None:
@@ -162,6 +213,19 @@ def test_a_condition_round_trips_through_its_json_form() -> None:
             {"pointer": "/a~1b/c~0d", "in": ["x", 1, None]},
             {"not": {"pointer": "", "exists": False}},
             {"any": [{"pointer": "/n", "lte": 2.5}]},
+            {"pointer": "/none", "equals": None},
         ]
     }
-    assert condition_to_dict(parse_condition(condition)) == condition
+    parsed = parse_condition(condition)
+    assert parsed.dump() == condition
+    assert json.dumps(read(MonitorCondition, parsed.dump()).dump()) == json.dumps(condition)
+    assert read(MonitorTest, {"pointer": "/a", "equals": None}) != read(
+        MonitorTest, {"pointer": "/a", "not_equals": None}
+    )
+
+
+def test_an_old_condition_still_reads() -> None:
+    """As recorded histories hold it (pointer first), with a member added by a later version."""
+    recorded = {"pointer": "/status", "equals": "done"}
+    old = read(MonitorCondition, {"equals": "done", "pointer": "/status", "added_later": 1})
+    assert old.dump() == recorded and old.holds({"status": "done"})
