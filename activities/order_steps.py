@@ -24,7 +24,6 @@ from adapters.telemetry import job_ids
 from domain.claims import InvalidClaimRef
 from domain.failures import JobFailure, PermanentFailure, TransientFailure
 from domain.order_payloads import (
-    InvalidPayload,
     NotificationKind,
     OrderIdInput,
     PaymentResult,
@@ -34,6 +33,7 @@ from domain.order_payloads import (
     ReleasedResult,
     ReservedResult,
     ReserveStockInput,
+    SendConfirmationInput,
     SendNotificationInput,
     SentResult,
     SetOrderStatusInput,
@@ -43,6 +43,7 @@ from domain.order_payloads import (
 )
 from domain.order_records import OrderNotFound
 from domain.orders import OrderStatus, instance_id_for
+from domain.payload import InvalidPayload, read
 from domain.payments import (
     IdempotencyKeyReused,
     PaymentAlreadyRefunded,
@@ -125,95 +126,102 @@ def _step(activity: str, payload: Any, order_id: str | None = None) -> Iterator[
     logger.info("%s done for %s in %.0f ms", activity, where, (time.perf_counter() - started) * 1e3)
 
 
-def record_order(payload: Any, adapters: OrderAdapters) -> StatusResult:
+def record_order(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Record the order as Received unless it exists; returns its current status.
 
     A status that is already terminal tells the workflow that an earlier run finished it.
     """
     with _step("record_order", payload):
-        step = RecordOrderInput.from_dict(payload)
+        step = read(RecordOrderInput, payload)
         record, _ = adapters.orders.create_if_absent(step.order, step.received_at)
-        return {"status": str(record.status)}
+        return StatusResult(status=record.status).dump()
 
 
-def reserve_stock(payload: Any, adapters: OrderAdapters) -> ReservedResult:
+def reserve_stock(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Reserve every line or none; PermanentFailure "out of stock: <SKU>" when short."""
     with _step("reserve_stock", payload):
-        step = ReserveStockInput.from_dict(payload)
+        step = read(ReserveStockInput, payload)
         adapters.stock.reserve(step.order_id, units_by_sku(step.lines))
-        return {"reserved": True}
+        return ReservedResult(reserved=True).dump()
 
 
-def release_stock(payload: Any, adapters: OrderAdapters) -> ReleasedResult:
+def release_stock(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Give the order's units back; `released` is False if it never held any."""
     with _step("release_stock", payload):
-        step = OrderIdInput.from_dict(payload)
-        return {"released": adapters.stock.release(step.order_id)}
+        step = read(OrderIdInput, payload)
+        return ReleasedResult(released=adapters.stock.release(step.order_id)).dump()
 
 
-def take_payment(payload: Any, adapters: OrderAdapters) -> PaymentResult:
+def take_payment(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Charge once under the key "order-<id>-charge"; a declined card is a PermanentFailure."""
     with _step("take_payment", payload):
-        step = TakePaymentInput.from_dict(payload)
+        step = read(TakePaymentInput, payload)
         payment_id = adapters.payments.charge(
             charge_key(step.order_id), step.amount_cents, step.currency, step.order_id
         )
-        return {"payment_id": payment_id}
+        return PaymentResult(payment_id=payment_id).dump()
 
 
-def refund_payment(payload: Any, adapters: OrderAdapters) -> RefundResult:
+def refund_payment(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Refund the whole payment once under the key "order-<id>-refund".
 
     Without a payment id (take_payment's outcome is unknown), the charge the order's charge key
     took is refunded; if it took none, there is nothing to refund and `refund_id` is None.
     """
     with _step("refund_payment", payload):
-        step = RefundPaymentInput.from_dict(payload)
+        step = read(RefundPaymentInput, payload)
         payment_id = step.payment_id or adapters.payments.find_charge(
             charge_key(step.order_id), step.order_id
         )
         if payment_id is None:
             logger.info("refund_payment: order %s was never charged", step.order_id)
-            return {"refund_id": None}
-        return {"refund_id": adapters.payments.refund(refund_key(step.order_id), payment_id)}
+            return RefundResult().dump()
+        refund_id = adapters.payments.refund(refund_key(step.order_id), payment_id)
+        return RefundResult(refund_id=refund_id).dump()
 
 
-def ship_order(payload: Any, adapters: OrderAdapters) -> ShipmentResult:
+def ship_order(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Book the order's parcel once; the lines come from the order store."""
     with _step("ship_order", payload):
-        step = OrderIdInput.from_dict(payload)
+        step = read(OrderIdInput, payload)
         record = adapters.orders.require(step.order_id)
         if record.status in _NOT_SHIPPABLE:
             raise PermanentFailure(f"order {step.order_id} is {record.status}: not shipped")
         skus = [line.sku for line in record.lines]
-        return {"tracking_id": adapters.shipping.ship(step.order_id, skus)}
+        return ShipmentResult(tracking_id=adapters.shipping.ship(step.order_id, skus)).dump()
 
 
-def send_confirmation(payload: Any, adapters: OrderAdapters) -> SentResult:
+def send_confirmation(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Queue the order confirmation in the outbox, by reference; once per order."""
     with _step("send_confirmation", payload):
-        step = SendNotificationInput.from_dict(payload, kind=NotificationKind.CONFIRMATION)
-        return _notify(step, adapters)
+        step = read(SendConfirmationInput, payload)
+        notice = SendNotificationInput(
+            order_id=step.order_id,
+            kind=NotificationKind.CONFIRMATION,
+            customer_ref=step.customer_ref,
+            correlation_id=step.correlation_id,
+        )
+        return _notify(notice, adapters)
 
 
-def send_notification(payload: Any, adapters: OrderAdapters) -> SentResult:
+def send_notification(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Queue a notification of the given kind (escalation, rejection, ...); once per kind."""
     with _step("send_notification", payload):
-        return _notify(SendNotificationInput.from_dict(payload), adapters)
+        return _notify(read(SendNotificationInput, payload), adapters)
 
 
-def set_order_status(payload: Any, adapters: OrderAdapters) -> StatusResult:
+def set_order_status(payload: Any, adapters: OrderAdapters) -> dict[str, Any]:
     """Set the status (and reason); returns the status the order now has, which stays the
     terminal one if the order had already ended."""
     with _step("set_order_status", payload):
-        step = SetOrderStatusInput.from_dict(payload)
+        step = read(SetOrderStatusInput, payload)
         record = adapters.orders.update_status(step.order_id, step.status, step.reason)
-        return {"status": str(record.status)}
+        return StatusResult(status=record.status).dump()
 
 
-def _notify(step: SendNotificationInput, adapters: OrderAdapters) -> SentResult:
+def _notify(step: SendNotificationInput, adapters: OrderAdapters) -> dict[str, Any]:
     adapters.outbox.enqueue(step.order_id, str(step.kind), step.customer_ref)
-    return {"sent": True}
+    return SentResult(sent=True).dump()
 
 
 # Every step by its activity name, for the blueprint and for tests.

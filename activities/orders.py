@@ -27,44 +27,44 @@ def _adapters(activity: str) -> OrderAdapters:
 
 @bp.activity_trigger(input_name="payload")
 def record_order(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.record_order(payload, _adapters("record_order")))
+    return order_steps.record_order(payload, _adapters("record_order"))
 
 
 @bp.activity_trigger(input_name="payload")
 def reserve_stock(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.reserve_stock(payload, _adapters("reserve_stock")))
+    return order_steps.reserve_stock(payload, _adapters("reserve_stock"))
 
 
 @bp.activity_trigger(input_name="payload")
 def release_stock(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.release_stock(payload, _adapters("release_stock")))
+    return order_steps.release_stock(payload, _adapters("release_stock"))
 
 
 @bp.activity_trigger(input_name="payload")
 def take_payment(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.take_payment(payload, _adapters("take_payment")))
+    return order_steps.take_payment(payload, _adapters("take_payment"))
 
 
 @bp.activity_trigger(input_name="payload")
 def refund_payment(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.refund_payment(payload, _adapters("refund_payment")))
+    return order_steps.refund_payment(payload, _adapters("refund_payment"))
 
 
 @bp.activity_trigger(input_name="payload")
 def ship_order(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.ship_order(payload, _adapters("ship_order")))
+    return order_steps.ship_order(payload, _adapters("ship_order"))
 
 
 @bp.activity_trigger(input_name="payload")
 def send_confirmation(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.send_confirmation(payload, _adapters("send_confirmation")))
+    return order_steps.send_confirmation(payload, _adapters("send_confirmation"))
 
 
 @bp.activity_trigger(input_name="payload")
 def send_notification(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.send_notification(payload, _adapters("send_notification")))
+    return order_steps.send_notification(payload, _adapters("send_notification"))
 
 
 @bp.activity_trigger(input_name="payload")
 def set_order_status(payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(order_steps.set_order_status(payload, _adapters("set_order_status")))
+    return order_steps.set_order_status(payload, _adapters("set_order_status"))

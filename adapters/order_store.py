@@ -31,7 +31,8 @@ from adapters.faults import FaultHook, no_fault
 from adapters.tables import check_key, get_or_none, insert_if_absent, int64, plain
 from domain.failures import TransientFailure
 from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day, utc
-from domain.orders import Order, OrderLine, OrderStatus
+from domain.orders import Order, OrderStatus
+from domain.payload import read
 from domain.reports import OrderFacts
 
 logger = logging.getLogger(__name__)
@@ -48,10 +49,7 @@ def _now() -> datetime:
 
 
 def _entity(order: Order, day: str, now: datetime) -> dict[str, Any]:
-    lines = [
-        {"sku": x.sku, "quantity": x.quantity, "unit_price_cents": x.unit_price_cents}
-        for x in order.lines
-    ]
+    lines = order.dump()["lines"]
     return {
         "PartitionKey": day,
         "RowKey": check_key(order.order_id),
@@ -69,18 +67,21 @@ def _entity(order: Order, day: str, now: datetime) -> dict[str, Any]:
 
 
 def _record(entity: dict[str, Any]) -> OrderRecord:
-    return OrderRecord(
-        order_id=entity["RowKey"],
-        order_day=entity["PartitionKey"],
-        status=OrderStatus(entity["status"]),
-        currency=entity["currency"],
-        total_cents=int(plain(entity["total_cents"])),
-        express=bool(entity["express"]),
-        lines=tuple(OrderLine(**line) for line in json.loads(entity["lines"])),
-        customer_ref=entity["customer_ref"],
-        reason=entity.get("reason") or "",
-        created_at=utc(entity["created_at"]),
-        updated_at=utc(entity["updated_at"]),
+    return read(
+        OrderRecord,
+        {
+            "order_id": entity["RowKey"],
+            "order_day": entity["PartitionKey"],
+            "status": entity["status"],
+            "currency": entity["currency"],
+            "total_cents": plain(entity["total_cents"]),
+            "express": bool(entity["express"]),
+            "lines": json.loads(entity["lines"]),
+            "customer_ref": entity["customer_ref"],
+            "reason": entity.get("reason") or "",
+            "created_at": entity["created_at"],
+            "updated_at": entity["updated_at"],
+        },
     )
 
 

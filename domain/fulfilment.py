@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
 from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderStatus
@@ -69,38 +68,29 @@ def custom_status(step: Step) -> dict[str, Any]:
     return {"step": str(step), "progress": PROGRESS[step]}
 
 
-@dataclass(frozen=True)
-class ApprovalPolicy:
+class ApprovalPolicy(Model):
     """When an order waits for a human, and for how long before escalating and auto-rejecting."""
 
-    threshold_cents: int
-    escalate_after: timedelta
-    timeout: timedelta
+    threshold_cents: Annotated[int, Field(ge=0)]
+    escalate_after_seconds: Annotated[float, Field(gt=0)]
+    timeout_seconds: float
 
-    def __post_init__(self) -> None:
-        if self.threshold_cents < 0:
-            raise ValueError("threshold_cents must be 0 or more")
-        if not timedelta(0) < self.escalate_after <= self.timeout:
-            raise ValueError("escalate_after must be positive and at most the timeout")
+    @model_validator(mode="after")
+    def _escalates_before_the_timeout(self) -> ApprovalPolicy:
+        if self.escalate_after_seconds > self.timeout_seconds:
+            raise ValueError("escalate_after_seconds: at most timeout_seconds")
+        return self
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold_cents": self.threshold_cents,
-            "escalate_after_seconds": self.escalate_after.total_seconds(),
-            "timeout_seconds": self.timeout.total_seconds(),
-        }
+    @property
+    def escalate_after(self) -> timedelta:
+        return timedelta(seconds=self.escalate_after_seconds)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ApprovalPolicy:
-        return cls(
-            threshold_cents=int(data["threshold_cents"]),
-            escalate_after=timedelta(seconds=data["escalate_after_seconds"]),
-            timeout=timedelta(seconds=data["timeout_seconds"]),
-        )
+    @property
+    def timeout(self) -> timedelta:
+        return timedelta(seconds=self.timeout_seconds)
 
 
-@dataclass(frozen=True)
-class WorkflowInput:
+class WorkflowInput(Model):
     """What a starter hands the order workflow: the order (no personal data) and its settings.
 
     Orchestrators must not read the environment (a setting changed between replays would make
@@ -108,57 +98,59 @@ class WorkflowInput:
     """
 
     order: Order
-    received_at: str
+    received_at: str  # passed on to record_order as it came, so replayed inputs match
     approval: ApprovalPolicy
     correlation_id: str | None = None
-    routing: ResultRouting = field(default_factory=ResultRouting)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "order": self.order.to_dict(),
-            "received_at": self.received_at,
-            "approval": self.approval.to_dict(),
-            "correlation_id": self.correlation_id,
-            "routing": self.routing.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorkflowInput:
-        return cls(
-            order=Order.from_dict(data["order"]),
-            received_at=data["received_at"],
-            approval=ApprovalPolicy.from_dict(data["approval"]),
-            correlation_id=data.get("correlation_id"),
-            routing=ResultRouting.from_dict(data.get("routing")),
-        )
+    routing: ResultRouting = ResultRouting()
 
 
-@dataclass(frozen=True)
-class ApprovalDecision:
+MAX_DECISION_REASON = 200
+UNREADABLE_DECISION = "unreadable approval decision"
+
+
+class ApprovalRequest(Model):
+    """POST /api/orders/{order_id}/approval. A missing, null or empty token is answered 401 (the
+    caller is not authenticated), not 400."""
+
+    approved: bool
+    token: str | None = Field(
+        None,
+        description="A signed, expiring approval token for this order (domain/approval_tokens.py).",
+    )
+    reason: str | None = Field(
+        None, description=f"Kept to its first {MAX_DECISION_REASON} characters."
+    )
+
+    def decision(self, approver: str) -> ApprovalDecision:
+        """The event the workflow waits for; a blank reason is no reason."""
+        reason = (self.reason or "").strip() or None
+        return ApprovalDecision(approved=self.approved, reason=reason, approver=approver)
+
+
+class ApprovalDecision(Model):
     """A human's answer to an approval request: approved, or not with an optional reason."""
 
     approved: bool
-    reason: str | None = None
-
-    MAX_REASON = 200
+    reason: Annotated[str, AfterValidator(lambda text: text[:MAX_DECISION_REASON])] | None = None
+    approver: str | None = None
 
     @classmethod
     def parse(cls, value: Any) -> ApprovalDecision:
         """Read an `ApprovalDecision` event's data; anything but `approved: true` is a rejection.
 
         The SDK's raise_event double-encodes its data, so the value may arrive as JSON text.
-        Failing closed means a malformed decision can never approve an order.
+        Read member by member, failing closed: "yes" or 1 never approves, and a reason or
+        approver that is not a text is dropped (recorded histories replay on this reading).
         """
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except ValueError:
-                return cls(False, "unreadable approval decision")
+                value = None
         if not isinstance(value, dict):
-            return cls(False, "unreadable approval decision")
-        reason = value.get("reason")
-        reason = reason[: cls.MAX_REASON] if isinstance(reason, str) and reason else None
-        return cls(value.get("approved") is True, reason)
+            return cls(approved=False, reason=UNREADABLE_DECISION)
+        texts = {k: v for k in ("reason", "approver") if isinstance(v := value.get(k), str) and v}
+        return cls(approved=value.get("approved") is True, **texts)
 
 
 DEFAULT_CANCEL_REASON = "cancelled on request"
@@ -193,8 +185,7 @@ def cancel_reason(value: Any) -> str:
         return DEFAULT_CANCEL_REASON
 
 
-@dataclass(frozen=True)
-class WorkflowResult:
+class WorkflowResult(Model):
     """The orchestration's output: ids and outcome only, so it is safe in any status response."""
 
     order_id: str
@@ -202,21 +193,3 @@ class WorkflowResult:
     reason: str | None = None
     payment_id: str | None = None
     tracking_id: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"order_id": self.order_id, "status": str(self.status)}
-        for key in ("reason", "payment_id", "tracking_id"):
-            value = getattr(self, key)
-            if value is not None:
-                result[key] = value
-        return result
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorkflowResult:
-        return cls(
-            order_id=data["order_id"],
-            status=OrderStatus(data["status"]),
-            reason=data.get("reason"),
-            payment_id=data.get("payment_id"),
-            tracking_id=data.get("tracking_id"),
-        )

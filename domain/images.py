@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from domain.payload import Model, WholeNumber
+from domain.payload import WHOLE, Model
 
 # Above this even the setting cannot go: the decoder's own backstop (adapters/images.py) is
 # set from it, and a decoded 100 MP RGBA image already takes 400 MB.
@@ -97,12 +97,13 @@ class ImageRejected(ValueError):
 class ImageLimits(Model):
     """The most an upload may be: bytes stored, pixels claimed, and either side's length."""
 
-    max_bytes: Annotated[WholeNumber, Field(ge=1, description="Bytes stored.")] = DEFAULT_MAX_BYTES
+    max_bytes: Annotated[int, Field(ge=1, description="Bytes stored."), WHOLE] = DEFAULT_MAX_BYTES
     max_pixels: Annotated[
-        WholeNumber,
+        int,
         Field(ge=1, le=ABSOLUTE_MAX_PIXELS, description="Width times height, as the header says."),
+        WHOLE,
     ] = DEFAULT_MAX_PIXELS
-    max_side: Annotated[WholeNumber, Field(ge=1, description="Pixels on either side.")] = (
+    max_side: Annotated[int, Field(ge=1, description="Pixels on either side."), WHOLE] = (
         DEFAULT_MAX_SIDE
     )
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from domain.orders import OrderLine, OrderStatus
+from domain.payload import Model, Timestamp
 
 
 class OrderNotFound(Exception):
@@ -37,8 +36,7 @@ def next_status(current: OrderStatus, requested: OrderStatus) -> OrderStatus:
     return current if current.is_terminal else requested
 
 
-@dataclass(frozen=True)
-class OrderRecord:
+class OrderRecord(Model):
     """One stored order. `customer_ref` is a claim-check reference, never personal data."""
 
     order_id: str
@@ -50,43 +48,9 @@ class OrderRecord:
     lines: tuple[OrderLine, ...]
     customer_ref: str
     reason: str
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
     @property
     def line_count(self) -> int:
         return len(self.lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "order_id": self.order_id,
-            "order_day": self.order_day,
-            "status": str(self.status),
-            "currency": self.currency,
-            "total_cents": self.total_cents,
-            "express": self.express,
-            "lines": [
-                {"sku": x.sku, "quantity": x.quantity, "unit_price_cents": x.unit_price_cents}
-                for x in self.lines
-            ],
-            "customer_ref": self.customer_ref,
-            "reason": self.reason,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OrderRecord:
-        return cls(
-            order_id=data["order_id"],
-            order_day=data["order_day"],
-            status=OrderStatus(data["status"]),
-            currency=data["currency"],
-            total_cents=int(data["total_cents"]),
-            express=bool(data["express"]),
-            lines=tuple(OrderLine(**line) for line in data["lines"]),
-            customer_ref=data["customer_ref"],
-            reason=data["reason"],
-            created_at=parse_timestamp(data["created_at"]),
-            updated_at=parse_timestamp(data["updated_at"]),
-        )

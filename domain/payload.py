@@ -11,6 +11,7 @@ Problems name fields (a path and a JSON pointer) and never quote a value.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -29,6 +30,7 @@ M = TypeVar("M", bound="Model")
 # A member name safe to repeat in a problem; any other unknown member is reported at its parent.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 REPEATED_MEMBER = "the body: a member name is repeated within one object"
+NOT_A_NUMBER = "the body is not JSON: NaN, Infinity and numbers beyond a double are refused"
 
 
 class InvalidPayload(ValueError):
@@ -50,13 +52,21 @@ class Model(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+class NullsWritten(Model):
+    """A payload that writes its absent fields as null: the form the hand-written payloads had
+    and recorded histories hold (activity inputs are compared byte for byte on replay)."""
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
 def parse_request(model: type[M], raw: bytes | str) -> M:
     """What a caller sent, read strictly from its raw bytes; InvalidPayload lists every problem."""
     try:
         value = model.model_validate_json(raw)
     except ValidationError as error:
         raise InvalidPayload(problems(error)) from None
-    _refuse_repeated_members(raw)
+    _refuse_what_json_is_not(raw)
     return value
 
 
@@ -79,8 +89,8 @@ def problems(error: ValidationError) -> list[str]:
             continue  # a list is short only because one of its items failed: that one is named
         if item["type"] == "extra_forbidden" and not _NAME.fullmatch(str(loc[-1])):
             loc, message = loc[:-1], "a member name that is not part of this object"
-        else:
-            message = item["msg"]
+        else:  # the app's own validators start their messages with the field's path
+            message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "json_invalid":
             message = "the body is not JSON: " + message.removeprefix("Invalid JSON: ")
         lines.append(f"{field_path(loc)}: {message}" if loc else message)
@@ -95,16 +105,26 @@ def field_path(loc: list[Any]) -> str:
     return path
 
 
-def _refuse_repeated_members(raw: bytes | str) -> None:
-    """Readers disagree on which of two same-named members wins; an order could carry personal
-    data past a check that saw only the other. The parser has bounded the nesting already."""
+def _refuse_what_json_is_not(raw: bytes | str) -> None:
+    """What the parser lets through and the app must not keep. Readers disagree on which of two
+    same-named members wins (an order could carry personal data past a check that saw only the
+    other); NaN and Infinity are not JSON, and a member that takes any value would carry them
+    into a history no JSON reader can read. The parser has bounded the nesting already."""
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         if len({name for name, _ in items}) != len(items):
             raise InvalidPayload([REPEATED_MEMBER])
         return dict(items)
 
-    json.loads(raw, object_pairs_hook=pairs)
+    def constant(name: str) -> Any:
+        raise InvalidPayload([NOT_A_NUMBER])
+
+    def finite(text: str) -> float:
+        if math.isinf(value := float(text)):  # 1e400: no double holds it
+            raise InvalidPayload([NOT_A_NUMBER])
+        return value
+
+    json.loads(raw, object_pairs_hook=pairs, parse_constant=constant, parse_float=finite)
 
 
 def _whole(value: Any) -> Any:
@@ -116,8 +136,11 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-# An integer written 2 or 2.0; strict about anything else (a string, a boolean).
-WholeNumber = Annotated[int, BeforeValidator(_whole)]
+# An integer written 2 or 2.0; strict about anything else (a string, a boolean). Constraints
+# go before it, `Annotated[int, Field(ge=1), WHOLE]`, so the JSON schema states them
+# (`minimum`); after it pydantic checks them but documents them under names JSON Schema lacks.
+WHOLE = BeforeValidator(_whole)
+WholeNumber = Annotated[int, WHOLE]
 # An aware UTC datetime (a naive one is taken to be UTC, as the Durable SDK's are), written as
 # Python's isoformat (+00:00): the form recorded histories hold, so replayed inputs match.
 Timestamp = Annotated[

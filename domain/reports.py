@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator
 
 from domain.orders import OrderStatus
-from domain.payload import Model, Timestamp, WholeNumber
+from domain.payload import WHOLE, Model, NullsWritten, Timestamp, WholeNumber
 
 INSTANCE_PREFIX = "nightly-report-"
 REPORT_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -77,14 +77,6 @@ def chunk_instance_id(parent: str, index: int) -> str:
     return f"{parent}:chunk-{index:05d}"
 
 
-class _WithNulls(Model):
-    """A payload whose absent fields are written as null: the form recorded histories hold
-    (activity inputs and continue-as-new inputs are compared byte for byte on replay)."""
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
 class ChunkingPolicy(Model):
     """How a day is cut: orders per activity page, pages per chunk, chunks per wave.
 
@@ -94,11 +86,12 @@ class ChunkingPolicy(Model):
     """
 
     page_size: Annotated[
-        WholeNumber,
+        int,
         Field(ge=1, le=1000, description="Orders per activity; a Table query page holds 1,000."),
+        WHOLE,
     ] = 500
-    pages_per_chunk: Annotated[WholeNumber, Field(ge=1, le=50)] = 4
-    chunks_per_wave: Annotated[WholeNumber, Field(ge=1, le=50)] = 10
+    pages_per_chunk: Annotated[int, Field(ge=1, le=50), WHOLE] = 4
+    chunks_per_wave: Annotated[int, Field(ge=1, le=50), WHOLE] = 10
 
     @property
     def chunk_size(self) -> int:
@@ -132,10 +125,10 @@ def history_limits(policy: ChunkingPolicy) -> HistoryLimits:
     )
 
 
-class ChunkSpec(_WithNulls):
+class ChunkSpec(NullsWritten):
     """Orders with `after` < order id <= `bounds[-1]`, read as pages ending at each bound."""
 
-    index: Annotated[WholeNumber, Field(ge=0, description="Numbered across continue-as-new.")]
+    index: Annotated[int, Field(ge=0, description="Numbered across continue-as-new."), WHOLE]
     after: OrderKey | None = None
     bounds: Annotated[
         tuple[OrderKey, ...],
@@ -211,7 +204,7 @@ def _report_order(row: TotalsRow) -> tuple[str, int, str]:
     return row[0], _STATUS_ORDER.get(row[1], 99), row[1]
 
 
-class ReportTotals(_WithNulls):
+class ReportTotals(NullsWritten):
     """Sums per (currency, status); every other figure in the report is derived from them.
 
     Amounts in different currencies are never added together. Merging is associative and
@@ -322,7 +315,7 @@ class ReportRequest(Model):
     day: ReportDay
 
 
-class ReportRun(_WithNulls):
+class ReportRun(NullsWritten):
     """The parent orchestration's input, carried across continue-as-new.
 
     `after` is the last order id already handed to a chunk (None at the start); `totals`
@@ -333,7 +326,7 @@ class ReportRun(_WithNulls):
     policy: ChunkingPolicy = ChunkingPolicy()
     after: OrderKey | None = None
     totals: ReportTotals = ReportTotals()
-    next_chunk: Annotated[WholeNumber, Field(ge=0)] = 0
+    next_chunk: Annotated[int, Field(ge=0), WHOLE] = 0
     started_at: Timestamp | None = Field(None, description="When the first execution started.")
     correlation_id: str | None = None
 
@@ -355,17 +348,17 @@ class ReportRun(_WithNulls):
         )
 
 
-class PlanInput(_WithNulls):
+class PlanInput(NullsWritten):
     """plan_report_chunks: the next wave of the day's order ids after `after`."""
 
     day: ReportDay
     after: OrderKey | None = None
-    next_chunk: Annotated[WholeNumber, Field(ge=0)] = 0
+    next_chunk: Annotated[int, Field(ge=0), WHOLE] = 0
     policy: ChunkingPolicy
     correlation_id: str | None = None
 
 
-class WavePlan(_WithNulls):
+class WavePlan(NullsWritten):
     """plan_report_chunks' result: page bounds only, so it stays small whatever the page size.
     `more` is True after a full wave (there may be more), False after the day's last."""
 
@@ -374,7 +367,7 @@ class WavePlan(_WithNulls):
     more: bool
 
 
-class ChunkInput(_WithNulls):
+class ChunkInput(NullsWritten):
     """A nightly_report_chunk sub-orchestration's input."""
 
     day: ReportDay
@@ -382,7 +375,7 @@ class ChunkInput(_WithNulls):
     correlation_id: str | None = None
 
 
-class PageInput(_WithNulls):
+class PageInput(NullsWritten):
     """sum_report_page: the day's orders with `after` < id <= `through`."""
 
     day: ReportDay
@@ -391,33 +384,33 @@ class PageInput(_WithNulls):
     correlation_id: str | None = None
 
 
-class SummedOrders(_WithNulls):
+class SummedOrders(NullsWritten):
     """What a page (sum_report_page) or a chunk (nightly_report_chunk) sums to."""
 
     totals: ReportTotals
-    orders: Annotated[WholeNumber, Field(ge=0)]
+    orders: Annotated[int, Field(ge=0), WHOLE]
 
 
-class WriteInput(_WithNulls):
+class WriteInput(NullsWritten):
     """write_report: the files of `day` from its totals."""
 
     day: ReportDay
     totals: ReportTotals
-    chunks: Annotated[WholeNumber, Field(ge=0)]
+    chunks: Annotated[int, Field(ge=0), WHOLE]
     correlation_id: str | None = None
 
 
-class WrittenReport(_WithNulls):
+class WrittenReport(NullsWritten):
     """write_report's result: the blobs written."""
 
     blobs: tuple[str, ...]
-    orders: Annotated[WholeNumber, Field(ge=0)]
+    orders: Annotated[int, Field(ge=0), WHOLE]
 
 
-class ReportResult(_WithNulls):
+class ReportResult(NullsWritten):
     """The report's output, which the job API shows as the job's result."""
 
     day: ReportDay
-    orders: Annotated[WholeNumber, Field(ge=0)]
-    chunks: Annotated[WholeNumber, Field(ge=0)]
+    orders: Annotated[int, Field(ge=0), WHOLE]
+    chunks: Annotated[int, Field(ge=0), WHOLE]
     blobs: tuple[str, ...] = Field(description="reports/<day>.json and reports/<day>.csv.")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from domain.payload import Model, Timestamp, WholeNumber
+from domain.payload import WHOLE, Model, NullsWritten, Timestamp
 
 # The only statuses a purge may name: an instance in any of them will never run again.
 PURGEABLE_STATUSES = ("Completed", "Failed", "Terminated")
@@ -36,8 +36,8 @@ def purge_statuses(statuses: tuple[str, ...] = PURGEABLE_STATUSES) -> tuple[str,
     return statuses
 
 
-Days = Annotated[WholeNumber, Field(ge=1, description="A whole number of days, at least 1.")]
-Count = Annotated[WholeNumber, Field(ge=0)]
+Days = Annotated[int, Field(ge=1, description="A whole number of days, at least 1."), WHOLE]
+Count = Annotated[int, Field(ge=0), WHOLE]
 
 
 def _calendar_day(text: str) -> str:
@@ -47,14 +47,6 @@ def _calendar_day(text: str) -> str:
 
 # A UTC calendar day written yyyy-MM-dd, as report blobs are named.
 Day = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_day)]
-
-
-class _NullsWritten(Model):
-    """Writes absent values as null, as the hand-written payloads did and recorded histories
-    hold them: the retention activities' inputs must stay byte for byte what they were."""
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 class RetentionPolicy(Model):
@@ -105,7 +97,7 @@ def claim_is_expired(last_modified: datetime, before: datetime, order_status: st
 _FINAL_ORDER_STATUSES = frozenset({"Completed", "Rejected", "Cancelled", "Failed"})
 
 
-class RetentionRun(_NullsWritten):
+class RetentionRun(NullsWritten):
     """The retention orchestration's input (and its state across continue-as-new)."""
 
     as_of: Timestamp = Field(description="The run's moment: every age counts back from it.")
@@ -117,7 +109,7 @@ class RetentionRun(_NullsWritten):
     reports_deleted: Count | None = Field(None, description="None until reports are swept.")
 
 
-class RetentionSummary(_NullsWritten):
+class RetentionSummary(NullsWritten):
     """The retention orchestration's output: the whole clean-up in numbers."""
 
     as_of: Timestamp
@@ -132,7 +124,7 @@ class DeleteReportsInput(Model):
     before_day: Day
 
 
-class DeleteClaimsInput(_NullsWritten):
+class DeleteClaimsInput(NullsWritten):
     """`delete_expired_claims`: one listing page of claim-check blobs written before `before`."""
 
     before: Timestamp
@@ -145,7 +137,7 @@ class ReportsDeleted(Model):
     deleted: Count
 
 
-class ClaimsPage(_NullsWritten):
+class ClaimsPage(NullsWritten):
     """`delete_expired_claims`' result: what one page held and where the listing goes on."""
 
     deleted: Count

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
-from domain.orders import MAX_QUANTITY, SKU
+from pydantic import Field
+
+from domain.orders import MAX_QUANTITY, SKU_PATTERN
+from domain.payload import WHOLE, Model
 
 
 class OutOfStock(Exception):
@@ -25,29 +27,12 @@ class ReservationReleased(Exception):
         self.order_id = order_id
 
 
-@dataclass(frozen=True)
-class StockLine:
-    """Units of one SKU that an order needs; prices do not matter to the warehouse."""
+class StockLine(Model):
+    """Units of one SKU that an order needs; prices do not matter to the warehouse (an order
+    line's price, when given, is ignored)."""
 
-    sku: str
-    quantity: int
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.sku, str) or not SKU.match(self.sku):
-            raise ValueError("sku: 1-32 upper-case letters, digits or '-'")
-        quantity = self.quantity
-        if isinstance(quantity, bool) or not isinstance(quantity, int):
-            raise ValueError(f"quantity: a whole number from 1 to {MAX_QUANTITY}")
-        if not 1 <= quantity <= MAX_QUANTITY:
-            raise ValueError(f"quantity: a whole number from 1 to {MAX_QUANTITY}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sku": self.sku, "quantity": self.quantity}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> StockLine:
-        """Reads `sku` and `quantity`; other keys (an order line's price) are ignored."""
-        return cls(data.get("sku"), data.get("quantity"))  # type: ignore[arg-type]
+    sku: Annotated[str, Field(pattern=SKU_PATTERN)]
+    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY), WHOLE]
 
 
 def units_by_sku(lines: Iterable[StockLine]) -> dict[str, int]:

@@ -20,11 +20,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, PlainSerializer, model_validator
 
-from domain.payload import Model, Timestamp
+from domain.payload import NullsWritten, Timestamp
 
 
 class SupervisionError(ValueError):
@@ -59,15 +59,7 @@ Seconds = Annotated[float, Field(gt=0)]
 Names = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str], when_used="json")]
 
 
-class _NullsWritten(Model):
-    """Writes absent values as null, as the hand-written payloads did and recorded histories
-    hold them: the report activity's input must stay byte for byte what it was."""
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
-class JobRule(_NullsWritten):
+class JobRule(NullsWritten):
     """How one orchestrator is supervised; `expected` is how long a healthy run may take."""
 
     orchestrator: Annotated[str, Field(min_length=1)]
@@ -91,7 +83,7 @@ class JobRule(_NullsWritten):
         return None if after is None else timedelta(seconds=after)
 
 
-class SupervisionPolicy(_NullsWritten):
+class SupervisionPolicy(NullsWritten):
     """Rules per orchestrator, a default for the rest, and the limits that apply to all."""
 
     rules: tuple[JobRule, ...] = ()
@@ -138,7 +130,7 @@ class SupervisionPolicy(_NullsWritten):
         return min(limits)
 
 
-class JobSnapshot(_NullsWritten):
+class JobSnapshot(NullsWritten):
     """What the supervisor knows about one instance: ids, status and times; never its data."""
 
     instance_id: str
@@ -149,7 +141,7 @@ class JobSnapshot(_NullsWritten):
     step: str | None = None
 
 
-class Decision(_NullsWritten):
+class Decision(NullsWritten):
     """One job and what to do about it; `age` is how long it has been running (or failed)."""
 
     job: JobSnapshot
@@ -181,20 +173,20 @@ class Decision(_NullsWritten):
         )
 
 
-class SupervisorRun(_NullsWritten):
+class SupervisorRun(NullsWritten):
     """The supervisor orchestration's input: the policy and the snapshot the timer took."""
 
     policy: SupervisionPolicy
     jobs: tuple[JobSnapshot, ...] = ()
 
 
-class SupervisionReport(_NullsWritten):
+class SupervisionReport(NullsWritten):
     """`report_supervision`'s input: the decisions to log and count."""
 
     decisions: tuple[Decision, ...] = ()
 
 
-class SupervisorResult(_NullsWritten):
+class SupervisorResult(NullsWritten):
     """The supervisor orchestration's output: how many jobs it checked, and its decisions
     (oldest first), measured at `at` on the task hub's clock."""
 

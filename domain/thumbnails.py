@@ -19,7 +19,7 @@ from domain.images import (
     ImageLimits,
     UploadName,
 )
-from domain.payload import Model, WholeNumber
+from domain.payload import WHOLE, Model, NullsWritten, WholeNumber
 
 JOB_TYPE = "thumbnail"
 MAX_SIZES = 8
@@ -30,12 +30,13 @@ MAX_ETAG = 200
 BlobName = Annotated[str, Field(min_length=1)]
 ETag = Annotated[str, Field(min_length=1, max_length=MAX_ETAG)]
 Size = Annotated[
-    WholeNumber,
+    int,
     Field(
         ge=MIN_THUMBNAIL_SIZE,
         le=MAX_THUMBNAIL_SIZE,
         description="The thumbnail's longer side in pixels.",
     ),
+    WHOLE,
 ]
 
 
@@ -62,14 +63,6 @@ class Step(StrEnum):
     FAILED = "failed"
 
 
-class _WithNulls(Model):
-    """A payload whose absent fields are written as null: the form recorded histories hold
-    (activity inputs are compared byte for byte on replay)."""
-
-    def dump(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
-
-
 class ThumbnailRequest(Model):
     """The body of POST /api/jobs/thumbnail: which upload to make thumbnails of (its current
     version)."""
@@ -77,7 +70,7 @@ class ThumbnailRequest(Model):
     blob: UploadName
 
 
-class ValidateInput(_WithNulls):
+class ValidateInput(NullsWritten):
     """The validation activity's input."""
 
     job_id: str | None = None
@@ -88,7 +81,7 @@ class ValidateInput(_WithNulls):
     correlation_id: str | None = None
 
 
-class ResizeInput(_WithNulls):
+class ResizeInput(NullsWritten):
     """One fanned-out resize: which upload version, which size."""
 
     job_id: str | None = None
@@ -99,7 +92,7 @@ class ResizeInput(_WithNulls):
     correlation_id: str | None = None
 
 
-class ThumbnailJob(_WithNulls):
+class ThumbnailJob(NullsWritten):
     """The orchestration's input: one version of one upload, and what to make of it.
 
     Sizes and limits are resolved by the starter from app settings, because an orchestrator
@@ -133,7 +126,7 @@ class ThumbnailJob(_WithNulls):
         )
 
 
-class SourceInfo(_WithNulls):
+class SourceInfo(NullsWritten):
     """What validation learned about the upload (or why it refused it)."""
 
     outcome: Outcome
@@ -144,7 +137,7 @@ class SourceInfo(_WithNulls):
     bytes: WholeNumber | None = None
 
 
-class ThumbnailInfo(_WithNulls):
+class ThumbnailInfo(NullsWritten):
     """One thumbnail as written (or found already written): the job's metadata for it."""
 
     outcome: Outcome
@@ -158,7 +151,7 @@ class ThumbnailInfo(_WithNulls):
     reason: str | None = None
 
 
-class JobResult(_WithNulls):
+class ThumbnailResult(NullsWritten):
     """The orchestration's output and the final update's result: ids, outcome, metadata only."""
 
     blob: BlobName = Field(description="The upload's name.")

@@ -28,7 +28,7 @@ class ApprovalOutcome:
     cancelled: bool = False
 
 
-CANCELLED = ApprovalOutcome(ApprovalDecision(False, "cancelled"), cancelled=True)
+CANCELLED = ApprovalOutcome(ApprovalDecision(approved=False, reason="cancelled"), cancelled=True)
 
 
 def wait_for_decision(
@@ -86,4 +86,6 @@ def wait_for_approval(
         return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision, escalated=True)
-    return ApprovalOutcome(ApprovalDecision(False, TIMED_OUT), escalated=True, timed_out=True)
+    return ApprovalOutcome(
+        ApprovalDecision(approved=False, reason=TIMED_OUT), escalated=True, timed_out=True
+    )

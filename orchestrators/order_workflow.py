@@ -25,6 +25,7 @@ from domain.fulfilment import (
     custom_status,
 )
 from domain.orders import Order, OrderStatus, needs_approval
+from domain.payload import read
 from domain.retry import RetryPolicy
 from orchestrators.approval import wait_for_approval
 from orchestrators.cancellation import CancelWatch
@@ -95,7 +96,7 @@ class _Workflow:
 
     def report(self, result: dict[str, Any]) -> Generator[Any, Any, None]:
         """Publish the outcome (status record, topic, reply, webhook) and log it."""
-        outcome = WorkflowResult.from_dict(result)
+        outcome = read(WorkflowResult, result)
         step = FINAL_STEP.get(outcome.status, Step.FAILED)
         succeeded = outcome.status is OrderStatus.COMPLETED
         yield from self.reporter.finish(str(step), str(outcome.status), result, succeeded=succeeded)
@@ -122,19 +123,19 @@ class _Workflow:
         recorded = yield from self.step(
             Step.RECORDING,
             "record_order",
-            self.payload(order=order.to_dict(), received_at=self.run.received_at),
+            self.payload(order=order.dump(), received_at=self.run.received_at),
         )
         self.recorded = True
         status = OrderStatus(recorded["status"])
         if status.is_terminal:
             # An earlier run finished this order and its history was purged: do nothing again.
             self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
-            return WorkflowResult(order_id, status, ALREADY_PROCESSED).to_dict()
+            return WorkflowResult(order_id=order_id, status=status, reason=ALREADY_PROCESSED).dump()
         yield from self.milestone(OrderStatus.RECEIVED)
 
         if self.cancelled:
             return (yield from self.cancelled_run())
-        reserve = self.payload(order_id=order_id, lines=order.to_dict()["lines"])
+        reserve = self.payload(order_id=order_id, lines=order.dump()["lines"])
         yield from self.step(Step.RESERVING_STOCK, "reserve_stock", reserve)
         self.undo.add("release_stock", self.payload(order_id=order_id))
         if self.cancelled:
@@ -203,8 +204,12 @@ class _Workflow:
         yield from self.set_status(OrderStatus.COMPLETED, reason)
         self.context.set_custom_status(custom_status(Step.COMPLETED))
         return WorkflowResult(
-            self.order.order_id, OrderStatus.COMPLETED, reason, self.payment_id, tracking_id
-        ).to_dict()
+            order_id=self.order.order_id,
+            status=OrderStatus.COMPLETED,
+            reason=reason,
+            payment_id=self.payment_id,
+            tracking_id=tracking_id,
+        ).dump()
 
     def compensate(self, status: OrderStatus, reason: str) -> Generator[Any, Any, dict[str, Any]]:
         self.context.set_custom_status(custom_status(Step.COMPENSATING))
@@ -219,13 +224,15 @@ class _Workflow:
                 "Order instance %s ended %s: %s", self.context.instance_id, status, reason
             )
         # A refunded payment id is still reported: callers and support can trace the refund.
-        return WorkflowResult(self.order.order_id, status, reason, self.payment_id).to_dict()
+        return WorkflowResult(
+            order_id=self.order.order_id, status=status, reason=reason, payment_id=self.payment_id
+        ).dump()
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def process_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: WorkflowInput.to_dict(); output: WorkflowResult.to_dict() (ids and outcome only)."""
-    workflow = _Workflow(context, WorkflowInput.from_dict(context.get_input()))
+    """Input: a WorkflowInput; output: a WorkflowResult (ids and outcome only)."""
+    workflow = _Workflow(context, read(WorkflowInput, context.get_input()))
     try:
         result = yield from workflow.forward()
     except Exception as error:  # a step failed permanently or ran out of retries

@@ -25,12 +25,12 @@ from domain.retry import RetryPolicy
 from domain.thumbnails import (
     FINAL_STEP,
     JOB_TYPE,
-    JobResult,
     Outcome,
     SourceInfo,
     Step,
     ThumbnailInfo,
     ThumbnailJob,
+    ThumbnailResult,
     custom_status,
 )
 from orchestrators.job_results import JobReporter
@@ -94,7 +94,7 @@ def _fan_out(
 
 def _run(
     context: df.DurableOrchestrationContext, job: ThumbnailJob, reporter: JobReporter
-) -> Generator[Any, Any, JobResult]:
+) -> Generator[Any, Any, ThumbnailResult]:
     context.set_custom_status(custom_status(Step.VALIDATING, 0))
     checked = yield from call_activity_with_backoff(
         context, VALIDATE_ACTIVITY, job.validate_input(context.instance_id).dump(), STEP_RETRY
@@ -119,8 +119,8 @@ def _result(
     reason: str | None,
     source: SourceInfo | None = None,
     thumbnails: tuple[ThumbnailInfo, ...] = (),
-) -> JobResult:
-    return JobResult(
+) -> ThumbnailResult:
+    return ThumbnailResult(
         blob=job.name,
         etag=job.etag,
         status=status,
@@ -132,7 +132,7 @@ def _result(
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def make_thumbnails(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: ThumbnailJob.dump(); output: JobResult.dump() (names, sizes, outcome)."""
+    """Input: ThumbnailJob.dump(); output: ThumbnailResult.dump() (names, sizes, outcome)."""
     job = read(ThumbnailJob, context.get_input())
     # Blob-started jobs have nobody to reply to: the status record and the topic carry results.
     reporter = JobReporter(context, JOB_TYPE, job.correlation_id, ResultRouting())

@@ -9,7 +9,8 @@ import azure.functions as func
 
 CORRELATION_HEADER = "x-correlation-id"
 # Only ids that are safe to log and to pass on (in messages, spans, webhook bodies).
-_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_CORRELATION_ID = re.compile(PATTERN)
 RULE = "1-128 letters, digits or ._:-"
 
 

@@ -56,8 +56,12 @@ class JobType:
     ids: re.Pattern[str]
     # The start request's body; the job API reads it and the OpenAPI document describes it.
     request: type[Model]
+    # A finished job's output, as GET /api/jobs/{id} shows it under `result`.
+    result: type[Model]
     start: StartJob
     cancel: CancelJob | None = None
+    # Rules of the request no JSON Schema states (cross-field ones), for the OpenAPI document.
+    rules: str = ""
 
     def owns(self, job_id: str) -> bool:
         return self.ids.fullmatch(job_id) is not None

@@ -24,6 +24,7 @@ from triggers.job_registry import JOB_TYPES, job_type_named, job_type_of
 from triggers.job_types import JobSubjectNotFound, JobType, StartRequest
 from triggers.order_cancel import CancelOutcome, cancel_request
 from triggers.problem_details import problem, problem_response
+from triggers.views import JobAccepted, JobCancelAccepted, JobView
 
 bp = df.Blueprint()
 
@@ -94,16 +95,16 @@ async def start_job(
         status = await client.get_status(started.job_id)
         if status:  # falsy only if its history was purged since the start looked
             return _json(200, job_view(job_type, status, urls), headers)
-    accepted: dict[str, Any] = {
-        "id": started.job_id,
-        "type": job_type.name,
-        "runtime_status": started.runtime_status,
-        "duplicate": started.duplicate,
-        "status_url": urls.status(started.job_id),
-    }
-    if job_type.cancel is not None:
-        accepted["cancel_url"] = urls.cancel(started.job_id)
-    return _json(202, accepted, {**headers, "Retry-After": RETRY_AFTER_SECONDS})
+    cancel = {} if job_type.cancel is None else {"cancel_url": urls.cancel(started.job_id)}
+    accepted = JobAccepted(
+        id=started.job_id,
+        type=job_type.name,
+        runtime_status=started.runtime_status,
+        duplicate=started.duplicate,
+        status_url=urls.status(started.job_id),
+        **cancel,
+    )
+    return _json(202, accepted.dump(), {**headers, "Retry-After": RETRY_AFTER_SECONDS})
 
 
 @bp.function_name("jobs_status")
@@ -152,13 +153,13 @@ async def jobs_cancel(
         detail = "The job has finished or is past the point where it can be cancelled."
         return problem_response(problem(409, NOT_CANCELLABLE, "Job not cancellable", detail))
     urls = JobUrls.from_request(req, segments_after_jobs=2)
-    body = {
-        "id": job_id,
-        "type": job_type.name,
-        "message": "cancellation requested",
-        "status_url": urls.status(job_id),
-    }
-    return _json(202, body, {"Location": urls.status(job_id), **NO_STORE})
+    body = JobCancelAccepted(
+        id=job_id,
+        type=job_type.name,
+        message="cancellation requested",
+        status_url=urls.status(job_id),
+    )
+    return _json(202, body.dump(), {"Location": urls.status(job_id), **NO_STORE})
 
 
 def job_view(
@@ -169,25 +170,27 @@ def job_view(
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     step, progress = custom.get("step"), custom.get("progress")
     job_id = status.instance_id or ""
-    view: dict[str, Any] = {
-        "id": job_id,
-        "type": job_type.name,
-        "runtime_status": runtime,
-        "step": step if isinstance(step, str) else None,
-        "progress": progress if _is_percentage(progress) else None,
-        "created_time": _iso(status.created_time),
-        "last_updated_time": _iso(status.last_updated_time),
-        "status_url": urls.status(job_id),
-    }
+    extra: dict[str, Any] = {}
     output = status.output
     if isinstance(output, dict):
-        view["result"] = output
+        extra["result"] = output
     elif isinstance(output, str) and runtime in ("Failed", "Terminated") and output.strip():
         # A failed orchestration's output is its error text and stack; the first line is enough.
-        view["error"] = output.strip().splitlines()[0].strip()[:MAX_ERROR]
+        extra["error"] = output.strip().splitlines()[0].strip()[:MAX_ERROR]
     if runtime in ACTIVE and job_type.cancel is not None:
-        view["cancel_url"] = urls.cancel(job_id)
-    return view
+        extra["cancel_url"] = urls.cancel(job_id)
+    view = JobView(
+        id=job_id,
+        type=job_type.name,
+        runtime_status=runtime,
+        step=step if isinstance(step, str) else None,
+        progress=progress if _is_percentage(progress) else None,
+        created_time=_iso(status.created_time),
+        last_updated_time=_iso(status.last_updated_time),
+        status_url=urls.status(job_id),
+        **extra,
+    )
+    return view.dump()
 
 
 class JobUrls:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+
 import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
@@ -63,8 +64,6 @@ async def request_cancellation(
         return CancelOutcome.NOT_FOUND
     if runtime_status_of(status) not in RUNNING or step_of(status) in NOT_CANCELLABLE:
         return CancelOutcome.NOT_CANCELLABLE
-    await client.raise_event(
-        instance_id_for(order_id), CANCEL_EVENT, {"reason": reason}
-    )
+    await client.raise_event(instance_id_for(order_id), CANCEL_EVENT, {"reason": reason})
     logger.info("Cancellation requested for order %s", order_id)
     return CancelOutcome.REQUESTED

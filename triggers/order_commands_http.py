@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal
 
 import azure.durable_functions as df
 import azure.functions as func
 
 import app_config
 from domain.approval_tokens import InvalidApprovalToken, TokenForAnotherOrder, verify
-from domain.fulfilment import AWAITING_DECISION
+from domain.fulfilment import AWAITING_DECISION, ApprovalRequest
 from domain.orders import instance_id_for
-from domain.payload import InvalidPayload
+from domain.payload import InvalidPayload, parse_request
 from orchestrators.approval import APPROVAL_EVENT
 from triggers.order_cancel import (
     RUNNING,
@@ -32,7 +32,7 @@ from triggers.problem_details import (
     problem,
     problem_response,
 )
-from triggers.request_body import InvalidBody, json_body
+from triggers.views import OrderCommandAccepted
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ CONFLICT = PROBLEM + "conflict"
 UNAUTHORIZED = PROBLEM + "unauthorized"
 FORBIDDEN = PROBLEM + "forbidden"
 UNAVAILABLE = PROBLEM + "approvals-unavailable"
-MAX_REASON = 200
 
 
 @bp.function_name("orders_cancel")
@@ -89,13 +88,11 @@ async def orders_approval(
         detail = "Approvals are not configured on this instance."
         return problem_response(problem(503, UNAVAILABLE, "Approvals unavailable", detail))
     try:
-        body = json_body(req)
-    except InvalidBody as invalid:
-        return _invalid("Invalid approval", invalid.detail, [])
-    if problems := approval_request_problems(body):
+        body = parse_request(ApprovalRequest, req.get_body() or b"")
+    except InvalidPayload as invalid:
         detail = 'The body must be a JSON object with "approved" (true or false) and "token".'
-        return _invalid("Invalid approval", detail, problems)
-    token = body.get("token")
+        return _invalid("Invalid approval", detail, invalid.problems)
+    token = body.token
     if not token:
         return _unauthorized("An approval token is required.")
     try:
@@ -113,27 +110,10 @@ async def orders_approval(
     if runtime_status_of(status) not in RUNNING or step_of(status) not in AWAITING_DECISION:
         detail = "The order is not waiting for an approval decision."
         return problem_response(problem(409, CONFLICT, "Not awaiting approval", detail))
-    decision: dict[str, Any] = {"approved": body["approved"], "approver": approver}
-    reason = body.get("reason")
-    if isinstance(reason, str) and reason.strip():
-        decision["reason"] = reason.strip()[:MAX_REASON]
+    decision = body.decision(approver).dump()
     await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision)
     logger.info("Approval decision raised for order %s", order_id)
     return _accepted(order_id, "decision accepted")
-
-
-def approval_request_problems(body: Any) -> list[str]:
-    """One problem per field of the wrong type. A missing token is not one: it is a 401."""
-    if not isinstance(body, dict):
-        return ["the body must be a JSON object"]
-    problems = []
-    if not isinstance(body.get("approved"), bool):
-        problems.append("approved: true or false")
-    if body.get("token") is not None and not isinstance(body["token"], str):
-        problems.append("token: the approval token, a text")
-    if body.get("reason") is not None and not isinstance(body["reason"], str):
-        problems.append(f"reason: a text (its first {MAX_REASON} characters are kept)")
-    return problems
 
 
 def _invalid(title: str, detail: str, errors: list[str]) -> func.HttpResponse:
@@ -155,8 +135,10 @@ def _unauthorized(detail: str) -> func.HttpResponse:
     )
 
 
-def _accepted(order_id: str, message: str) -> func.HttpResponse:
-    body = {"order_id": order_id, "message": message}
+def _accepted(
+    order_id: str, message: Literal["cancellation requested", "decision accepted"]
+) -> func.HttpResponse:
+    body = OrderCommandAccepted(order_id=order_id, message=message).dump()
     return func.HttpResponse(
         json.dumps(body),
         status_code=202,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import azure.durable_functions as df
 
-from domain.orders import ORDER_ID, InvalidOrder, instance_id_for
+from domain.fulfilment import WorkflowResult
+from domain.order_requests import OrderRequest
+from domain.orders import ORDER_ID, instance_id_for
 from orchestrators.order_workflow import ORCHESTRATOR
-from triggers.job_types import InvalidJobRequest, JobType, StartedJob, StartRequest
+from triggers.job_types import JobType, StartedJob, StartRequest
 from triggers.order_cancel import CancelOutcome, request_cancellation
-from triggers.order_intake import parse_http_order
+from triggers.order_intake import http_order_routing
 from triggers.order_start import start_order
 
 _PREFIX = instance_id_for("")
@@ -22,16 +23,13 @@ ORDER_JOB_ID = re.compile(re.escape(_PREFIX) + ORDER_ID.pattern.removeprefix("^"
 async def start_order_job(
     client: df.DurableOrchestrationClient, request: StartRequest
 ) -> StartedJob:
-    try:
-        order, routing = parse_http_order(request.body)
-    except InvalidOrder as invalid:
-        raise InvalidJobRequest(invalid.problems) from invalid
+    order: OrderRequest = request.body
     outcome = await start_order(
         client,
         order,
         received_at=request.received_at,
         correlation_id=request.correlation_id,
-        routing=routing,
+        routing=http_order_routing(order),
     )
     return StartedJob(outcome.instance_id, outcome.runtime_status, duplicate=not outcome.started)
 
@@ -47,6 +45,9 @@ ORDER_JOB = JobType(
     name="order",
     orchestrator=ORCHESTRATOR,
     ids=ORDER_JOB_ID,
+    request=OrderRequest,
+    result=WorkflowResult,
+    rules="Each sku at most once in `lines`.",
     start=start_order_job,
     cancel=cancel_order_job,
 )

@@ -20,7 +20,7 @@ import app_config
 from adapters.claim_check import store_personal_data
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
 from domain.job_updates import ResultRouting
-from domain.order_requests import OrderRequest
+from domain.order_requests import OrderMessage, OrderRequest
 from domain.orders import instance_id_for
 from orchestrators.order_workflow import ORCHESTRATOR
 
@@ -42,22 +42,23 @@ class StartOutcome:
 
 def approval_policy() -> ApprovalPolicy:
     """The approval settings, resolved here once: orchestrators must not read the environment."""
+    hour = timedelta(hours=1).total_seconds()
     return ApprovalPolicy(
         threshold_cents=app_config.approval_threshold_cents(),
-        escalate_after=timedelta(hours=app_config.approval_escalation_hours()),
-        timeout=timedelta(hours=app_config.approval_timeout_hours()),
+        escalate_after_seconds=app_config.approval_escalation_hours() * hour,
+        timeout_seconds=app_config.approval_timeout_hours() * hour,
     )
 
 
 async def start_order(
     client: df.DurableOrchestrationClient,
-    request: OrderRequest,
+    request: OrderRequest | OrderMessage,
     *,
     received_at: datetime,
     correlation_id: str | None,
     routing: ResultRouting | None = None,
 ) -> StartOutcome:
-    order_id = request.order.order_id
+    order_id = request.order_id
     instance_id = instance_id_for(order_id)
     existing = await client.get_status(instance_id)
     if existing:  # falsy when there is no such instance
@@ -65,21 +66,22 @@ async def start_order(
         logger.info("Order %s is a duplicate: instance %s is %s", order_id, instance_id, status)
         return StartOutcome(instance_id, started=False, runtime_status=status)
 
-    order = request.order
-    if request.personal_data is not None:
+    if isinstance(request, OrderRequest):
         # Stored only for a run that starts, so a duplicate can never overwrite what a first
         # request stored; the workflow sees the reference only.
-        ref = await asyncio.to_thread(store_personal_data, order_id, request.personal_data)
-        order = request.with_customer_ref(ref)
+        personal_data = request.customer.model_dump(exclude_none=True)
+        ref = await asyncio.to_thread(store_personal_data, order_id, personal_data)
+    else:
+        ref = request.customer_ref
     run = WorkflowInput(
-        order,
-        received_at.isoformat(),
-        approval_policy(),
-        correlation_id,
-        routing or ResultRouting(),
+        order=request.order(ref),
+        received_at=received_at.isoformat(),
+        approval=approval_policy(),
+        correlation_id=correlation_id,
+        routing=routing or ResultRouting(),
     )
     try:
-        await client.start_new(ORCHESTRATOR, instance_id, run.to_dict())
+        await client.start_new(ORCHESTRATOR, instance_id, run.dump())
     except Exception as error:  # the SDK raises a plain Exception with the extension's body
         if _ALREADY_EXISTS not in str(error):
             raise

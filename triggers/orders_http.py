@@ -17,10 +17,13 @@ import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from adapters.telemetry import job_span
-from domain.orders import ORDER_ID, InvalidOrder, instance_id_for
+from domain.fulfilment import WorkflowResult
+from domain.order_requests import OrderRequest
+from domain.orders import ORDER_ID, instance_id_for
+from domain.payload import InvalidPayload, M, parse_request, read
 from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
 from triggers.correlation import InvalidCorrelationId, correlation_id
-from triggers.order_intake import parse_http_order
+from triggers.order_intake import http_order_routing
 from triggers.order_start import start_order
 from triggers.problem_details import (
     INVALID_ORDER,
@@ -29,7 +32,7 @@ from triggers.problem_details import (
     problem,
     problem_response,
 )
-from triggers.request_body import InvalidBody, json_body
+from triggers.views import OrderAccepted, OrderView, WorkflowProgress
 
 bp = df.Blueprint()
 
@@ -52,15 +55,12 @@ async def orders_start(
             problem(400, INVALID_REQUEST, "Invalid request", detail, [str(invalid)])
         )
     try:
-        body = json_body(req)
-    except InvalidBody as invalid:
-        return _invalid(invalid.detail, None)
-    try:
-        request, routing = parse_http_order(body)
-    except InvalidOrder as invalid:
+        request = parse_request(OrderRequest, req.get_body() or b"")
+        routing = http_order_routing(request)
+    except InvalidPayload as invalid:
         return _invalid("The order has problems listed in errors.", invalid.problems)
 
-    order_id = request.order.order_id
+    order_id = request.order_id
     with job_span(
         "start order from http",
         job_type=ORDER_JOB_TYPE,
@@ -78,14 +78,14 @@ async def orders_start(
     headers = {"Location": status_url, "Cache-Control": "no-store"}
     if outcome.runtime_status in FINISHED:
         status = await client.get_status(outcome.instance_id)
-        return _json(200, {**status_view(order_id, status), "status_url": status_url}, headers)
-    accepted = {
-        "order_id": order_id,
-        "runtime_status": outcome.runtime_status,
-        "duplicate": not outcome.started,
-        "status_url": status_url,
-    }
-    return _json(202, accepted, {**headers, "Retry-After": RETRY_AFTER_SECONDS})
+        return _json(200, status_view(order_id, status, status_url=status_url), headers)
+    accepted = OrderAccepted(
+        order_id=order_id,
+        runtime_status=outcome.runtime_status,
+        duplicate=not outcome.started,
+        status_url=status_url,
+    )
+    return _json(202, accepted.dump(), {**headers, "Retry-After": RETRY_AFTER_SECONDS})
 
 
 @bp.function_name("orders_status")
@@ -105,20 +105,29 @@ async def orders_status(
     return _json(200, status_view(order_id, status), {"Cache-Control": "no-store"})
 
 
-def status_view(order_id: str, status: DurableOrchestrationStatus) -> dict[str, Any]:
-    """What callers may see: no input (it holds the order) and no history."""
+def status_view(order_id: str, status: DurableOrchestrationStatus, **extra: str) -> dict[str, Any]:
+    """What callers may see: no input (it holds the order) and no history. Custom status and
+    output are shown when they have the workflow's forms (anything else is not the caller's)."""
     output = status.output
-    view: dict[str, Any] = {
-        "order_id": order_id,
-        "runtime_status": status.runtime_status.value if status.runtime_status else None,
-        "custom_status": status.custom_status,
-        "output": output if isinstance(output, dict) else None,
-        "created_time": _iso(status.created_time),
-        "last_updated_time": _iso(status.last_updated_time),
-    }
     if isinstance(output, str):  # a failed orchestration's error text; the first line is enough
-        view["error"] = output.split(" \n ", 1)[0]
-    return view
+        extra["error"] = output.split(" \n ", 1)[0]
+    view = OrderView(
+        order_id=order_id,
+        runtime_status=status.runtime_status.value if status.runtime_status else None,
+        custom_status=_as(WorkflowProgress, status.custom_status),
+        output=_as(WorkflowResult, output),
+        created_time=_iso(status.created_time),
+        last_updated_time=_iso(status.last_updated_time),
+        **extra,
+    )
+    return view.dump()
+
+
+def _as(model: type[M], value: Any) -> M | None:
+    try:
+        return read(model, value) if isinstance(value, dict) else None
+    except InvalidPayload:
+        return None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -29,10 +27,8 @@ from opentelemetry import metrics
 import app_config
 from adapters.rejected_messages import RejectedMessage, rejected_message_store
 from adapters.telemetry import job_span, record_queue_wait
-from domain.job_updates import ResultRouting
-from domain.order_requests import OrderRequest
-from domain.orders import InvalidOrder, instance_id_for
-from domain.strict_json import InvalidJson, parse_json
+from domain.orders import instance_id_for
+from domain.payload import InvalidPayload
 from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
 from triggers.correlation import RULE as CORRELATION_RULE
 from triggers.correlation import is_correlation_id
@@ -88,20 +84,20 @@ async def handle_order_message(
     body = msg.get_body()
     problems = correlation_problems(msg)
     try:
-        request, routing = parse_message(body, msg.reply_to)
-    except InvalidOrder as invalid:
+        request, routing = parse_queued_order(body, msg.reply_to)
+    except InvalidPayload as invalid:
         problems = invalid.problems + problems
     if problems:
         await asyncio.to_thread(reject, msg, queue, "; ".join(problems), len(body))
         return
     if express:
         # The queue decides: an order that came the express way is recorded as express.
-        request = replace(request, order=replace(request.order, express=True))
+        request = request.model_copy(update={"express": True})
     enqueued_at, correlation_id = _enqueued_at(msg), msg.correlation_id or msg.message_id
     with job_span(
         f"start order from {queue}",
         job_type=ORDER_JOB_TYPE,
-        instance_id=instance_id_for(request.order.order_id),
+        instance_id=instance_id_for(request.order_id),
         correlation_id=correlation_id,
         **{"messaging.destination.name": queue},
     ):
@@ -119,20 +115,9 @@ async def handle_order_message(
             "Message %s on %s repeats order %s (%s); not started again",
             msg.message_id,
             queue,
-            request.order.order_id,
+            request.order_id,
             outcome.runtime_status,
         )
-
-
-def parse_message(body: bytes, reply_to: str | None) -> tuple[OrderRequest, ResultRouting]:
-    """The order a message carries and where its outcome goes; InvalidOrder for anything that
-    can never be processed."""
-    try:
-        data: Any = parse_json(body)
-    except InvalidJson as invalid:
-        what = "not UTF-8 JSON" if invalid.malformed else "refused"
-        raise InvalidOrder([f"the body is {what}: {invalid}"]) from None
-    return parse_queued_order(data, reply_to)
 
 
 def correlation_problems(msg: func.ServiceBusMessage) -> list[str]:

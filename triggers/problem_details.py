@@ -8,6 +8,8 @@ from typing import Any
 
 import azure.functions as func
 
+from triggers.views import Problem, ProblemError
+
 MEDIA_TYPE = "application/problem+json"
 INVALID_ORDER = "urn:problem-type:orders:invalid-order"
 INVALID_REQUEST = "urn:problem-type:orders:invalid-request"
@@ -29,15 +31,13 @@ def pointer(problem: str) -> str | None:
 def problem(
     status: int, type_: str, title: str, detail: str, errors: list[str] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
-    if errors is not None:
-        body["errors"] = [_error(text) for text in errors]
-    return body
+    listed = {} if errors is None else {"errors": [_error(text) for text in errors]}
+    return Problem(type=type_, title=title, status=status, detail=detail, **listed).dump()
 
 
-def _error(text: str) -> dict[str, str]:
+def _error(text: str) -> ProblemError:
     where = pointer(text)
-    return {"detail": text} if where is None else {"detail": text, "pointer": where}
+    return ProblemError(detail=text) if where is None else ProblemError(detail=text, pointer=where)
 
 
 def problem_response(body: dict[str, Any]) -> func.HttpResponse:

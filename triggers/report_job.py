@@ -13,7 +13,7 @@ import re
 import azure.durable_functions as df
 
 from domain.payload import InvalidPayload
-from domain.reports import INSTANCE_PREFIX, ReportRequest
+from domain.reports import INSTANCE_PREFIX, ReportRequest, ReportResult
 from orchestrators.nightly_report import ORCHESTRATOR
 from triggers.job_types import JobType, StartedJob, StartRequest
 from triggers.nightly_report_timer import start_nightly_report
@@ -37,5 +37,6 @@ REPORT_JOB = JobType(
     orchestrator=ORCHESTRATOR,
     ids=REPORT_JOB_ID,
     request=ReportRequest,
+    result=ReportResult,
     start=start_report_job,
 )

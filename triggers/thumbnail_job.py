@@ -17,7 +17,7 @@ import azure.durable_functions as df
 from adapters.errors import storage_errors
 from adapters.thumbnail_store import thumbnail_store
 from domain.images import THUMBNAIL_ID_PREFIX
-from domain.thumbnails import ThumbnailRequest
+from domain.thumbnails import ThumbnailRequest, ThumbnailResult
 from orchestrators.thumbnails import ORCHESTRATOR
 from triggers.job_types import JobSubjectNotFound, JobType, StartedJob, StartRequest
 from triggers.thumbnails_blob import start_thumbnails
@@ -43,5 +43,6 @@ THUMBNAIL_JOB = JobType(
     orchestrator=ORCHESTRATOR,
     ids=THUMBNAIL_JOB_ID,
     request=ThumbnailRequest,
+    result=ThumbnailResult,
     start=start_thumbnail_job,
 )

@@ -20,7 +20,9 @@ from scripts.record_histories.recording import Case, Session, Suite
 
 APP = Path(__file__).resolve().parents[2] / "tests" / "apps" / "order_stubs"
 POLICY = ApprovalPolicy(
-    threshold_cents=100_000, escalate_after=timedelta(hours=24), timeout=timedelta(hours=72)
+    threshold_cents=100_000,
+    escalate_after_seconds=timedelta(hours=24).total_seconds(),
+    timeout_seconds=timedelta(hours=72).total_seconds(),
 )
 SMALL, LARGE = 2_500, 250_000
 # A throwaway key for the local approval route; it signs nothing outside the recording run.
@@ -39,7 +41,12 @@ def _env(folder: Path, azurite: Azurite | None) -> dict[str, str]:
 
 def _order(case: str, amount_cents: int) -> Order:
     line = OrderLine(sku="SKU-1", quantity=1, unit_price_cents=amount_cents)
-    return Order(f"hist-{case.replace('_', '-')}", "ref-123", "EUR", (line,))
+    return Order(
+        order_id=f"hist-{case.replace('_', '-')}",
+        customer_ref="ref-123",
+        currency="EUR",
+        lines=(line,),
+    )
 
 
 def _script(session: Session, order_id: str, plan: dict[str, Any]) -> None:
@@ -58,9 +65,15 @@ def _start(
     routing: ResultRouting | None = None,
 ) -> str:
     session.host.set_time(auto_advance=not paused)
-    run = WorkflowInput(order, RECEIVED_AT, POLICY, "corr-1", routing or ResultRouting())
+    run = WorkflowInput(
+        order=order,
+        received_at=RECEIVED_AT,
+        approval=POLICY,
+        correlation_id="corr-1",
+        routing=routing or ResultRouting(),
+    )
     return session.host.start_orchestration(
-        "process_order", run.to_dict(), instance_id_for(order.order_id)
+        "process_order", run.dump(), instance_id_for(order.order_id)
     )
 
 
@@ -201,7 +214,11 @@ CASES = (
     Case(
         "happy_with_routing",
         "happy path with a reply queue and a webhook for the outcome",
-        _scripted("happy_with_routing", {}, routing=ResultRouting("replies", HOOK)),
+        _scripted(
+            "happy_with_routing",
+            {},
+            routing=ResultRouting(reply_queue="replies", callback_url=HOOK),
+        ),
     ),
     Case(
         "payment_declined",

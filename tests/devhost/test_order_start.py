@@ -244,8 +244,8 @@ def test_a_body_that_is_not_json_is_a_problem(api: Api) -> None:
         "type": "urn:problem-type:orders:invalid-order",
         "title": "Invalid order",
         "status": 400,
-        "detail": "The body is not JSON.",
-        "errors": [],
+        "detail": "The order has problems listed in errors.",
+        "errors": [{"detail": "the body is not JSON: key must be a string at line 1 column 2"}],
     }
 
 
@@ -270,7 +270,8 @@ def test_a_customer_reference_is_not_accepted_over_http(api: Api) -> None:
     body["customer_ref"] = "claim-someone-elses-data"
     response = api.post(body)
     assert response.status_code == 400
-    assert {e.get("pointer") for e in response.json()["errors"]} == {"#/customer_ref"}
+    errors = {e.get("pointer") for e in response.json()["errors"]}
+    assert errors == {"#/customer", "#/customer_ref"}
 
 
 def test_an_unknown_order_is_404_problem(api: Api) -> None:
@@ -309,6 +310,7 @@ def test_personal_data_in_a_message_is_rejected_without_keeping_it(api: Api) -> 
     assert sent.accepted
     (row,) = wait_until(lambda: api.rejected(sent.message_id))
     assert row.reason == (
+        "customer_ref: Field required; "
         "customer: personal data is not accepted in a queue message; "
         "store it with the claim check and send customer_ref"
     )
@@ -320,7 +322,8 @@ def test_personal_data_in_a_message_is_rejected_without_keeping_it(api: Api) -> 
     assert api.get(oid).status_code == 404  # nothing started
     assert not (api.folder / "personal" / f"{oid}.json").exists()  # nothing stored
     logs = api.host.logs()
-    assert f"Rejected message {sent.message_id} on orders: customer: personal data" in logs
+    assert f"Rejected message {sent.message_id} on orders: customer_ref: Field required; " in logs
+    assert "customer: personal data is not accepted in a queue message" in logs
     assert not any(value in logs for value in CANARY.values())
 
 
@@ -352,9 +355,9 @@ def test_a_repeated_message_runs_the_order_once_even_after_purge(api: Api) -> No
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        (b"{not json", "the body is not UTF-8 JSON: Expecting property name"),
-        (b"\xff\xfe", "the body is not UTF-8 JSON: 'utf-8' codec can't decode"),
-        (json.dumps({"order_id": "x", "customer": CANARY}).encode(), "currency: one of"),
+        (b"{not json", "the body is not JSON: key must be a string"),
+        (b"\xff\xfe", "the body is not JSON: "),
+        (json.dumps({"order_id": "x", "customer": CANARY}).encode(), "currency: Field required"),
         (json.dumps(message_body(customer_ref="no spaces allowed")).encode(), "customer_ref"),
     ],
 )

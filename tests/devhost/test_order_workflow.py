@@ -145,6 +145,9 @@ def shop(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "WEBHOOK_SIGNING_KEY": WEBHOOK_KEY,
         "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "DEVHOST_SPANS_FILE": str(state / "spans.jsonl"),
+        # azure-functions' opt-in strict codec: it refuses custom-object envelopes, so every
+        # input and result crossing the Durable boundary here must be a plain JSON value.
+        "AZURE_FUNCTIONS_DURABLE_STRICT_TYPING": "1",
     }
     with DevHostProcess(PROJECT_ROOT, state_dir=state, virtual_time=True, env=env) as host:
         yield Shop(host, env, azurite.connection_string)

@@ -27,7 +27,9 @@ from orchestrators.approval import APPROVAL_EVENT, TIMED_OUT
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "order_stubs"
 POLICY = ApprovalPolicy(
-    threshold_cents=100_000, escalate_after=timedelta(hours=24), timeout=timedelta(hours=72)
+    threshold_cents=100_000,
+    escalate_after_seconds=timedelta(hours=24).total_seconds(),
+    timeout_seconds=timedelta(hours=72).total_seconds(),
 )
 SMALL, LARGE = 2_500, 250_000
 SIGNING_KEY = "devhost-test-approval-signing-key-0123456789"
@@ -108,12 +110,18 @@ def paused(host: DevHostProcess) -> Iterator[DevHostProcess]:
 def new_order(amount_cents: int = SMALL) -> Order:
     order_id = f"o-{uuid.uuid4().hex[:12]}"
     line = OrderLine(sku="SKU-1", quantity=1, unit_price_cents=amount_cents)
-    return Order(order_id, "ref-123", "EUR", (line,))
+    return Order(order_id=order_id, customer_ref="ref-123", currency="EUR", lines=(line,))
 
 
 def start(host: DevHostProcess, order: Order, routing: ResultRouting | None = None) -> str:
-    run = WorkflowInput(order, "2026-11-22T00:00:00+00:00", POLICY, "corr-1", routing or NO_ROUTING)
-    return host.start_orchestration("process_order", run.to_dict(), instance_id_for(order.order_id))
+    run = WorkflowInput(
+        order=order,
+        received_at="2026-11-22T00:00:00+00:00",
+        approval=POLICY,
+        correlation_id="corr-1",
+        routing=routing or NO_ROUTING,
+    )
+    return host.start_orchestration("process_order", run.dump(), instance_id_for(order.order_id))
 
 
 def run(host: DevHostProcess, order: Order) -> dict[str, Any]:
@@ -157,11 +165,11 @@ def test_happy_path_chains_every_step(host: DevHostProcess, stubs: Stubs) -> Non
     calls = dict(stubs.calls(oid))
     corr = {"correlation_id": "corr-1"}  # every activity gets it, for its log lines
     assert calls["record_order"] == {
-        "order": order.to_dict(),
+        "order": order.dump(),
         "received_at": "2026-11-22T00:00:00+00:00",
         **corr,
     }
-    assert calls["reserve_stock"] == {"order_id": oid, "lines": order.to_dict()["lines"], **corr}
+    assert calls["reserve_stock"] == {"order_id": oid, "lines": order.dump()["lines"], **corr}
     assert calls["take_payment"] == {
         "order_id": oid,
         "amount_cents": SMALL,
@@ -618,6 +626,11 @@ def test_only_a_valid_token_for_the_order_approves_it(paused: DevHostProcess, st
             401,
         ),
         "not a bool": (decide(paused, oid, {"approved": "yes", "token": token(oid)}), 400),
+        # Who decides comes from the token alone: a body that names an approver is refused.
+        "approver in the body": (
+            decide(paused, oid, {"approved": True, "token": token(oid), "approver": "x"}),
+            400,
+        ),
     }
     for name, (response, code) in refusals.items():
         assert response.status_code == code, (name, response.text)
@@ -626,7 +639,7 @@ def test_only_a_valid_token_for_the_order_approves_it(paused: DevHostProcess, st
     assert paused.status(iid)["customStatus"]["step"] == "awaiting_approval"
     assert [e for e in paused.raw_history(iid) if e["EventType"] == 15] == []
 
-    accepted = decide(paused, oid, {"approved": True, "token": token(oid), "approver": "x"})
+    accepted = decide(paused, oid, {"approved": True, "token": token(oid)})
     assert accepted.status_code == 202, accepted.text
     status = paused.wait_for(iid)
     assert status["output"]["status"] == "Completed"

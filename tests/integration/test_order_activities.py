@@ -25,6 +25,7 @@ from domain.order_payloads import (
     RecordOrderInput,
     RefundPaymentInput,
     ReserveStockInput,
+    SendConfirmationInput,
     SendNotificationInput,
     SetOrderStatusInput,
     TakePaymentInput,
@@ -40,8 +41,10 @@ _GENERATED = re.compile(r"pay_.+_[0-9a-f]{16}|re_[0-9a-f]{24}|TRK-[0-9A-F]{12}")
 
 
 def an_order(order_id: str = "o-1", *skus: str) -> Order:
-    lines = tuple(OrderLine(sku, 2, 1_250) for sku in skus or ("SKU-A", "SKU-B"))
-    return Order(order_id, REF, "EUR", lines)
+    lines = tuple(
+        OrderLine(sku=sku, quantity=2, unit_price_cents=1_250) for sku in skus or ("SKU-A", "SKU-B")
+    )
+    return Order(order_id=order_id, customer_ref=REF, currency="EUR", lines=lines)
 
 
 def run(world: World, activity: str, payload: dict[str, Any]) -> Any:
@@ -50,7 +53,7 @@ def run(world: World, activity: str, payload: dict[str, Any]) -> Any:
 
 def recorded(world: World, order: Order | None = None) -> Order:
     order = order or an_order()
-    run(world, "record_order", RecordOrderInput(order, RECEIVED_AT).to_dict())
+    run(world, "record_order", RecordOrderInput(order=order, received_at=RECEIVED_AT).dump())
     return order
 
 
@@ -60,19 +63,21 @@ def stocked(world: World) -> None:
 
 
 def reserve_payload(order_id: str = "o-1") -> dict[str, Any]:
-    lines = (StockLine("SKU-A", 2), StockLine("SKU-B", 1))
-    return ReserveStockInput(order_id, lines).to_dict()
+    lines = (StockLine(sku="SKU-A", quantity=2), StockLine(sku="SKU-B", quantity=1))
+    return ReserveStockInput(order_id=order_id, lines=lines).dump()
 
 
 def pay_payload(order_id: str = "o-1", amount: int = 5_000) -> dict[str, Any]:
-    return TakePaymentInput(order_id, amount, "EUR").to_dict()
+    return TakePaymentInput(order_id=order_id, amount_cents=amount, currency="EUR").dump()
 
 
 # Each scenario prepares a world and returns the payload of the activity under test.
 
 
 def setup_record(world: World) -> dict[str, Any]:
-    return RecordOrderInput(an_order(), RECEIVED_AT, "corr-1").to_dict()
+    return RecordOrderInput(
+        order=an_order(), received_at=RECEIVED_AT, correlation_id="corr-1"
+    ).dump()
 
 
 def setup_reserve(world: World) -> dict[str, Any]:
@@ -83,7 +88,7 @@ def setup_reserve(world: World) -> dict[str, Any]:
 def setup_release(world: World) -> dict[str, Any]:
     stocked(world)
     run(world, "reserve_stock", reserve_payload())
-    return OrderIdInput("o-1").to_dict()
+    return OrderIdInput(order_id="o-1").dump()
 
 
 def setup_pay(world: World) -> dict[str, Any]:
@@ -92,25 +97,27 @@ def setup_pay(world: World) -> dict[str, Any]:
 
 def setup_refund(world: World) -> dict[str, Any]:
     payment_id = run(world, "take_payment", pay_payload())["payment_id"]
-    return RefundPaymentInput("o-1", payment_id).to_dict()
+    return RefundPaymentInput(order_id="o-1", payment_id=payment_id).dump()
 
 
 def setup_ship(world: World) -> dict[str, Any]:
     recorded(world)
-    return OrderIdInput("o-1").to_dict()
+    return OrderIdInput(order_id="o-1").dump()
 
 
 def setup_confirm(world: World) -> dict[str, Any]:
-    return SendNotificationInput("o-1", NotificationKind.CONFIRMATION, REF).to_dict()
+    return SendConfirmationInput(order_id="o-1", customer_ref=REF).dump()
 
 
 def setup_notify(world: World) -> dict[str, Any]:
-    return SendNotificationInput("o-1", NotificationKind.ESCALATION).to_dict()
+    return SendNotificationInput(order_id="o-1", kind=NotificationKind.ESCALATION).dump()
 
 
 def setup_status(world: World) -> dict[str, Any]:
     recorded(world)
-    return SetOrderStatusInput("o-1", OrderStatus.FAILED, "payment declined: card").to_dict()
+    return SetOrderStatusInput(
+        order_id="o-1", status=OrderStatus.FAILED, reason="payment declined: card"
+    ).dump()
 
 
 @dataclass(frozen=True)
@@ -306,7 +313,7 @@ def test_the_same_charge_key_with_another_amount_is_refused(world: World) -> Non
 
 
 def test_refunding_an_unknown_payment_fails_permanently(world: World) -> None:
-    payload = RefundPaymentInput("o-1", "pay_o-1_0123456789abcdef").to_dict()
+    payload = RefundPaymentInput(order_id="o-1", payment_id="pay_o-1_0123456789abcdef").dump()
 
     error = failure_of(lambda: run(world, "refund_payment", payload))
 
@@ -347,7 +354,7 @@ def test_record_order_reports_a_finished_order_instead_of_redoing_it(world: Worl
     recorded(world)
     run(world, "set_order_status", {"order_id": "o-1", "status": "Completed"})
 
-    again = RecordOrderInput(an_order(), datetime(2026, 3, 9, tzinfo=UTC)).to_dict()
+    again = RecordOrderInput(order=an_order(), received_at=datetime(2026, 3, 9, tzinfo=UTC)).dump()
 
     assert run(world, "record_order", again) == {"status": "Completed"}
 
@@ -381,10 +388,15 @@ def test_logs_carry_ids_but_no_customer_reference_content(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     ref = world.adapters.claims.put("o-1", {"name": "Canary Name", "email": "canary@x.invalid"})
-    order = Order("o-1", ref, "EUR", (OrderLine("SKU-A", 1, 100),))
+    line = OrderLine(sku="SKU-A", quantity=1, unit_price_cents=100)
+    order = Order(order_id="o-1", customer_ref=ref, currency="EUR", lines=(line,))
     caplog.set_level("DEBUG")
 
-    run(world, "record_order", RecordOrderInput(order, RECEIVED_AT, "corr-9").to_dict())
+    run(
+        world,
+        "record_order",
+        RecordOrderInput(order=order, received_at=RECEIVED_AT, correlation_id="corr-9").dump(),
+    )
     run(world, "send_confirmation", {"order_id": "o-1", "customer_ref": ref})
 
     assert "order o-1 [correlation corr-9]" in caplog.text
@@ -393,14 +405,16 @@ def test_logs_carry_ids_but_no_customer_reference_content(
 
 def test_a_refund_without_a_payment_id_refunds_what_the_charge_key_took(world: World) -> None:
     """Compensation for a charge whose outcome the workflow never learned."""
-    never_charged = RefundPaymentInput("o-2", None).to_dict()
+    never_charged = RefundPaymentInput(order_id="o-2").dump()
     assert run(world, "refund_payment", never_charged) == {"refund_id": None}
     assert run(world, "refund_payment", never_charged) == {"refund_id": None}
 
     payment_id = run(world, "take_payment", pay_payload())["payment_id"]
-    unknown_outcome = RefundPaymentInput("o-1", None).to_dict()
+    unknown_outcome = RefundPaymentInput(order_id="o-1").dump()
     first = run(world, "refund_payment", unknown_outcome)
-    again = run(world, "refund_payment", RefundPaymentInput("o-1", payment_id).to_dict())
+    again = run(
+        world, "refund_payment", RefundPaymentInput(order_id="o-1", payment_id=payment_id).dump()
+    )
 
     assert first["refund_id"] and first == again  # one refund, whichever way it is asked
     kinds = sorted(row["kind"] for row in world.snapshot()["payments"])

@@ -28,7 +28,8 @@ PERSONAL = {"name": "Canary McCanaryface", "email": "canary@example.invalid", "a
 
 
 def an_order(order_id: str, price: int = 1_000, quantity: int = 1) -> Order:
-    return Order(order_id, REF, "EUR", (OrderLine("SKU-A", quantity, price),))
+    line = OrderLine(sku="SKU-A", quantity=quantity, unit_price_cents=price)
+    return Order(order_id=order_id, customer_ref=REF, currency="EUR", lines=(line,))
 
 
 # -- stock -----------------------------------------------------------------------------------

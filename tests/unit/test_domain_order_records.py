@@ -9,6 +9,7 @@ import pytest
 
 from domain.order_records import OrderRecord, next_status, order_day, parse_timestamp
 from domain.orders import OrderLine, OrderStatus
+from domain.payload import read
 
 
 def test_the_day_is_the_utc_day() -> None:
@@ -36,18 +37,18 @@ def test_other_statuses_move() -> None:
 def test_a_record_round_trips_through_json() -> None:
     moment = datetime(2026, 3, 1, 10, tzinfo=UTC)
     record = OrderRecord(
-        "o-1",
-        "2026-03-01",
-        OrderStatus.PAID,
-        "EUR",
-        3_000_000_000,
-        True,
-        (OrderLine("SKU-A", 2, 1_500_000_000),),
-        "claim://orders-private/customers/o-1.json",
-        "",
-        moment,
-        moment + timedelta(seconds=5),
+        order_id="o-1",
+        order_day="2026-03-01",
+        status=OrderStatus.PAID,
+        currency="EUR",
+        total_cents=3_000_000_000,
+        express=True,
+        lines=(OrderLine(sku="SKU-A", quantity=2, unit_price_cents=1_500_000_000),),
+        customer_ref="claim://orders-private/customers/o-1.json",
+        reason="",
+        created_at=moment,
+        updated_at=moment + timedelta(seconds=5),
     )
 
-    assert OrderRecord.from_dict(json.loads(json.dumps(record.to_dict()))) == record
+    assert read(OrderRecord, json.loads(json.dumps(record.dump()))) == record
     assert record.line_count == 1

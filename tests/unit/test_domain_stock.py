@@ -6,11 +6,12 @@ import json
 
 import pytest
 
+from domain.payload import InvalidPayload, read
 from domain.stock import OutOfStock, StockLine, remaining_after, units_by_sku
 
 
 def test_units_add_up_per_sku_in_sku_order() -> None:
-    lines = [StockLine("B", 1), StockLine("A", 2), StockLine("B", 3)]
+    lines = [StockLine(sku=sku, quantity=n) for sku, n in (("B", 1), ("A", 2), ("B", 3))]
 
     assert list(units_by_sku(lines).items()) == [("A", 2), ("B", 4)]
 
@@ -33,15 +34,15 @@ def test_an_unknown_sku_has_no_stock() -> None:
 
 
 def test_a_stock_line_round_trips_and_ignores_prices() -> None:
-    line = StockLine.from_dict({"sku": "SKU-A", "quantity": 2, "unit_price_cents": 99})
+    line = read(StockLine, {"sku": "SKU-A", "quantity": 2, "unit_price_cents": 99})
 
-    assert line == StockLine("SKU-A", 2)
-    assert StockLine.from_dict(json.loads(json.dumps(line.to_dict()))) == line
+    assert line == StockLine(sku="SKU-A", quantity=2)
+    assert read(StockLine, json.loads(json.dumps(line.dump()))) == line
 
 
 @pytest.mark.parametrize(
     "data", [{"sku": "lower", "quantity": 1}, {"sku": "A", "quantity": 0}, {"sku": "A"}]
 )
 def test_invalid_stock_lines(data: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
-        StockLine.from_dict(data)
+    with pytest.raises(InvalidPayload):
+        read(StockLine, data)

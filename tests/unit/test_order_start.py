@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from domain.order_requests import CustomerForm, parse_order_request
+from domain.order_requests import OrderRequest
+from domain.payload import parse_request
 from triggers import order_start
 
 BODY = {
@@ -56,7 +58,7 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
 
 
 def start(client: FakeClient) -> order_start.StartOutcome:
-    request = parse_order_request(BODY, customer_form=CustomerForm.INLINE)
+    request = parse_request(OrderRequest, json.dumps(BODY))
     return asyncio.run(
         order_start.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
     )

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from pydantic import Field
 
 from domain.payload import (
+    NOT_A_NUMBER,
     REPEATED_MEMBER,
+    WHOLE,
     InvalidPayload,
     Model,
     Timestamp,
-    WholeNumber,
     parse_request,
     read,
 )
@@ -22,7 +23,7 @@ from domain.payload import (
 
 class Line(Model):
     sku: Annotated[str, Field(pattern=r"^[A-Z]{1,8}$")]
-    quantity: Annotated[WholeNumber, Field(ge=1, le=10)]
+    quantity: Annotated[int, Field(ge=1, le=10), WHOLE]
 
 
 class Body(Model):
@@ -87,6 +88,17 @@ def test_deep_nesting_malformed_text_and_repeated_members_are_problems_not_crash
     assert problems_of(repeated)[0].startswith("at: ")  # the last one is validated first
     twice = '{"lines": [{"sku": "AB", "quantity": 1, "sku": "AB"}], "at": "2026-12-07T10:00:00Z"}'
     assert problems_of(twice) == [REPEATED_MEMBER]
+
+
+def test_nan_and_infinity_are_refused_even_where_any_value_is_taken() -> None:
+    class Event(Model):
+        data: Any
+
+    for raw in ('{"data": NaN}', '{"data": [1, {"x": -Infinity}]}', '{"data": -1e400}'):
+        with pytest.raises(InvalidPayload) as raised:
+            parse_request(Event, raw)
+        assert raised.value.problems == [NOT_A_NUMBER]
+    assert parse_request(Event, '{"data": [1.5, {"x": "NaN"}]}').data == [1.5, {"x": "NaN"}]
 
 
 def test_history_is_read_laxly_so_older_and_newer_shapes_replay() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,7 +34,7 @@ WORKFLOW_IMPORT = "from orchestrators.order_workflow import bp as order_workflow
 BEFORE_RESERVING = {"record_failed", "already_processed"}
 
 
-def replay_check(app_dir: Path, *paths: Path) -> dict[str, Any]:
+def replay_check(app_dir: Path, *paths: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run the check on `app_dir` in a child interpreter; its JSON report."""
     command = [sys.executable, "-m", "devhost.durable.replay_check", "--json", "--app"]
     done = subprocess.run(
@@ -42,6 +43,7 @@ def replay_check(app_dir: Path, *paths: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **(env or {})},
     )
     if done.returncode not in (0, 1) or not done.stdout.strip():
         raise AssertionError(f"replay check crashed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -49,6 +51,14 @@ def replay_check(app_dir: Path, *paths: Path) -> dict[str, Any]:
     failed = any(r["problem"] for r in report["results"])
     assert done.returncode == int(failed), "exit code disagrees with the report"
     return report
+
+
+def test_every_history_replays_with_the_strict_durable_codec() -> None:
+    """azure-functions' AZURE_FUNCTIONS_DURABLE_STRICT_TYPING=1 refuses custom-object envelopes
+    without an expected type: the histories hold plain JSON values only, and replay so."""
+    report = replay_check(ROOT, env={"AZURE_FUNCTIONS_DURABLE_STRICT_TYPING": "1"})
+    assert len(report["results"]) == len(FILES)
+    assert [r["problem"] for r in report["results"] if r["problem"]] == []
 
 
 def by_case(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,12 +31,12 @@ from domain.images import (
 from domain.job_updates import JOB_ID
 from domain.payload import InvalidPayload, parse_request, read
 from domain.thumbnails import (
-    JobResult,
     Outcome,
     SourceInfo,
     ThumbnailInfo,
     ThumbnailJob,
     ThumbnailRequest,
+    ThumbnailResult,
 )
 from triggers.problem_details import pointer
 
@@ -212,14 +212,14 @@ def test_payloads_round_trip_through_json() -> None:
         bytes=5,
         sha256="ab",
     )
-    result = JobResult(
+    result = ThumbnailResult(
         blob="a/cat.jpg",
         etag='"0x1"',
         status=Outcome.COMPLETED,
         source=source,
         thumbnails=(thumb,),
     )
-    assert read(JobResult, json.loads(json.dumps(result.dump()))) == result
+    assert read(ThumbnailResult, json.loads(json.dumps(result.dump()))) == result
     # Absent values are written as null, as the recorded histories hold them.
     assert result.dump()["reason"] is None and result.dump()["source"]["reason"] is None
     assert list(result.dump()) == ["blob", "etag", "status", "reason", "source", "thumbnails"]
@@ -257,7 +257,7 @@ def test_recorded_payloads_still_read_and_write_the_same_json() -> None:
     assert (source.reason, source.format, source.bytes) == (None, ImageFormat.JPEG, None)
     for path in sorted(HISTORIES.glob("*.json")):
         output = json.loads(path.read_text())["output"]
-        assert read(JobResult, output).dump() == output, path.name
+        assert read(ThumbnailResult, output).dump() == output, path.name
 
 
 def test_the_job_api_request_is_only_a_blob_name() -> None:
