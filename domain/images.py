@@ -233,6 +233,17 @@ def check_upload_name(name: str) -> str:
     return name
 
 
+# The rules above in JSON Schema, for the document and for clients that generate names from
+# it: a segment is what the character class allows, `allOf` asks for more than white space and
+# `not` refuses `.` and `..` segments and a trailing `.` (non-characters beyond the BMP, which
+# the class does not list, are still refused by check_upload_name).
+_SEGMENT = r"[^\x00-\x1f\x7f-\x9f\\/\ue000-\uf8ff\ufdd0-\ufdef\ufffe\uffff]+"
+UPLOAD_NAME_SCHEMA = {
+    "pattern": f"^{_SEGMENT}(?:/{_SEGMENT}){{0,{MAX_NAME_SEGMENTS - 1}}}$",
+    "allOf": [{"pattern": r"[^\s\x1c-\x1f\x85\ufeff]"}],
+    "not": {"pattern": r"(?:^|/)\.\.?/|\.$"},
+}
+
 # An upload's name as a caller gives it, checked before storage is asked: a name such as "../x"
 # would reach another container.
 UploadName = Annotated[
@@ -240,10 +251,14 @@ UploadName = Annotated[
     Field(
         min_length=1,
         max_length=MAX_NAME_LENGTH,
+        json_schema_extra=UPLOAD_NAME_SCHEMA,
         description=(
-            "The upload's name in the uploads container: no control characters, backslashes, "
-            "empty, '.' or '..' path segments, no trailing '.', at most "
-            f"{MAX_NAME_SEGMENTS} segments."
+            "The upload's name in the uploads container: not only white space; at most "
+            f"{MAX_NAME_SEGMENTS} non-empty path segments, none of them `.` or `..` (such as "
+            "../x.jpg), not ending with `.`; no backslash, control character (U+0000-U+001F, "
+            "U+007F-U+009F), private-use character (U+E000-U+F8FF) or non-character "
+            "(U+FDD0-U+FDEF, U+FFFE, U+FFFF, and the last two of every other plane, which the "
+            "pattern does not list). A name with no upload is answered 404."
         ),
     ),
     AfterValidator(check_upload_name),

@@ -60,7 +60,12 @@ def report_day_for(moment: datetime) -> str:
 # A report day in a payload: the rules of parse_report_day, stated in the JSON schema.
 ReportDay = Annotated[
     str,
-    Field(pattern=REPORT_DAY.pattern, description="A UTC calendar day, written yyyy-MM-dd."),
+    Field(
+        # Year 0001 or later, as Python's dates (and JSON Schema's "date" format) take them.
+        pattern=r"^(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-[0-9]{2}-[0-9]{2}$",
+        json_schema_extra={"format": "date"},
+        description="A UTC calendar day, yyyy-MM-dd, year 0001 or later.",
+    ),
     AfterValidator(_calendar_day),
 ]
 # An order id as the report's cursor and page bounds hold it (RowKeys in the orders table).
