@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.outbound import MAX_URL_LENGTH
-from domain.payload import Model
+from domain.payload import Model, NullsWritten
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 JOB_TYPE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -122,13 +122,9 @@ class PublishRequest(Model):
         return self.routing.reply_queue if self.update.kind.is_final else None
 
 
-class PublishOutcome(Model):
+class PublishOutcome(NullsWritten):
     """What the publishing activity did, for the orchestrator's record."""
 
     sequence: int
     status_applied: bool
     replied_to: str | None = None
-
-    def dump(self) -> dict[str, Any]:
-        # replied_to is written even when null, as it always was.
-        return self.model_dump(mode="json")

@@ -20,7 +20,7 @@ from domain.callback_url import DOCUMENTED_PATTERN, CallbackUrl
 from domain.job_updates import MAX_CORRELATION_ID, ResultRouting
 from domain.monitor_conditions import MonitorCondition
 from domain.outbound import MAX_URL_LENGTH, AllowList, InvalidOutboundUrl, parse_outbound_url
-from domain.payload import InvalidPayload, Model, Timestamp
+from domain.payload import InvalidPayload, Model, NullsWritten, Timestamp
 
 MONITOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MONITOR_ID = re.compile(MONITOR_ID_PATTERN)
@@ -202,7 +202,7 @@ def check_urls(request: MonitorRequest, allowed: AllowList) -> None:
         raise InvalidPayload(problems)
 
 
-class MonitorState(Model):
+class MonitorState(NullsWritten):
     """The orchestration's input, carried from one run to the next by continue-as-new.
 
     `started_at` and `expires_at` are set by the first run from the orchestration's clock;
@@ -242,10 +242,6 @@ class MonitorState(Model):
             correlation_id=correlation_id,
             routing=ResultRouting(callback_url=request.callback_url),
         )
-
-    def dump(self) -> dict[str, Any]:
-        # Every field, null when unset: the form recorded inputs hold.
-        return self.model_dump(mode="json")
 
     def _with(self, **changes: Any) -> MonitorState:
         """A copy with `changes`, validated (model_copy would not normalise a timestamp)."""
@@ -329,7 +325,7 @@ def monitor_result(
     )
 
 
-class PollRequest(Model):
+class PollRequest(NullsWritten):
     """The poll activity's input: where to look and what to test, nothing else."""
 
     url: Annotated[str, Field(min_length=1)]
@@ -338,10 +334,6 @@ class PollRequest(Model):
     monitor_id: MonitorId
     poll: Annotated[int, Field(ge=1, description="The poll's number, from 1 across runs.")]
     correlation_id: CorrelationId | None = None
-
-    def dump(self) -> dict[str, Any]:
-        # Every field, null when unset: the form recorded histories hold (compared as text).
-        return self.model_dump(mode="json")
 
 
 class PollOutcome(Model):

@@ -33,7 +33,7 @@ from domain.outbound import (
     parse_outbound_url,
     refusal_reason,
 )
-from domain.payload import Model, Timestamp
+from domain.payload import Model, NullsWritten, Timestamp
 
 __all__ = [
     "AZURE_WIRESERVER",
@@ -170,7 +170,7 @@ class WebhookResult(Model):
     attempt_at: Timestamp
 
 
-class WebhookRequest(Model):
+class WebhookRequest(NullsWritten):
     """`deliver_webhook`'s input: where to send which event, under which stable delivery id.
 
     The same `delivery_id` on every retry (and the same body bytes) lets receivers drop
@@ -189,11 +189,6 @@ class WebhookRequest(Model):
     def _sendable(self) -> WebhookRequest:
         self.body()  # refuse an event that cannot be sent now, not at delivery time
         return self
-
-    def dump(self) -> dict[str, Any]:
-        # correlation_id is written even when null: the form the orchestrator has always
-        # scheduled, which recorded histories hold (activity inputs are compared as text).
-        return self.model_dump(mode="json")
 
     def body(self) -> bytes:
         """The JSON body, byte for byte the same on every retry: the delivery id (signed, unlike

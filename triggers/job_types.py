@@ -53,6 +53,8 @@ class JobType:
 
     name: str
     orchestrator: str
+    # Written without Python-only syntax (no `\d`, no escaped `-`): the OpenAPI document
+    # states it as JSON Schema, which reads it as ECMA-262.
     ids: re.Pattern[str]
     # The start request's body; the job API reads it and the OpenAPI document describes it.
     request: type[Model]

@@ -33,7 +33,7 @@ from triggers.order_cancel import CancelOutcome
 logger = logging.getLogger(__name__)
 
 MONITOR_JOB_ID = re.compile(
-    re.escape(INSTANCE_PREFIX) + MONITOR_ID.pattern.removeprefix("^").removesuffix("$")
+    INSTANCE_PREFIX + MONITOR_ID.pattern.removeprefix("^").removesuffix("$")
 )
 # ContinuedAsNew: between two runs of a monitor, which is still very much running.
 CANCELLABLE = frozenset({"Pending", "Running", "ContinuedAsNew"})

@@ -17,7 +17,7 @@ from triggers.order_start import start_order
 
 _PREFIX = instance_id_for("")
 # The instance ids order_start gives: "order-" and a valid order id.
-ORDER_JOB_ID = re.compile(re.escape(_PREFIX) + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
+ORDER_JOB_ID = re.compile(_PREFIX + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
 
 
 async def start_order_job(

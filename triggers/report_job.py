@@ -18,7 +18,7 @@ from orchestrators.nightly_report import ORCHESTRATOR
 from triggers.job_types import JobType, StartedJob, StartRequest
 from triggers.nightly_report_timer import start_nightly_report
 
-REPORT_JOB_ID = re.compile(re.escape(INSTANCE_PREFIX) + r"\d{4}-\d{2}-\d{2}")
+REPORT_JOB_ID = re.compile(INSTANCE_PREFIX + r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 AFTER_TODAY = "day: must not be after today (UTC)"
 
 
@@ -38,5 +38,6 @@ REPORT_JOB = JobType(
     ids=REPORT_JOB_ID,
     request=ReportRequest,
     result=ReportResult,
+    rules="`day` is not after today (UTC): a later day is answered 400.",
     start=start_report_job,
 )

@@ -23,7 +23,7 @@ from triggers.job_types import JobSubjectNotFound, JobType, StartedJob, StartReq
 from triggers.thumbnails_blob import start_thumbnails
 
 # The ids domain.images.thumbnail_instance_id gives: "thumb-" and 40 hex digits.
-THUMBNAIL_JOB_ID = re.compile(re.escape(THUMBNAIL_ID_PREFIX) + r"[0-9a-f]{40}")
+THUMBNAIL_JOB_ID = re.compile(THUMBNAIL_ID_PREFIX + r"[0-9a-f]{40}")
 
 
 async def start_thumbnail_job(

@@ -350,3 +350,41 @@ def test_a_running_jobs_view_offers_cancelling(doc: dict[str, Any]) -> None:
     assert view["status_url"] == "https://app.example/api/jobs/order-A-1"
     assert view["cancel_url"] == "https://app.example/api/jobs/order-A-1/cancel"
     assert view["created_time"] == "2026-01-02T03:04:05+00:00"
+
+
+def patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        for value in node.values():
+            yield from patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from patterns(value)
+
+
+# Compiles each pattern as JavaScript does, with the `u` flag JSON Schema validators use.
+_ECMA_SCRIPT = """
+const failed = [];
+for (const p of JSON.parse(require("fs").readFileSync(0, "utf8"))) {
+  try { new RegExp(p, "u"); } catch (e) { failed.push(p + ": " + e.message); }
+}
+console.log(JSON.stringify(failed));
+"""
+
+
+def test_every_pattern_is_an_ecma_262_regular_expression(doc: dict[str, Any]) -> None:
+    """JSON Schema patterns are ECMA-262 regular expressions (2020-12, "Regular Expressions"):
+    a Python-only construct would be refused or read differently by clients in other
+    languages. Node, which the tests' Azurite runs on, compiles each one."""
+    found = sorted(set(patterns(doc)))
+    assert len(found) > 10
+    done = subprocess.run(
+        ["node", "-e", _ECMA_SCRIPT],
+        input=json.dumps(found),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(done.stdout) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -116,3 +118,34 @@ def test_timestamps_are_utc_whatever_offset_or_none_they_were_written_with() -> 
     assert at == datetime(2026, 12, 7, 10, tzinfo=UTC) and at.tzinfo is UTC
     naive = read(Body, {**GOOD, "at": "2026-12-07T10:00:00"}).at
     assert naive.tzinfo is UTC
+
+
+def _every_model() -> list[type[Model]]:
+    import domain
+    import triggers
+
+    for package in (domain, triggers):
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    found, todo = [], [Model]
+    while todo:
+        model = todo.pop()
+        found.append(model)
+        todo.extend(model.__subclasses__())
+    return found
+
+
+def test_no_model_default_reads_the_clock_or_random_numbers() -> None:
+    """Orchestrators build models on replay: a default that read the clock or random numbers
+    would differ between replays. Defaults are values; a factory may only build an empty
+    container or another model from its own defaults."""
+    models = _every_model()
+    assert len(models) > 50
+    pure = {list, tuple, dict, set, frozenset}
+    for model in models:
+        for name, field in model.model_fields.items():
+            factory = field.default_factory
+            if factory is None:
+                continue
+            is_model = isinstance(factory, type) and issubclass(factory, Model)
+            assert factory in pure or is_model, f"{model.__name__}.{name}: {factory!r}"
