@@ -14,7 +14,7 @@ import azure.functions as func
 from adapters import telemetry
 from domain.failures import PermanentFailure
 from domain.payload import InvalidPayload, read
-from domain.supervision import Action, SupervisionReport
+from domain.supervision import Action, SupervisionReport, SupervisionReported
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ REPORT_ACTIVITY = "report_supervision"
 bp = func.Blueprint()
 
 
-def report(payload: Any) -> dict[str, int]:
+def report(payload: Any) -> dict[str, Any]:
     """Log each decision with ids, step and durations only; count them by finding and action."""
     try:
         decisions = read(SupervisionReport, payload or {}).decisions
@@ -56,7 +56,7 @@ def report(payload: Any) -> dict[str, int]:
         telemetry.record_supervision(
             job.orchestrator, str(decision.finding), str(decision.action), "found"
         )
-    return {"reported": len(decisions)}
+    return SupervisionReported(reported=len(decisions)).dump()
 
 
 @bp.activity_trigger(input_name="payload")

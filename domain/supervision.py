@@ -24,7 +24,7 @@ from typing import Annotated
 
 from pydantic import Field, PlainSerializer, model_validator
 
-from domain.payload import NullsWritten, Timestamp
+from domain.payload import Model, NullsWritten, Timestamp
 
 
 class SupervisionError(ValueError):
@@ -184,6 +184,12 @@ class SupervisionReport(NullsWritten):
     """`report_supervision`'s input: the decisions to log and count."""
 
     decisions: tuple[Decision, ...] = ()
+
+
+class SupervisionReported(Model):
+    """`report_supervision`'s result: how many decisions it logged and counted."""
+
+    reported: int
 
 
 class SupervisorResult(NullsWritten):

@@ -18,7 +18,6 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,6 +26,8 @@ import app_config  # noqa: E402  (the app's modules live at the root)
 from adapters.claim_check import store_personal_data  # noqa: E402
 from adapters.messaging import Outgoing, ServiceBusPublisher  # noqa: E402
 from domain.failures import PermanentFailure, TransientFailure  # noqa: E402
+from domain.order_requests import OrderRequest  # noqa: E402
+from domain.payload import InvalidPayload, parse_request  # noqa: E402
 
 QUEUES = ("orders", "orders-express")
 
@@ -40,23 +41,21 @@ def load_local_settings(path: Path) -> None:
         os.environ.setdefault(name, str(value))
 
 
-def order_message(order: dict[str, Any], customer_ref: str, correlation_id: str) -> Outgoing:
+def order_message(order: OrderRequest, customer_ref: str, correlation_id: str) -> Outgoing:
     """The message body: the order with the reference in place of the personal data."""
-    body = {key: value for key, value in order.items() if key != "customer"}
+    body = {**order.model_dump(mode="json", exclude={"customer"}, exclude_none=True)}
     body["customer_ref"] = customer_ref
-    return Outgoing(body=body, message_id=str(order["order_id"]), correlation_id=correlation_id)
+    return Outgoing(body=body, message_id=order.order_id, correlation_id=correlation_id)
 
 
-def _read_order(path: Path) -> dict[str, Any]:
+def _read_order(path: Path) -> OrderRequest:
+    """The order as POST /api/orders takes it: the app's own model says what is wrong."""
     try:
-        order = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+        return parse_request(OrderRequest, path.read_bytes())
+    except OSError as error:
         raise SystemExit(f"cannot read the order in {path}: {error}") from None
-    if not isinstance(order, dict) or not isinstance(order.get("order_id"), str):
-        raise SystemExit(f"{path} is not an order: a JSON object with a string order_id")
-    if not isinstance(order.get("customer"), dict):
-        raise SystemExit(f"{path} has no customer object to put in the claim check")
-    return order
+    except InvalidPayload as invalid:
+        raise SystemExit(f"{path} is not an order: {'; '.join(invalid.problems)}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     order = _read_order(args.order)
     load_local_settings(args.settings)
     correlation_id = args.correlation_id or str(uuid.uuid4())
-    ref = store_personal_data(order["order_id"], order["customer"])
+    ref = store_personal_data(order.order_id, order.customer.model_dump(exclude_none=True))
     message = order_message(order, ref, correlation_id)
     try:
         ServiceBusPublisher(app_config.service_bus_settings()).send_to_queue(args.queue, message)
