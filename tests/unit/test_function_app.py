@@ -78,3 +78,18 @@ def test_the_orders_queue_starts_the_order_workflow(project_root: Path) -> None:
     assert trigger_of(functions["process_order"])["type"] == "orchestrationTrigger"
     declared = json.loads((project_root / "infra" / "servicebus.json").read_text())
     assert "orders" in {queue["name"] for queue in declared["queues"]}
+
+
+SNAPSHOT = Path(__file__).resolve().parent.parent / "snapshots" / "functions.json"
+
+
+def test_every_function_name_and_binding_is_the_snapshot(project_root: Path) -> None:
+    """In the v2 model an activity's, orchestrator's or entity's name is its registered function
+    name, and instances in flight hold those names: moving code between modules must not
+    rename one or change a binding. A deliberate change updates tests/snapshots/functions.json
+    (and says why in its commit)."""
+    functions = {
+        name: sorted(bindings, key=lambda b: str(b["name"]))
+        for name, bindings in index_app(project_root).items()
+    }
+    assert functions == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
