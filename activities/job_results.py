@@ -9,58 +9,30 @@ update also becomes the reply when the job was started by a message.
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-import azure.functions as func
-from opentelemetry import trace
-
-from adapters.errors import storage_errors
+from activities.envelope import ActivityBlueprint, JobIds
 from adapters.factory import ResultAdapters, result_adapters
 from adapters.messaging import Outgoing
-from adapters.telemetry import job_ids
-from domain.failures import JobFailure, PermanentFailure
 from domain.job_updates import PublishOutcome, PublishRequest
-from domain.payload import InvalidPayload, read
-
-logger = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
-
-ACTIVITY = "publish_job_update"
-
-bp = func.Blueprint()
 
 
-def publish(payload: Any, adapters: ResultAdapters) -> dict[str, Any]:
-    """Publish one update; returns what was done, for the orchestrator's record."""
-    try:
-        request = read(PublishRequest, payload)
-    except InvalidPayload as error:
-        raise PermanentFailure(f"invalid {ACTIVITY} input: {error}") from error
-    update = request.update
-    where = f"{update.job_id} update {update.sequence} [correlation {update.correlation_id or '-'}]"
-    # A job's id is its orchestration instance id.
-    attributes = {
-        "job.id": update.job_id,
-        **job_ids(update.job_type, update.job_id, update.correlation_id),
-    }
-    try:
-        with tracer.start_as_current_span(ACTIVITY, attributes=attributes):
-            applied, replied_to = _publish(request, adapters)
-    except JobFailure as error:
-        logger.warning("%s failed for %s: %s", ACTIVITY, where, error)
-        raise
-    logger.info("Published %s (%s, %s)", where, update.kind, update.status)
-    outcome = PublishOutcome(
-        sequence=update.sequence, status_applied=applied, replied_to=replied_to
+def _ids(request: PublishRequest) -> JobIds:
+    update = request.update  # a job's id is its orchestration instance id
+    label = f"{update.job_id} update {update.sequence}"
+    return JobIds(
+        update.job_type, update.job_id, update.correlation_id, label, {"job.id": update.job_id}
     )
-    return outcome.dump()
 
 
-def _publish(request: PublishRequest, adapters: ResultAdapters) -> tuple[bool, str | None]:
+bp = ActivityBlueprint(adapters=result_adapters, ids=_ids)
+
+PUBLISH_JOB_UPDATE = "publish_job_update"
+
+
+@bp.activity(PUBLISH_JOB_UPDATE, PublishRequest)
+def publish_job_update(request: PublishRequest, adapters: ResultAdapters) -> PublishOutcome:
+    """Publish one update; returns what was done, for the orchestrator's record."""
     update = request.update
-    with storage_errors(ACTIVITY):
-        applied = adapters.status.apply(update)
+    applied = adapters.status.apply(update)
     properties = {"job_type": update.job_type, "sequence": update.sequence, "status": update.status}
     message = Outgoing(
         update.dump(), update.message_id, update.correlation_id, update.subject, properties
@@ -69,14 +41,4 @@ def _publish(request: PublishRequest, adapters: ResultAdapters) -> tuple[bool, s
     replied_to = request.reply_queue
     if replied_to is not None:
         adapters.publisher.send_to_queue(replied_to, message)
-    return applied, replied_to
-
-
-@bp.activity_trigger(input_name="payload")
-def publish_job_update(payload: dict[str, Any]) -> dict[str, Any]:
-    try:
-        with storage_errors(ACTIVITY):  # building the adapters reaches storage too
-            adapters = result_adapters()
-    except ValueError as error:  # a missing or invalid setting: no retry can fix it
-        raise PermanentFailure(f"{ACTIVITY} is not configured: {error}") from error
-    return publish(payload, adapters)
+    return PublishOutcome(sequence=update.sequence, status_applied=applied, replied_to=replied_to)

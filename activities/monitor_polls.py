@@ -13,63 +13,46 @@ the limit).
 from __future__ import annotations
 
 import json
-import logging
-from typing import Any
 
-import azure.durable_functions as df
-
+from activities.envelope import ActivityBlueprint, JobIds
 from adapters.outbound import OutboundClient, build_outbound_client
-from adapters.telemetry import job_span
-from domain.failures import FailureKind, JobFailure, PermanentFailure, TransientFailure
+from domain.failures import FailureKind, PermanentFailure, TransientFailure
 from domain.monitors import JOB_TYPE, PollOutcome, PollRequest, instance_id_for
 from domain.outbound import classify_status
-from domain.payload import InvalidPayload, read
 
-logger = logging.getLogger(__name__)
-
-ACTIVITY = "poll_monitor_status"
 # Status documents are small; anything bigger is refused rather than parsed.
 MAX_STATUS_BYTES = 64 * 1024
 # Polls may follow a few redirects (a status URL that moved); each hop is vetted and pinned.
 MAX_REDIRECTS = 3
 USER_AGENT = "durable-background-jobs-monitor/1"
 
-bp = df.Blueprint()
 
-
-def poll(payload: Any, client: OutboundClient) -> dict[str, Any]:
-    """One poll; the logic of `poll_monitor_status`, called directly by tests."""
-    try:
-        request = read(PollRequest, payload)
-    except InvalidPayload as error:
-        raise PermanentFailure(f"invalid {ACTIVITY} input: {error}") from None
-    correlation = request.correlation_id or "-"
-    ids = f"monitor {request.monitor_id} poll {request.poll} [correlation {correlation}]"
-    try:
-        # Ids only: the status URL may carry tokens, so it stays out of the span.
-        with job_span(
-            ACTIVITY,
-            job_type=JOB_TYPE,
-            instance_id=instance_id_for(request.monitor_id),
-            correlation_id=request.correlation_id,
-            **{"monitor.poll": request.poll},
-        ):
-            result = _poll(request, client)
-    except JobFailure as error:
-        logger.warning("%s failed for %s: %s", ACTIVITY, ids, error)
-        raise
-    logger.info(
-        "%s for %s: %d, done=%s failed=%s",
-        ACTIVITY,
-        ids,
-        result.http_status,
-        result.done,
-        result.failed,
+def _client() -> OutboundClient:
+    # Built per call: a changed allow-list applies at once, and a bad one fails only the poll.
+    return build_outbound_client(
+        purpose="monitor polls", max_response_bytes=MAX_STATUS_BYTES, user_agent=USER_AGENT
     )
-    return result.dump()
 
 
-def _poll(request: PollRequest, client: OutboundClient) -> PollOutcome:
+def _ids(request: PollRequest) -> JobIds:
+    # Ids only: the status URL may carry tokens, so it stays out of the span and the logs.
+    return JobIds(
+        JOB_TYPE,
+        instance_id_for(request.monitor_id),
+        request.correlation_id,
+        f"monitor {request.monitor_id} poll {request.poll}",
+        {"monitor.poll": request.poll},
+    )
+
+
+bp = ActivityBlueprint(adapters=_client, ids=_ids)
+
+POLL_MONITOR_STATUS = "poll_monitor_status"
+
+
+@bp.activity(POLL_MONITOR_STATUS, PollRequest)
+def poll_monitor_status(request: PollRequest, client: OutboundClient) -> PollOutcome:
+    """One poll: GET the status URL and test the conditions on its JSON answer."""
     response = client.request(
         "GET",
         request.url,
@@ -95,12 +78,3 @@ def _poll(request: PollRequest, client: OutboundClient) -> PollOutcome:
         failed=failure is not None and failure.holds(document),
         redirects=response.redirects,
     )
-
-
-@bp.activity_trigger(input_name="payload")
-def poll_monitor_status(payload: dict[str, Any]) -> dict[str, Any]:
-    # Built per call: a changed allow-list applies at once, and a bad one fails only the poll.
-    client = build_outbound_client(
-        purpose="monitor polls", max_response_bytes=MAX_STATUS_BYTES, user_agent=USER_AGENT
-    )
-    return poll(payload, client)

@@ -1,70 +1,199 @@
-"""The order workflow's Durable activities: thin wrappers that hand each step its adapters.
+"""The order workflow's activities: idempotent steps over the order adapters.
 
-Activity names are the function names: record_order, reserve_stock, release_stock,
-take_payment, refund_payment, ship_order, send_confirmation, send_notification and
-set_order_status. Inputs and results are JSON objects described in domain/order_payloads.py;
-the logic lives in activities/order_steps.py, where tests call it directly.
+Each step reads its input as a model from domain/order_payloads.py, does its one side effect
+through an adapter that makes it happen once (insert-if-absent, ETags, one transaction), and
+returns the same result however often it runs. Known business outcomes become labelled
+failures (`_as_failure`); log lines carry the order id and correlation id, never personal data
+or a customer reference's content.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
-import azure.functions as func
-
-from activities import order_steps
-from adapters.errors import storage_errors
+from activities.envelope import ActivityBlueprint, JobIds
 from adapters.factory import OrderAdapters, order_adapters
+from domain.claims import InvalidClaimRef
+from domain.failures import JobFailure, PermanentFailure, TransientFailure
+from domain.order_payloads import (
+    NotificationKind,
+    OrderIdInput,
+    PaymentResult,
+    RecordOrderInput,
+    RefundPaymentInput,
+    RefundResult,
+    ReleasedResult,
+    ReservedResult,
+    ReserveStockInput,
+    SendConfirmationInput,
+    SendNotificationInput,
+    SentResult,
+    SetOrderStatusInput,
+    ShipmentResult,
+    StatusResult,
+    TakePaymentInput,
+)
+from domain.order_records import OrderNotFound
+from domain.orders import OrderStatus, instance_id_for
+from domain.payments import (
+    IdempotencyKeyReused,
+    PaymentAlreadyRefunded,
+    PaymentDeclined,
+    PaymentNotFound,
+    PaymentUnavailable,
+    charge_key,
+    refund_key,
+)
+from domain.shipping import ShipmentRefused
+from domain.stock import OutOfStock, ReservationReleased, units_by_sku
 
-bp = func.Blueprint()
+logger = logging.getLogger(__name__)
 
-
-def _adapters(activity: str) -> OrderAdapters:
-    # Built on first use; storage being unreachable then is as transient as any other time.
-    with storage_errors(activity):
-        return order_adapters()
-
-
-@bp.activity_trigger(input_name="payload")
-def record_order(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.record_order(payload, _adapters("record_order"))
-
-
-@bp.activity_trigger(input_name="payload")
-def reserve_stock(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.reserve_stock(payload, _adapters("reserve_stock"))
-
-
-@bp.activity_trigger(input_name="payload")
-def release_stock(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.release_stock(payload, _adapters("release_stock"))
-
-
-@bp.activity_trigger(input_name="payload")
-def take_payment(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.take_payment(payload, _adapters("take_payment"))
-
-
-@bp.activity_trigger(input_name="payload")
-def refund_payment(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.refund_payment(payload, _adapters("refund_payment"))
-
-
-@bp.activity_trigger(input_name="payload")
-def ship_order(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.ship_order(payload, _adapters("ship_order"))
-
-
-@bp.activity_trigger(input_name="payload")
-def send_confirmation(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.send_confirmation(payload, _adapters("send_confirmation"))
+# Orders in these states are over: nothing may be shipped for them.
+_NOT_SHIPPABLE = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED)
 
 
-@bp.activity_trigger(input_name="payload")
-def send_notification(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.send_notification(payload, _adapters("send_notification"))
+def _ids(step: RecordOrderInput | OrderIdInput) -> JobIds:
+    order_id = step.order.order_id if isinstance(step, RecordOrderInput) else step.order_id
+    return JobIds(
+        "order",
+        instance_id_for(order_id),
+        step.correlation_id,
+        f"order {order_id}",
+        {"order.id": order_id},
+    )
 
 
-@bp.activity_trigger(input_name="payload")
-def set_order_status(payload: dict[str, Any]) -> dict[str, Any]:
-    return order_steps.set_order_status(payload, _adapters("set_order_status"))
+def _as_failure(error: Exception) -> JobFailure | None:
+    """The failure an activity raises for a known business outcome; None for anything else."""
+    match error:
+        case OutOfStock():
+            return PermanentFailure(f"out of stock: {error.sku}")
+        case ReservationReleased():
+            return PermanentFailure(str(error))
+        case PaymentDeclined():
+            return PermanentFailure(f"payment declined: {error.reason}")
+        case PaymentUnavailable():
+            return TransientFailure(f"payment provider unavailable: {error}")
+        case PaymentNotFound():
+            return PermanentFailure(f"payment not found: {error}")
+        case PaymentAlreadyRefunded():
+            return PermanentFailure(f"payment already refunded: {error}")
+        case IdempotencyKeyReused():
+            return PermanentFailure(f"idempotency key reused: {error}")
+        case ShipmentRefused():
+            return PermanentFailure(f"shipping failed: {error.reason}")
+        case OrderNotFound():
+            return PermanentFailure(str(error))
+        case InvalidClaimRef():
+            return PermanentFailure(f"invalid customer reference: {error}")
+    return None
+
+
+bp = ActivityBlueprint(adapters=order_adapters, ids=_ids, failures=_as_failure)
+
+RECORD_ORDER = "record_order"
+
+
+@bp.activity(RECORD_ORDER, RecordOrderInput)
+def record_order(step: RecordOrderInput, adapters: OrderAdapters) -> StatusResult:
+    """Record the order as Received unless it exists; returns its current status.
+
+    A status that is already terminal tells the workflow that an earlier run finished it.
+    """
+    record, _ = adapters.orders.create_if_absent(step.order, step.received_at)
+    return StatusResult(status=record.status)
+
+
+RESERVE_STOCK = "reserve_stock"
+
+
+@bp.activity(RESERVE_STOCK, ReserveStockInput)
+def reserve_stock(step: ReserveStockInput, adapters: OrderAdapters) -> ReservedResult:
+    """Reserve every line or none; PermanentFailure "out of stock: <SKU>" when short."""
+    adapters.stock.reserve(step.order_id, units_by_sku(step.lines))
+    return ReservedResult(reserved=True)
+
+
+RELEASE_STOCK = "release_stock"
+
+
+@bp.activity(RELEASE_STOCK, OrderIdInput)
+def release_stock(step: OrderIdInput, adapters: OrderAdapters) -> ReleasedResult:
+    """Give the order's units back; `released` is False if it never held any."""
+    return ReleasedResult(released=adapters.stock.release(step.order_id))
+
+
+TAKE_PAYMENT = "take_payment"
+
+
+@bp.activity(TAKE_PAYMENT, TakePaymentInput)
+def take_payment(step: TakePaymentInput, adapters: OrderAdapters) -> PaymentResult:
+    """Charge once under the key "order-<id>-charge"; a declined card is a PermanentFailure."""
+    payment_id = adapters.payments.charge(
+        charge_key(step.order_id), step.amount_cents, step.currency, step.order_id
+    )
+    return PaymentResult(payment_id=payment_id)
+
+
+REFUND_PAYMENT = "refund_payment"
+
+
+@bp.activity(REFUND_PAYMENT, RefundPaymentInput)
+def refund_payment(step: RefundPaymentInput, adapters: OrderAdapters) -> RefundResult:
+    """Refund the whole payment once under the key "order-<id>-refund".
+
+    Without a payment id (take_payment's outcome is unknown), the charge the order's charge key
+    took is refunded; if it took none, there is nothing to refund and `refund_id` is None.
+    """
+    payment_id = step.payment_id or adapters.payments.find_charge(
+        charge_key(step.order_id), step.order_id
+    )
+    if payment_id is None:
+        logger.info("refund_payment: order %s was never charged", step.order_id)
+        return RefundResult()
+    return RefundResult(refund_id=adapters.payments.refund(refund_key(step.order_id), payment_id))
+
+
+SHIP_ORDER = "ship_order"
+
+
+@bp.activity(SHIP_ORDER, OrderIdInput)
+def ship_order(step: OrderIdInput, adapters: OrderAdapters) -> ShipmentResult:
+    """Book the order's parcel once; the lines come from the order store."""
+    record = adapters.orders.require(step.order_id)
+    if record.status in _NOT_SHIPPABLE:
+        raise PermanentFailure(f"order {step.order_id} is {record.status}: not shipped")
+    skus = [line.sku for line in record.lines]
+    return ShipmentResult(tracking_id=adapters.shipping.ship(step.order_id, skus))
+
+
+SEND_CONFIRMATION = "send_confirmation"
+
+
+@bp.activity(SEND_CONFIRMATION, SendConfirmationInput)
+def send_confirmation(step: SendConfirmationInput, adapters: OrderAdapters) -> SentResult:
+    """Queue the order confirmation in the outbox, by reference; once per order."""
+    adapters.outbox.enqueue(step.order_id, str(NotificationKind.CONFIRMATION), step.customer_ref)
+    return SentResult(sent=True)
+
+
+SEND_NOTIFICATION = "send_notification"
+
+
+@bp.activity(SEND_NOTIFICATION, SendNotificationInput)
+def send_notification(step: SendNotificationInput, adapters: OrderAdapters) -> SentResult:
+    """Queue a notification of the given kind (escalation, rejection, ...); once per kind."""
+    adapters.outbox.enqueue(step.order_id, str(step.kind), step.customer_ref)
+    return SentResult(sent=True)
+
+
+SET_ORDER_STATUS = "set_order_status"
+
+
+@bp.activity(SET_ORDER_STATUS, SetOrderStatusInput)
+def set_order_status(step: SetOrderStatusInput, adapters: OrderAdapters) -> StatusResult:
+    """Set the status (and reason); returns the status the order now has, which stays the
+    terminal one if the order had already ended."""
+    record = adapters.orders.update_status(step.order_id, step.status, step.reason)
+    return StatusResult(status=record.status)

@@ -1,64 +1,90 @@
-"""The nightly report's Durable activities: thin wrappers handing each step its adapters.
+"""The nightly report's activities: list a wave, sum a page, write the files.
 
-Activity names: plan_report_chunks, sum_report_page and write_report; the logic and the
-input/result shapes are in activities/report_steps.py, where tests call it directly.
+Each reads its input with its model from domain/reports.py, touches storage through
+adapters/report_store.py and returns JSON-safe results; reading twice gives the same result and
+writing twice the same bytes.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
-from typing import Any
+import logging
 
-import azure.functions as func
-
-from activities import report_steps
-from adapters.errors import storage_errors
+from activities.envelope import ActivityBlueprint, JobIds
 from adapters.report_store import ReportAdapters, report_adapters
-from adapters.telemetry import job_span
-from domain.reports import InvalidReportDay, instance_id_for
+from domain.failures import PermanentFailure
+from domain.reports import (
+    PageInput,
+    PlanInput,
+    ReportTotals,
+    SummedOrders,
+    WavePlan,
+    WriteInput,
+    WrittenReport,
+    instance_id_for,
+    plan_chunks,
+    render_csv,
+    render_json,
+)
+
+logger = logging.getLogger(__name__)
 
 JOB_TYPE = "nightly-report"
 
-bp = func.Blueprint()
+
+def _ids(step: PlanInput | PageInput | WriteInput) -> JobIds:
+    # The run's instance id comes from the day; its correlation id travels in the input
+    # (inputs recorded before it did have none, and their spans carry none).
+    instance_id = instance_id_for(step.day)
+    return JobIds(JOB_TYPE, instance_id, step.correlation_id, f"report {instance_id}")
 
 
-def _adapters(activity: str) -> ReportAdapters:
-    # Built on first use; storage being unreachable then is as transient as any other time.
-    with storage_errors(activity):
-        return report_adapters()
+bp = ActivityBlueprint(adapters=report_adapters, ids=_ids)
+
+PLAN_REPORT_CHUNKS = "plan_report_chunks"
 
 
-@bp.activity_trigger(input_name="payload")
-def plan_report_chunks(payload: dict[str, Any]) -> dict[str, Any]:
-    with _span("plan_report_chunks", payload):
-        return report_steps.plan_report_chunks(payload, _adapters("plan_report_chunks"))
+@bp.activity(PLAN_REPORT_CHUNKS, PlanInput)
+def plan_report_chunks(step: PlanInput, adapters: ReportAdapters) -> WavePlan:
+    """The next wave: up to `chunks_per_wave` chunks of the day's ids after `after`.
 
-
-@bp.activity_trigger(input_name="payload")
-def sum_report_page(payload: dict[str, Any]) -> dict[str, Any]:
-    with _span("sum_report_page", payload):
-        return report_steps.sum_report_page(payload, _adapters("sum_report_page"))
-
-
-@bp.activity_trigger(input_name="payload")
-def write_report(payload: dict[str, Any]) -> dict[str, Any]:
-    with _span("write_report", payload):
-        return report_steps.write_report(payload, _adapters("write_report"))
-
-
-def _span(activity: str, payload: Any) -> AbstractContextManager[Any]:
-    """The run's instance id comes from the day; its correlation id travels in the input
-    (inputs recorded before it did have none, and their spans carry none)."""
-    data = payload if isinstance(payload, dict) else {}
-    day = data.get("day")
-    correlation = data.get("correlation_id")
-    try:
-        instance_id: str | None = instance_id_for(day)
-    except InvalidReportDay:  # the activity itself refuses the input, with its reason
-        instance_id = None
-    return job_span(
-        activity,
-        job_type=JOB_TYPE,
-        instance_id=instance_id,
-        correlation_id=correlation if isinstance(correlation, str) else None,
+    Only page bounds are returned, so the result stays small however large the page size.
+    """
+    ids = adapters.orders.order_ids_of_day(step.day, step.after, step.policy.wave_size)
+    chunks = plan_chunks(ids, step.after, step.next_chunk, step.policy)
+    return WavePlan(
+        chunks=tuple(chunks),
+        after=ids[-1] if ids else step.after,
+        # A full wave may have more after it; a short one was the day's last.
+        more=len(ids) == step.policy.wave_size,
     )
+
+
+SUM_REPORT_PAGE = "sum_report_page"
+
+
+@bp.activity(SUM_REPORT_PAGE, PageInput)
+def sum_report_page(step: PageInput, adapters: ReportAdapters) -> SummedOrders:
+    """Sum the day's orders with `after` < id <= `through`."""
+    try:
+        facts = adapters.orders.order_facts_of_day(step.day, step.after, step.through)
+    except (KeyError, TypeError, ValueError) as error:
+        # A row the store cannot read will not read better on a retry: say which page.
+        raise PermanentFailure(
+            f"{SUM_REPORT_PAGE}: an order row of {step.day} after {step.after or 'the start'} "
+            f"through {step.through} is unreadable ({type(error).__name__}: {error})"
+        ) from error
+    return SummedOrders(totals=ReportTotals.of(facts), orders=len(facts))
+
+
+WRITE_REPORT = "write_report"
+
+
+@bp.activity(WRITE_REPORT, WriteInput)
+def write_report(step: WriteInput, adapters: ReportAdapters) -> WrittenReport:
+    """Write `<day>.json` and `<day>.csv` from the summed totals."""
+    day, totals = step.day, step.totals
+    blobs = adapters.reports.put(
+        day, render_json(day, totals, step.chunks), render_csv(day, totals)
+    )
+    logger.info("Report for %s written: %d orders in %d chunks", day, totals.orders, step.chunks)
+    return WrittenReport(blobs=tuple(blobs), orders=totals.orders)

@@ -1,33 +1,96 @@
-"""The thumbnail job's Durable activities: thin wrappers that hand each step its store.
+"""The thumbnail job's activities: validate an upload, make one thumbnail of it.
 
-Activity names are the function names, validate_upload and make_thumbnail; the logic lives in
-activities/thumbnail_steps.py, where tests call it directly against Azurite.
+Both read exactly the upload version the job was started for. A bad upload is an answer, not
+an error: they return outcome "rejected" with the reason (and "superseded" when the upload was
+rewritten or deleted meanwhile), so the job ends at once with that reason and nothing retries
+it. Storage trouble is raised as a TransientFailure and retried by the orchestrator. Log lines
+carry the job's id and sizes, never the upload's name (users choose names, and they may be
+personal) or its content.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
-import azure.functions as func
+from activities.envelope import ActivityBlueprint, JobIds
+from adapters.images import render
+from adapters.thumbnail_store import SourceChanged, ThumbnailStore, thumbnail_store
+from domain.images import ImageRejected, inspect, thumbnail_name
+from domain.thumbnails import (
+    JOB_TYPE,
+    Outcome,
+    ResizeInput,
+    SourceInfo,
+    ThumbnailInfo,
+    ValidateInput,
+)
 
-from activities import thumbnail_steps
-from adapters.errors import storage_errors
-from adapters.thumbnail_store import ThumbnailStore, thumbnail_store
-
-bp = func.Blueprint()
-
-
-def _store(activity: str) -> ThumbnailStore:
-    # Built on first use; storage being unreachable then is as transient as any other time.
-    with storage_errors(activity):
-        return thumbnail_store()
-
-
-@bp.activity_trigger(input_name="payload")
-def validate_upload(payload: dict[str, Any]) -> dict[str, Any]:
-    return thumbnail_steps.validate_upload(payload, _store("validate_upload"))
+logger = logging.getLogger(__name__)
 
 
-@bp.activity_trigger(input_name="payload")
-def make_thumbnail(payload: dict[str, Any]) -> dict[str, Any]:
-    return thumbnail_steps.make_thumbnail(payload, _store("make_thumbnail"))
+def _ids(step: ValidateInput | ResizeInput) -> JobIds:
+    # The job id is the instance id (domain.images.thumbnail_instance_id).
+    size = step.size if isinstance(step, ResizeInput) else "-"
+    label = f"job {step.job_id or '?'} size {size}"
+    return JobIds(JOB_TYPE, step.job_id, step.correlation_id, label, {"job.id": step.job_id or ""})
+
+
+bp = ActivityBlueprint(adapters=thumbnail_store, ids=_ids)
+
+VALIDATE_UPLOAD = "validate_upload"
+
+
+@bp.activity(VALIDATE_UPLOAD, ValidateInput)
+def validate_upload(step: ValidateInput, store: ThumbnailStore) -> SourceInfo:
+    """Check the upload without trusting its name: bytes, magic, header dimensions, then one
+    decode at the smallest size's shrink-on-load scale, which finds truncated or corrupt data."""
+    try:
+        data = store.read_source(step.name, step.etag, step.limits)
+        header = inspect(step.name, data, step.limits)
+        render(data, header, step.smallest_size)
+    except SourceChanged as changed:
+        logger.info("Job %s is superseded: %s", step.job_id or "?", changed)
+        return SourceInfo(outcome=Outcome.SUPERSEDED, reason=str(changed))
+    except ImageRejected as rejected:
+        logger.warning("Job %s rejected its upload: %s", step.job_id or "?", rejected.reason)
+        return SourceInfo(outcome=Outcome.REJECTED, reason=rejected.reason)
+    return SourceInfo(
+        outcome=Outcome.VALID,
+        format=header.format,
+        width=header.width,
+        height=header.height,
+        bytes=len(data),
+    )
+
+
+MAKE_THUMBNAIL = "make_thumbnail"
+
+
+@bp.activity(MAKE_THUMBNAIL, ResizeInput)
+def make_thumbnail(step: ResizeInput, store: ThumbnailStore) -> ThumbnailInfo:
+    """Write `thumbnails/<size>/<name>` for this version; the same bytes every run, written once."""
+    blob = thumbnail_name(step.size, step.name)
+    try:
+        data = store.read_source(step.name, step.etag, step.limits)
+        # Checked again, not trusted from validation: this activity may run on its own.
+        header = inspect(step.name, data, step.limits)
+        rendered = render(data, header, step.size)
+        written = store.write_thumbnail(blob, rendered, step.name, step.etag)
+    except SourceChanged as changed:
+        return ThumbnailInfo(
+            outcome=Outcome.SUPERSEDED, size=step.size, blob=blob, reason=str(changed)
+        )
+    except ImageRejected as rejected:
+        return ThumbnailInfo(
+            outcome=Outcome.REJECTED, size=step.size, blob=blob, reason=rejected.reason
+        )
+    return ThumbnailInfo(
+        outcome=Outcome.WRITTEN if written.written else Outcome.UNCHANGED,
+        size=step.size,
+        blob=blob,
+        width=rendered.width,
+        height=rendered.height,
+        content_type=rendered.content_type,
+        bytes=len(rendered.data),
+        sha256=rendered.sha256,
+    )

@@ -16,6 +16,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.job_results import PUBLISH_JOB_UPDATE
+from activities.webhooks import DELIVER_WEBHOOK
 from domain.failures import failure_reason
 from domain.job_updates import JobUpdate, PublishRequest, ResultRouting, UpdateKind
 from domain.retry import RetryPolicy
@@ -23,9 +25,6 @@ from domain.webhooks import WebhookRequest
 from orchestrators.retry import call_activity_with_backoff
 
 logger = logging.getLogger(__name__)
-
-PUBLISH_ACTIVITY = "publish_job_update"
-WEBHOOK_ACTIVITY = "deliver_webhook"
 
 PUBLISH_RETRY = RetryPolicy(max_attempts=6, first_delay=timedelta(seconds=2))
 # A caller's endpoint may be down for a while: about an hour of attempts before giving up.
@@ -90,7 +89,7 @@ class JobReporter:
         request = PublishRequest(update=update, routing=self.routing).dump()
         try:
             yield from call_activity_with_backoff(
-                self.context, PUBLISH_ACTIVITY, request, PUBLISH_RETRY, seed=update.message_id
+                self.context, PUBLISH_JOB_UPDATE, request, PUBLISH_RETRY, seed=update.message_id
             )
         except Exception as error:  # results are best effort; the job's outcome stands
             if not self.context.is_replaying:
@@ -112,7 +111,7 @@ class JobReporter:
         ).dump()
         try:
             yield from call_activity_with_backoff(
-                self.context, WEBHOOK_ACTIVITY, payload, WEBHOOK_RETRY, seed=update.message_id
+                self.context, DELIVER_WEBHOOK, payload, WEBHOOK_RETRY, seed=update.message_id
             )
         except Exception as error:
             if not self.context.is_replaying:

@@ -17,6 +17,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.reports import PLAN_REPORT_CHUNKS, SUM_REPORT_PAGE, WRITE_REPORT
 from domain.payload import read
 from domain.reports import (
     ChunkInput,
@@ -75,7 +76,7 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
     context.set_custom_status(_status("summing", run, run.next_chunk, run.totals.orders))
 
     planned = yield from call_activity_with_backoff(
-        context, "plan_report_chunks", run.plan_input().dump(), STEP_RETRY
+        context, PLAN_REPORT_CHUNKS, run.plan_input().dump(), STEP_RETRY
     )
     plan = read(WavePlan, planned)
     totals = run.totals
@@ -103,7 +104,7 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
 
     context.set_custom_status(_status("writing", run, done, totals.orders))
     written = yield from call_activity_with_backoff(
-        context, "write_report", run.write_input(totals, done).dump(), STEP_RETRY
+        context, WRITE_REPORT, run.write_input(totals, done).dump(), STEP_RETRY
     )
     context.set_custom_status(_status("done", run, done, totals.orders))
     _log(context, run, "completed")
@@ -123,7 +124,7 @@ def nightly_report_chunk(context: df.DurableOrchestrationContext) -> Generator[A
             day=chunk.day, after=after, through=through, correlation_id=chunk.correlation_id
         )
         summed = yield from call_activity_with_backoff(
-            context, "sum_report_page", page.dump(), STEP_RETRY
+            context, SUM_REPORT_PAGE, page.dump(), STEP_RETRY
         )
         result = read(SummedOrders, summed)
         totals = totals.merge(result.totals)

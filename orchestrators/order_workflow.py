@@ -15,6 +15,17 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.orders import (
+    RECORD_ORDER,
+    REFUND_PAYMENT,
+    RELEASE_STOCK,
+    RESERVE_STOCK,
+    SEND_CONFIRMATION,
+    SEND_NOTIFICATION,
+    SET_ORDER_STATUS,
+    SHIP_ORDER,
+    TAKE_PAYMENT,
+)
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.fulfilment import (
     MILESTONES,
@@ -116,13 +127,13 @@ class _Workflow:
         payload = self.payload(order_id=self.order.order_id, status=str(status))
         if reason is not None:
             payload["reason"] = reason
-        yield from call_activity_with_backoff(self.context, "set_order_status", payload, UNDO_RETRY)
+        yield from call_activity_with_backoff(self.context, SET_ORDER_STATUS, payload, UNDO_RETRY)
 
     def forward(self) -> Generator[Any, Any, dict[str, Any]]:
         order, order_id = self.order, self.order.order_id
         recorded = yield from self.step(
             Step.RECORDING,
-            "record_order",
+            RECORD_ORDER,
             self.payload(order=order.dump(), received_at=self.run.received_at),
         )
         self.recorded = True
@@ -136,15 +147,15 @@ class _Workflow:
         if self.cancelled:
             return (yield from self.cancelled_run())
         reserve = self.payload(order_id=order_id, lines=order.dump()["lines"])
-        yield from self.step(Step.RESERVING_STOCK, "reserve_stock", reserve)
-        self.undo.add("release_stock", self.payload(order_id=order_id))
+        yield from self.step(Step.RESERVING_STOCK, RESERVE_STOCK, reserve)
+        self.undo.add(RELEASE_STOCK, self.payload(order_id=order_id))
         if self.cancelled:
             return (yield from self.cancelled_run())
 
         try:
             paid = yield from self.step(
                 Step.TAKING_PAYMENT,
-                "take_payment",
+                TAKE_PAYMENT,
                 self.payload(
                     order_id=order_id, amount_cents=order.total_cents, currency=order.currency
                 ),
@@ -153,10 +164,10 @@ class _Workflow:
             if failure_kind(error) is not FailureKind.PERMANENT:
                 # Out of retries: the last attempt may have charged before it failed. Refund
                 # whatever the order's charge key took (nothing, if it took nothing).
-                self.undo.add("refund_payment", self.payload(order_id=order_id))
+                self.undo.add(REFUND_PAYMENT, self.payload(order_id=order_id))
             raise
         self.payment_id = paid["payment_id"]
-        self.undo.add("refund_payment", self.payload(order_id=order_id, payment_id=self.payment_id))
+        self.undo.add(REFUND_PAYMENT, self.payload(order_id=order_id, payment_id=self.payment_id))
         if self.cancelled:
             return (yield from self.cancelled_run())
         yield from self.milestone(OrderStatus.PAID)
@@ -178,7 +189,7 @@ class _Workflow:
 
         # Shipped goods cannot be unshipped: from here on a cancellation is ignored.
         self.cancellable = False
-        shipped = yield from self.step(Step.SHIPPING, "ship_order", self.payload(order_id=order_id))
+        shipped = yield from self.step(Step.SHIPPING, SHIP_ORDER, self.payload(order_id=order_id))
         # Nothing is compensated any more either.
         self.undo.steps.clear()
         yield from self.milestone(OrderStatus.SHIPPED)
@@ -188,7 +199,7 @@ class _Workflow:
         """Tell the escalation approvers, and record the escalation on the order."""
         self.context.set_custom_status(custom_status(Step.APPROVAL_ESCALATED))
         notice = self.payload(order_id=self.order.order_id, kind="escalation")
-        yield from call_activity_with_backoff(self.context, "send_notification", notice, UNDO_RETRY)
+        yield from call_activity_with_backoff(self.context, SEND_NOTIFICATION, notice, UNDO_RETRY)
         yield from self.set_status(OrderStatus.AWAITING_APPROVAL, "approval escalated")
 
     def confirm(self, tracking_id: str) -> Generator[Any, Any, dict[str, Any]]:
@@ -196,7 +207,7 @@ class _Workflow:
         try:
             yield from self.step(
                 Step.CONFIRMING,
-                "send_confirmation",
+                SEND_CONFIRMATION,
                 self.payload(order_id=self.order.order_id, customer_ref=self.order.customer_ref),
             )
         except Exception as error:  # the order is shipped; a missing email does not undo it

@@ -17,6 +17,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.retention import DELETE_EXPIRED_CLAIMS, DELETE_EXPIRED_REPORTS
 from domain.payload import read
 from domain.retention import (
     ClaimsPage,
@@ -49,7 +50,7 @@ def retention(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
         context.set_custom_status({"step": "deleting reports"})
         reports = yield from call_activity_with_backoff(
             context,
-            "delete_expired_reports",
+            DELETE_EXPIRED_REPORTS,
             DeleteReportsInput(before_day=limits.reports_before_day).dump(),
             STEP_RETRY,
         )
@@ -59,7 +60,7 @@ def retention(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
     for _ in range(CLAIM_PAGES_PER_EXECUTION):
         page = yield from call_activity_with_backoff(
             context,
-            "delete_expired_claims",
+            DELETE_EXPIRED_CLAIMS,
             DeleteClaimsInput(before=limits.claims_before, token=run.claims_token).dump(),
             STEP_RETRY,
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.thumbnails import MAKE_THUMBNAIL, VALIDATE_UPLOAD
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.job_updates import ResultRouting
 from domain.payload import read
@@ -39,8 +40,6 @@ from orchestrators.retry import call_activity_with_backoff
 logger = logging.getLogger(__name__)
 
 ORCHESTRATOR = "make_thumbnails"
-VALIDATE_ACTIVITY = "validate_upload"
-RESIZE_ACTIVITY = "make_thumbnail"
 VALIDATED_PROGRESS = 20
 
 # Storage hiccups: about half a minute of attempts per step before the job ends Failed.
@@ -59,7 +58,7 @@ def _fan_out(
     while True:
         tasks = {
             size: context.call_activity(
-                RESIZE_ACTIVITY, job.resize_input(context.instance_id, size).dump()
+                MAKE_THUMBNAIL, job.resize_input(context.instance_id, size).dump()
             )
             for size in pending
         }
@@ -77,11 +76,11 @@ def _fan_out(
         permanent = [e for e in failed.values() if failure_kind(e) is FailureKind.PERMANENT]
         if permanent or attempt >= STEP_RETRY.max_attempts:
             raise (permanent or list(failed.values()))[0]
-        delay = STEP_RETRY.delay(attempt, f"{context.instance_id}:{RESIZE_ACTIVITY}")
+        delay = STEP_RETRY.delay(attempt, f"{context.instance_id}:{MAKE_THUMBNAIL}")
         if not context.is_replaying:
             logger.warning(
                 "%s for sizes %s failed (%s); retrying in %.1f s [instance %s]",
-                RESIZE_ACTIVITY,
+                MAKE_THUMBNAIL,
                 sorted(failed),
                 failure_reason(next(iter(failed.values()))),
                 delay.total_seconds(),
@@ -97,7 +96,7 @@ def _run(
 ) -> Generator[Any, Any, ThumbnailResult]:
     context.set_custom_status(custom_status(Step.VALIDATING, 0))
     checked = yield from call_activity_with_backoff(
-        context, VALIDATE_ACTIVITY, job.validate_input(context.instance_id).dump(), STEP_RETRY
+        context, VALIDATE_UPLOAD, job.validate_input(context.instance_id).dump(), STEP_RETRY
     )
     source = read(SourceInfo, checked)
     if source.outcome is not Outcome.VALID:  # rejected, or superseded by a newer version

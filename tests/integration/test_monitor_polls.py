@@ -11,7 +11,7 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from activities.monitor_polls import MAX_STATUS_BYTES, bp, poll
+from activities.monitor_polls import MAX_STATUS_BYTES, bp, poll_monitor_status
 from adapters.outbound import OutboundClient
 from domain.failures import FailureKind, PermanentFailure, TransientFailure, failure_kind
 from domain.outbound import AllowList
@@ -77,14 +77,15 @@ def request(url: str, **fields: Any) -> dict[str, Any]:
 
 def test_the_condition_is_tested_on_the_json_answer(status_server: StatusServer) -> None:
     status_server.answer("/op", 200, {"status": "running"})
-    outcome = poll(
+    outcome = poll_monitor_status(
         request(status_server.url("/op"), failure_condition=FAILED), guard(status_server)
     )
     assert outcome == {"http_status": 200, "done": False, "failed": False, "redirects": 0}
     status_server.answer("/op", 200, {"status": "done"})
-    assert poll(request(status_server.url("/op")), guard(status_server))["done"] is True
+    outcome = poll_monitor_status(request(status_server.url("/op")), guard(status_server))
+    assert outcome["done"] is True
     status_server.answer("/op", 200, {"status": "failed"})
-    outcome = poll(
+    outcome = poll_monitor_status(
         request(status_server.url("/op"), failure_condition=FAILED), guard(status_server)
     )
     assert (outcome["done"], outcome["failed"]) == (False, True)
@@ -94,7 +95,7 @@ def test_the_condition_is_tested_on_the_json_answer(status_server: StatusServer)
 def test_a_moved_status_url_is_followed(status_server: StatusServer) -> None:
     status_server.answer("/old", 301, b"", Location="/new")
     status_server.answer("/new", 200, {"status": "done"})
-    outcome = poll(request(status_server.url("/old")), guard(status_server))
+    outcome = poll_monitor_status(request(status_server.url("/old")), guard(status_server))
     assert (outcome["done"], outcome["redirects"]) == (True, 1)
 
 
@@ -115,7 +116,7 @@ def test_failed_polls_say_whether_the_next_poll_may_help(
 ) -> None:
     status_server.answer("/op", status, document)
     with pytest.raises(kind) as caught:
-        poll(request(status_server.url("/op")), guard(status_server))
+        poll_monitor_status(request(status_server.url("/op")), guard(status_server))
     assert reason in caught.value.reason
     assert "/op" not in caught.value.reason  # the path may hold a token: origins only
     expected = FailureKind.TRANSIENT if kind is TransientFailure else FailureKind.PERMANENT
@@ -124,9 +125,11 @@ def test_failed_polls_say_whether_the_next_poll_may_help(
 
 def test_a_url_outside_the_allow_list_is_refused(status_server: StatusServer) -> None:
     with pytest.raises(PermanentFailure, match="invalid status URL"):
-        poll(request(f"http://127.0.0.1:{status_server.port + 1}/op"), guard(status_server))
+        poll_monitor_status(
+            request(f"http://127.0.0.1:{status_server.port + 1}/op"), guard(status_server)
+        )
     with pytest.raises(PermanentFailure, match="invalid poll_monitor_status input"):
-        poll({"url": status_server.url("/op")}, guard(status_server))
+        poll_monitor_status({"url": status_server.url("/op")}, guard(status_server))
 
 
 def test_poll_monitor_status_is_an_activity_with_a_payload_input() -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from activities.report_steps import plan_report_chunks, sum_report_page, write_report
+from activities.reports import plan_report_chunks, sum_report_page, write_report
 from adapters.report_store import ReportAdapters, build_report_adapters
 from app_config import OrderStorageNames, StorageConnection
 from devhost.azurite import Azurite

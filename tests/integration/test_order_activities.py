@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from activities import order_steps
+from activities import orders
 from domain.failures import FailureKind, JobFailure, failure_kind, failure_reason
 from domain.order_payloads import (
     NotificationKind,
@@ -48,7 +48,7 @@ def an_order(order_id: str = "o-1", *skus: str) -> Order:
 
 
 def run(world: World, activity: str, payload: dict[str, Any]) -> Any:
-    return order_steps.STEPS[activity](payload, world.adapters)
+    return getattr(orders, activity)(payload, world.adapters)
 
 
 def recorded(world: World, order: Order | None = None) -> Order:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from azure.data.tables import TableServiceClient
 
-from activities.job_results import publish
+from activities.job_results import publish_job_update
 from adapters.factory import ResultAdapters
 from adapters.messaging import Outgoing, ServiceBusPublisher
 from adapters.status_records import StatusRecords
@@ -113,7 +113,7 @@ def one_run_left(adapters: ResultAdapters, payload: dict[str, Any]) -> None:
 
 def test_twice_in_sequence_equals_one_run(make_adapters: Callable[..., ResultAdapters]) -> None:
     adapters, payload = make_adapters(), request()
-    first, second = publish(payload, adapters), publish(payload, adapters)
+    first, second = publish_job_update(payload, adapters), publish_job_update(payload, adapters)
     assert first["status_applied"] and not second["status_applied"]
     assert first["replied_to"] == second["replied_to"] == "replies"
     one_run_left(adapters, payload)
@@ -125,7 +125,7 @@ def test_twice_at_once_equals_one_run(make_adapters: Callable[..., ResultAdapter
 
     def run() -> None:
         try:
-            publish(payload, adapters)
+            publish_job_update(payload, adapters)
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -150,8 +150,8 @@ def test_a_crash_after_the_status_write_then_a_retry_equals_one_run(
 
     adapters, payload = make_adapters(fault=fault), request()
     with pytest.raises(Crash):
-        publish(payload, adapters)
-    publish(payload, adapters)
+        publish_job_update(payload, adapters)
+    publish_job_update(payload, adapters)
     one_run_left(adapters, payload)
 
 
@@ -160,8 +160,8 @@ def test_a_crash_after_the_topic_send_then_a_retry_equals_one_run(
 ) -> None:
     adapters, payload = make_adapters(CrashingPublisher), request()
     with pytest.raises(Crash):
-        publish(payload, adapters)
-    publish(payload, adapters)
+        publish_job_update(payload, adapters)
+    publish_job_update(payload, adapters)
     one_run_left(adapters, payload)
 
 
@@ -169,7 +169,7 @@ def test_a_milestone_goes_to_the_record_and_topic_but_is_no_reply(
     make_adapters: Callable[..., ResultAdapters],
 ) -> None:
     adapters, payload = make_adapters(), request(final=False)
-    assert publish(payload, adapters)["replied_to"] is None
+    assert publish_job_update(payload, adapters)["replied_to"] is None
     job_id = payload["update"]["job_id"]
     assert [m.message_id for m in received(EVENTS, job_id)] == [f"{job_id}:1"]
     assert received("replies", job_id) == []
@@ -179,4 +179,4 @@ def test_an_invalid_request_fails_permanently(make_adapters: Callable[..., Resul
     from domain.failures import PermanentFailure
 
     with pytest.raises(PermanentFailure, match="invalid publish_job_update input"):
-        publish({"update": {"job_id": "x"}}, make_adapters())
+        publish_job_update({"update": {"job_id": "x"}}, make_adapters())

@@ -13,7 +13,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from PIL import Image
 
-from activities.thumbnail_steps import make_thumbnail, validate_upload
+from activities.thumbnails import make_thumbnail, validate_upload
 from adapters.thumbnail_store import ThumbnailStore
 from devhost.azurite import Azurite
 from domain.images import ImageLimits

@@ -21,7 +21,7 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from activities.webhooks import bp, deliver
+from activities.webhooks import bp, deliver_webhook
 from adapters.webhooks import WebhookSender, build_webhook_sender
 from domain.failures import (
     FailureKind,
@@ -149,7 +149,7 @@ def _sender(allowed: AllowList = LOOPBACK, **options: Any) -> WebhookSender:
 
 def _fails(kind: type[JobFailure], payload: dict[str, Any], sender: WebhookSender) -> str:
     with pytest.raises(kind) as caught:
-        deliver(payload, sender)
+        deliver_webhook(payload, sender)
     return caught.value.reason
 
 
@@ -158,11 +158,13 @@ def _fails(kind: type[JobFailure], payload: dict[str, Any], sender: WebhookSende
 
 def test_a_signed_webhook_is_delivered(receiver: Callable[..., Receiver]) -> None:
     server = receiver(200)
-    at = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
+    before = dt.datetime.now(dt.UTC)
 
-    result = deliver(_request(server.url("/hook?tenant=7")), _sender(), clock=lambda: at)
+    result = deliver_webhook(_request(server.url("/hook?tenant=7")), _sender())
 
-    assert result == {"delivered": True, "status": 200, "attempt_at": at.isoformat()}
+    attempt_at = dt.datetime.fromisoformat(result.pop("attempt_at"))
+    assert result == {"delivered": True, "status": 200}
+    assert before <= attempt_at <= dt.datetime.now(dt.UTC)
     [got] = server.requests
     assert got.refused is None
     assert got.payload == {
@@ -180,7 +182,7 @@ def test_a_signed_webhook_is_delivered(receiver: Callable[..., Receiver]) -> Non
 def test_a_204_counts_as_delivered(receiver: Callable[..., Receiver]) -> None:
     server = receiver(204)
 
-    assert deliver(_request(server.url()), _sender())["status"] == 204
+    assert deliver_webhook(_request(server.url()), _sender())["status"] == 204
 
 
 def test_a_500_is_transient_and_the_retry_is_the_same_delivery(
@@ -191,7 +193,7 @@ def test_a_500_is_transient_and_the_retry_is_the_same_delivery(
 
     reason = _fails(TransientFailure, payload, _sender())
     assert reason.startswith(f"http://127.0.0.1:{server.port} answered 500: status 500")
-    assert deliver(payload, _sender())["status"] == 200
+    assert deliver_webhook(payload, _sender())["status"] == 200
 
     first, second = server.requests
     assert first.refused is None and second.refused is None
@@ -233,7 +235,7 @@ def test_the_failure_kind_survives_the_trip_to_the_orchestrator(
     server = receiver(404)
 
     with pytest.raises(PermanentFailure) as caught:
-        deliver(_request(server.url()), _sender())
+        deliver_webhook(_request(server.url()), _sender())
     # What the Durable SDK hands the orchestrator: the host's wrapped message text.
     wrapped = f"Activity function 'deliver_webhook' failed: {caught.value} \n Traceback ..."
     assert failure_kind(wrapped) is FailureKind.PERMANENT
@@ -315,7 +317,7 @@ def test_a_loopback_literal_is_refused_unless_allow_listed(
 def test_allow_listed_loopback_names_are_accepted(receiver: Callable[..., Receiver]) -> None:
     server = receiver(200)
 
-    result = deliver(
+    result = deliver_webhook(
         _request(server.url(host="localhost")), _sender(AllowList.parse(["localhost"]))
     )
 
@@ -380,7 +382,7 @@ def test_dns_rebinding_public_then_private_connects_only_to_the_vetted_address(
     url = f"https://rebind.example:{server.port}/hook"
 
     with pytest.raises(JobFailure):  # 8.8.8.8 is unreachable or silent from here
-        deliver(_request(url), _sender(AllowList(), connect_timeout=0.3))
+        deliver_webhook(_request(url), _sender(AllowList(), connect_timeout=0.3))
 
     assert fake.calls.count("rebind.example") == 1
     assert set(fake.calls) <= {"rebind.example", "8.8.8.8"}
@@ -431,7 +433,7 @@ def test_an_allow_listed_name_is_pinned_to_its_first_answer(
     fake = resolver({"receiver.test": [["127.0.0.1"], ["10.255.255.1"]]})
     allowed = AllowList.parse([f"receiver.test:{server.port}"])
 
-    result = deliver(_request(f"http://receiver.test:{server.port}/hook"), _sender(allowed))
+    result = deliver_webhook(_request(f"http://receiver.test:{server.port}/hook"), _sender(allowed))
 
     assert result["status"] == 200
     assert fake.calls.count("receiver.test") == 1
@@ -445,7 +447,8 @@ def test_the_next_vetted_address_is_tried_when_one_refuses_connections(
     resolver({"two.test": [["127.0.0.2", "127.0.0.1"]]})  # nothing listens on 127.0.0.2
     allowed = AllowList.parse(["two.test"])
 
-    assert deliver(_request(f"http://two.test:{server.port}/"), _sender(allowed))["status"] == 200
+    result = deliver_webhook(_request(f"http://two.test:{server.port}/"), _sender(allowed))
+    assert result["status"] == 200
 
 
 def test_a_name_that_does_not_resolve_is_permanent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -535,7 +538,7 @@ def test_https_connects_to_the_address_but_verifies_the_host_name(
     server = receiver(200, tls=_tls(certificates))
     sender = _sender(AllowList.parse(["localhost"]), ca_certs=str(certificates["ca"]))
 
-    result = deliver(_request(server.url(host="localhost")), sender)
+    result = deliver_webhook(_request(server.url(host="localhost")), sender)
 
     assert result["status"] == 200
     [got] = server.requests
@@ -578,7 +581,7 @@ def test_the_sender_is_built_from_settings(receiver: Callable[..., Receiver]) ->
     server = receiver(200)
     env = {"WEBHOOK_SIGNING_KEY": KEY, "WEBHOOK_ALLOWED_HOSTS": f" 127.0.0.1:{server.port} ,"}
 
-    assert deliver(_request(server.url()), build_webhook_sender(env))["status"] == 200
+    assert deliver_webhook(_request(server.url()), build_webhook_sender(env))["status"] == 200
     assert server.requests[0].payload is not None  # signed with the configured key
 
 
@@ -624,7 +627,7 @@ def test_a_recorded_input_is_delivered(receiver: Callable[..., Receiver]) -> Non
     server = receiver(200)
     payload = {**_request(server.url()), "correlation_id": None, "added_later": 1}
 
-    assert deliver(payload, _sender())["status"] == 200
+    assert deliver_webhook(payload, _sender())["status"] == 200
     assert server.requests[0].payload is not None
     assert "correlation_id" not in server.requests[0].payload
 

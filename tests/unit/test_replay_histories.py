@@ -186,17 +186,17 @@ def _statement(body: list[ast.stmt], text: str, kind: type[ast.stmt]) -> int:
 def _swap_reserve_and_payment(tree: ast.Module) -> None:
     """Take the payment before reserving the stock: a reorder of two scheduled activities."""
     body = _forward(tree).body
-    reserve = _statement(body, "'reserve_stock'", ast.Expr)
-    payment = _statement(body, "'take_payment'", ast.Try)
+    reserve = _statement(body, "RESERVE_STOCK", ast.Expr)
+    payment = _statement(body, "TAKE_PAYMENT", ast.Try)
     body[reserve], body[payment] = body[payment], body[reserve]
 
 
 def _extract_reserve_method(tree: ast.Module) -> None:
     """Move the reservation into its own generator method: same actions, new structure."""
     body = _forward(tree).body
-    reserve = _statement(body, "'reserve_stock'", ast.Expr)
+    reserve = _statement(body, "RESERVE_STOCK", ast.Expr)
     moved = body[reserve - 1 : reserve + 2]
-    assert "reserve =" in ast.unparse(moved[0]) and "'release_stock'" in ast.unparse(moved[2])
+    assert "reserve =" in ast.unparse(moved[0]) and "RELEASE_STOCK" in ast.unparse(moved[2])
     helper = ast.parse("def reserve_stock(self, order, order_id):\n    pass").body[0]
     assert isinstance(helper, ast.FunctionDef)
     helper.body = moved

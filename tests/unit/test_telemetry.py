@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
@@ -24,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from activities.order_steps import _step
+from activities import orders, reports
 from adapters import telemetry
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -53,12 +54,19 @@ def test_trigger_and_activity_spans_share_the_correlation_id(
         "orders_from_queue", job_type="order", instance_id=instance, correlation_id=correlation
     ):
         pass
+    adapters = SimpleNamespace(
+        stock=SimpleNamespace(release=lambda order_id: True),
+        outbox=SimpleNamespace(enqueue=lambda order_id, kind, ref: None),
+    )
     payload = {"order_id": "t-1", "correlation_id": correlation}
-    for activity in ("reserve_stock", "take_payment"):
-        with _step(activity, payload):
-            pass
+    orders.release_stock(payload, adapters)
+    orders.send_notification({**payload, "kind": "escalation"}, adapters)
     finished = spans.get_finished_spans()
-    assert [s.name for s in finished] == ["orders_from_queue", "reserve_stock", "take_payment"]
+    assert [s.name for s in finished] == [
+        "orders_from_queue",
+        "release_stock",
+        "send_notification",
+    ]
     assert {s.attributes["app.correlation_id"] for s in finished} == {correlation}
     assert finished[0].attributes["app.instance_id"] == instance
 
@@ -66,13 +74,12 @@ def test_trigger_and_activity_spans_share_the_correlation_id(
 def test_report_activity_spans_carry_the_runs_correlation_id(
     spans: InMemorySpanExporter,
 ) -> None:
-    from activities.reports import _span as report_span
+    adapters = SimpleNamespace(orders=SimpleNamespace(order_facts_of_day=lambda *_: []))
+    page = {"day": "2024-03-01", "after": None, "through": "o-9"}
 
     spans.clear()
-    with report_span("sum_report_page", {"day": "2024-03-01", "correlation_id": "corr-r-1"}):
-        pass
-    with report_span("write_report", {"day": "2024-03-01"}):  # recorded before it travelled
-        pass
+    reports.sum_report_page({**page, "correlation_id": "corr-r-1"}, adapters)
+    reports.sum_report_page(page, adapters)  # recorded before it travelled
     first, second = spans.get_finished_spans()
     assert first.attributes["app.correlation_id"] == "corr-r-1"
     assert first.attributes["app.instance_id"] == "nightly-report-2024-03-01"
