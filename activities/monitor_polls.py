@@ -36,13 +36,9 @@ def _client() -> OutboundClient:
 
 def _ids(request: PollRequest) -> JobIds:
     # Ids only: the status URL may carry tokens, so it stays out of the span and the logs.
-    return JobIds(
-        JOB_TYPE,
-        instance_id_for(request.monitor_id),
-        request.correlation_id,
-        f"monitor {request.monitor_id} poll {request.poll}",
-        {"monitor.poll": request.poll},
-    )
+    monitor_id, poll = request.monitor_id, request.poll
+    label, attributes = f"monitor {monitor_id} poll {poll}", {"monitor.poll": poll}
+    return JobIds(JOB_TYPE, instance_id_for(monitor_id), request.correlation_id, label, attributes)
 
 
 bp = ActivityBlueprint(adapters=_client, ids=_ids)
