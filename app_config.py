@@ -1,16 +1,59 @@
-"""The app's one configuration module: reads settings from the environment, with local defaults."""
+"""The app's one configuration module: reads settings from the environment, with local defaults.
+
+Every reader takes `env` (the process environment when None) and returns a frozen dataclass,
+a domain model or a plain value. A bad value raises ValueError naming the setting, never a
+secret's value: a silently ignored setting is harder to find than a loud failure.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import timedelta
+
+from domain.fulfilment import ApprovalPolicy
+from domain.images import ImageLimits, parse_sizes
+from domain.outbound import AllowList
+from domain.reports import ChunkingPolicy
+from domain.retention import RetentionPolicy
+from domain.supervision import parse_duration, parse_durations
+
+Env = Mapping[str, str] | None
+
+
+def _setting(env: Env, name: str) -> str | None:
+    value = (os.environ if env is None else env).get(name, "").strip()
+    return value or None
+
+
+def _list(env: Env, name: str) -> tuple[str, ...]:
+    """The entries of a list setting, separated by commas (or semicolons), blanks dropped."""
+    return tuple(
+        entry.strip() for entry in re.split(r"[,;]", _setting(env, name) or "") if entry.strip()
+    )
+
+
+def _number(
+    env: Env, name: str, default: float, *, allow_zero: bool = False, whole: bool = False
+) -> float:
+    raw = _setting(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")  # fails both checks below
+    if not (value >= 0 if allow_zero else value > 0) or (whole and not value.is_integer()):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be a {kind} {'whole number' if whole else 'number'}")
+    return value
+
+
+# --- Storage ----------------------------------------------------------------------------------
 
 STORAGE_SETTING = "AzureWebJobsStorage"
-DEFAULT_APP_VERSION = "0.1.0"
-DEFAULT_HEALTH_TIMEOUT_SECONDS = 5.0
-
 # Azurite's published development account. The key is public and only works against the
 # emulator; the app never needs a real storage key (in Azure it uses a managed identity).
 # devhost keeps its own copy of this constant: the app and devhost never import each other.
@@ -25,7 +68,7 @@ DEV_STORAGE_CONNECTION_STRING = (
 
 @dataclass(frozen=True)
 class StorageConnection:
-    """How to reach the app's storage account: exactly one of the two fields is set.
+    """How to reach the app's storage account: a connection string, or endpoints and an identity.
 
     `connection_string` is kept out of repr() so that logging this object cannot leak a key.
     """
@@ -34,45 +77,41 @@ class StorageConnection:
     blob_service_uri: str | None = None
     # Client id of a user-assigned managed identity; None lets DefaultAzureCredential choose.
     managed_identity_client_id: str | None = None
+    # With an identity: the Table endpoint (a connection string names its own).
+    table_service_uri: str | None = None
 
     @property
     def uses_identity(self) -> bool:
         return self.connection_string is None
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
-
-
-def _setting(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def storage_connection(env: Mapping[str, str] | None = None) -> StorageConnection:
+def storage_connection(env: Env = None) -> StorageConnection:
     """Resolve the `AzureWebJobsStorage` connection the same way the Functions host does.
 
-    Precedence: a connection string in `AzureWebJobsStorage`; then the identity-based settings
-    `AzureWebJobsStorage__blobServiceUri` or `AzureWebJobsStorage__accountName` (with an optional
-    `AzureWebJobsStorage__clientId` for a user-assigned identity); otherwise local Azurite.
+    Precedence: a connection string in `AzureWebJobsStorage` ("UseDevelopmentStorage=true" is
+    Azurite); then the identity-based `AzureWebJobsStorage__blobServiceUri` or `__accountName`
+    (with `__clientId` for a user-assigned identity and `__tableServiceUri` if the Table
+    endpoint is not the account's usual one); otherwise local Azurite.
     """
-    env = _env(env)
     value = _setting(env, STORAGE_SETTING)
-    if value is not None:
-        if _is_development_storage(value):
-            return StorageConnection(connection_string=DEV_STORAGE_CONNECTION_STRING)
+    if value is not None and not _is_development_storage(value):
         return StorageConnection(connection_string=value)
-
-    client_id = _setting(env, f"{STORAGE_SETTING}__clientId")
+    account = _setting(env, f"{STORAGE_SETTING}__accountName")
     blob_uri = _setting(env, f"{STORAGE_SETTING}__blobServiceUri")
-    if blob_uri is None:
-        account = _setting(env, f"{STORAGE_SETTING}__accountName")
-        if account is not None:
-            blob_uri = f"https://{account}.blob.core.windows.net"
-    if blob_uri is not None:
-        return StorageConnection(blob_service_uri=blob_uri, managed_identity_client_id=client_id)
-
-    return StorageConnection(connection_string=DEV_STORAGE_CONNECTION_STRING)
+    if blob_uri is None and account is not None:
+        blob_uri = f"https://{account}.blob.core.windows.net"
+    if value is not None or blob_uri is None:
+        return StorageConnection(connection_string=DEV_STORAGE_CONNECTION_STRING)
+    table_uri = _setting(env, f"{STORAGE_SETTING}__tableServiceUri")
+    if table_uri is None and account is not None:
+        table_uri = f"https://{account}.table.core.windows.net"
+    if table_uri is None and ".blob." in blob_uri:
+        table_uri = blob_uri.replace(".blob.", ".table.", 1)
+    return StorageConnection(
+        blob_service_uri=blob_uri,
+        managed_identity_client_id=_setting(env, f"{STORAGE_SETTING}__clientId"),
+        table_service_uri=table_uri,
+    )
 
 
 def _is_development_storage(value: str) -> bool:
@@ -84,99 +123,16 @@ def _is_development_storage(value: str) -> bool:
     return False
 
 
-def app_version(env: Mapping[str, str] | None = None) -> str:
-    """The version reported by the health probe; set APP_VERSION at deploy time."""
-    return _setting(_env(env), "APP_VERSION") or DEFAULT_APP_VERSION
-
-
-def health_timeout_seconds(env: Mapping[str, str] | None = None) -> float:
-    """Upper bound for each dependency check in the health probe (HEALTH_TIMEOUT_SECONDS)."""
-    raw = _setting(_env(env), "HEALTH_TIMEOUT_SECONDS")
-    if raw is None:
-        return DEFAULT_HEALTH_TIMEOUT_SECONDS
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        # Fail loudly: a silently ignored setting is harder to debug than an unhealthy probe.
-        raise ValueError(f"HEALTH_TIMEOUT_SECONDS must be a positive number of seconds: {raw!r}")
-    return seconds
-
-
-# Orders at or above this amount (in the order's currency, in cents) wait for a human.
-DEFAULT_APPROVAL_THRESHOLD_CENTS = 100_000
-DEFAULT_APPROVAL_ESCALATION_HOURS = 24.0
-DEFAULT_APPROVAL_TIMEOUT_HOURS = 72.0
-DEFAULT_REJECTED_MESSAGES_TABLE = "rejectedmessages"
-
-
-def _number(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool) -> float:
-    raw = _setting(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value < 0 or (value == 0 and not allow_zero):
-        # Fail loudly at start: a silently ignored threshold could skip approvals.
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number")
-    return value
-
-
-def approval_threshold_cents(env: Mapping[str, str] | None = None) -> int:
-    """ORDER_APPROVAL_THRESHOLD_CENTS: orders at or above it need an approver (0: every order)."""
-    name, default = "ORDER_APPROVAL_THRESHOLD_CENTS", DEFAULT_APPROVAL_THRESHOLD_CENTS
-    return int(_number(_env(env), name, default, allow_zero=True))
-
-
-def approval_escalation_hours(env: Mapping[str, str] | None = None) -> float:
-    """ORDER_APPROVAL_ESCALATION_HOURS: how long an order waits before the approval escalates."""
-    name, default = "ORDER_APPROVAL_ESCALATION_HOURS", DEFAULT_APPROVAL_ESCALATION_HOURS
-    return _number(_env(env), name, default, allow_zero=False)
-
-
-def approval_timeout_hours(env: Mapping[str, str] | None = None) -> float:
-    """ORDER_APPROVAL_TIMEOUT_HOURS: after this long without a decision the order is rejected."""
-    name, default = "ORDER_APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS
-    return _number(_env(env), name, default, allow_zero=False)
-
-
-def rejected_messages_table(env: Mapping[str, str] | None = None) -> str:
-    """REJECTED_MESSAGES_TABLE: the Table that records malformed queue messages and why."""
-    return _setting(_env(env), "REJECTED_MESSAGES_TABLE") or DEFAULT_REJECTED_MESSAGES_TABLE
-
-
-def table_service_uri(env: Mapping[str, str] | None = None) -> str | None:
-    """The Table endpoint of the `AzureWebJobsStorage` account when it uses an identity.
-
-    `AzureWebJobsStorage__tableServiceUri`, else derived from `AzureWebJobsStorage__accountName`
-    or the blob endpoint; None with a connection string (which names its own endpoint).
-    """
-    env = _env(env)
-    connection = storage_connection(env)
-    if connection.connection_string is not None:
-        return None
-    uri = _setting(env, f"{STORAGE_SETTING}__tableServiceUri")
-    account = _setting(env, f"{STORAGE_SETTING}__accountName")
-    if uri is None and account is not None:
-        uri = f"https://{account}.table.core.windows.net"
-    blob_uri = connection.blob_service_uri or ""
-    if uri is None and ".blob." in blob_uri:
-        uri = blob_uri.replace(".blob.", ".table.", 1)
-    return uri
-
-
-# The order workflow's storage: Table names (3-63 letters and digits, starting with a letter)
-# and the private blob container of the claim check. The defaults work on Azurite unchanged.
+# Table names are 3-63 letters and digits, starting with a letter; container names are 3-63
+# lower-case letters, digits and single hyphens.
 TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
 class OrderStorageNames:
-    """Where the order workflow keeps its state; each field has a setting (see the mapping)."""
+    """Where the order workflow keeps its state; each field has a setting (see the mapping).
+    The defaults work on Azurite unchanged."""
 
     orders_table: str = "orders"
     stock_table: str = "stock"
@@ -184,13 +140,16 @@ class OrderStorageNames:
     shipments_table: str = "shipments"
     outbox_table: str = "notificationoutbox"
     claim_check_container: str = "orders-private"
+    # One row per malformed queue message and why, never its body.
+    rejected_messages_table: str = "rejectedmessages"
 
     def __post_init__(self) -> None:
-        for name, setting in ORDER_STORAGE_SETTINGS.items():
-            value = getattr(self, name)
-            pattern = CONTAINER_NAME if name == "claim_check_container" else TABLE_NAME
+        for name in fields(self):
+            value = getattr(self, name.name)
+            pattern = CONTAINER_NAME if name.name.endswith("_container") else TABLE_NAME
             if not pattern.match(value):
                 # Fail loudly at start: a bad name would otherwise fail every order at run time.
+                setting = ORDER_STORAGE_SETTINGS[name.name]
                 raise ValueError(f"{setting} is not a valid storage name: {value!r}")
 
 
@@ -201,12 +160,12 @@ ORDER_STORAGE_SETTINGS = {
     "shipments_table": "SHIPMENTS_TABLE",
     "outbox_table": "NOTIFICATIONS_OUTBOX_TABLE",
     "claim_check_container": "CLAIM_CHECK_CONTAINER",
+    "rejected_messages_table": "REJECTED_MESSAGES_TABLE",
 }
 
 
-def order_storage_names(env: Mapping[str, str] | None = None) -> OrderStorageNames:
+def order_storage_names(env: Env = None) -> OrderStorageNames:
     """The order workflow's tables and claim-check container, each overridable by its setting."""
-    env = _env(env)
     chosen = {
         name: value
         for name, setting in ORDER_STORAGE_SETTINGS.items()
@@ -214,6 +173,87 @@ def order_storage_names(env: Mapping[str, str] | None = None) -> OrderStorageNam
     }
     return OrderStorageNames(**chosen)
 
+
+DEFAULT_REPORTS_CONTAINER = "reports"
+
+
+def reports_container(env: Env = None) -> str:
+    """REPORTS_CONTAINER: the private container of `<day>.json` and `<day>.csv`."""
+    name = _setting(env, "REPORTS_CONTAINER") or DEFAULT_REPORTS_CONTAINER
+    if not CONTAINER_NAME.match(name):
+        raise ValueError(f"REPORTS_CONTAINER is not a valid container name: {name!r}")
+    return name
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+PAYMENT_PROVIDER_SETTING = "PAYMENT_PROVIDER"
+
+
+def payment_provider(env: Env = None) -> str | None:
+    """PAYMENT_PROVIDER: which payment provider takes the orders' money, in lower case; None
+    when unset. adapters/factory.py builds it, and knows which names exist; there is no default,
+    so that nothing simulates payments unless a setting says so (docs/order-workflow.md)."""
+    value = _setting(env, PAYMENT_PROVIDER_SETTING)
+    return value.lower() if value else None
+
+
+def approval_policy(env: Env = None) -> ApprovalPolicy:
+    """ORDER_APPROVAL_THRESHOLD_CENTS (100000; orders at or above it need an approver, 0: every
+    order), ORDER_APPROVAL_ESCALATION_HOURS (24) and ORDER_APPROVAL_TIMEOUT_HOURS (72: then the
+    order is rejected). Resolved by the starters: orchestrators must not read settings."""
+    hour = timedelta(hours=1).total_seconds()
+    return ApprovalPolicy(
+        threshold_cents=int(
+            _number(env, "ORDER_APPROVAL_THRESHOLD_CENTS", 100_000, allow_zero=True, whole=True)
+        ),
+        escalate_after_seconds=_number(env, "ORDER_APPROVAL_ESCALATION_HOURS", 24) * hour,
+        timeout_seconds=_number(env, "ORDER_APPROVAL_TIMEOUT_HOURS", 72) * hour,
+    )
+
+
+# --- Secrets ----------------------------------------------------------------------------------
+
+APPROVAL_SIGNING_KEY_SETTING = "APPROVAL_SIGNING_KEY"
+WEBHOOK_SIGNING_KEY_SETTING = "WEBHOOK_SIGNING_KEY"
+UNRESOLVED_KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+MIN_SECRET_BYTES = 32
+
+
+def _secret(env: Env, setting: str, purpose: str) -> bytes:
+    """A secret (a Key Vault reference in Azure), read when it is needed, never at import.
+
+    Every secret fails one way: ValueError naming the setting (never its value) when it is
+    missing, shorter than 32 bytes, or still an unresolved Key Vault reference (the platform
+    leaves the reference text itself as the value when it cannot read the secret, and that
+    public text must never sign or authenticate anything).
+    """
+    key = _setting(env, setting)
+    if key is None:
+        raise ValueError(f"{setting} is not set: {purpose}")
+    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
+        raise ValueError(
+            f"{setting} is an unresolved Key Vault reference: check that the app's identity may "
+            "read the secret (Key Vault Secrets User) and the secret exists"
+        )
+    raw = key.encode("utf-8")
+    if len(raw) < MIN_SECRET_BYTES:
+        raise ValueError(f"{setting} must be at least {MIN_SECRET_BYTES} bytes long")
+    return raw
+
+
+def approval_signing_key(env: Env = None) -> bytes:
+    """APPROVAL_SIGNING_KEY: the key of approval tokens. Without it approvals are refused (503),
+    never accepted unsigned."""
+    return _secret(env, APPROVAL_SIGNING_KEY_SETTING, "approvals cannot be verified")
+
+
+def webhook_signing_key(env: Env = None) -> bytes:
+    """WEBHOOK_SIGNING_KEY: the key webhooks are signed with; an app without webhooks needs none."""
+    return _secret(env, WEBHOOK_SIGNING_KEY_SETTING, "webhooks cannot be signed")
+
+
+# --- Results and outbound calls ---------------------------------------------------------------
 
 SERVICE_BUS_SETTING = "ServiceBusConnection"
 
@@ -231,11 +271,10 @@ class ServiceBusSettings:
     client_id: str | None = None
 
 
-def service_bus_settings(env: Mapping[str, str] | None = None) -> ServiceBusSettings:
+def service_bus_settings(env: Env = None) -> ServiceBusSettings:
     """`ServiceBusConnection` (a connection string, e.g. the local emulator's), else
     `ServiceBusConnection__fullyQualifiedNamespace` with a managed identity (optionally the
     user-assigned one in `ServiceBusConnection__clientId`). Neither: a clear error."""
-    env = _env(env)
     value = _setting(env, SERVICE_BUS_SETTING)
     if value is not None:
         return ServiceBusSettings(connection_string=value)
@@ -274,115 +313,53 @@ class ResultChannels:
             raise ValueError("REPLY_QUEUE must be one of REPLY_QUEUES")
 
 
-def result_channels(env: Mapping[str, str] | None = None) -> ResultChannels:
+def result_channels(env: Env = None) -> ResultChannels:
     """JOB_EVENTS_TOPIC, REPLY_QUEUE, REPLY_QUEUES (comma-separated) and JOB_STATUS_TABLE."""
-    env = _env(env)
     reply_queue = _setting(env, "REPLY_QUEUE") or DEFAULT_REPLY_QUEUE
-    listed = _setting(env, "REPLY_QUEUES")
-    queues = {q.strip() for q in listed.split(",") if q.strip()} if listed else {reply_queue}
     return ResultChannels(
         events_topic=_setting(env, "JOB_EVENTS_TOPIC") or DEFAULT_JOB_EVENTS_TOPIC,
         reply_queue=reply_queue,
-        reply_queues=frozenset(queues),
+        reply_queues=frozenset(_list(env, "REPLY_QUEUES") or {reply_queue}),
         status_table=_setting(env, "JOB_STATUS_TABLE") or DEFAULT_JOB_STATUS_TABLE,
     )
 
 
-APPROVAL_SIGNING_KEY_SETTING = "APPROVAL_SIGNING_KEY"
-UNRESOLVED_KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
-MIN_APPROVAL_SIGNING_KEY_LENGTH = 32
-
-
-def approval_signing_key(env: Mapping[str, str] | None = None) -> str | None:
-    """APPROVAL_SIGNING_KEY: the HMAC key of approval tokens (a Key Vault reference in Azure).
-
-    None when it is missing or shorter than 32 characters: approvals are then refused (503),
-    never accepted unsigned. The value is never logged.
-    """
-    key = _setting(_env(env), APPROVAL_SIGNING_KEY_SETTING)
-    if key is None or len(key.encode("utf-8")) < MIN_APPROVAL_SIGNING_KEY_LENGTH:
-        return None
-    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
-        # The platform leaves the reference text as the value when it cannot read the secret;
-        # that text is public (it is in the app's configuration) and must never sign anything.
-        return None
-    return key
-
-
-WEBHOOK_SIGNING_KEY_SETTING = "WEBHOOK_SIGNING_KEY"
-WEBHOOK_ALLOWED_HOSTS_SETTING = "WEBHOOK_ALLOWED_HOSTS"
-MIN_WEBHOOK_SIGNING_KEY_LENGTH = 32
-
-
-def webhook_signing_key(env: Mapping[str, str] | None = None) -> bytes:
-    """WEBHOOK_SIGNING_KEY: the HMAC key webhooks are signed with (a Key Vault reference in Azure).
-
-    Read when a webhook is sent, not at import, so an app without webhooks needs no key. Raises
-    ValueError naming the setting (never its value) when it is missing, shorter than 32 bytes,
-    or still an unresolved Key Vault reference: the platform leaves the reference text itself as
-    the value when it cannot read the secret, and that text must never become the key.
-    """
-    key = _setting(_env(env), WEBHOOK_SIGNING_KEY_SETTING)
-    if key is None:
-        raise ValueError(f"{WEBHOOK_SIGNING_KEY_SETTING} is not set: webhooks cannot be signed")
-    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
-        raise ValueError(
-            f"{WEBHOOK_SIGNING_KEY_SETTING} is an unresolved Key Vault reference: check that the "
-            "app's identity may read the secret (Key Vault Secrets User) and the secret exists"
-        )
-    raw = key.encode("utf-8")
-    if len(raw) < MIN_WEBHOOK_SIGNING_KEY_LENGTH:
-        raise ValueError(
-            f"{WEBHOOK_SIGNING_KEY_SETTING} must be at least "
-            f"{MIN_WEBHOOK_SIGNING_KEY_LENGTH} bytes long"
-        )
-    return raw
-
-
-def webhook_allowed_hosts(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """WEBHOOK_ALLOWED_HOSTS: comma-separated `host` or `host:port` entries that may receive
-    webhooks over plain http and on private or loopback addresses. For local development and
-    tests only; empty (nothing exempt) by default. domain.webhooks.AllowList checks each entry."""
-    raw = _setting(_env(env), WEBHOOK_ALLOWED_HOSTS_SETTING) or ""
-    return tuple(entry.strip().lower() for entry in raw.split(",") if entry.strip())
-
-
 OUTBOUND_ALLOWED_HOSTS_SETTING = "OUTBOUND_ALLOWED_HOSTS"
+WEBHOOK_ALLOWED_HOSTS_SETTING = "WEBHOOK_ALLOWED_HOSTS"
 
 
-def outbound_allowed_hosts(env: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
-    """OUTBOUND_ALLOWED_HOSTS, and the older WEBHOOK_ALLOWED_HOSTS (still honoured): the
-    `host` or `host:port` entries every outbound call (webhooks, monitor polls) may reach over
-    plain http and on private or loopback addresses, keyed by the setting that lists them (so
-    an error can name it). For local development and tests only; empty by default."""
-    env = _env(env)
-    return {
-        OUTBOUND_ALLOWED_HOSTS_SETTING: tuple(
-            entry.strip().lower()
-            for entry in (_setting(env, OUTBOUND_ALLOWED_HOSTS_SETTING) or "").split(",")
-            if entry.strip()
-        ),
-        WEBHOOK_ALLOWED_HOSTS_SETTING: webhook_allowed_hosts(env),
-    }
+def outbound_allow_list(env: Env = None) -> AllowList:
+    """OUTBOUND_ALLOWED_HOSTS, and the older WEBHOOK_ALLOWED_HOSTS (still honoured): comma-
+    separated `host` or `host:port` entries every outbound call (webhooks, monitor polls) may
+    reach over plain http and on private or loopback addresses. For local development and
+    tests only; empty by default. A bad entry raises ValueError naming its setting."""
+    entries: set[tuple[str, int | None]] = set()
+    for setting in (OUTBOUND_ALLOWED_HOSTS_SETTING, WEBHOOK_ALLOWED_HOSTS_SETTING):
+        try:
+            entries |= AllowList.parse(_list(env, setting)).entries
+        except ValueError as error:
+            raise ValueError(f"{setting}: {error}") from None
+    return AllowList(frozenset(entries))
 
 
-# The nightly report and retention (docs/nightly-report.md). A timer's `%Setting%` schedule
-# fails to index when the setting is missing, in the host as in devhost, so the binding names
-# the setting only when it is set and otherwise carries the default schedule itself.
+# --- Scheduled jobs and thumbnails ------------------------------------------------------------
+
+# A timer's `%Setting%` schedule fails to index when the setting is missing, in the host as in
+# devhost, so the binding names the setting only when it is set and otherwise carries the
+# default schedule itself.
 NIGHTLY_REPORT_SCHEDULE_SETTING = "NIGHTLY_REPORT_SCHEDULE"
 DEFAULT_NIGHTLY_REPORT_SCHEDULE = "0 0 2 * * *"
 RETENTION_SCHEDULE_SETTING = "RETENTION_SCHEDULE"
 DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *"
-DEFAULT_REPORTS_CONTAINER = "reports"
 
 
-def timer_schedule(setting: str, default: str, env: Mapping[str, str] | None = None) -> str:
+def timer_schedule(setting: str, default: str, env: Env = None) -> str:
     """The `schedule` of a timer binding: `%setting%` when the setting is set, else `default`.
 
     A set value must look like a six-field NCRONTAB expression (Flex Consumption runs no
     TimeSpan schedules); the host checks the fields themselves when it resolves it.
     """
-    value = _setting(_env(env), setting)
+    value = _setting(env, setting)
     if value is None:
         return default
     if len(value.split()) != 6:
@@ -390,89 +367,74 @@ def timer_schedule(setting: str, default: str, env: Mapping[str, str] | None = N
     return f"%{setting}%"
 
 
-def reports_container(env: Mapping[str, str] | None = None) -> str:
-    """REPORTS_CONTAINER: the private container of `<day>.json` and `<day>.csv`."""
-    name = _setting(_env(env), "REPORTS_CONTAINER") or DEFAULT_REPORTS_CONTAINER
-    if not CONTAINER_NAME.match(name):
-        raise ValueError(f"REPORTS_CONTAINER is not a valid container name: {name!r}")
-    return name
-
-
-def _whole(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _number(env, name, default, allow_zero=False)
-    if value != int(value):
-        raise ValueError(f"{name} must be a whole number")
-    return int(value)
-
-
-def report_chunking(env: Mapping[str, str] | None = None) -> dict[str, int]:
-    """REPORT_PAGE_SIZE (orders per activity, 500), REPORT_PAGES_PER_CHUNK (4) and
-    REPORT_CHUNKS_PER_WAVE (10); domain.reports.ChunkingPolicy checks the ranges."""
-    env = _env(env)
+def _whole_numbers(env: Env, settings: Mapping[str, str]) -> dict[str, int]:
+    """The whole-number settings that are set, by field name (the model keeps its defaults)."""
     return {
-        "page_size": _whole(env, "REPORT_PAGE_SIZE", 500),
-        "pages_per_chunk": _whole(env, "REPORT_PAGES_PER_CHUNK", 4),
-        "chunks_per_wave": _whole(env, "REPORT_CHUNKS_PER_WAVE", 10),
+        name: int(_number(env, setting, 0, whole=True))
+        for name, setting in settings.items()
+        if _setting(env, setting) is not None
     }
 
 
-def retention_days(env: Mapping[str, str] | None = None) -> dict[str, int]:
+def report_chunking(env: Env = None) -> ChunkingPolicy:
+    """REPORT_PAGE_SIZE (orders per activity, 500), REPORT_PAGES_PER_CHUNK (4) and
+    REPORT_CHUNKS_PER_WAVE (10); the model checks the ranges."""
+    settings = {
+        "page_size": "REPORT_PAGE_SIZE",
+        "pages_per_chunk": "REPORT_PAGES_PER_CHUNK",
+        "chunks_per_wave": "REPORT_CHUNKS_PER_WAVE",
+    }
+    return ChunkingPolicy(**_whole_numbers(env, settings))
+
+
+def retention_policy(env: Env = None) -> RetentionPolicy:
     """RETENTION_INSTANCE_DAYS (30), RETENTION_REPORT_DAYS (90) and RETENTION_CLAIM_DAYS (30):
     how old finished instances, report files and claim-check blobs get before they go."""
-    env = _env(env)
-    return {
-        "instance_days": _whole(env, "RETENTION_INSTANCE_DAYS", 30),
-        "report_days": _whole(env, "RETENTION_REPORT_DAYS", 90),
-        "claim_days": _whole(env, "RETENTION_CLAIM_DAYS", 30),
+    settings = {
+        "instance_days": "RETENTION_INSTANCE_DAYS",
+        "report_days": "RETENTION_REPORT_DAYS",
+        "claim_days": "RETENTION_CLAIM_DAYS",
     }
+    return RetentionPolicy(**_whole_numbers(env, settings))
 
 
-# Thumbnails: the sizes made of every upload and the limits an upload must stay within.
-DEFAULT_THUMBNAIL_SIZES = "128,256,512"
-
-
-def thumbnail_sizes(env: Mapping[str, str] | None = None) -> tuple[int, ...]:
+def thumbnail_sizes(env: Env = None) -> tuple[int, ...]:
     """THUMBNAIL_SIZES: comma-separated longest sides in pixels (16 to 4096), e.g. "128,256,512".
 
     Resolved by the starter and passed in the job's input: orchestrators must not read settings.
     """
-    from domain.images import parse_sizes
-
-    raw = _setting(_env(env), "THUMBNAIL_SIZES") or DEFAULT_THUMBNAIL_SIZES
     try:
-        return parse_sizes(raw)
+        return parse_sizes(_setting(env, "THUMBNAIL_SIZES") or "128,256,512")
     except ValueError as error:
         raise ValueError(f"THUMBNAIL_SIZES: {error}") from error
 
 
-def thumbnail_limits(env: Mapping[str, str] | None = None) -> dict[str, int]:
+def thumbnail_limits(env: Env = None) -> ImageLimits:
     """THUMBNAIL_MAX_BYTES (default 20 MiB), THUMBNAIL_MAX_PIXELS (default 40 million, at most
-    100 million) and THUMBNAIL_MAX_SIDE (default 16384), as domain.images.ImageLimits fields:
-    uploads beyond them are rejected before they are decoded, which stops decompression bombs."""
-    from domain.images import ImageLimits
-
-    env = _env(env)
-    values = {}
-    for name, setting in (
-        ("max_bytes", "THUMBNAIL_MAX_BYTES"),
-        ("max_pixels", "THUMBNAIL_MAX_PIXELS"),
-        ("max_side", "THUMBNAIL_MAX_SIDE"),
-    ):
-        raw = _setting(env, setting)
-        if raw is None:
-            continue
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValueError(f"{setting} must be a positive whole number")
-        values[name] = int(raw)
+    100 million) and THUMBNAIL_MAX_SIDE (default 16384): uploads beyond them are rejected before
+    they are decoded, which stops decompression bombs."""
+    settings = {
+        "max_bytes": "THUMBNAIL_MAX_BYTES",
+        "max_pixels": "THUMBNAIL_MAX_PIXELS",
+        "max_side": "THUMBNAIL_MAX_SIDE",
+    }
     try:  # checked here, at the start, rather than in every job
-        return ImageLimits(**values).dump()
+        return ImageLimits(**_whole_numbers(env, settings))
     except ValueError as error:
         raise ValueError(f"thumbnail limits: {error}") from error
 
 
-# Operations: telemetry export and the supervisor of stuck jobs (docs/operations.md).
-APPLICATIONINSIGHTS_SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-APPLICATIONINSIGHTS_AUTH_SETTING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
+# --- Operations -------------------------------------------------------------------------------
+
+
+def app_version(env: Env = None) -> str:
+    """The version reported by the health probe; set APP_VERSION at deploy time."""
+    return _setting(env, "APP_VERSION") or "0.1.0"
+
+
+def health_timeout_seconds(env: Env = None) -> float:
+    """HEALTH_TIMEOUT_SECONDS (5): the upper bound of each dependency check in the probe."""
+    return _number(env, "HEALTH_TIMEOUT_SECONDS", 5.0)
 
 
 @dataclass(frozen=True)
@@ -489,17 +451,15 @@ class TelemetrySettings:
     client_id: str | None = None
 
 
-def telemetry_settings(env: Mapping[str, str] | None = None) -> TelemetrySettings:
+def telemetry_settings(env: Env = None) -> TelemetrySettings:
     """APPLICATIONINSIGHTS_CONNECTION_STRING and APPLICATIONINSIGHTS_AUTHENTICATION_STRING
     (`Authorization=AAD;ClientId=<id>`, the setting the Functions host reads for Entra auth)."""
-    env = _env(env)
-    auth: dict[str, str] = {}
-    for part in (_setting(env, APPLICATIONINSIGHTS_AUTH_SETTING) or "").split(";"):
+    auth = {}
+    for part in _list(env, "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"):
         key, _, value = part.partition("=")
-        if key.strip():
-            auth[key.strip().lower()] = value.strip()
+        auth[key.strip().lower()] = value.strip()
     return TelemetrySettings(
-        connection_string=_setting(env, APPLICATIONINSIGHTS_SETTING),
+        connection_string=_setting(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
         entra=auth.get("authorization", "").upper() == "AAD",
         client_id=auth.get("clientid") or None,
     )
@@ -516,29 +476,25 @@ class SupervisorSettings:
     rewind: frozenset[str]
 
 
-def supervisor_settings(env: Mapping[str, str] | None = None) -> SupervisorSettings:
+def supervisor_settings(env: Env = None) -> SupervisorSettings:
     """SUPERVISOR_EXPECTED_DURATIONS (`name=P4D;other=PT3H`: how long a healthy run of each
     orchestrator may take), SUPERVISOR_DEFAULT_EXPECTED (PT24H, for the others),
     SUPERVISOR_MAX_PENDING (PT30M), SUPERVISOR_TERMINATE_AFTER (`name=PT1H`: which
     orchestrators may be terminated, and how long past their limit; none by default) and
     SUPERVISOR_REWIND (comma-separated orchestrators whose recent failures are rewound).
-    Read at each run; a bad value raises ValueError naming the setting."""
-    from domain.supervision import parse_duration, parse_durations
-
-    env = _env(env)
+    Read at each run."""
 
     def durations(name: str) -> dict[str, float]:
-        parsed = parse_durations(_setting(env, name) or "", name)
+        parsed = parse_durations(_list(env, name), name)
         return {key: value.total_seconds() for key, value in parsed.items()}
 
     def duration(name: str, default: str) -> float:
         return parse_duration(_setting(env, name) or default, name).total_seconds()
 
-    rewind = _setting(env, "SUPERVISOR_REWIND") or ""
     return SupervisorSettings(
         expected_seconds=durations("SUPERVISOR_EXPECTED_DURATIONS"),
         default_expected_seconds=duration("SUPERVISOR_DEFAULT_EXPECTED", "PT24H"),
         max_pending_seconds=duration("SUPERVISOR_MAX_PENDING", "PT30M"),
         terminate_after_seconds=durations("SUPERVISOR_TERMINATE_AFTER"),
-        rewind=frozenset(name.strip() for name in rewind.split(",") if name.strip()),
+        rewind=frozenset(_list(env, "SUPERVISOR_REWIND")),
     )

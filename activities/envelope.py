@@ -2,7 +2,7 @@
 
 A job's activities register through its ActivityBlueprint:
 
-    bp = ActivityBlueprint(adapters=order_adapters, ids=order_ids, failures=as_failure)
+    bp = ActivityBlueprint(adapters=root.orders, ids=order_ids, failures=as_failure)
     RECORD_ORDER = "record_order"
 
     @bp.activity(RECORD_ORDER, RecordOrderInput)

@@ -10,7 +10,7 @@ update also becomes the reply when the job was started by a message.
 from __future__ import annotations
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.factory import ResultAdapters, result_adapters
+from adapters.factory import ResultAdapters, root
 from adapters.messaging import Outgoing
 from domain.job_updates import PublishOutcome, PublishRequest
 
@@ -23,7 +23,7 @@ def _ids(request: PublishRequest) -> JobIds:
     )
 
 
-bp = ActivityBlueprint(adapters=result_adapters, ids=_ids)
+bp = ActivityBlueprint(adapters=root.results, ids=_ids)
 
 PUBLISH_JOB_UPDATE = "publish_job_update"
 

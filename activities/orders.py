@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.factory import OrderAdapters, order_adapters
+from adapters.factory import OrderAdapters, root
 from domain.claims import InvalidClaimRef
 from domain.failures import JobFailure, PermanentFailure, TransientFailure
 from domain.order_payloads import (
@@ -90,7 +90,7 @@ def _as_failure(error: Exception) -> JobFailure | None:
     return None
 
 
-bp = ActivityBlueprint(adapters=order_adapters, ids=_ids, failures=_as_failure)
+bp = ActivityBlueprint(adapters=root.orders, ids=_ids, failures=_as_failure)
 
 RECORD_ORDER = "record_order"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.report_store import ReportAdapters, report_adapters
+from adapters.factory import ReportAdapters, root
 from domain.failures import PermanentFailure
 from domain.reports import (
     PageInput,
@@ -38,7 +38,7 @@ def _ids(step: PlanInput | PageInput | WriteInput) -> JobIds:
     return JobIds(JOB_TYPE, instance_id, step.correlation_id, f"report {instance_id}")
 
 
-bp = ActivityBlueprint(adapters=report_adapters, ids=_ids)
+bp = ActivityBlueprint(adapters=root.reports, ids=_ids)
 
 PLAN_REPORT_CHUNKS = "plan_report_chunks"
 

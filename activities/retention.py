@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.report_store import ReportAdapters, report_adapters
+from adapters.factory import ReportAdapters, root
 from domain.retention import (
     CLAIM_PREFIX,
     ClaimsPage,
@@ -33,7 +33,7 @@ def _ids(step: DeleteReportsInput | DeleteClaimsInput) -> JobIds:
     return JobIds("retention", None, None, f"claim checks before {step.before.isoformat()}")
 
 
-bp = ActivityBlueprint(adapters=report_adapters, ids=_ids)
+bp = ActivityBlueprint(adapters=root.reports, ids=_ids)
 
 DELETE_EXPIRED_REPORTS = "delete_expired_reports"
 

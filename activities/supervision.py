@@ -1,7 +1,9 @@
-"""The supervisor's report: each stuck or overdue job it found becomes a log line and a metric.
+"""`report_supervision`: the `supervise_jobs` orchestration's findings as log lines and metrics.
 
-Reporting is an activity because it is a side effect: the supervisor orchestrator decides
-(deterministically) and this records, once per decision, whatever the replays.
+Kept, like that orchestration, for instances an earlier version started and for the recorded
+histories (orchestrators/supervisor.py); the supervisor timer now logs and counts what it does
+itself. Reporting is an activity because it is a side effect: once per decision, whatever the
+replays.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 
 from activities.envelope import ActivityBlueprint, JobIds
+from adapters.factory import root
 from adapters.images import render
-from adapters.thumbnail_store import SourceChanged, ThumbnailStore, thumbnail_store
+from adapters.thumbnail_store import SourceChanged, ThumbnailStore
 from domain.images import ImageRejected, inspect, thumbnail_name
 from domain.thumbnails import (
     JOB_TYPE,
@@ -35,7 +36,7 @@ def _ids(step: ValidateInput | ResizeInput) -> JobIds:
     return JobIds(JOB_TYPE, step.job_id, step.correlation_id, label, {"job.id": step.job_id or ""})
 
 
-bp = ActivityBlueprint(adapters=thumbnail_store, ids=_ids)
+bp = ActivityBlueprint(adapters=root.thumbnails, ids=_ids)
 
 VALIDATE_UPLOAD = "validate_upload"
 

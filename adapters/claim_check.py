@@ -70,11 +70,3 @@ class ClaimCheckStore:
         if claim.container != self.container_name:
             raise InvalidClaimRef("the reference names another container")
         return claim
-
-
-def store_personal_data(order_id: str, personal_data: Mapping[str, Any]) -> str:
-    """The starters' entry point: store with the app's configured claim check, return the ref."""
-    # Imported here: the factory (the composition root) imports this module.
-    from adapters.factory import order_adapters
-
-    return order_adapters().claims.put(order_id, personal_data)

@@ -1,20 +1,23 @@
-"""The composition root of the order workflow: builds every adapter from app_config, once.
+"""The composition root: the one place that builds adapters from app_config.
 
-Activities ask `order_adapters()` for their adapters; tests call `build_order_adapters()` with
-their own connection, storage names and fault hook. Tables and the private container are
-created on first use (idempotent), so a fresh Azurite or a new account needs no setup step;
-in Azure, Bicep provisions them as well and the identity needs only data-plane roles.
+`root` holds the app's adapters: each group is built on its first use and shared afterwards, so
+a group needs only its own settings (thumbnails run without Service Bus) and a failed build is
+tried again next time. `build_*` build a group from explicit arguments, for tests and scripts
+with their own connection, names and fault hook. Tables and containers are created on first
+use (idempotent), so a fresh Azurite or a new account needs no setup step; in Azure, Bicep
+provisions them as well and the identity needs only data-plane roles. No adapter imports this.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Hashable
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 import app_config
@@ -23,14 +26,66 @@ from adapters.faults import FaultHook, no_fault
 from adapters.messaging import ServiceBusPublisher
 from adapters.notifications import NotificationOutbox
 from adapters.order_store import OrderStore
-from adapters.payments import LedgerPaymentProvider, PaymentPort
+from adapters.payments import (
+    SIMULATED,
+    LedgerPaymentProvider,
+    PaymentPort,
+    PaymentProviderNotConfigured,
+    UnconfiguredPayments,
+)
+from adapters.rejected_messages import RejectedMessageStore
+from adapters.report_store import BlobSweeper, ReportStore
 from adapters.shipping import LocalCarrier, ShippingPort
 from adapters.status_records import StatusRecords
 from adapters.stock import StockStore
+from adapters.storage_probe import BlobStorageProbe
+from adapters.thumbnail_store import THUMBNAILS_CONTAINER, UPLOADS_CONTAINER, ThumbnailStore
 from app_config import OrderStorageNames, ResultChannels, StorageConnection
 
 if TYPE_CHECKING:
     from azure.identity import DefaultAzureCredential
+
+T = TypeVar("T")
+
+
+def _credential(connection: StorageConnection) -> DefaultAzureCredential:
+    # Imported here so that apps running on a connection string (local Azurite) skip its cost.
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(managed_identity_client_id=connection.managed_identity_client_id)
+
+
+def table_service(connection: StorageConnection) -> TableServiceClient:
+    if connection.connection_string is not None:
+        return TableServiceClient.from_connection_string(connection.connection_string)
+    if not connection.table_service_uri:
+        raise ValueError(
+            "no Table endpoint: set AzureWebJobsStorage__tableServiceUri or __accountName"
+        )
+    return TableServiceClient(connection.table_service_uri, credential=_credential(connection))
+
+
+def blob_service(connection: StorageConnection, **options: Any) -> BlobServiceClient:
+    """A client for the account's blobs; `options` are the SDK's (timeouts, retries)."""
+    if connection.connection_string is not None:
+        return BlobServiceClient.from_connection_string(connection.connection_string, **options)
+    uri, credential = connection.blob_service_uri or "", _credential(connection)
+    return BlobServiceClient(uri, credential=credential, **options)
+
+
+# The payment providers PAYMENT_PROVIDER may name, each built from the order tables; a real
+# provider is added here (docs/order-workflow.md).
+PAYMENT_PROVIDERS: dict[str, Callable[[TableServiceClient, OrderStorageNames, FaultHook], Any]] = {
+    SIMULATED: lambda tables, names, fault: LedgerPaymentProvider(
+        tables.create_table_if_not_exists(names.payments_table), fault=fault
+    ),
+}
+
+
+def check_payment_provider(provider: str | None) -> None:
+    """Raises PaymentProviderNotConfigured unless PAYMENT_PROVIDER names a provider above."""
+    if provider not in PAYMENT_PROVIDERS:
+        raise PaymentProviderNotConfigured(provider)
 
 
 @dataclass(frozen=True)
@@ -45,62 +100,32 @@ class OrderAdapters:
     claims: ClaimCheckStore
 
 
-def _credential(connection: StorageConnection) -> DefaultAzureCredential:
-    # Imported here so that apps running on a connection string (local Azurite) skip its cost.
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential(managed_identity_client_id=connection.managed_identity_client_id)
-
-
-def table_service(connection: StorageConnection, table_uri: str | None) -> TableServiceClient:
-    if connection.connection_string is not None:
-        return TableServiceClient.from_connection_string(connection.connection_string)
-    if not table_uri:
-        raise ValueError(
-            "no Table endpoint: set AzureWebJobsStorage__tableServiceUri or __accountName"
-        )
-    return TableServiceClient(table_uri, credential=_credential(connection))
-
-
-def blob_service(connection: StorageConnection) -> BlobServiceClient:
-    if connection.connection_string is not None:
-        return BlobServiceClient.from_connection_string(connection.connection_string)
-    return BlobServiceClient(connection.blob_service_uri or "", credential=_credential(connection))
-
-
 def build_order_adapters(
     connection: StorageConnection,
     names: OrderStorageNames,
     *,
-    table_uri: str | None = None,
+    payment_provider: str | None,
     fault: FaultHook = no_fault,
 ) -> OrderAdapters:
-    tables = table_service(connection, table_uri)
+    tables = table_service(connection)
     container = blob_service(connection).get_container_client(names.claim_check_container)
     with suppress(ResourceExistsError):
         container.create_container()  # private: no public access level is ever set
+    provider = PAYMENT_PROVIDERS.get(payment_provider or "")
+    payments: PaymentPort = (
+        provider(tables, names, fault) if provider else UnconfiguredPayments(payment_provider)
+    )
 
-    def table(name: str) -> TableClient:
+    def table(name: str) -> Any:
         return tables.create_table_if_not_exists(name)
 
     return OrderAdapters(
         orders=OrderStore(table(names.orders_table), fault=fault),
         stock=StockStore(table(names.stock_table), fault=fault),
-        # The seam for a real provider: construct it here instead (see adapters/payments.py).
-        payments=LedgerPaymentProvider(table(names.payments_table), fault=fault),
+        payments=payments,
         shipping=LocalCarrier(table(names.shipments_table), fault=fault),
         outbox=NotificationOutbox(table(names.outbox_table), fault=fault),
         claims=ClaimCheckStore(container, fault=fault),
-    )
-
-
-@lru_cache(maxsize=1)
-def order_adapters() -> OrderAdapters:
-    """The app's adapters, built on first use from the environment and shared afterwards."""
-    return build_order_adapters(
-        app_config.storage_connection(),
-        app_config.order_storage_names(),
-        table_uri=app_config.table_service_uri(),
     )
 
 
@@ -118,19 +143,116 @@ def build_result_adapters(
     channels: ResultChannels,
     publisher: ServiceBusPublisher,
     *,
-    table_uri: str | None = None,
     fault: FaultHook = no_fault,
 ) -> ResultAdapters:
-    table = table_service(connection, table_uri).create_table_if_not_exists(channels.status_table)
+    table = table_service(connection).create_table_if_not_exists(channels.status_table)
     return ResultAdapters(StatusRecords(table, fault=fault), publisher, channels)
 
 
-@lru_cache(maxsize=1)
-def result_adapters() -> ResultAdapters:
-    """The result publishers, built on first use from the environment and shared afterwards."""
-    return build_result_adapters(
-        app_config.storage_connection(),
-        app_config.result_channels(),
-        ServiceBusPublisher(app_config.service_bus_settings()),
-        table_uri=app_config.table_service_uri(),
+@dataclass(frozen=True)
+class ReportAdapters:
+    """Everything the report and retention activities touch."""
+
+    orders: OrderStore
+    reports: ReportStore
+    claims: BlobSweeper
+
+
+def build_report_adapters(
+    connection: StorageConnection, names: OrderStorageNames, reports_container: str
+) -> ReportAdapters:
+    blobs = blob_service(connection)
+    reports = ReportStore(blobs.get_container_client(reports_container))
+    reports.ensure()
+    orders = table_service(connection).create_table_if_not_exists(names.orders_table)
+    return ReportAdapters(
+        orders=OrderStore(orders),
+        reports=reports,
+        claims=BlobSweeper(blobs.get_container_client(names.claim_check_container)),
     )
+
+
+def build_rejected_messages(connection: StorageConnection, table: str) -> RejectedMessageStore:
+    return RejectedMessageStore(table_service(connection).create_table_if_not_exists(table))
+
+
+class Root:
+    """The app's adapters from app_config, each built once on first use (under one lock)."""
+
+    def __init__(self) -> None:
+        self._built: dict[Hashable, Any] = {}
+        self._lock = threading.RLock()
+
+    def _once(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = build()
+            return cast(T, self._built[key])
+
+    def reset(self) -> None:
+        """Forget everything built, so the next use reads the settings again (tests)."""
+        with self._lock:
+            self._built.clear()
+
+    def orders(self) -> OrderAdapters:
+        return self._once(
+            "orders",
+            lambda: build_order_adapters(
+                app_config.storage_connection(),
+                app_config.order_storage_names(),
+                payment_provider=app_config.payment_provider(),
+            ),
+        )
+
+    def claims(self) -> ClaimCheckStore:
+        """The starters' claim check: where personal data goes before a workflow starts."""
+        return self.orders().claims
+
+    def results(self) -> ResultAdapters:
+        return self._once(
+            "results",
+            lambda: build_result_adapters(
+                app_config.storage_connection(),
+                app_config.result_channels(),
+                ServiceBusPublisher(app_config.service_bus_settings()),
+            ),
+        )
+
+    def reports(self) -> ReportAdapters:
+        return self._once(
+            "reports",
+            lambda: build_report_adapters(
+                app_config.storage_connection(),
+                app_config.order_storage_names(),
+                app_config.reports_container(),
+            ),
+        )
+
+    def thumbnails(self) -> ThumbnailStore:
+        def build() -> ThumbnailStore:
+            service = blob_service(app_config.storage_connection())
+            return ThumbnailStore.create(service, UPLOADS_CONTAINER, THUMBNAILS_CONTAINER)
+
+        return self._once("thumbnails", build)
+
+    def rejected_messages(self) -> RejectedMessageStore:
+        return self._once(
+            "rejected messages",
+            lambda: build_rejected_messages(
+                app_config.storage_connection(),
+                app_config.order_storage_names().rejected_messages_table,
+            ),
+        )
+
+    def storage_probe(self, connection: StorageConnection, timeout: float) -> BlobStorageProbe:
+        """The health probe's, by the settings it reads at every request: no retries (a probe
+        must answer quickly, and its caller polls again anyway) and short timeouts; kept so
+        that repeated probes reuse connections and, with an identity, the token cache."""
+        options = {"connection_timeout": timeout, "read_timeout": timeout, "retry_total": 0}
+        return self._once(
+            ("storage probe", connection, timeout),
+            lambda: BlobStorageProbe(blob_service(connection, **options), timeout),
+        )
+
+
+root = Root()

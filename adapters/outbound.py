@@ -349,16 +349,12 @@ def _certificate_error(error: BaseException) -> str | None:
 
 
 def outbound_allow_list(env: Mapping[str, str] | None = None, *, purpose: str) -> AllowList:
-    """The allow-list from app settings (OUTBOUND_ALLOWED_HOSTS plus the older
-    WEBHOOK_ALLOWED_HOSTS); a PermanentFailure naming the setting with a malformed entry
-    (`purpose` says what cannot run, e.g. "webhooks")."""
-    entries: set[tuple[str, int | None]] = set()
-    for setting, listed in app_config.outbound_allowed_hosts(env).items():
-        try:
-            entries |= AllowList.parse(listed).entries
-        except ValueError as error:
-            raise PermanentFailure(f"{purpose} are not configured: {setting}: {error}") from None
-    return AllowList(frozenset(entries))
+    """The allow-list from app settings (app_config.outbound_allow_list); a PermanentFailure
+    naming the setting with a malformed entry (`purpose` says what cannot run, e.g. "webhooks")."""
+    try:
+        return app_config.outbound_allow_list(env)
+    except ValueError as error:
+        raise PermanentFailure(f"{purpose} are not configured: {error}") from None
 
 
 def build_outbound_client(

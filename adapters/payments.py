@@ -1,12 +1,17 @@
 """Payments behind a port: an in-tree provider that keeps a ledger, and the seam for a real one.
 
+`PAYMENT_PROVIDER` chooses the provider, with no default: `simulated` is the in-tree
+`LedgerPaymentProvider` below; anything else, or nothing, gives `UnconfiguredPayments`, whose
+every call fails permanently saying what to set, so orders fail with that reason (after their
+stock is released) while the rest of the app runs, and /api/health reports it.
+
 The seam: `PaymentPort` is all the activities know. A real provider (Stripe, Adyen, ...) plugs
 in as a class with the same three methods: it sends `idempotency_key` as the provider's
 Idempotency-Key header, finds a charge by that key (or by the order id in its metadata), maps a
-card decline to PaymentDeclined and a timeout, 429 or 5xx to PaymentUnavailable, and is
-constructed in adapters/factory.py with its API key read from configuration (a Key Vault
-reference in Azure). Such providers keep the first response for a key and replay it for every
-retry, which is exactly what the in-tree ledger does here.
+card decline to PaymentDeclined and a timeout, 429 or 5xx to PaymentUnavailable, and is added
+under its name to PAYMENT_PROVIDERS in adapters/factory.py, with its API key read from
+configuration (a Key Vault reference in Azure); docs/order-workflow.md shows the steps. Such
+providers keep the first response for a key and replay it for every retry, as the ledger does.
 
 The in-tree `LedgerPaymentProvider` records every charge and refund in a Table: PartitionKey =
 order id, RowKey = idempotency key (keys are scoped to the order, as a provider scopes them to
@@ -34,7 +39,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from adapters.faults import FaultHook, no_fault
 from adapters.tables import Backoff, check_key, get_or_none, insert_if_absent, int64, plain
-from domain.failures import TransientFailure
+from domain.failures import PermanentFailure, TransientFailure
 from domain.payments import (
     DECLINE_REASON,
     IDEMPOTENCY_KEY,
@@ -48,6 +53,9 @@ from domain.payments import (
     simulated_charge,
 )
 
+# PAYMENT_PROVIDER's name for the ledger below. It takes no money: its outcomes follow the
+# order id, for local runs, tests and demonstrations.
+SIMULATED = "simulated"
 ATTEMPTS_PARTITION = "simulated-attempts"
 SUCCEEDED, DECLINED = "succeeded", "declined"
 CHARGE, REFUND = "charge", "refund"
@@ -79,6 +87,33 @@ class PaymentPort(Protocol):
         Raises PaymentUnavailable.
         """
         ...
+
+
+class PaymentProviderNotConfigured(PermanentFailure):
+    """PAYMENT_PROVIDER is missing or names no provider of this app: no payment can be taken."""
+
+    def __init__(self, provider: str | None) -> None:
+        problem = "is not set" if provider is None else "names no payment provider of this app"
+        super().__init__(
+            f"PAYMENT_PROVIDER {problem} ({SIMULATED} is the in-tree ledger, which takes no money)"
+        )
+
+
+class UnconfiguredPayments:
+    """The PaymentPort while PAYMENT_PROVIDER chooses none: every call fails permanently, saying
+    why, so the orders fail with that reason and nothing else stops."""
+
+    def __init__(self, provider: str | None) -> None:
+        self.provider = provider
+
+    def charge(self, idempotency_key: str, amount_cents: int, currency: str, order_id: str) -> str:
+        raise PaymentProviderNotConfigured(self.provider)
+
+    def refund(self, idempotency_key: str, payment_id: str) -> str:
+        raise PaymentProviderNotConfigured(self.provider)
+
+    def find_charge(self, idempotency_key: str, order_id: str) -> str | None:
+        raise PaymentProviderNotConfigured(self.provider)
 
 
 def _now() -> datetime:

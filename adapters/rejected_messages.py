@@ -6,13 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from azure.data.tables import TableClient, UpdateMode
-
-from adapters.factory import table_service
-from app_config import StorageConnection
 
 # Row keys may not hold / \ # ? or control characters; other ids are stored under a hash.
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
@@ -79,12 +75,3 @@ class RejectedMessageStore:
     def for_queue(self, queue: str) -> list[RejectedMessage]:
         rows = self._table.query_entities("PartitionKey eq @queue", parameters={"queue": queue})
         return [RejectedMessage.from_entity(row) for row in rows]
-
-
-@lru_cache(maxsize=4)
-def rejected_message_store(
-    connection: StorageConnection, table_uri: str | None, table_name: str
-) -> RejectedMessageStore:
-    """A store on the app's storage account, creating its table on first use."""
-    service = table_service(connection, table_uri)
-    return RejectedMessageStore(service.create_table_if_not_exists(table_name))

@@ -11,15 +11,9 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
-
-import app_config
-from adapters.factory import blob_service, table_service
-from adapters.order_store import OrderStore
-from app_config import OrderStorageNames, StorageConnection
 
 _JSON = ContentSettings(content_type="application/json")
 _CSV = ContentSettings(content_type="text/csv; charset=utf-8")
@@ -97,41 +91,3 @@ class ReportStore:
 
     def read(self, name: str) -> bytes:
         return self._container.download_blob(name).readall()
-
-
-@dataclass(frozen=True)
-class ReportAdapters:
-    """Everything the report and retention activities touch."""
-
-    orders: OrderStore
-    reports: ReportStore
-    claims: BlobSweeper
-
-
-def build_report_adapters(
-    connection: StorageConnection,
-    names: OrderStorageNames,
-    reports_container: str,
-    *,
-    table_uri: str | None = None,
-) -> ReportAdapters:
-    tables = table_service(connection, table_uri)
-    blobs = blob_service(connection)
-    reports = ReportStore(blobs.get_container_client(reports_container))
-    reports.ensure()
-    return ReportAdapters(
-        orders=OrderStore(tables.create_table_if_not_exists(names.orders_table)),
-        reports=reports,
-        claims=BlobSweeper(blobs.get_container_client(names.claim_check_container)),
-    )
-
-
-@lru_cache(maxsize=1)
-def report_adapters() -> ReportAdapters:
-    """The app's report adapters, built on first use from the environment and shared."""
-    return build_report_adapters(
-        app_config.storage_connection(),
-        app_config.order_storage_names(),
-        app_config.reports_container(),
-        table_uri=app_config.table_service_uri(),
-    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from azure.core import MatchConditions
@@ -29,8 +28,6 @@ from azure.storage.blob import (
     ContentSettings,
 )
 
-import app_config
-from adapters.factory import blob_service
 from adapters.faults import FaultHook, no_fault
 from adapters.images import Rendered
 from domain.failures import TransientFailure
@@ -170,10 +167,3 @@ class ThumbnailStore:
 def _same(found: dict[str, str] | None, wanted: dict[str, str]) -> bool:
     found = found or {}
     return all(found.get(key) == value for key, value in wanted.items())
-
-
-@lru_cache(maxsize=1)
-def thumbnail_store() -> ThumbnailStore:
-    """The app's store, built on first use from the environment and shared afterwards."""
-    service = blob_service(app_config.storage_connection())
-    return ThumbnailStore.create(service, UPLOADS_CONTAINER, THUMBNAILS_CONTAINER)

@@ -26,8 +26,7 @@ from typing import Any
 
 from azure.data.tables import TableClient
 
-from adapters.factory import table_service
-from adapters.report_store import ReportAdapters, build_report_adapters
+from adapters.factory import ReportAdapters, build_report_adapters, table_service
 from app_config import StorageConnection, order_storage_names
 from bench.nightly_floor import measure_floor
 from devhost.azurite import Azurite
@@ -160,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             connection = StorageConnection(connection_string=azurite.connection_string)
             names = order_storage_names(env)
             adapters = build_report_adapters(connection, names, "bench-reports")
-            table = table_service(connection, None).get_table_client(names.orders_table)
+            table = table_service(connection).get_table_client(names.orders_table)
             host = DevHostProcess(
                 PROJECT_ROOT,
                 state_dir=Path(tmp) / "state",

@@ -255,20 +255,17 @@ def plan(jobs: Iterable[JobSnapshot], policy: SupervisionPolicy, now: datetime) 
     return sorted(decisions, key=lambda d: (-d.age_seconds, d.job.instance_id))
 
 
-def parse_durations(text: str, setting: str) -> dict[str, timedelta]:
-    """`name=ISO 8601 duration` pairs separated by `;` or `,` (e.g. `process_order=P4D`).
+def parse_durations(pairs: Iterable[str], setting: str) -> dict[str, timedelta]:
+    """`name=ISO 8601 duration` pairs (e.g. `process_order=P4D`), as a list setting holds them.
 
     Raises SupervisionError naming the setting for anything else: a silently ignored limit
     would let stuck jobs go unnoticed.
     """
     durations: dict[str, timedelta] = {}
-    for part in text.replace(",", ";").split(";"):
-        if not part.strip():
-            continue
-        name, sep, value = part.partition("=")
-        name, value = name.strip(), value.strip()
+    for pair in pairs:
+        name, sep, value = (part.strip() for part in pair.partition("="))
         if not sep or not name or not value:
-            raise SupervisionError(f"{setting}: expected name=duration, got {part.strip()!r}")
+            raise SupervisionError(f"{setting}: expected name=duration, got {pair.strip()!r}")
         durations[name] = parse_duration(value, f"{setting} ({name})")
     return durations
 

@@ -203,6 +203,11 @@ var appSettings = {
   ORDER_APPROVAL_THRESHOLD_CENTS: '100000'
   ORDER_APPROVAL_ESCALATION_HOURS: '24'
   ORDER_APPROVAL_TIMEOUT_HOURS: '72'
+  // The payment provider, chosen here because there is no default. 'simulated' is the in-tree
+  // ledger (adapters/payments.py): it takes no money, declines order ids starting 'decline-',
+  // fails those starting 'payflaky-' twice and 'paydown-' always. Plug in a real provider
+  // before taking real orders (docs/order-workflow.md, "A real payment provider").
+  PAYMENT_PROVIDER: 'simulated'
   ORDERS_TABLE: 'orders'
   STOCK_TABLE: 'stock'
   PAYMENTS_LEDGER_TABLE: 'paymentledger'

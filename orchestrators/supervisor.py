@@ -1,10 +1,11 @@
-"""The supervisor (scheduler-agent-supervisor): decides what to do about stuck and overdue jobs.
+"""The `supervise_jobs` orchestration, kept for instances recorded or in flight: nothing starts it.
 
-Its input is the policy and a snapshot of the unfinished instances, taken by the timer that
-started it (triggers/supervisor_timer.py). It measures every age against its own
-`current_utc_datetime`, the task hub's clock (virtual time in devhost tests), decides with the
-plain rules of domain/supervision.py, has the findings reported, and returns the decisions;
-the timer then acts on them with its durable client, which orchestrators do not have.
+Earlier versions of the supervisor timer started it (instance `job-supervisor`) to decide, then
+polled it for the decisions. The timer now decides and acts itself (triggers/supervisor_timer.py),
+but the name stays registered, with its `report_supervision` activity, so that an instance an
+earlier version started still completes after a deploy and the recorded histories replay
+(docs/safe-deploys.md). It decides with the plain rules of domain/supervision.py on the task
+hub's clock, has the findings reported and returns the decisions; no one acts on them.
 """
 
 from __future__ import annotations

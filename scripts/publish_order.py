@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import app_config  # noqa: E402  (the app's modules live at the root)
-from adapters.claim_check import store_personal_data  # noqa: E402
+from adapters.factory import root  # noqa: E402
 from adapters.messaging import Outgoing, ServiceBusPublisher  # noqa: E402
 from domain.failures import PermanentFailure, TransientFailure  # noqa: E402
 from domain.order_requests import OrderRequest  # noqa: E402
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     order = _read_order(args.order)
     load_local_settings(args.settings)
     correlation_id = args.correlation_id or str(uuid.uuid4())
-    ref = store_personal_data(order.order_id, order.customer.model_dump(exclude_none=True))
+    ref = root.claims().put(order.order_id, order.customer.model_dump(exclude_none=True))
     message = order_message(order, ref, correlation_id)
     try:
         ServiceBusPublisher(app_config.service_bus_settings()).send_to_queue(args.queue, message)

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.factory import order_adapters  # noqa: E402  (the app's modules live at the root)
+from adapters.factory import root  # noqa: E402  (the app's modules live at the root)
 
 
 def _level(text: str) -> tuple[str, int]:
@@ -23,7 +23,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("levels", nargs="+", type=_level, metavar="SKU=QUANTITY")
     args = parser.parse_args()
-    stock = order_adapters().stock
+    stock = root.orders().stock
     for sku, quantity in args.levels:
         stock.set_level(sku, quantity)
         print(f"{sku}: {quantity} on the shelf")

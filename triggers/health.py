@@ -7,19 +7,20 @@ import json
 import azure.functions as func
 
 import app_config
-from adapters.storage_probe import storage_probe
-from domain.health import HealthCheck, compose_report, run_check
+from adapters.factory import check_payment_provider, root
+from domain.health import compose_report, run_check
 
 bp = func.Blueprint()
 
 
-def _check_storage() -> tuple[str, HealthCheck]:
-    def probe() -> None:
-        # Settings are read inside the probe so that a bad value shows up as a failed check.
-        timeout = app_config.health_timeout_seconds()
-        storage_probe(app_config.storage_connection(), timeout)()
+# Settings are read inside each probe, at every request, so a bad value shows as a failed check.
+def _storage() -> None:
+    root.storage_probe(app_config.storage_connection(), app_config.health_timeout_seconds())()
 
-    return run_check("storage", probe)
+
+def _payments() -> None:
+    # No payment provider: orders cannot be paid for, though every other job runs.
+    check_payment_provider(app_config.payment_provider())
 
 
 @bp.function_name("health")
@@ -27,7 +28,8 @@ def _check_storage() -> tuple[str, HealthCheck]:
 def health(req: func.HttpRequest) -> func.HttpResponse:
     """Anonymous on purpose: probes carry no keys. The body (domain.health.HealthReport) holds no
     secrets or stack traces."""
-    report = compose_report(app_config.app_version(), [_check_storage()])
+    checks = [run_check("storage", _storage), run_check("payments", _payments)]
+    report = compose_report(app_config.app_version(), checks)
     return func.HttpResponse(
         body=json.dumps(report.dump()),
         status_code=report.http_status,

@@ -1,19 +1,18 @@
-"""Every SUPERVISOR_SCHEDULE (default every 15 minutes) the supervisor looks for stuck jobs.
+"""Every SUPERVISOR_SCHEDULE (default every 15 minutes) the supervisor finds and treats stuck jobs.
 
-One run: a heartbeat; a snapshot of the task hub's Running, Pending (and, for orchestrators
-that opted into rewinds, Failed) instances, ids and times only; the `supervise_jobs`
-orchestration decides what to do with domain/supervision.py on the task hub's clock and has
-its findings reported; then this function acts on the decisions with its durable client:
-the job's cancel event (order jobs: `CancelOrder`, so compensation runs), a terminate, or a
-rewind. The policy is in docs/operations.md ("Stuck jobs"). One run at a time: a run still
-in progress is logged as an overlap and this one is skipped.
+One run, all in this function: a heartbeat; a snapshot of the task hub's Running, Pending (and,
+for orchestrators that opted into rewinds, Failed) instances, ids and times only; the
+decisions of domain/supervision.py at this run's clock; and each decision carried out with the
+durable client (the job's cancel event, `CancelOrder` for orders so compensation runs; a
+terminate; a rewind; or a report only) and recorded as one log line and one metric. The policy
+is in docs/operations.md ("Stuck jobs"). Runs never overlap: the host runs a timer function
+on one instance at a time and waits for a run to end before it schedules the next.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
@@ -24,7 +23,6 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 import app_config
 from adapters import telemetry
 from domain.fulfilment import NOT_CANCELLABLE
-from domain.payload import read
 from domain.supervision import (
     FAILED,
     PENDING,
@@ -34,26 +32,23 @@ from domain.supervision import (
     JobRule,
     JobSnapshot,
     SupervisionPolicy,
-    SupervisorResult,
-    SupervisorRun,
+    plan,
 )
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR as ORDER_ORCHESTRATOR
-from orchestrators.supervisor import ORCHESTRATOR
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE_SETTING = "SUPERVISOR_SCHEDULE"
 DEFAULT_SCHEDULE = "0 */15 * * * *"
 SCHEDULE = app_config.timer_schedule(SCHEDULE_SETTING, DEFAULT_SCHEDULE)
+# The instance id of the `supervise_jobs` orchestration earlier versions started; never touched.
 INSTANCE_ID = "job-supervisor"
 JOB = "supervisor"
 # Orders legitimately wait for an approver up to ORDER_APPROVAL_TIMEOUT_HOURS (72 by default):
 # four days is "stuck" only past that. Override with SUPERVISOR_EXPECTED_DURATIONS.
 DEFAULT_EXPECTED = {ORDER_ORCHESTRATOR: timedelta(days=4)}
-# The supervisor's own run takes a few activity round trips.
-WAIT_FOR_DECISIONS = 60.0
-_ACTIVE = frozenset({"Pending", "Running"})
+REPORTED = "reported"
 
 bp = df.Blueprint()
 
@@ -71,9 +66,7 @@ def supervision_policy(settings: app_config.SupervisorSettings) -> SupervisionPo
                 orchestrator=name,
                 expected_seconds=expected.get(name, settings.default_expected_seconds),
                 cancel_event=CANCEL_EVENT if is_order else None,
-                not_cancellable_steps=frozenset(str(s) for s in NOT_CANCELLABLE)
-                if is_order
-                else frozenset(),
+                not_cancellable_steps=frozenset(map(str, NOT_CANCELLABLE if is_order else ())),
                 terminate_after_seconds=settings.terminate_after_seconds.get(name),
                 rewind_failed=name in settings.rewind,
             )
@@ -122,63 +115,63 @@ async def list_jobs(
     return [job for job in jobs if job.runtime_status in (RUNNING, PENDING, FAILED)]
 
 
-async def decide(
-    client: df.DurableOrchestrationClient, policy: SupervisionPolicy, jobs: list[JobSnapshot]
-) -> list[Decision] | None:
-    """Run the supervisor orchestration and wait for its decisions; None on an overlap."""
-    existing = await client.get_status(INSTANCE_ID)
-    if existing and existing.runtime_status and existing.runtime_status.value in _ACTIVE:
-        logger.warning(
-            "Supervisor run skipped: %s is still %s", INSTANCE_ID, existing.runtime_status.value
-        )
-        return None
-    run = SupervisorRun(policy=policy, jobs=tuple(jobs))
-    await client.start_new(ORCHESTRATOR, INSTANCE_ID, run.dump())
-    deadline = time.monotonic() + WAIT_FOR_DECISIONS
-    while time.monotonic() < deadline:
-        status = await client.get_status(INSTANCE_ID)
-        state = status.runtime_status.value if status and status.runtime_status else "Pending"
-        if state == "Completed":
-            return list(read(SupervisorResult, status.output).decisions)
-        if state not in _ACTIVE:
-            raise RuntimeError(f"the supervisor orchestration ended {state}")
-        await asyncio.sleep(0.5)
-    logger.warning(
-        "Supervisor run took over %.0f s: its decisions wait for the next run", WAIT_FOR_DECISIONS
-    )
-    return None
-
-
 async def act(client: df.DurableOrchestrationClient, decision: Decision) -> str:
-    """Apply one decision; returns the outcome ("reported", "cancel requested", ...)."""
+    """Carry out one decision, then log and count it; returns the outcome ("reported", ...)."""
     job = decision.job
     try:
-        match decision.action:
-            case Action.CANCEL:
-                assert decision.cancel_event is not None
-                await client.raise_event(
-                    job.instance_id, decision.cancel_event, {"reason": decision.reason}
-                )
+        match decision.action, decision.cancel_event:
+            case Action.CANCEL, str(event):
+                await client.raise_event(job.instance_id, event, {"reason": decision.reason})
                 outcome = "cancel requested"
-            case Action.TERMINATE:
+            case Action.TERMINATE, _:
                 await client.terminate(job.instance_id, decision.reason)
                 outcome = "terminated"
-            case Action.REWIND:
+            case Action.REWIND, _:
                 await client.rewind(job.instance_id, decision.reason)
                 outcome = "rewound"
             case _:
-                outcome = "reported"
+                outcome = REPORTED
     except Exception as error:  # the SDK raises plain Exceptions; the job may have just ended
         logger.warning("Supervisor could not %s %s: %s", decision.action, job.instance_id, error)
         outcome = telemetry.SUPERVISION_FAILED  # the stuck-jobs alert looks for it
     else:
         logger.warning(
-            "Supervisor: %s %s %s (%s)", job.orchestrator, job.instance_id, outcome, decision.reason
+            "Supervisor: %s %s %s (%s, step %s)",
+            job.orchestrator,
+            job.instance_id,
+            outcome,
+            decision.reason,
+            job.step or "-",
+            extra={"supervision": decision.dump()},
         )
     telemetry.record_supervision(
         job.orchestrator, str(decision.finding), str(decision.action), outcome
     )
     return outcome
+
+
+async def supervise(
+    client: df.DurableOrchestrationClient,
+    settings: app_config.SupervisorSettings,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[str]:
+    """One run: list, decide at `clock()`, act on each decision oldest first; the outcomes."""
+    policy = supervision_policy(settings)
+    with telemetry.job_span(
+        "supervise_jobs_timer", job_type=JOB, instance_id=INSTANCE_ID, correlation_id=None
+    ):
+        jobs = await list_jobs(client, policy)
+        outcomes = [await act(client, decision) for decision in plan(jobs, policy, clock())]
+    acted = sum(
+        1 for outcome in outcomes if outcome not in (REPORTED, telemetry.SUPERVISION_FAILED)
+    )
+    logger.info(
+        "Supervisor checked %d unfinished job(s): %d need attention, %d acted on",
+        len(jobs),
+        len(outcomes),
+        acted,
+    )
+    return outcomes
 
 
 @bp.function_name("supervise_jobs_timer")
@@ -188,18 +181,4 @@ async def supervise_jobs_timer(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
     telemetry.heartbeat(JOB, past_due=timer.past_due)
-    policy = supervision_policy(app_config.supervisor_settings())
-    with telemetry.job_span(
-        "supervise_jobs_timer", job_type=JOB, instance_id=INSTANCE_ID, correlation_id=None
-    ):
-        jobs = await list_jobs(client, policy)
-        decisions = await decide(client, policy, jobs)
-        if decisions is None:
-            return
-        outcomes = [await act(client, decision) for decision in decisions]
-    logger.info(
-        "Supervisor checked %d unfinished job(s): %d need attention, %d acted on",
-        len(jobs),
-        len(decisions),
-        sum(1 for o in outcomes if o not in ("reported", "failed")),
-    )
+    await supervise(client, app_config.supervisor_settings())

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapters.claim_check import ClaimCheckStore
-from adapters.factory import build_order_adapters
-from adapters.report_store import ReportAdapters, build_report_adapters
+from adapters.factory import ReportAdapters, build_order_adapters, build_report_adapters
+from adapters.payments import SIMULATED
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 
@@ -35,4 +35,5 @@ def report_adapters(connection_string: str) -> ReportAdapters:
 
 def claim_checks(connection_string: str) -> ClaimCheckStore:
     connection = StorageConnection(connection_string=connection_string)
-    return build_order_adapters(connection, order_storage_names(SETTINGS)).claims
+    names = order_storage_names(SETTINGS)
+    return build_order_adapters(connection, names, payment_provider=SIMULATED).claims

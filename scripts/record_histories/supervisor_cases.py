@@ -1,6 +1,7 @@
 """The supervisor's representative paths on the batch_jobs app (the real supervisor orchestration
-and report activity), started as its timer starts it: with the policy and a snapshot of
-unfinished instances as its input (the timer's listing and acting are not orchestration code).
+and report activity), started as earlier versions of its timer started it: with the policy and a
+snapshot of unfinished instances as its input. The timer now decides itself; the orchestration
+stays for instances those versions left in flight (orchestrators/supervisor.py).
 
 The supervisor measures ages against its own clock, which in devhost runs on from the real
 one: the snapshots are dated a fixed time before the host's clock, so the findings are always

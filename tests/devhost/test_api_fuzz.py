@@ -56,6 +56,7 @@ CHECKS = [
 ]
 
 ENV = {
+    "PAYMENT_PROVIDER": "simulated",
     "APPROVAL_SIGNING_KEY": "api-fuzz-test-approval-signing-key-0123456789",
     "WEBHOOK_SIGNING_KEY": "api-fuzz-test-webhook-signing-key-0123456789",
     # Nothing is allow-listed: generated status and callback URLs meet the outbound guard's

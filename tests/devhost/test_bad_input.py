@@ -18,7 +18,9 @@ import pytest
 import requests
 from azure.storage.queue import QueueClient
 
-from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.factory import build_rejected_messages
+from adapters.payments import SIMULATED
+from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
@@ -79,7 +81,7 @@ class App:
 
     def rejected(self, message_id: str) -> list[RejectedMessage]:
         connection = StorageConnection(connection_string=self.storage)
-        store = rejected_message_store(connection, None, "rejectedmessages")
+        store = build_rejected_messages(connection, "rejectedmessages")
         return [row for row in store.for_queue("orders") if row.message_id == message_id]
 
 
@@ -88,6 +90,7 @@ def app(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     state = tmp_path_factory.mktemp("bad-input")
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
+        "PAYMENT_PROVIDER": SIMULATED,
         "APPROVAL_SIGNING_KEY": SIGNING_KEY,
         "ServiceBusConnection": EMULATOR,
     }

@@ -104,6 +104,7 @@ def test_the_settings_copy_gives_core_tools_its_settings(tmp_path: Path):
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
     assert values["AzureWebJobsStorage"] == "UseDevelopmentStorage=true"
     assert "UseDevelopmentEmulator=true" in values["ServiceBusConnection"]
+    assert values["PAYMENT_PROVIDER"] == "simulated"  # chosen, not defaulted (the test ledger)
 
 
 def test_the_emulator_env_copy_names_what_compose_requires(tmp_path: Path):

@@ -27,7 +27,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from adapters.factory import build_order_adapters
-from adapters.payments import LedgerPaymentProvider
+from adapters.payments import SIMULATED, LedgerPaymentProvider
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
@@ -149,7 +149,9 @@ class Api:
         """An order for one unit of a SKU of its own, which has 10 units on the shelf."""
         sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
         connection = StorageConnection(connection_string=self.storage)
-        build_order_adapters(connection, order_storage_names({})).stock.set_level(sku, 10)
+        build_order_adapters(
+            connection, order_storage_names({}), payment_provider=SIMULATED
+        ).stock.set_level(sku, 10)
         return {
             "order_id": f"job-{uuid.uuid4().hex[:12]}",
             "currency": "EUR",
@@ -160,7 +162,9 @@ class Api:
 
     def charges(self, order_id: str) -> int:
         connection = StorageConnection(connection_string=self.storage)
-        payments = build_order_adapters(connection, order_storage_names({})).payments
+        payments = build_order_adapters(
+            connection, order_storage_names({}), payment_provider=SIMULATED
+        ).payments
         assert isinstance(payments, LedgerPaymentProvider)
         return sum(1 for row in payments.entries(order_id) if row["RowKey"] == charge_key(order_id))
 
@@ -244,6 +248,7 @@ def api(
     callback_origin = urlsplit(callbacks.url).netloc
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
+        "PAYMENT_PROVIDER": SIMULATED,
         "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
         "APPROVAL_SIGNING_KEY": SIGNING_KEY,
         # Monitors: the status server and the callback receiver, by port, and nothing else.

@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.factory import build_order_adapters
+from adapters.payments import SIMULATED
 from adapters.telemetry import CORRELATION_ID, INSTANCE_ID
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
@@ -57,6 +58,7 @@ def host(
     app = _app_keeping_inputs(tmp_path_factory.mktemp("app"))
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
+        "PAYMENT_PROVIDER": SIMULATED,
         "ServiceBusConnection": EMULATOR,
         "DEVHOST_SPANS_FILE": str(spans),
     }
@@ -93,7 +95,9 @@ def exporter(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
 def _order(connection_string: str) -> dict[str, Any]:
     sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
     connection = StorageConnection(connection_string=connection_string)
-    build_order_adapters(connection, order_storage_names({})).stock.set_level(sku, 5)
+    build_order_adapters(
+        connection, order_storage_names({}), payment_provider=SIMULATED
+    ).stock.set_level(sku, 5)
     return {
         "order_id": f"span-{uuid.uuid4().hex[:12]}",
         "currency": "EUR",

@@ -16,8 +16,8 @@ from azure.storage.queue import QueueClient
 from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 from hypothesis import strategies as st
 
-from adapters.factory import OrderAdapters, build_order_adapters
-from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.factory import OrderAdapters, build_order_adapters, build_rejected_messages
+from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
@@ -43,6 +43,7 @@ EMULATOR = (
 # Orders at or above this wait for an approver; nobody approves, so they time out (Rejected).
 THRESHOLD = 100_000
 ENV = {
+    "PAYMENT_PROVIDER": "simulated",
     "APPROVAL_SIGNING_KEY": "message-fuzz-test-approval-signing-key-0123456789",
     "WEBHOOK_SIGNING_KEY": "message-fuzz-test-webhook-signing-key-0123456789",
     "ServiceBusConnection": EMULATOR,
@@ -621,7 +622,7 @@ class App:
 
     def rejected(self) -> list[RejectedMessage]:
         connection = StorageConnection(connection_string=self.storage)
-        return rejected_message_store(connection, None, "rejectedmessages").for_queue(QUEUE)
+        return build_rejected_messages(connection, "rejectedmessages").for_queue(QUEUE)
 
     def orders(self) -> dict[str, dict[str, Any]]:
         """Every order orchestration on devhost, by instance id, with its input."""
@@ -651,8 +652,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     try:
         env = {**ENV, "AzureWebJobsStorage": azurite.connection_string}
         state = tmp_path_factory.mktemp("message-fuzz-devhost")
+        connection = StorageConnection(connection_string=azurite.connection_string)
         adapters = build_order_adapters(
-            StorageConnection(connection_string=azurite.connection_string), order_storage_names({})
+            connection, order_storage_names({}), payment_provider=ENV["PAYMENT_PROVIDER"]
         )
         with DevHostProcess(
             PROJECT_ROOT, state_dir=state, virtual_time=True, env=env, fsync=False

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import requests
 
-from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.factory import build_rejected_messages
+from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
@@ -79,7 +80,7 @@ class Api:
 
     def rejected(self, message_id: str) -> list[RejectedMessage]:
         connection = StorageConnection(connection_string=self.azurite.connection_string)
-        store = rejected_message_store(connection, None, "rejectedmessages")
+        store = build_rejected_messages(connection, "rejectedmessages")
         return [r for r in store.for_queue("orders") if r.message_id == message_id]
 
 

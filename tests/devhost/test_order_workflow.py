@@ -25,7 +25,7 @@ from adapters.factory import (
     build_result_adapters,
 )
 from adapters.messaging import ServiceBusPublisher
-from adapters.payments import LedgerPaymentProvider
+from adapters.payments import SIMULATED, LedgerPaymentProvider
 from app_config import StorageConnection, order_storage_names, result_channels, service_bus_settings
 from devhost.azurite import Azurite
 from devhost.servicebus.client import receive_messages, send_message
@@ -54,7 +54,7 @@ def adapters_results(shop: Shop) -> ResultAdapters:
 
 def adapters(connection_string: str) -> OrderAdapters:
     connection = StorageConnection(connection_string=connection_string)
-    return build_order_adapters(connection, order_storage_names({}))
+    return build_order_adapters(connection, order_storage_names({}), payment_provider=SIMULATED)
 
 
 def seed_stock(connection_string: str, sku: str, units: int) -> None:
@@ -139,6 +139,7 @@ def shop(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     state = tmp_path_factory.mktemp("order-e2e")
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
+        "PAYMENT_PROVIDER": SIMULATED,
         "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
         # The Service Bus emulator's connection string: devhost serves it with its stand-in.
         "ServiceBusConnection": EMULATOR,

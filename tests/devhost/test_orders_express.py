@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.factory import build_rejected_messages
+from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
@@ -44,7 +45,7 @@ class Queues:
 
     def rejected(self, queue: str, message_id: str) -> list[RejectedMessage]:
         connection = StorageConnection(connection_string=self.azurite.connection_string)
-        store = rejected_message_store(connection, None, "rejectedmessages")
+        store = build_rejected_messages(connection, "rejectedmessages")
         return [r for r in store.for_queue(queue) if r.message_id == message_id]
 
     def dead_letters(self, queue: str) -> list[str]:

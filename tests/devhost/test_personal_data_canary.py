@@ -27,6 +27,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
 from adapters.factory import build_order_adapters
+from adapters.payments import SIMULATED
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.servicebus.client import send_message
@@ -79,6 +80,7 @@ def world(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with WebhookReceiver("/hooks/canary") as hooks:
         env = {
             "AzureWebJobsStorage": azurite.connection_string,
+            "PAYMENT_PROVIDER": SIMULATED,
             "ORDER_APPROVAL_THRESHOLD_CENTS": str(THRESHOLD),
             "ServiceBusConnection": EMULATOR,
             "WEBHOOK_SIGNING_KEY": "canary-webhook-signing-key-0123456789abcdef",
@@ -91,7 +93,9 @@ def world(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 def seed(connection_string: str, sku: str) -> None:
     connection = StorageConnection(connection_string=connection_string)
-    build_order_adapters(connection, order_storage_names({})).stock.set_level(sku, 5)
+    build_order_adapters(
+        connection, order_storage_names({}), payment_provider=SIMULATED
+    ).stock.set_level(sku, 5)
 
 
 def order(azurite: Azurite, hooks: WebhookReceiver, *, price: int = 2_500, **extra: Any) -> dict:

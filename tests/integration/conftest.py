@@ -14,6 +14,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from adapters.factory import OrderAdapters, build_order_adapters
+from adapters.payments import SIMULATED
 from adapters.tables import plain
 from app_config import OrderStorageNames, StorageConnection
 from devhost.azurite import Azurite
@@ -93,7 +94,7 @@ def make_world(azurite: Azurite) -> Callable[[], World]:
         )
         faults = Faults()
         connection = StorageConnection(connection_string=azurite.connection_string)
-        adapters = build_order_adapters(connection, names, fault=faults)
+        adapters = build_order_adapters(connection, names, payment_provider=SIMULATED, fault=faults)
         return World(adapters, names, faults, azurite.connection_string)
 
     return make

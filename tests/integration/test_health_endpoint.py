@@ -1,4 +1,4 @@
-"""GET /api/health against a real Azurite: the storage adapter and the HTTP handler end to end."""
+"""GET /api/health against a real Azurite: the storage and payment checks and the HTTP handler."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable
 import azure.functions as func
 import pytest
 
-from adapters.storage_probe import storage_probe
+from adapters.factory import root
 from app_config import StorageConnection
 from devhost.azurite import DEV_ACCOUNT_KEY, Azurite, build_connection_string
 from triggers.health import health
@@ -25,7 +25,7 @@ def closed_connection_string(port: int) -> str:
 
 
 def test_probe_passes_against_azurite(azurite: Azurite) -> None:
-    probe = storage_probe(StorageConnection(connection_string=azurite.connection_string), 5.0)
+    probe = root.storage_probe(StorageConnection(connection_string=azurite.connection_string), 5.0)
 
     probe()  # does not raise
 
@@ -34,7 +34,7 @@ def test_probe_raises_when_nothing_listens(closed_port: int) -> None:
     connection = StorageConnection(connection_string=closed_connection_string(closed_port))
 
     with pytest.raises(Exception, match="Connection refused"):
-        storage_probe(connection, 2.0)()
+        root.storage_probe(connection, 2.0)()
 
 
 def test_healthy_when_storage_answers(
@@ -44,6 +44,7 @@ def test_healthy_when_storage_answers(
 ) -> None:
     storage_setting(azurite.connection_string)
     monkeypatch.setenv("APP_VERSION", "1.4.0")
+    monkeypatch.setenv("PAYMENT_PROVIDER", "Simulated")
 
     response = get_health()
 
@@ -55,6 +56,29 @@ def test_healthy_when_storage_answers(
     assert body["version"] == "1.4.0"
     assert body["checks"]["storage"]["status"] == "ok"
     assert body["checks"]["storage"]["latencyMs"] >= 0
+    assert body["checks"]["payments"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("provider", [None, "stripe"])
+def test_unhealthy_without_a_known_payment_provider(
+    provider: str | None,
+    azurite: Azurite,
+    storage_setting: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Orders cannot be paid for: the probe says so (503), and storage still shows as ok."""
+    storage_setting(azurite.connection_string)
+    monkeypatch.delenv("PAYMENT_PROVIDER", raising=False)
+    if provider is not None:
+        monkeypatch.setenv("PAYMENT_PROVIDER", provider)
+
+    response = get_health()
+
+    assert response.status_code == 503
+    checks = json.loads(response.get_body())["checks"]
+    assert checks["storage"]["status"] == "ok"
+    assert checks["payments"]["status"] == "failed"
+    assert checks["payments"]["error"] == "PaymentProviderNotConfigured"
 
 
 def test_unhealthy_without_secrets_when_storage_is_down(

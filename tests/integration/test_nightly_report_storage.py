@@ -9,7 +9,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError
 
 from activities.reports import plan_report_chunks, sum_report_page, write_report
-from adapters.report_store import ReportAdapters, build_report_adapters
+from adapters.factory import ReportAdapters, build_report_adapters
 from app_config import OrderStorageNames, StorageConnection
 from devhost.azurite import Azurite
 from domain.failures import PermanentFailure

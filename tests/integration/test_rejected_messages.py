@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from adapters.rejected_messages import RejectedMessage, rejected_message_store, row_key
+from adapters.factory import build_rejected_messages
+from adapters.rejected_messages import RejectedMessage, row_key
 from app_config import StorageConnection
 from devhost.azurite import Azurite
 
@@ -24,7 +25,7 @@ def rejected(message_id: str, reason: str, count: int = 1) -> RejectedMessage:
 
 def test_a_redelivered_message_keeps_one_row(azurite: Azurite) -> None:
     connection = StorageConnection(connection_string=azurite.connection_string)
-    store = rejected_message_store(connection, None, f"rejected{uuid.uuid4().hex[:8]}")
+    store = build_rejected_messages(connection, f"rejected{uuid.uuid4().hex[:8]}")
     plain, odd = uuid.uuid4().hex, "msg/with?odd#chars"
     store.record(rejected(plain, "first"))
     store.record(rejected(plain, "second", count=2))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import pytest
 
 import app_config
 
 
 def test_defaults() -> None:
-    assert app_config.approval_threshold_cents({}) == 100_000
-    assert app_config.approval_escalation_hours({}) == 24
-    assert app_config.approval_timeout_hours({}) == 72
-    assert app_config.rejected_messages_table({}) == "rejectedmessages"
+    approval = app_config.approval_policy({})
+    assert approval.threshold_cents == 100_000
+    assert approval.escalate_after == timedelta(hours=24)
+    assert approval.timeout == timedelta(hours=72)
+    assert app_config.order_storage_names({}).rejected_messages_table == "rejectedmessages"
+    assert app_config.payment_provider({}) is None  # no default: nothing simulates unasked
 
 
 def test_values_from_the_environment() -> None:
@@ -20,11 +25,14 @@ def test_values_from_the_environment() -> None:
         "ORDER_APPROVAL_ESCALATION_HOURS": "0.5",
         "ORDER_APPROVAL_TIMEOUT_HOURS": "2",
         "REJECTED_MESSAGES_TABLE": "rejectedorders",
+        "PAYMENT_PROVIDER": " Simulated ",
     }
-    assert app_config.approval_threshold_cents(env) == 0
-    assert app_config.approval_escalation_hours(env) == 0.5
-    assert app_config.approval_timeout_hours(env) == 2
-    assert app_config.rejected_messages_table(env) == "rejectedorders"
+    approval = app_config.approval_policy(env)
+    assert approval.threshold_cents == 0
+    assert approval.escalate_after == timedelta(minutes=30)
+    assert approval.timeout == timedelta(hours=2)
+    assert app_config.order_storage_names(env).rejected_messages_table == "rejectedorders"
+    assert app_config.payment_provider(env) == "simulated"
 
 
 @pytest.mark.parametrize(
@@ -32,40 +40,47 @@ def test_values_from_the_environment() -> None:
     [
         ("ORDER_APPROVAL_THRESHOLD_CENTS", "-1"),
         ("ORDER_APPROVAL_THRESHOLD_CENTS", "lots"),
+        ("ORDER_APPROVAL_THRESHOLD_CENTS", "2.5"),
         ("ORDER_APPROVAL_ESCALATION_HOURS", "0"),
         ("ORDER_APPROVAL_TIMEOUT_HOURS", "never"),
+        ("REJECTED_MESSAGES_TABLE", "rejected-messages"),
     ],
 )
 def test_bad_values_fail_loudly(name: str, value: str) -> None:
-    read = {
-        "ORDER_APPROVAL_THRESHOLD_CENTS": app_config.approval_threshold_cents,
-        "ORDER_APPROVAL_ESCALATION_HOURS": app_config.approval_escalation_hours,
-        "ORDER_APPROVAL_TIMEOUT_HOURS": app_config.approval_timeout_hours,
-    }[name]
+    read = app_config.order_storage_names if name.endswith("_TABLE") else app_config.approval_policy
     with pytest.raises(ValueError, match=name):
         read({name: value})
 
 
 def test_table_endpoint() -> None:
-    assert app_config.table_service_uri({}) is None  # Azurite: the connection string says
-    assert (
-        app_config.table_service_uri({"AzureWebJobsStorage__accountName": "acct"})
-        == "https://acct.table.core.windows.net"
+    def table_uri(env: dict[str, str]) -> str | None:
+        return app_config.storage_connection(env).table_service_uri
+
+    assert table_uri({}) is None  # Azurite: the connection string says
+    assert table_uri({"AzureWebJobsStorage__accountName": "acct"}) == (
+        "https://acct.table.core.windows.net"
     )
     blob = {"AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net"}
-    assert app_config.table_service_uri(blob) == "https://acct.table.core.windows.net"
+    assert table_uri(blob) == "https://acct.table.core.windows.net"
     explicit = {**blob, "AzureWebJobsStorage__tableServiceUri": "https://t.example"}
-    assert app_config.table_service_uri(explicit) == "https://t.example"
+    assert table_uri(explicit) == "https://t.example"
 
 
-def test_the_approval_signing_key_is_required_and_long_enough() -> None:
-    from app_config import approval_signing_key
-
-    assert approval_signing_key({}) is None
-    assert approval_signing_key({"APPROVAL_SIGNING_KEY": "too-short"}) is None
-    assert approval_signing_key({"APPROVAL_SIGNING_KEY": "k" * 32}) == "k" * 32
+@pytest.mark.parametrize("read", [app_config.approval_signing_key, app_config.webhook_signing_key])
+def test_signing_keys_are_required_long_enough_and_resolved(read: Any) -> None:
+    """Both keys fail the same way: a ValueError naming the setting, never quoting the value."""
+    setting = read.__name__.upper()
+    assert read({setting: "k" * 32}) == b"k" * 32
     unresolved = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/approval/)"
-    assert approval_signing_key({"APPROVAL_SIGNING_KEY": unresolved}) is None
+    for value, problem in (
+        (None, "is not set"),
+        ("too-short", "at least 32 bytes"),
+        (unresolved, "unresolved Key Vault reference"),
+    ):
+        env = {} if value is None else {setting: value}
+        with pytest.raises(ValueError, match=f"{setting} .*{problem}") as raised:
+            read(env)
+        assert "too-short" not in str(raised.value)
 
 
 def test_service_bus_settings_take_a_connection_string_or_an_identity() -> None:

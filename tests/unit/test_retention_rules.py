@@ -10,6 +10,7 @@ import pytest
 
 import app_config
 from domain.payload import InvalidPayload, read
+from domain.reports import ChunkingPolicy
 from domain.retention import (
     PURGEABLE_STATUSES,
     ClaimsPage,
@@ -147,14 +148,12 @@ def test_activity_inputs_refuse_what_they_cannot_use_without_quoting_it() -> Non
 
 
 def test_settings_defaults_and_schedules() -> None:
-    assert app_config.retention_days({}) == {
-        "instance_days": 30,
-        "report_days": 90,
-        "claim_days": 30,
-    }
-    assert app_config.retention_days({"RETENTION_CLAIM_DAYS": "7"})["claim_days"] == 7
+    assert app_config.retention_policy({}) == RetentionPolicy(
+        instance_days=30, report_days=90, claim_days=30
+    )
+    assert app_config.retention_policy({"RETENTION_CLAIM_DAYS": "7"}).claim_days == 7
     with pytest.raises(ValueError, match="RETENTION_REPORT_DAYS"):
-        app_config.retention_days({"RETENTION_REPORT_DAYS": "1.5"})
+        app_config.retention_policy({"RETENTION_REPORT_DAYS": "1.5"})
     # The binding names the setting only when it exists; otherwise it carries the default.
     assert app_config.timer_schedule("RETENTION_SCHEDULE", "0 30 3 * * *", {}) == "0 30 3 * * *"
     env = {"RETENTION_SCHEDULE": "0 0 4 * * *"}
@@ -166,11 +165,12 @@ def test_settings_defaults_and_schedules() -> None:
         app_config.timer_schedule(
             "RETENTION_SCHEDULE", "0 30 3 * * *", {"RETENTION_SCHEDULE": "0 4 * * *"}
         )
-    assert app_config.report_chunking({}) == {
-        "page_size": 500,
-        "pages_per_chunk": 4,
-        "chunks_per_wave": 10,
-    }
+    assert app_config.report_chunking({}) == ChunkingPolicy(
+        page_size=500, pages_per_chunk=4, chunks_per_wave=10
+    )
+    assert app_config.report_chunking({"REPORT_PAGE_SIZE": "100"}).page_size == 100
+    with pytest.raises(ValueError, match="less than or equal to 1000"):
+        app_config.report_chunking({"REPORT_PAGE_SIZE": "5000"})
     assert app_config.reports_container({}) == "reports"
     with pytest.raises(ValueError):
         app_config.reports_container({"REPORTS_CONTAINER": "Bad_Name"})

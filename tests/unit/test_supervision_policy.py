@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+import app_config
 from domain.payload import InvalidPayload, read
 from domain.supervision import (
     Action,
@@ -263,13 +264,14 @@ def test_rules_refuse_nonsense() -> None:
 
 
 def test_durations_are_parsed_per_orchestrator() -> None:
-    parsed = parse_durations("process_order=P4D; nightly_report=PT3H,x=PT1.5S", "S")
-    assert parsed == {
-        "process_order": timedelta(days=4),
-        "nightly_report": timedelta(hours=3),
-        "x": timedelta(seconds=1.5),
+    env = {"SUPERVISOR_EXPECTED_DURATIONS": "process_order=P4D; nightly_report=PT3H,x=PT1.5S"}
+    assert app_config.supervisor_settings(env).expected_seconds == {
+        "process_order": timedelta(days=4).total_seconds(),
+        "nightly_report": timedelta(hours=3).total_seconds(),
+        "x": 1.5,
     }
-    assert parse_durations("  ", "S") == {}
+    assert parse_durations(["process_order=P4D"], "S") == {"process_order": timedelta(days=4)}
+    assert parse_durations([], "S") == {}
     assert parse_duration("p1dt2h", "S") == timedelta(days=1, hours=2)
 
 
@@ -281,5 +283,5 @@ def test_bad_durations_name_the_setting(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["process_order", "=P1D", "process_order=", "a=P1D;b"])
 def test_bad_duration_lists_name_the_setting(text: str) -> None:
-    with pytest.raises(SupervisionError, match="SETTING"):
-        parse_durations(text, "SETTING")
+    with pytest.raises(SupervisionError, match="SUPERVISOR_TERMINATE_AFTER"):
+        app_config.supervisor_settings({"SUPERVISOR_TERMINATE_AFTER": text})

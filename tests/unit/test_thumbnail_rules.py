@@ -184,7 +184,7 @@ def test_names_ids_and_sizes_are_deterministic() -> None:
 def test_settings_are_read_and_checked_in_app_config() -> None:
     assert app_config.thumbnail_sizes({}) == (128, 256, 512)
     assert app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "64, 32"}) == (32, 64)
-    assert app_config.thumbnail_limits({"THUMBNAIL_MAX_PIXELS": "1000"})["max_pixels"] == 1000
+    assert app_config.thumbnail_limits({"THUMBNAIL_MAX_PIXELS": "1000"}).max_pixels == 1000
     with pytest.raises(ValueError, match="THUMBNAIL_SIZES"):
         app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "big"})
     with pytest.raises(ValueError, match="THUMBNAIL_MAX_BYTES"):

@@ -1,12 +1,10 @@
-"""The order stubs app (tests/apps/order_stubs) plus the supervisor: its timer, orchestration
-and report activity, so a scripted slow order can be found and cancelled on virtual time."""
+"""The order stubs app (tests/apps/order_stubs) plus the supervisor's timer, so a scripted slow
+order can be found and cancelled, and a failed job rewound."""
 
 import importlib.util
 import os
 from pathlib import Path
 
-from activities.supervision import bp as supervision_activities
-from orchestrators.supervisor import bp as supervisor_workflow
 from triggers.supervisor_timer import bp as supervisor_timer
 
 _STUBS = Path(__file__).resolve().parent.parent / "order_stubs" / "function_app.py"
@@ -17,8 +15,6 @@ _spec.loader.exec_module(_stubs)
 
 app = _stubs.app
 app.register_functions(supervisor_timer)
-app.register_functions(supervisor_workflow)
-app.register_functions(supervision_activities)
 
 
 @app.orchestration_trigger(context_name="context")
