@@ -21,15 +21,14 @@ from orchestrators.supervisor import bp as supervisor_workflow
 from orchestrators.thumbnails import bp as thumbnail_workflow
 from triggers.health import bp as health_bp
 from triggers.jobs_http import bp as jobs_http
-from triggers.monitors_http import bp as monitors_http
-from triggers.nightly_report_timer import bp as nightly_report_timer
 from triggers.openapi_http import bp as openapi_http
-from triggers.order_commands_http import bp as order_commands
+from triggers.order_approval_http import bp as order_approval
 from triggers.orders_http import bp as orders_http
 from triggers.orders_servicebus import bp as orders_queue
+from triggers.report_job import bp as report_job
 from triggers.retention_timer import bp as retention_timer
 from triggers.supervisor_timer import bp as supervisor_timer
-from triggers.thumbnails_blob import bp as thumbnails_blob
+from triggers.thumbnail_job import bp as thumbnail_job
 
 # Once, before any function runs: export to Application Insights when it is configured.
 telemetry.start(app_config.telemetry_settings())
@@ -40,7 +39,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 app.register_functions(health_bp)
 app.register_functions(orders_http)
-app.register_functions(order_commands)
+app.register_functions(order_approval)
 app.register_functions(orders_queue)
 app.register_functions(order_workflow)
 app.register_functions(order_activities)
@@ -48,13 +47,12 @@ app.register_functions(job_results)
 app.register_functions(jobs_http)
 app.register_functions(openapi_http)
 app.register_functions(webhook_activities)
-app.register_functions(thumbnails_blob)
+app.register_functions(thumbnail_job)
 app.register_functions(thumbnail_workflow)
 app.register_functions(thumbnail_activities)
-app.register_functions(monitors_http)
 app.register_functions(monitor_workflow)
 app.register_functions(monitor_activities)
-app.register_functions(nightly_report_timer)
+app.register_functions(report_job)
 app.register_functions(nightly_report)
 app.register_functions(report_activities)
 app.register_functions(retention_timer)

@@ -1,4 +1,7 @@
-"""Cancellation as an event: fresh waits for `CancelOrder`, raced with steps, read between them."""
+"""Cancellation as an event: fresh waits for a job's cancel event, raced with steps, read between.
+
+The order workflow's event is `CancelOrder`; the monitor's is `CancelMonitor`.
+"""
 
 from __future__ import annotations
 
@@ -16,15 +19,16 @@ class CancelWatch:
     extension would wait on it forever), hence a new wait per race. The event goes to the latest
     open wait, in the SDK and in the extension alike, so some wait always takes it."""
 
-    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+    def __init__(self, context: df.DurableOrchestrationContext, event: str = CANCEL_EVENT) -> None:
         self.context = context
+        self.event = event
         self.waits: list[TaskBase] = []
 
     def wait(self) -> TaskBase | None:
         """A new wait to race with, or None once a cancellation arrived (no race needed)."""
         if self.requested:
             return None
-        task = self.context.wait_for_external_event(CANCEL_EVENT)
+        task = self.context.wait_for_external_event(self.event)
         self.waits.append(task)
         return task
 

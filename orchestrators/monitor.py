@@ -15,8 +15,8 @@ from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
-from azure.durable_functions.models.Task import TaskBase
 
+from activities.monitor_polls import POLL_MONITOR_STATUS
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.fulfilment import cancel_reason
 from domain.monitors import (
@@ -29,12 +29,12 @@ from domain.monitors import (
     monitor_result,
 )
 from domain.payload import read
+from orchestrators.cancellation import CancelWatch
 from orchestrators.job_results import JobReporter
 
 logger = logging.getLogger(__name__)
 
 ORCHESTRATOR = "monitor"
-POLL_ACTIVITY = "poll_monitor_status"
 CANCEL_EVENT = "CancelMonitor"
 
 bp = df.Blueprint()
@@ -59,27 +59,6 @@ class _MonitorReporter(JobReporter):
         super()._log(level, what, reason)
 
 
-class _CancelWatch:
-    """A new wait for the cancel event per race: a task must not be yielded in two compound
-    tasks (see orchestrators/cancellation.py), and the event goes to the latest open wait."""
-
-    def __init__(self, context: df.DurableOrchestrationContext) -> None:
-        self.context = context
-        self.waits: list[TaskBase] = []
-
-    def wait(self) -> TaskBase:
-        task = self.context.wait_for_external_event(CANCEL_EVENT)
-        self.waits.append(task)
-        return task
-
-    @property
-    def reason(self) -> str | None:
-        """The reason once a cancel event arrived, else None."""
-        # The event's data is {"reason": ...} as JSON text or a dict: the orders' rule reads it.
-        done = [task for task in self.waits if task.is_completed]
-        return cancel_reason(done[0].result) if done else None
-
-
 def _finish(
     context: df.DurableOrchestrationContext,
     state: MonitorState,
@@ -100,7 +79,7 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
     """Input: MonitorState.dump(); output: domain.monitors.MonitorResult.dump()."""
     now = context.current_utc_datetime
     state = read(MonitorState, context.get_input()).begun(now)
-    cancel = _CancelWatch(context)
+    cancel = CancelWatch(context, CANCEL_EVENT)
     if state.polls == 0 and state.sequence == 0:
         reporter = _MonitorReporter(context, state, first_run=True)
         context.set_custom_status(custom_status(MonitorStep.POLLING, 0))
@@ -116,11 +95,12 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
         poll=state.polls + 1,
         correlation_id=state.correlation_id,
     )
-    task = context.call_activity(POLL_ACTIVITY, request.dump())
+    task = context.call_activity(POLL_MONITOR_STATUS, request.dump())
     yield context.task_any([task, cancel.wait()])
-    if cancel.reason is not None:
+    if cancel.requested:
         # A GET has no side effect to wait for: the poll in flight is simply not read.
-        return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
+        reason = cancel_reason(cancel.data)
+        return (yield from _finish(context, state, MonitorStep.CANCELLED, reason))
     try:
         answer = yield task
     except Exception as error:  # the SDK hands every activity failure over as Exception
@@ -154,9 +134,10 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
     context.set_custom_status(custom_status(MonitorStep.WAITING, state.progress(now)))
     timer = context.create_timer(now + state.next_wait(now))
     yield context.task_any([timer, cancel.wait()])
-    if cancel.reason is not None:
+    if cancel.requested:
         timer.cancel()
-        return (yield from _finish(context, state, MonitorStep.CANCELLED, cancel.reason))
+        reason = cancel_reason(cancel.data)
+        return (yield from _finish(context, state, MonitorStep.CANCELLED, reason))
     # A fresh run with the state in its input: the history starts again from nothing.
     context.continue_as_new(state.backed_off().dump())
     return None

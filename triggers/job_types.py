@@ -1,7 +1,8 @@
 """What a job type is to the job API: how to start its jobs, recognise their ids and cancel them.
 
-A type plugs in its request model and starter; the job API (triggers/jobs_http.py) handles
-URLs, status codes and what callers may see. Types are listed in triggers/job_registry.py.
+A type plugs in its request model, its starter and its cancel event; the job API
+(triggers/jobs_http.py) handles URLs, status codes, cancelling and what callers may see. Types
+are listed in triggers/job_registry.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from domain.payload import Model
-from triggers.order_cancel import CancelOutcome
+from triggers.start_once import Started
 
 
 class JobSubjectNotFound(LookupError):
@@ -32,18 +33,9 @@ class StartRequest:
     correlation_id: str
 
 
-@dataclass(frozen=True)
-class StartedJob:
-    """What a start did: `duplicate` when the job already existed (running or finished)."""
-
-    job_id: str
-    runtime_status: str
-    duplicate: bool
-
-
-StartJob = Callable[[df.DurableOrchestrationClient, StartRequest], Awaitable[StartedJob]]
-# (client, job id, the reason to give) -> what came of the request.
-CancelJob = Callable[[df.DurableOrchestrationClient, str, str], Awaitable[CancelOutcome]]
+# Starts the job once (triggers/start_once.py); a rule that needs settings or the clock raises
+# InvalidPayload, a missing subject JobSubjectNotFound.
+StartJob = Callable[[df.DurableOrchestrationClient, StartRequest], Awaitable[Started]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,11 @@ class JobType:
     # A finished job's output, as GET /api/jobs/{id} shows it under `result`.
     result: type[Model]
     start: StartJob
-    cancel: CancelJob | None = None
+    # The external event that asks a running job to stop (never a terminate: the job ends its
+    # own way, an order undoing its steps); None for a type that cannot be cancelled.
+    cancel_event: str | None = None
+    # Steps (the custom status's `step`) from which a cancel is refused: an order that ships.
+    not_cancellable_steps: frozenset[str] = frozenset()
     # Rules of the request no JSON Schema states (cross-field ones), for the OpenAPI document.
     rules: str = ""
 

@@ -1,14 +1,12 @@
-"""The `monitor` job type: POST /api/jobs/monitor takes exactly the body POST /api/monitors takes.
+"""The `monitor` job: POST /api/jobs/monitor and its alias POST /api/monitors.
 
-Starting is idempotent per monitor id (a caller-supplied `monitor_id`, or a generated one):
-the extension's start_new would silently replace a finished instance with the same id, so the
-starter looks first. Cancelling raises the monitor's cancel event, never a terminate, so the
-monitor still reports its end (status record, topic, callback).
+Starting is idempotent per monitor id (a caller-supplied `monitor_id`, or a generated one), with
+start_once. Cancelling raises the monitor's cancel event, never a terminate, so the monitor still
+reports its end (status record, topic, callback).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 
@@ -27,18 +25,12 @@ from domain.monitors import (
     instance_id_for,
 )
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
-from triggers.job_types import JobType, StartedJob, StartRequest
-from triggers.order_cancel import CancelOutcome
-
-logger = logging.getLogger(__name__)
+from triggers.job_types import JobType, StartRequest
+from triggers.start_once import Started, start_once
 
 MONITOR_JOB_ID = re.compile(
     INSTANCE_PREFIX + MONITOR_ID.pattern.removeprefix("^").removesuffix("$")
 )
-# ContinuedAsNew: between two runs of a monitor, which is still very much running.
-CANCELLABLE = frozenset({"Pending", "Running", "ContinuedAsNew"})
-# The extension's refusal for a Pending/Running id (see triggers/order_start.py).
-_ALREADY_EXISTS = "already exists"
 # What the request's JSON schema cannot state; each is a 400 problem naming its field.
 RULES = (
     "`max_interval_seconds` and `expires_in_seconds` are at least `interval_seconds` "
@@ -52,41 +44,20 @@ RULES = (
 
 async def start_monitor_job(
     client: df.DurableOrchestrationClient, request: StartRequest
-) -> StartedJob:
+) -> Started:
     monitor: MonitorRequest = request.body
     # The URLs' rules need the allow-list setting; InvalidPayload is the API's 400.
     check_urls(monitor, outbound_allow_list(purpose="monitors"))
     monitor_id = monitor.monitor_id or uuid.uuid4().hex
-    instance_id = instance_id_for(monitor_id)
-    existing = await client.get_status(instance_id)
-    if existing:  # falsy when there is no such instance
-        status = existing.runtime_status.value if existing.runtime_status else "Pending"
-        logger.info("Monitor %s is a duplicate: it is %s", instance_id, status)
-        return StartedJob(instance_id, status, duplicate=True)
     state = MonitorState.start(monitor, monitor_id, request.correlation_id)
-    try:
-        await client.start_new(ORCHESTRATOR, instance_id, state.dump())
-    except Exception as error:  # the SDK raises a plain Exception with the extension's body
-        if _ALREADY_EXISTS not in str(error):
-            raise
-        return StartedJob(instance_id, "Running", duplicate=True)
-    logger.info("Monitor %s started [correlation %s]", instance_id, request.correlation_id)
-    return StartedJob(instance_id, "Pending", duplicate=False)
-
-
-async def cancel_monitor_job(
-    client: df.DurableOrchestrationClient, job_id: str, reason: str
-) -> CancelOutcome:
-    """Raise CancelMonitor on a running monitor; it ends "cancelled" at its next step."""
-    status = await client.get_status(job_id)
-    if not status or status.name != ORCHESTRATOR:
-        return CancelOutcome.NOT_FOUND
-    runtime = status.runtime_status.value if status.runtime_status else "Pending"
-    if runtime not in CANCELLABLE:
-        return CancelOutcome.NOT_CANCELLABLE
-    await client.raise_event(job_id, CANCEL_EVENT, {"reason": reason})
-    logger.info("Cancellation requested for monitor %s", job_id)
-    return CancelOutcome.REQUESTED
+    return await start_once(
+        client,
+        ORCHESTRATOR,
+        instance_id_for(monitor_id),
+        state,
+        label=f"Monitor {monitor_id}",
+        correlation_id=request.correlation_id,
+    )
 
 
 MONITOR_JOB = JobType(
@@ -95,7 +66,7 @@ MONITOR_JOB = JobType(
     ids=MONITOR_JOB_ID,
     request=MonitorRequest,
     start=start_monitor_job,
-    cancel=cancel_monitor_job,
+    cancel_event=CANCEL_EVENT,
     result=MonitorResult,
     rules=RULES,
 )

@@ -1,44 +1,98 @@
-"""The `order` job type: POST /api/jobs/order takes exactly the body POST /api/orders takes."""
+"""The `order` job: an order's workflow, started once per order id from HTTP or a queue message.
+
+POST /api/jobs/order and POST /api/orders take an OrderRequest, whose customer is stored in
+the private claim-check container only for a run that starts; the `orders` queues take an
+OrderMessage, which carries the claim-check reference alone (triggers/orders_servicebus.py).
+The instance id comes from the order id. After the history is purged start_once finds nothing:
+the workflow's first step then finds the finished order in the order store and stops
+(orchestrators/order_workflow.py).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import datetime
 
 import azure.durable_functions as df
 
-from domain.fulfilment import WorkflowResult
-from domain.order_requests import OrderRequest
+import app_config
+from adapters.factory import root
+from adapters.outbound import outbound_allow_list
+from domain.fulfilment import NOT_CANCELLABLE, WorkflowInput, WorkflowResult
+from domain.job_updates import ResultRouting
+from domain.order_requests import OrderMessage, OrderRequest
 from domain.orders import ORDER_ID, instance_id_for
+from domain.payload import InvalidPayload
+from domain.webhooks import InvalidCallbackUrl, parse_callback_url
+from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR
-from triggers.job_types import JobType, StartedJob, StartRequest
-from triggers.order_cancel import CancelOutcome, request_cancellation
-from triggers.order_intake import http_order_routing
-from triggers.order_start import start_order
+from triggers.job_types import JobType, StartRequest
+from triggers.start_once import Started, start_once
 
-_PREFIX = instance_id_for("")
-# The instance ids order_start gives: "order-" and a valid order id.
-ORDER_JOB_ID = re.compile(_PREFIX + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
+PREFIX = instance_id_for("")
+# The instance ids instance_id_for gives: "order-" and a valid order id.
+ORDER_JOB_ID = re.compile(PREFIX + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
+CALLBACK_URL = "callback_url"
 
 
-async def start_order_job(
-    client: df.DurableOrchestrationClient, request: StartRequest
-) -> StartedJob:
+def vet_callback_url(url: str | None) -> str | None:
+    """The caller's webhook if the allow-list (a setting) lets it through; InvalidPayload if not,
+    so that a bad one is refused before anything starts."""
+    if url is not None:
+        try:
+            parse_callback_url(url, outbound_allow_list(purpose="webhooks"))
+        except InvalidCallbackUrl as invalid:
+            raise InvalidPayload([f"{CALLBACK_URL}: {p}" for p in invalid.problems]) from None
+    return url
+
+
+async def start_order(
+    client: df.DurableOrchestrationClient,
+    request: OrderRequest | OrderMessage,
+    *,
+    received_at: datetime,
+    correlation_id: str | None,
+    routing: ResultRouting | None = None,
+) -> Started:
+    order_id = request.order_id
+
+    async def workflow_input() -> WorkflowInput:
+        if isinstance(request, OrderRequest):
+            # Stored only for a run that starts, so a duplicate can never overwrite what a
+            # first request stored; the workflow sees the reference only.
+            personal_data = request.customer.model_dump(exclude_none=True)
+            ref = await asyncio.to_thread(lambda: root.claims().put(order_id, personal_data))
+        else:
+            ref = request.customer_ref
+        return WorkflowInput(
+            order=request.order(ref),
+            received_at=received_at.isoformat(),
+            approval=app_config.approval_policy(),
+            correlation_id=correlation_id,
+            routing=routing or ResultRouting(),
+        )
+
+    return await start_once(
+        client,
+        ORCHESTRATOR,
+        instance_id_for(order_id),
+        workflow_input,
+        label=f"Order {order_id}",
+        correlation_id=correlation_id,
+    )
+
+
+async def start_order_job(client: df.DurableOrchestrationClient, request: StartRequest) -> Started:
+    """An HTTP caller gets no reply message: it polls the status URL, or names a webhook."""
     order: OrderRequest = request.body
-    outcome = await start_order(
+    return await start_order(
         client,
         order,
         received_at=request.received_at,
         correlation_id=request.correlation_id,
-        routing=http_order_routing(order),
+        routing=ResultRouting(callback_url=vet_callback_url(order.callback_url)),
     )
-    return StartedJob(outcome.instance_id, outcome.runtime_status, duplicate=not outcome.started)
-
-
-async def cancel_order_job(
-    client: df.DurableOrchestrationClient, job_id: str, reason: str
-) -> CancelOutcome:
-    """The same as POST /api/orders/{order_id}/cancel: an event the workflow compensates for."""
-    return await request_cancellation(client, job_id.removeprefix(_PREFIX), reason)
 
 
 ORDER_JOB = JobType(
@@ -49,5 +103,7 @@ ORDER_JOB = JobType(
     result=WorkflowResult,
     rules="Each sku at most once in `lines`.",
     start=start_order_job,
-    cancel=cancel_order_job,
+    # Compensation runs; from shipping on a cancel is refused.
+    cancel_event=CANCEL_EVENT,
+    not_cancellable_steps=NOT_CANCELLABLE,
 )

@@ -1,43 +1,95 @@
-"""POST /api/orders starts an order's workflow; GET /api/orders/{order_id} reports on it.
+"""The order routes, /api/orders...: an alias of the job API for the `order` job type.
 
-Asynchronous Request-Reply: a start answers 202 with the app's own status URL, never the
-extension's management URLs (they carry the system key, which would let any caller raise
-events, approve orders or terminate instances).
+POST /api/orders, GET /api/orders/{order_id} and POST /api/orders/{order_id}/cancel run the job
+API's code (triggers/jobs_http.py) and keep the answers documented for them: problem types under
+urn:problem-type:orders:, bodies keyed by the order id, and `Location` pointing at
+GET /api/orders/{order_id}. The approval route is in triggers/order_approval_http.py.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from typing import Any, Literal
 
 import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from adapters.telemetry import job_span
 from domain.fulfilment import WorkflowResult
-from domain.order_requests import OrderRequest
-from domain.orders import ORDER_ID, instance_id_for
-from domain.payload import InvalidPayload, M, parse_request, read
-from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
-from triggers.correlation import InvalidCorrelationId, correlation_id
-from triggers.order_intake import http_order_routing
-from triggers.order_start import start_order
-from triggers.problem_details import (
-    INVALID_ORDER,
-    INVALID_REQUEST,
-    NOT_FOUND,
-    problem,
-    problem_response,
+from domain.orders import instance_id_for
+from domain.payload import InvalidPayload, M, read
+from triggers.job_answers import (
+    BAD_CORRELATION,
+    NO_STORE,
+    JobAnswers,
+    Refusal,
+    iso,
+    json_response,
+    url_above,
 )
-from triggers.views import OrderAccepted, OrderView, WorkflowProgress
+from triggers.job_types import JobType
+from triggers.jobs_http import cancel_job, show_job, start_job
+from triggers.order_job import ORDER_JOB, PREFIX
+from triggers.start_once import Started, runtime_status_of
+from triggers.views import OrderAccepted, OrderCommandAccepted, OrderView, WorkflowProgress
 
 bp = df.Blueprint()
 
-RETRY_AFTER_SECONDS = "5"
-FINISHED = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+PROBLEM = "urn:problem-type:orders:"
+INVALID_ORDER = PROBLEM + "invalid-order"
+INVALID_REQUEST = PROBLEM + "invalid-request"
+NOT_FOUND = PROBLEM + "not-found"
+CONFLICT = PROBLEM + "conflict"
+
+
+class OrderAnswers(JobAnswers):
+    """The order routes' answers: the job API's, worded and shaped as documented for orders."""
+
+    span = "start order from http"
+    bad_correlation: Refusal = (400, INVALID_REQUEST, "Invalid request", BAD_CORRELATION)
+    bad_body: Refusal = (
+        400,
+        INVALID_ORDER,
+        "Invalid order",
+        "The order has problems listed in errors.",
+    )
+    bad_cancel: Refusal = (
+        400,
+        INVALID_REQUEST,
+        "Invalid cancellation",
+        "The body has problems listed in errors.",
+    )
+    not_found: Refusal = (
+        404,
+        NOT_FOUND,
+        "Order not found",
+        "No order with this id has been started (or its history was purged).",
+    )
+    not_cancellable: Refusal = (
+        409,
+        CONFLICT,
+        "Order not cancellable",
+        "The order has finished or is already being shipped; it can no longer be cancelled.",
+    )
+
+    def location(self, job_id: str) -> str:
+        return self.urls.status(job_id.removeprefix(PREFIX))
+
+    def accepted(self, job_type: JobType, started: Started) -> dict[str, Any]:
+        return OrderAccepted(
+            order_id=started.instance_id.removeprefix(PREFIX),
+            runtime_status=started.runtime_status,
+            duplicate=not started.started,
+            status_url=self.location(started.instance_id),
+        ).dump()
+
+    def view(self, job_type: JobType, status: DurableOrchestrationStatus) -> dict[str, Any]:
+        return order_view(status)
+
+    def finished(self, job_type: JobType, status: DurableOrchestrationStatus) -> dict[str, Any]:
+        return order_view(status, status_url=self.location(status.instance_id or ""))
+
+    def cancelled(self, job_type: JobType, job_id: str) -> func.HttpResponse:
+        return command_accepted(job_id.removeprefix(PREFIX), "cancellation requested")
 
 
 @bp.function_name("orders_start")
@@ -47,45 +99,7 @@ async def orders_start(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """202 for a new or running order, 200 with the outcome of a finished one, 400 if invalid."""
-    try:
-        correlation = correlation_id(req)
-    except InvalidCorrelationId as invalid:
-        detail = "The x-correlation-id header is not a valid correlation id."
-        return problem_response(
-            problem(400, INVALID_REQUEST, "Invalid request", detail, [str(invalid)])
-        )
-    try:
-        request = parse_request(OrderRequest, req.get_body() or b"")
-        routing = http_order_routing(request)
-    except InvalidPayload as invalid:
-        return _invalid("The order has problems listed in errors.", invalid.problems)
-
-    order_id = request.order_id
-    with job_span(
-        "start order from http",
-        job_type=ORDER_JOB_TYPE,
-        instance_id=instance_id_for(order_id),
-        correlation_id=correlation,
-    ):
-        outcome = await start_order(
-            client,
-            request,
-            received_at=datetime.now(UTC),
-            correlation_id=correlation,
-            routing=routing,
-        )
-    status_url = _status_url(req, order_id)
-    headers = {"Location": status_url, "Cache-Control": "no-store"}
-    if outcome.runtime_status in FINISHED:
-        status = await client.get_status(outcome.instance_id)
-        return _json(200, status_view(order_id, status, status_url=status_url), headers)
-    accepted = OrderAccepted(
-        order_id=order_id,
-        runtime_status=outcome.runtime_status,
-        duplicate=not outcome.started,
-        status_url=status_url,
-    )
-    return _json(202, accepted.dump(), {**headers, "Retry-After": RETRY_AFTER_SECONDS})
+    return await start_job(req, client, ORDER_JOB, OrderAnswers(url_above(req, 0)))
 
 
 @bp.function_name("orders_status")
@@ -95,29 +109,35 @@ async def orders_status(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     """The workflow's runtime status, step and progress, and its result once it has one."""
-    order_id = req.route_params.get("order_id", "")
-    status = (
-        await client.get_status(instance_id_for(order_id)) if ORDER_ID.fullmatch(order_id) else None
-    )
-    if not status:
-        detail = "No order with this id has been started (or its history was purged)."
-        return problem_response(problem(404, NOT_FOUND, "Order not found", detail))
-    return _json(200, status_view(order_id, status), {"Cache-Control": "no-store"})
+    job_id = instance_id_for(req.route_params.get("order_id", ""))
+    return await show_job(client, ORDER_JOB, job_id, OrderAnswers(url_above(req, 1)))
 
 
-def status_view(order_id: str, status: DurableOrchestrationStatus, **extra: str) -> dict[str, Any]:
+@bp.function_name("orders_cancel")
+@bp.route(route="orders/{order_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def orders_cancel(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient
+) -> func.HttpResponse:
+    """202 once CancelOrder is raised; 404 unknown order; 409 finished or already shipping.
+    Optional body {"reason": str}."""
+    job_id = instance_id_for(req.route_params.get("order_id", ""))
+    return await cancel_job(req, client, ORDER_JOB, job_id, OrderAnswers(url_above(req, 2)))
+
+
+def order_view(status: DurableOrchestrationStatus, **extra: str) -> dict[str, Any]:
     """What callers may see: no input (it holds the order) and no history. Custom status and
     output are shown when they have the workflow's forms (anything else is not the caller's)."""
     output = status.output
     if isinstance(output, str):  # a failed orchestration's error text; the first line is enough
         extra["error"] = output.split(" \n ", 1)[0]
     view = OrderView(
-        order_id=order_id,
-        runtime_status=status.runtime_status.value if status.runtime_status else None,
+        order_id=(status.instance_id or "").removeprefix(PREFIX),
+        runtime_status=runtime_status_of(status),
         custom_status=_as(WorkflowProgress, status.custom_status),
         output=_as(WorkflowResult, output),
-        created_time=_iso(status.created_time),
-        last_updated_time=_iso(status.last_updated_time),
+        created_time=iso(status.created_time),
+        last_updated_time=iso(status.last_updated_time),
         **extra,
     )
     return view.dump()
@@ -130,23 +150,8 @@ def _as(model: type[M], value: Any) -> M | None:
         return None
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
-
-
-def _status_url(req: func.HttpRequest, order_id: str) -> str:
-    """This app's GET route for the order, on the host the caller used, without the caller's
-    query string (which may hold its function key)."""
-    scheme, netloc, path, _, _ = urlsplit(req.url)
-    return urlunsplit((scheme, netloc, f"{path.rstrip('/')}/{quote(order_id)}", "", ""))
-
-
-def _invalid(detail: str, errors: list[str] | None) -> func.HttpResponse:
-    body = problem(400, INVALID_ORDER, "Invalid order", detail, errors or [])
-    return problem_response(body)
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str]) -> func.HttpResponse:
-    return func.HttpResponse(
-        json.dumps(body), status_code=status, mimetype="application/json", headers=headers
-    )
+def command_accepted(
+    order_id: str, message: Literal["cancellation requested", "decision accepted"]
+) -> func.HttpResponse:
+    body = OrderCommandAccepted(order_id=order_id, message=message).dump()
+    return json_response(202, body, NO_STORE)

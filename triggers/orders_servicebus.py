@@ -25,15 +25,17 @@ import azure.functions as func
 from opentelemetry import metrics
 
 import app_config
-from adapters.rejected_messages import RejectedMessage, rejected_message_store
+from adapters.factory import root
+from adapters.rejected_messages import RejectedMessage
 from adapters.telemetry import job_span, record_queue_wait
+from domain.job_updates import ResultRouting, reply_queue_for
+from domain.order_requests import OrderMessage, parse_order_message
 from domain.orders import instance_id_for
 from domain.payload import InvalidPayload
 from orchestrators.order_workflow import JOB_TYPE as ORDER_JOB_TYPE
 from triggers.correlation import RULE as CORRELATION_RULE
 from triggers.correlation import is_correlation_id
-from triggers.order_intake import parse_queued_order
-from triggers.order_start import start_order
+from triggers.order_job import start_order, vet_callback_url
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ async def handle_order_message(
         )
     if outcome.started:
         record_queue_wait(queue, enqueued_at)
-    if not outcome.started:
+    else:
         logger.info(
             "Message %s on %s repeats order %s (%s); not started again",
             msg.message_id,
@@ -118,6 +120,16 @@ async def handle_order_message(
             request.order_id,
             outcome.runtime_status,
         )
+
+
+def parse_queued_order(body: bytes, reply_to: str | None) -> tuple[OrderMessage, ResultRouting]:
+    """A message carries a claim-check reference only; results go to the reply queue (its
+    ReplyTo when that names a declared reply queue) and to its optional webhook."""
+    message = parse_order_message(body)
+    url = vet_callback_url(message.callback_url)
+    channels = app_config.result_channels()
+    reply_queue = reply_queue_for(reply_to, channels.reply_queue, channels.reply_queues)
+    return message, ResultRouting(reply_queue=reply_queue, callback_url=url)
 
 
 def correlation_problems(msg: func.ServiceBusMessage) -> list[str]:
@@ -139,12 +151,7 @@ def correlation_problems(msg: func.ServiceBusMessage) -> list[str]:
 
 def reject(msg: func.ServiceBusMessage, queue: str, reason: str, body_bytes: int) -> None:
     """Record why the message was refused (never its body), count it, log it."""
-    store = rejected_message_store(
-        app_config.storage_connection(),
-        app_config.table_service_uri(),
-        app_config.rejected_messages_table(),
-    )
-    store.record(
+    root.rejected_messages().record(
         RejectedMessage(
             queue=queue,
             message_id=msg.message_id or "",

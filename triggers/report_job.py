@@ -1,35 +1,79 @@
-"""The `nightly-report` job type: POST /api/jobs/nightly-report {"day": "yyyy-MM-dd"}.
+"""The `nightly-report` job: once per day, from the timer or POST /api/jobs/nightly-report.
 
-Runs the same single-run start as the timer, so asking for a day that is running or done
-answers with that run (a duplicate), and a failed day can be run again. The job API reads the
-body with ReportRequest; days after the request's own UTC day are refused here, because that
+The timer runs at 02:00 UTC (NIGHTLY_REPORT_SCHEDULE) for yesterday. The instance id is
+`nightly-report-<day>`, and start_once starts it once: a run that is pending, running or has
+completed for the day is not started again (asking the job API for such a day answers with that
+run, a duplicate); a failed, terminated or cancelled one is started afresh. Once retention has
+purged a completed run, the report blob it wrote still says the day is done. The job API reads
+the body with ReportRequest; days after the request's own UTC day are refused here, because that
 rule needs the time of the request: there is nothing to report yet.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from datetime import UTC, datetime
 
 import azure.durable_functions as df
+import azure.functions as func
 
+import app_config
+from adapters import telemetry
+from adapters.factory import root
 from domain.payload import InvalidPayload
-from domain.reports import INSTANCE_PREFIX, ReportRequest, ReportResult
-from orchestrators.nightly_report import ORCHESTRATOR
-from triggers.job_types import JobType, StartedJob, StartRequest
-from triggers.nightly_report_timer import start_nightly_report
+from domain.reports import (
+    INSTANCE_PREFIX,
+    ReportRequest,
+    ReportResult,
+    ReportRun,
+    instance_id_for,
+    report_day_for,
+)
+from orchestrators.nightly_report import JOB_TYPE, ORCHESTRATOR
+from triggers.job_types import JobType, StartRequest
+from triggers.start_once import Started, start_once
+
+logger = logging.getLogger(__name__)
 
 REPORT_JOB_ID = re.compile(INSTANCE_PREFIX + r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 AFTER_TODAY = "day: must not be after today (UTC)"
 
+SCHEDULE = app_config.timer_schedule(
+    app_config.NIGHTLY_REPORT_SCHEDULE_SETTING, app_config.DEFAULT_NIGHTLY_REPORT_SCHEDULE
+)
 
-async def start_report_job(
-    client: df.DurableOrchestrationClient, request: StartRequest
-) -> StartedJob:
+bp = df.Blueprint()
+
+
+async def start_nightly_report(
+    client: df.DurableOrchestrationClient, day: str, correlation_id: str | None = None
+) -> Started:
+    """Start the report for `day` (yyyy-MM-dd) once; the chunking comes from the settings."""
+    reported = await asyncio.to_thread(lambda: root.reports().reports.exists(day))
+    run = ReportRun(
+        day=day,
+        policy=app_config.report_chunking(),
+        correlation_id=correlation_id,
+    )
+    return await start_once(
+        client,
+        ORCHESTRATOR,
+        instance_id_for(day),
+        run,
+        label="Nightly report",
+        correlation_id=correlation_id,
+        rerun_failed=True,
+        already_done=reported,
+    )
+
+
+async def start_report_job(client: df.DurableOrchestrationClient, request: StartRequest) -> Started:
     body: ReportRequest = request.body
     if body.day > request.received_at.date().isoformat():
         raise InvalidPayload([AFTER_TODAY])
-    run = await start_nightly_report(client, body.day, request.correlation_id)
-    return StartedJob(run.instance_id, run.runtime_status, duplicate=not run.started)
+    return await start_nightly_report(client, body.day, request.correlation_id)
 
 
 REPORT_JOB = JobType(
@@ -41,3 +85,28 @@ REPORT_JOB = JobType(
     rules="`day` is not after today (UTC): a later day is answered 400.",
     start=start_report_job,
 )
+
+
+@bp.function_name("nightly_report_timer")
+@bp.timer_trigger(schedule=SCHEDULE, arg_name="timer", use_monitor=True)
+@bp.durable_client_input(client_name="client")
+async def nightly_report_timer(
+    timer: func.TimerRequest, client: df.DurableOrchestrationClient
+) -> None:
+    """Report on the UTC day before now; a late (past-due) run still reports on that day
+    as long as it runs before midnight, which the missed-schedule alert watches for."""
+    now = datetime.now(UTC)
+    # Every run, past due or not: infra alerts when a day passes without one.
+    telemetry.heartbeat("nightly_report", past_due=timer.past_due, at=now)
+    if timer.past_due:
+        logger.warning("Nightly report timer is past due; reporting on %s", report_day_for(now))
+    # A timer has no caller to correlate with: the run's own id serves as its correlation id.
+    day = report_day_for(now)
+    instance_id = instance_id_for(day)
+    with telemetry.job_span(
+        "nightly_report_timer",
+        job_type=JOB_TYPE,
+        instance_id=instance_id,
+        correlation_id=instance_id,
+    ):
+        await start_nightly_report(client, day, correlation_id=instance_id)

@@ -27,7 +27,7 @@ from domain.retention import (
     purge_statuses,
 )
 from orchestrators.retention import ORCHESTRATOR
-from triggers.nightly_report_timer import SingleRun, start_single_run
+from triggers.start_once import Started, start_once
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +57,17 @@ async def purge_finished_instances(client: df.DurableOrchestrationClient, before
 
 async def run_retention(
     client: df.DurableOrchestrationClient, as_of: datetime, policy: RetentionPolicy
-) -> SingleRun:
-    """Purge old finished instances, then start `retention-<day>` for the blobs once a day.
-
-    Purging again on a repeated tick is harmless: what is gone stays gone.
+) -> Started:
+    """Purge old finished instances, then start `retention-<day>` for the blobs once a day
+    (again if that day's run failed). Purging again on a repeated tick is harmless: what is
+    gone stays gone.
     """
     purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
     run = RetentionRun(as_of=as_of, policy=policy, purged=purged)
-    return await start_single_run(client, ORCHESTRATOR, run_instance_id(as_of), run.dump())
+    instance_id = run_instance_id(as_of)
+    return await start_once(
+        client, ORCHESTRATOR, instance_id, run, label="Retention", rerun_failed=True
+    )
 
 
 def run_instance_id(as_of: datetime) -> str:
@@ -79,7 +82,7 @@ async def retention_timer(timer: func.TimerRequest, client: df.DurableOrchestrat
     telemetry.heartbeat("retention", past_due=timer.past_due)
     if timer.past_due:
         logger.warning("Retention timer is past due; running now")
-    policy = RetentionPolicy(**app_config.retention_days())
+    policy = app_config.retention_policy()
     now = datetime.now(UTC)
     # A timer has no caller to correlate with: the run's own id serves as its correlation id.
     instance_id = run_instance_id(now)

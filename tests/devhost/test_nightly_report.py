@@ -21,8 +21,8 @@ import azure.durable_functions as df
 import pytest
 
 from adapters.claim_check import ClaimCheckStore
-from adapters.factory import build_order_adapters
-from adapters.report_store import ReportAdapters, build_report_adapters
+from adapters.factory import ReportAdapters, build_order_adapters, build_report_adapters
+from adapters.payments import SIMULATED
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.durable.api import client_binding_json
@@ -30,8 +30,8 @@ from devhost.testing import PROJECT_ROOT, DevHostProcess
 from domain.orders import Order, OrderLine, OrderStatus
 from domain.reports import ChunkingPolicy, ReportRun, history_limits, report_day_for
 from domain.retention import RetentionPolicy
-from triggers.nightly_report_timer import SingleRun
 from triggers.retention_timer import run_retention
+from triggers.start_once import Started
 
 EMULATOR = (
     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
@@ -81,6 +81,7 @@ def reports(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Itera
     suffix = uuid.uuid4().hex[:8]
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
+        "PAYMENT_PROVIDER": SIMULATED,
         "ServiceBusConnection": EMULATOR,
         "AzureFunctionsWebHost__hostid": f"nightly-{suffix}",
         "ORDERS_TABLE": f"nightlyorders{suffix}",
@@ -96,7 +97,7 @@ def reports(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Itera
     connection = StorageConnection(connection_string=azurite.connection_string)
     names = order_storage_names(env)
     adapters = build_report_adapters(connection, names, env["REPORTS_CONTAINER"])
-    claims = build_order_adapters(connection, names).claims
+    claims = build_order_adapters(connection, names, payment_provider=SIMULATED).claims
     seed_yesterday(adapters)
     with DevHostProcess(PROJECT_ROOT, state_dir=state, env=env) as host:
         yield Reports(host, env, azurite.connection_string, adapters, claims)
@@ -229,9 +230,7 @@ def test_the_timer_starts_yesterdays_report_once_and_logs_overlaps(reports: Repo
     )
     assert done["output"]["orders"] == 3
     # The timer fires every two seconds: later occurrences find the run and do not start it.
-    wait_until(
-        lambda: reports.host.logs().count(f"Overlap: {instance_id} not started again") >= 2, 30
-    )
+    wait_until(lambda: reports.host.logs().count(f"already has job {instance_id}") >= 2, 30)
     started = f"Started orchestration 'nightly_report' with instance id {instance_id}\n"
     assert reports.host.logs().count(started) == 1
     assert reports.host.status(instance_id)["createdTime"] == done["createdTime"]
@@ -296,7 +295,7 @@ def _retention(host: DevHostProcess, as_of: datetime, claim_days: int) -> dict[s
     through a durable client bound to this devhost, then run the blob clean-up."""
     policy = RetentionPolicy(instance_days=30, report_days=90, claim_days=claim_days)
 
-    async def twice() -> tuple[SingleRun, SingleRun]:
+    async def twice() -> tuple[Started, Started]:
         # The SDK's client keeps one HTTP session per event loop: one loop for both calls.
         client = df.DurableOrchestrationClient(
             client_binding_json(host.base_url, "JobsHub", "devhost-local-system-key")
@@ -316,7 +315,9 @@ def _retention(host: DevHostProcess, as_of: datetime, claim_days: int) -> dict[s
 def _start_waiting_order(reports: Reports) -> str:
     """An order above the approval threshold: it waits (Running) for a decision for days."""
     connection = StorageConnection(connection_string=reports.storage)
-    order_adapters = build_order_adapters(connection, order_storage_names(reports.env))
+    order_adapters = build_order_adapters(
+        connection, order_storage_names(reports.env), payment_provider=SIMULATED
+    )
     sku = f"SKU-{uuid.uuid4().hex[:8].upper()}"
     order_adapters.stock.set_level(sku, 5)
     order_id = f"wait-{uuid.uuid4().hex[:10]}"

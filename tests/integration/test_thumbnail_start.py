@@ -18,14 +18,13 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from azure.functions.blob import InputStream as BlobStream
 from azure.storage.blob import BlobServiceClient
 
-from adapters.thumbnail_store import thumbnail_store
+from adapters.factory import root
 from devhost.azurite import Azurite
 from domain.images import thumbnail_instance_id
 from domain.payload import read
 from domain.thumbnails import ThumbnailJob, ThumbnailRequest
 from triggers.job_types import JobSubjectNotFound, StartRequest
-from triggers.thumbnail_job import THUMBNAIL_JOB
-from triggers.thumbnails_blob import blob_version, start_thumbnails
+from triggers.thumbnail_job import THUMBNAIL_JOB, blob_version, start_thumbnails
 
 
 @dataclass
@@ -59,17 +58,17 @@ def uploads(
 ) -> Iterator[Callable[[str, bytes], str]]:
     storage_setting(azurite.connection_string)
     monkeypatch.setenv("THUMBNAIL_SIZES", "256,64")
-    thumbnail_store.cache_clear()
+    root.reset()
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
 
     def upload(name: str, data: bytes) -> str:
-        thumbnail_store()  # creates the containers
+        root.thumbnails()  # creates the containers
         blob = service.get_blob_client("uploads", name)
         blob.upload_blob(data, overwrite=True)
         return str(blob.get_blob_properties().etag)
 
     yield upload
-    thumbnail_store.cache_clear()
+    root.reset()
 
 
 def request(name: str) -> StartRequest:
@@ -82,26 +81,26 @@ def test_the_job_api_starts_the_current_version_once(uploads: Callable[[str, byt
     etag = uploads(name, b"\xff\xd8\xff not really")
     client = FakeClient()
     first = asyncio.run(THUMBNAIL_JOB.start(client, request(name)))  # type: ignore[arg-type]
-    assert first.job_id == thumbnail_instance_id(name, etag) and not first.duplicate
-    assert THUMBNAIL_JOB.owns(first.job_id) and not THUMBNAIL_JOB.owns("order-1")
+    assert first.instance_id == thumbnail_instance_id(name, etag) and first.started
+    assert THUMBNAIL_JOB.owns(first.instance_id) and not THUMBNAIL_JOB.owns("order-1")
     [(orchestrator, instance_id, job)] = client.started
-    assert (orchestrator, instance_id) == ("make_thumbnails", first.job_id)
+    assert (orchestrator, instance_id) == ("make_thumbnails", first.instance_id)
     parsed = read(ThumbnailJob, job)
     assert (parsed.name, parsed.etag, parsed.sizes) == (name, etag, (64, 256))
     assert parsed.correlation_id == "corr-api"
 
-    client.instances[first.job_id] = "Completed"  # finished: the extension would REPLACE it
+    client.instances[first.instance_id] = "Completed"  # finished: the extension would REPLACE it
     again = asyncio.run(THUMBNAIL_JOB.start(client, request(name)))  # type: ignore[arg-type]
-    assert (again.job_id, again.duplicate, again.runtime_status) == (
-        first.job_id,
-        True,
+    assert (again.instance_id, again.started, again.runtime_status) == (
+        first.instance_id,
+        False,
         "Completed",
     )
     assert len(client.started) == 1
 
     new_etag = uploads(name, b"\xff\xd8\xff another version")
     newer = asyncio.run(THUMBNAIL_JOB.start(client, request(name)))  # type: ignore[arg-type]
-    assert newer.job_id == thumbnail_instance_id(name, new_etag) != first.job_id
+    assert newer.instance_id == thumbnail_instance_id(name, new_etag) != first.instance_id
 
 
 def test_a_lost_start_race_is_a_duplicate_not_an_error() -> None:

@@ -26,8 +26,7 @@ from domain.orders import MAX_LINES, MAX_QUANTITY, MAX_UNIT_PRICE_CENTS
 from domain.payload import InvalidPayload, Model, parse_request
 from triggers.correlation import InvalidCorrelationId, correlation_id
 from triggers.job_registry import JOB_TYPES
-from triggers.order_intake import parse_queued_order
-from triggers.orders_servicebus import correlation_problems
+from triggers.orders_servicebus import correlation_problems, parse_queued_order
 from triggers.problem_details import pointer
 
 SAMPLES: dict[str, Any] = {

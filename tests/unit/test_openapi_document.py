@@ -26,8 +26,8 @@ from referencing.jsonschema import DRAFT202012
 
 from domain.fulfilment import Step
 from domain.orders import CURRENCIES, OrderStatus
+from triggers.job_answers import JobUrls, job_view
 from triggers.job_registry import JOB_TYPES
-from triggers.jobs_http import JobUrls, job_view
 from triggers.order_job import ORDER_JOB
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
+from adapters.factory import root
 from domain.order_requests import OrderRequest
 from domain.payload import parse_request
-from triggers import order_start
+from triggers import order_job
+from triggers.start_once import Started
 
 BODY = {
     "order_id": "o-7",
@@ -49,25 +51,26 @@ class FakeClient:
 def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
     calls: list[tuple[str, dict]] = []
 
-    def store(order_id: str, data: dict) -> str:
-        calls.append((order_id, data))
-        return f"claim://personal/customers/{order_id}.json"
+    class Claims:
+        def put(self, order_id: str, data: dict) -> str:
+            calls.append((order_id, data))
+            return f"claim://personal/customers/{order_id}.json"
 
-    monkeypatch.setattr(order_start, "store_personal_data", store)
+    monkeypatch.setattr(root, "claims", Claims)
     return calls
 
 
-def start(client: FakeClient) -> order_start.StartOutcome:
+def start(client: FakeClient) -> Started:
     request = parse_request(OrderRequest, json.dumps(BODY))
     return asyncio.run(
-        order_start.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
+        order_job.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
     )
 
 
 def test_a_new_order_is_started_with_a_reference_and_settings(stored: list) -> None:
     client = FakeClient()
     outcome = start(client)
-    assert outcome == order_start.StartOutcome("order-o-7", True, "Pending")
+    assert outcome == Started("order-o-7", True, "Pending")
     ((name, instance_id, payload),) = client.started
     assert (name, instance_id) == ("process_order", "order-o-7")
     assert payload["order"]["customer_ref"] == "claim://personal/customers/o-7.json"
@@ -81,13 +84,13 @@ def test_a_new_order_is_started_with_a_reference_and_settings(stored: list) -> N
 @pytest.mark.parametrize("status", ["Pending", "Running", "Completed", "Failed", "Terminated"])
 def test_an_existing_instance_is_never_started_again(stored: list, status: str) -> None:
     client = FakeClient(existing=status)
-    assert start(client) == order_start.StartOutcome("order-o-7", False, status)
+    assert start(client) == Started("order-o-7", False, status)
     assert client.started == []
     assert stored == []  # a duplicate does not overwrite the personal data
 
 
 def test_losing_the_start_race_is_a_duplicate(stored: list) -> None:
-    assert start(FakeClient(race=True)) == order_start.StartOutcome("order-o-7", False, "Running")
+    assert start(FakeClient(race=True)) == Started("order-o-7", False, "Running")
 
 
 def test_other_start_failures_are_raised(stored: list) -> None:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from triggers.problem_details import INVALID_ORDER, pointer, problem, problem_response
+from triggers.orders_http import INVALID_ORDER
+from triggers.problem_details import pointer, problem, problem_response
 
 
 @pytest.mark.parametrize(

@@ -15,30 +15,32 @@ from pathlib import Path
 import azure.durable_functions as df
 import azure.functions as func
 
-import adapters.claim_check as claim_check
+from adapters.factory import root
 from domain.failures import PermanentFailure, TransientFailure
 
 
-def store_personal_data(order_id: str, data: dict) -> str:
-    """Stands in for adapters.claim_check: no private container needed, and tests can look."""
-    folder = Path(os.environ["ORDER_STUBS_DIR"]) / "personal"
-    folder.mkdir(exist_ok=True)
-    (folder / f"{order_id}.json").write_text(json.dumps(data))
-    return f"claim-{order_id}"
+class StubClaims:
+    """Stands in for the claim check: no private container needed, and tests can look."""
+
+    def put(self, order_id: str, data: dict) -> str:
+        folder = Path(os.environ["ORDER_STUBS_DIR"]) / "personal"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{order_id}.json").write_text(json.dumps(data))
+        return f"claim-{order_id}"
 
 
-# Swapped in before the triggers import it, so they use the stand-in.
-claim_check.store_personal_data = store_personal_data
+# The starters ask the composition root for the claim check: this one instead.
+root.claims = StubClaims  # type: ignore[method-assign]
 
 from orchestrators.order_workflow import bp as order_workflow  # noqa: E402
-from triggers.order_commands_http import bp as order_commands  # noqa: E402
+from triggers.order_approval_http import bp as order_approval  # noqa: E402
 from triggers.orders_http import bp as orders_http  # noqa: E402
 from triggers.orders_servicebus import bp as orders_queue  # noqa: E402
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(order_workflow)
 app.register_functions(orders_http)
-app.register_functions(order_commands)
+app.register_functions(order_approval)
 app.register_functions(orders_queue)
 
 _lock = threading.Lock()
