@@ -9,58 +9,42 @@ replays.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
 
-import azure.functions as func
-
+from activities.envelope import ActivityBlueprint, JobIds
 from adapters import telemetry
-from domain.failures import PermanentFailure
-from domain.payload import InvalidPayload, read
 from domain.supervision import Action, SupervisionReport, SupervisionReported
 
 logger = logging.getLogger(__name__)
 
-REPORT_ACTIVITY = "report_supervision"
+# telemetry.record_supervision's shape: orchestrator, finding, action, outcome.
+Record = Callable[[str, str, str, str], None]
 
-bp = func.Blueprint()
+
+def _ids(report: SupervisionReport) -> JobIds:
+    return JobIds("supervisor", None, None, f"{len(report.decisions)} supervisor finding(s)")
 
 
-def report(payload: Any) -> dict[str, Any]:
+bp = ActivityBlueprint(adapters=lambda: telemetry.record_supervision, ids=_ids)
+
+REPORT_SUPERVISION = "report_supervision"
+
+
+@bp.activity(REPORT_SUPERVISION, SupervisionReport)
+def report_supervision(report: SupervisionReport, record: Record) -> SupervisionReported:
     """Log each decision with ids, step and durations only; count them by finding and action."""
-    try:
-        decisions = read(SupervisionReport, payload or {}).decisions
-    except InvalidPayload as error:  # the same input fails every time: no retry can help
-        raise PermanentFailure(f"invalid {REPORT_ACTIVITY} input: {error}") from error
-    for decision in decisions:
+    for decision in report.decisions:
         job = decision.job
-        level = logging.WARNING if decision.action is Action.REPORT else logging.ERROR
-        with telemetry.job_span(
-            REPORT_ACTIVITY,
-            job_type=job.orchestrator,
-            instance_id=job.instance_id,
-            correlation_id=None,
-            **{
-                "supervisor.finding": str(decision.finding),
-                "supervisor.action": str(decision.action),
-            },
-        ):
-            logger.log(
-                level,
-                "Supervisor: %s %s is %s (%s, step %s): %s",
-                job.orchestrator,
-                job.instance_id,
-                decision.finding,
-                job.runtime_status,
-                job.step or "-",
-                decision.action,
-                extra={"supervision": decision.dump()},
-            )
-        telemetry.record_supervision(
-            job.orchestrator, str(decision.finding), str(decision.action), "found"
+        logger.log(
+            logging.WARNING if decision.action is Action.REPORT else logging.ERROR,
+            "Supervisor: %s %s is %s (%s, step %s): %s",
+            job.orchestrator,
+            job.instance_id,
+            decision.finding,
+            job.runtime_status,
+            job.step or "-",
+            decision.action,
+            extra={"supervision": decision.dump()},
         )
-    return SupervisionReported(reported=len(decisions)).dump()
-
-
-@bp.activity_trigger(input_name="payload")
-def report_supervision(payload: dict[str, Any]) -> dict[str, int]:
-    return report(payload)
+        record(job.orchestrator, str(decision.finding), str(decision.action), "found")
+    return SupervisionReported(reported=len(report.decisions))

@@ -16,7 +16,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.supervision import REPORT_ACTIVITY
+from activities.supervision import REPORT_SUPERVISION
 from domain.payload import read
 from domain.supervision import SupervisionReport, SupervisorResult, SupervisorRun, plan
 
@@ -34,6 +34,8 @@ def supervise_jobs(context: df.DurableOrchestrationContext) -> Generator[Any, An
         now = now.replace(tzinfo=UTC)
     decisions = tuple(plan(run.jobs, run.policy, now))
     if decisions:
-        yield context.call_activity(REPORT_ACTIVITY, SupervisionReport(decisions=decisions).dump())
+        yield context.call_activity(
+            REPORT_SUPERVISION, SupervisionReport(decisions=decisions).dump()
+        )
     context.set_custom_status({"checked": len(run.jobs), "found": len(decisions)})
     return SupervisorResult(checked=len(run.jobs), decisions=decisions, at=now).dump()

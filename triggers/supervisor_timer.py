@@ -116,23 +116,21 @@ async def list_jobs(
 
 
 async def act(client: df.DurableOrchestrationClient, decision: Decision) -> str:
-    """Carry out one decision, then log and count it; returns the outcome ("reported", ...)."""
-    job = decision.job
+    """Carry out one decision in a span with the job's ids, then log and count it; returns the
+    outcome ("reported", "cancel requested", ...)."""
+    job, finding, action = decision.job, str(decision.finding), str(decision.action)
+    attributes = {"supervisor.finding": finding, "supervisor.action": action}
     try:
-        match decision.action, decision.cancel_event:
-            case Action.CANCEL, str(event):
-                await client.raise_event(job.instance_id, event, {"reason": decision.reason})
-                outcome = "cancel requested"
-            case Action.TERMINATE, _:
-                await client.terminate(job.instance_id, decision.reason)
-                outcome = "terminated"
-            case Action.REWIND, _:
-                await client.rewind(job.instance_id, decision.reason)
-                outcome = "rewound"
-            case _:
-                outcome = REPORTED
+        with telemetry.job_span(
+            "supervise_job",
+            job_type=job.orchestrator,
+            instance_id=job.instance_id,
+            correlation_id=None,
+            **attributes,
+        ):
+            outcome = await _carry_out(client, decision)
     except Exception as error:  # the SDK raises plain Exceptions; the job may have just ended
-        logger.warning("Supervisor could not %s %s: %s", decision.action, job.instance_id, error)
+        logger.warning("Supervisor could not %s %s: %s", action, job.instance_id, error)
         outcome = telemetry.SUPERVISION_FAILED  # the stuck-jobs alert looks for it
     else:
         logger.warning(
@@ -144,10 +142,23 @@ async def act(client: df.DurableOrchestrationClient, decision: Decision) -> str:
             job.step or "-",
             extra={"supervision": decision.dump()},
         )
-    telemetry.record_supervision(
-        job.orchestrator, str(decision.finding), str(decision.action), outcome
-    )
+    telemetry.record_supervision(job.orchestrator, finding, action, outcome)
     return outcome
+
+
+async def _carry_out(client: df.DurableOrchestrationClient, decision: Decision) -> str:
+    instance_id, reason = decision.job.instance_id, decision.reason
+    match decision.action, decision.cancel_event:
+        case Action.CANCEL, str(event):
+            await client.raise_event(instance_id, event, {"reason": reason})
+            return "cancel requested"
+        case Action.TERMINATE, _:
+            await client.terminate(instance_id, reason)
+            return "terminated"
+        case Action.REWIND, _:
+            await client.rewind(instance_id, reason)
+            return "rewound"
+    return REPORTED
 
 
 async def supervise(

@@ -10,6 +10,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 import app_config
@@ -113,3 +114,27 @@ def test_orders_take_the_cancel_event_except_where_it_is_not_allowed() -> None:
     assert {"shipping", "confirming"} <= order.not_cancellable_steps
     assert policy.rule_for("nightly_report").cancel_event is None
     assert policy.exempt == frozenset({supervisor_timer.INSTANCE_ID})
+
+
+def test_the_kept_report_activity_still_logs_and_counts_each_finding() -> None:
+    """`report_supervision` stays for `supervise_jobs` instances an earlier version started."""
+    from activities.supervision import report_supervision
+    from domain.failures import PermanentFailure
+    from domain.supervision import SupervisionReport, plan
+
+    policy = supervisor_timer.supervision_policy(SETTINGS)
+    stuck = supervisor_timer.snapshot(
+        _instance("order-stuck", "process_order", "Running", timedelta(days=5), "reserving")
+    )
+    assert stuck is not None
+    decisions = tuple(plan([stuck], policy, NOW))
+    recorded: list[tuple[str, ...]] = []
+
+    result = report_supervision(
+        SupervisionReport(decisions=decisions).dump(), lambda *row: recorded.append(row)
+    )
+
+    assert result == {"reported": 1}
+    assert recorded == [("process_order", "overdue", "cancel", "found")]
+    with pytest.raises(PermanentFailure, match="invalid report_supervision input"):
+        report_supervision({"decisions": "none"}, lambda *row: None)
