@@ -24,9 +24,7 @@ import app_config
 from adapters import telemetry
 from domain.fulfilment import NOT_CANCELLABLE
 from domain.supervision import (
-    FAILED,
-    PENDING,
-    RUNNING,
+    WATCHED_STATUSES,
     Action,
     Decision,
     JobRule,
@@ -36,6 +34,7 @@ from domain.supervision import (
 )
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR as ORDER_ORCHESTRATOR
+from triggers.start_once import runtime_status_of
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +86,10 @@ def snapshot(status: DurableOrchestrationStatus) -> JobSnapshot | None:
     updated = _aware(status.last_updated_time) if status.last_updated_time else created
     custom = status.custom_status
     step = custom.get("step") if isinstance(custom, dict) else None
-    runtime = status.runtime_status.value if status.runtime_status else PENDING
     return JobSnapshot(
         instance_id=status.instance_id,
         orchestrator=status.name,
-        runtime_status=runtime,
+        runtime_status=runtime_status_of(status),
         created_at=created,
         last_updated_at=updated,
         step=step if isinstance(step, str) else None,
@@ -112,7 +110,7 @@ async def list_jobs(
         statuses.append(OrchestrationRuntimeStatus.Failed)
     found = await client.get_status_by(runtime_status=statuses)
     jobs = [job for status in found if (job := snapshot(status)) is not None]
-    return [job for job in jobs if job.runtime_status in (RUNNING, PENDING, FAILED)]
+    return [job for job in jobs if job.runtime_status in WATCHED_STATUSES]
 
 
 async def act(client: df.DurableOrchestrationClient, decision: Decision) -> str:
