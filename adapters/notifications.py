@@ -8,35 +8,15 @@ sent. Insert-if-absent makes each kind of notification happen once per order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from azure.data.tables import TableClient
-
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import check_key, insert_if_absent
+from adapters.tables import TableStore, check_key, insert_if_absent
 
 PENDING = "pending"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class NotificationOutbox:
+class NotificationOutbox(TableStore):
     """One row per order and kind; enqueueing the same notification again changes nothing."""
-
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        clock: Callable[[], datetime] = _now,
-        fault: FaultHook = no_fault,
-    ) -> None:
-        self._table = table
-        self._clock = clock
-        self._fault = fault
 
     def enqueue(self, order_id: str, kind: str, customer_ref: str | None) -> bool:
         """Queue the notification; True if this call queued it, False if it was there already."""

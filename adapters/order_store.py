@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import UpdateMode
 
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import check_key, get_or_none, insert_if_absent, int64, plain
+from adapters.tables import TableStore, check_key, get_or_none, insert_if_absent, int64, plain
 from domain.failures import TransientFailure
 from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day, utc
 from domain.orders import Order, OrderStatus
@@ -42,10 +41,6 @@ INDEX_PARTITION = "order-index"
 _TRANSACTION_SIZE = 100
 # What the nightly report reads of an order row: no customer reference, nothing personal.
 _FACT_COLUMNS = ["RowKey", "status", "currency", "total_cents", "express", "lines"]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _entity(order: Order, day: str, now: datetime) -> dict[str, Any]:
@@ -85,21 +80,8 @@ def _record(entity: dict[str, Any]) -> OrderRecord:
     )
 
 
-class OrderStore:
+class OrderStore(TableStore):
     """Create-if-absent and ETag-guarded status changes; a terminal status is never replaced."""
-
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        clock: Callable[[], datetime] = _now,
-        fault: FaultHook = no_fault,
-        max_attempts: int = 20,
-    ) -> None:
-        self._table = table
-        self._clock = clock
-        self._fault = fault
-        self._max_attempts = max_attempts
 
     def create_if_absent(self, order: Order, received_at: datetime) -> tuple[OrderRecord, bool]:
         """Record a new order as Received; an order already recorded is returned unchanged."""

@@ -29,16 +29,13 @@ refunds whatever `find_charge` says the order's charge key took.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import Backoff, check_key, get_or_none, insert_if_absent, int64, plain
+from adapters.tables import TableStore, check_key, get_or_none, insert_if_absent, int64, plain
 from domain.failures import PermanentFailure, TransientFailure
 from domain.payments import (
     DECLINE_REASON,
@@ -116,10 +113,6 @@ class UnconfiguredPayments:
         raise PaymentProviderNotConfigured(self.provider)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _key(idempotency_key: str) -> str:
     if not IDEMPOTENCY_KEY.match(idempotency_key):
         raise ValueError("an idempotency key is 1-200 letters, digits and _ . : -")
@@ -134,23 +127,8 @@ def _order_of(payment_id: str) -> str:
     return order_id
 
 
-class LedgerPaymentProvider:
+class LedgerPaymentProvider(TableStore):
     """The in-tree PaymentPort: a Table ledger that behaves like an idempotent card provider."""
-
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        clock: Callable[[], datetime] = _now,
-        fault: FaultHook = no_fault,
-        max_attempts: int = 20,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._table = table
-        self._clock = clock
-        self._fault = fault
-        self._max_attempts = max_attempts
-        self._backoff = backoff or Backoff()
 
     def charge(self, idempotency_key: str, amount_cents: int, currency: str, order_id: str) -> str:
         key = _key(idempotency_key)

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Protocol
 
-from azure.data.tables import TableClient
-
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import check_key, get_or_none, insert_if_absent
+from adapters.tables import TableStore, check_key, get_or_none, insert_if_absent
 from domain.shipping import ShipmentRefused, refused_skus
 
 ROW = "shipment"
@@ -33,23 +29,8 @@ class ShippingPort(Protocol):
         ...
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class LocalCarrier:
+class LocalCarrier(TableStore):
     """The in-tree ShippingPort: a shipments table standing in for a carrier's booking API."""
-
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        clock: Callable[[], datetime] = _now,
-        fault: FaultHook = no_fault,
-    ) -> None:
-        self._table = table
-        self._clock = clock
-        self._fault = fault
 
     def ship(self, order_id: str, skus: Sequence[str]) -> str:
         existing = get_or_none(self._table, check_key(order_id), ROW)

@@ -14,10 +14,9 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError
-from azure.data.tables import TableClient, UpdateMode
+from azure.data.tables import UpdateMode
 
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import Backoff, check_key, get_or_none, insert_if_absent, int64, plain
+from adapters.tables import TableStore, check_key, get_or_none, insert_if_absent, int64, plain
 from domain.failures import TransientFailure
 from domain.job_updates import JobUpdate, UpdateKind, supersedes
 
@@ -66,21 +65,8 @@ def _update(entity: dict[str, Any]) -> JobUpdate:
     )
 
 
-class StatusRecords:
+class StatusRecords(TableStore):
     """Apply updates in sequence order; read a job's latest status."""
-
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        fault: FaultHook = no_fault,
-        max_attempts: int = 20,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._table = table
-        self._fault = fault
-        self._max_attempts = max_attempts
-        self._backoff = backoff or Backoff()
 
     def apply(self, update: JobUpdate) -> bool:
         """Store `update` unless one with the same or a higher number is there; True if stored."""

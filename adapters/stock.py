@@ -33,10 +33,9 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
-from adapters.faults import FaultHook, no_fault
-from adapters.tables import Backoff, check_key, get_or_none
+from adapters.tables import Backoff, TableStore, check_key, get_or_none
 from domain.failures import TransientFailure
 from domain.stock import ReservationReleased, remaining_after
 
@@ -72,24 +71,14 @@ def _replace(entity: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], dict[st
     return ("update", entity, {**options, "match_condition": MatchConditions.IfNotModified})
 
 
-class StockStore:
+class StockStore(TableStore):
     """Reserve and release an order's units; both are idempotent per order id."""
 
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        fault: FaultHook = no_fault,
-        max_attempts: int = 40,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._table = table
-        self._fault = fault
-        self._max_attempts = max_attempts
-        # Measured on Azurite with 200 callers racing for 50 units of one SKU: waits of up to
-        # 0.1 s doubling to 4 s needed ~1,300 transactions in all; 0.02 s to 1 s needed ~2,100
-        # (callers retrying sooner mostly collide again). Without contention nothing waits.
-        self._backoff = backoff or Backoff(first_seconds=0.1, max_seconds=4.0)
+    MAX_ATTEMPTS = 40
+    # Measured on Azurite with 200 callers racing for 50 units of one SKU: waits of up to
+    # 0.1 s doubling to 4 s needed ~1,300 transactions in all; 0.02 s to 1 s needed ~2,100
+    # (callers retrying sooner mostly collide again). Without contention nothing waits.
+    BACKOFF = Backoff(first_seconds=0.1, max_seconds=4.0)
 
     def level(self, sku: str) -> StockLevel:
         row = get_or_none(self._table, PARTITION, _sku_row(sku)) or {}

@@ -1,14 +1,18 @@
-"""Small Table-storage idioms shared by the adapters: insert-if-absent, Int64, plain values."""
+"""Small Table-storage idioms shared by the adapters: insert-if-absent, Int64, plain values,
+backoff, and the base of every store over one Table."""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient
+
+from adapters.faults import FaultHook, no_fault
 
 # Entity keys may not hold these (and no control characters); every key this app writes is
 # built from validated ids, so this is a last line of defence, not a sanitiser.
@@ -69,3 +73,28 @@ class Backoff:
 
     def wait(self, attempt: int) -> None:
         self._sleep(random.uniform(0, min(self._max, self._first * 2 ** (attempt - 1))))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TableStore:
+    """An adapter over one Table, with what tests replace: the clock, the fault hook, and the
+    attempts and waits of its optimistic-concurrency loops (a class may change the defaults)."""
+
+    MAX_ATTEMPTS = 20
+    BACKOFF = Backoff()
+
+    def __init__(
+        self,
+        table: TableClient,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        fault: FaultHook = no_fault,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._table, self._clock, self._fault = table, clock, fault
+        self._max_attempts = max_attempts or self.MAX_ATTEMPTS
+        self._backoff = backoff or self.BACKOFF
