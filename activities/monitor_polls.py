@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.outbound import OutboundClient, build_outbound_client
+from adapters.factory import build_outbound_client
+from adapters.outbound import OutboundClient
 from domain.failures import FailureKind, PermanentFailure, TransientFailure
 from domain.monitors import JOB_TYPE, PollOutcome, PollRequest, instance_id_for
 from domain.outbound import classify_status

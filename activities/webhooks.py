@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.webhooks import WebhookSender, build_webhook_sender
+from adapters.factory import build_webhook_sender
+from adapters.webhooks import WebhookSender
 from domain.webhooks import WebhookRequest, WebhookResult
 
 

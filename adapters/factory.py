@@ -3,7 +3,8 @@
 `root` holds the app's adapters: each group is built on its first use and shared afterwards, so
 a group needs only its own settings (thumbnails run without Service Bus) and a failed build is
 tried again next time. `build_*` build a group from explicit arguments, for tests and scripts
-with their own connection, names and fault hook. Tables and containers are created on first
+with their own connection, names and fault hook; the outbound client and the webhook sender are
+built per call, so that a changed allow-list or key applies at once. Tables and containers are created on first
 use (idempotent), so a fresh Azurite or a new account needs no setup step; in Azure, Bicep
 provisions them as well and the identity needs only data-plane roles. No adapter imports this.
 """
@@ -26,6 +27,7 @@ from adapters.faults import FaultHook, no_fault
 from adapters.messaging import ServiceBusPublisher
 from adapters.notifications import NotificationOutbox
 from adapters.order_store import OrderStore
+from adapters.outbound import OutboundClient
 from adapters.payments import (
     SIMULATED,
     LedgerPaymentProvider,
@@ -40,7 +42,10 @@ from adapters.status_records import StatusRecords
 from adapters.stock import StockStore
 from adapters.storage_probe import BlobStorageProbe
 from adapters.thumbnail_store import THUMBNAILS_CONTAINER, UPLOADS_CONTAINER, ThumbnailStore
+from adapters.webhooks import WebhookSender
 from app_config import OrderStorageNames, ResultChannels, StorageConnection
+from domain.failures import PermanentFailure
+from domain.outbound import AllowList
 
 if TYPE_CHECKING:
     from azure.identity import DefaultAzureCredential
@@ -86,6 +91,33 @@ def check_payment_provider(provider: str | None) -> None:
     """Raises PaymentProviderNotConfigured unless PAYMENT_PROVIDER names a provider above."""
     if provider not in PAYMENT_PROVIDERS:
         raise PaymentProviderNotConfigured(provider)
+
+
+def outbound_allow_list(env: app_config.Env = None, *, purpose: str) -> AllowList:
+    """The allow-list from app settings; a PermanentFailure naming the setting with a malformed
+    entry (`purpose` says what cannot run, e.g. "webhooks")."""
+    try:
+        return app_config.outbound_allow_list(env)
+    except ValueError as error:
+        raise PermanentFailure(f"{purpose} are not configured: {error}") from None
+
+
+def build_outbound_client(
+    env: app_config.Env = None, *, purpose: str, **options: Any
+) -> OutboundClient:
+    """A guarded client with the allow-list from app settings, built per call so a changed
+    setting applies at once; `options` are OutboundClient's (timeouts, response limit)."""
+    return OutboundClient(outbound_allow_list(env, purpose=purpose), **options)
+
+
+def build_webhook_sender(env: app_config.Env = None) -> WebhookSender:
+    """The sender from app settings, built per webhook; a PermanentFailure naming the setting
+    when webhooks are not configured (the key is read when a webhook is due, never at import)."""
+    try:
+        key = app_config.webhook_signing_key(env)
+    except ValueError as error:
+        raise PermanentFailure(f"webhooks are not configured: {error}") from None
+    return WebhookSender(key, outbound_allow_list(env, purpose="webhooks"))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import urllib3
 from urllib3.exceptions import (
@@ -32,7 +31,6 @@ from urllib3.exceptions import (
     SSLError,
 )
 
-import app_config
 from domain.failures import PermanentFailure, TransientFailure
 from domain.outbound import (
     REDIRECT_STATUSES,
@@ -346,20 +344,3 @@ def _certificate_error(error: BaseException) -> str | None:
         nested = [a for a in current.args if isinstance(a, BaseException)]
         current = current.__cause__ or current.__context__ or (nested[0] if nested else None)
     return None
-
-
-def outbound_allow_list(env: Mapping[str, str] | None = None, *, purpose: str) -> AllowList:
-    """The allow-list from app settings (app_config.outbound_allow_list); a PermanentFailure
-    naming the setting with a malformed entry (`purpose` says what cannot run, e.g. "webhooks")."""
-    try:
-        return app_config.outbound_allow_list(env)
-    except ValueError as error:
-        raise PermanentFailure(f"{purpose} are not configured: {error}") from None
-
-
-def build_outbound_client(
-    env: Mapping[str, str] | None = None, *, purpose: str, **options: Any
-) -> OutboundClient:
-    """A guarded client with the allow-list from app settings, built per call so a changed
-    setting applies at once; `options` are OutboundClient's (timeouts, response limit)."""
-    return OutboundClient(outbound_allow_list(env, purpose=purpose), **options)

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-import app_config
 from adapters.outbound import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
     OutboundClient,
     OutboundResponse,
-    outbound_allow_list,
 )
 from domain.failures import FailureKind, PermanentFailure, TransientFailure
 from domain.webhooks import AllowList, classify_status, sign, signing_key
@@ -97,13 +95,3 @@ def _excerpt(response: OutboundResponse) -> str:
     text = "".join(c if c.isprintable() else " " for c in response.body.decode("ascii", "replace"))
     text = " ".join(text.split())[:MAX_EXCERPT_CHARS]
     return f": {text}" if text else ""
-
-
-def build_webhook_sender(env: Mapping[str, str] | None = None) -> WebhookSender:
-    """The sender from app settings; a PermanentFailure naming the setting when webhooks are
-    not configured (the signing key is read here, when a webhook is due, never at import)."""
-    try:
-        key = app_config.webhook_signing_key(env)
-    except ValueError as error:
-        raise PermanentFailure(f"webhooks are not configured: {error}") from None
-    return WebhookSender(key, outbound_allow_list(env, purpose="webhooks"))

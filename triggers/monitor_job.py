@@ -12,7 +12,7 @@ import uuid
 
 import azure.durable_functions as df
 
-from adapters.outbound import outbound_allow_list
+from adapters.factory import outbound_allow_list
 from domain.monitor_conditions import MAX_TERMS
 from domain.monitors import (
     DEFAULT_INTERVAL_SECONDS,

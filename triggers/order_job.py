@@ -17,8 +17,7 @@ from datetime import datetime
 import azure.durable_functions as df
 
 import app_config
-from adapters.factory import root
-from adapters.outbound import outbound_allow_list
+from adapters.factory import outbound_allow_list, root
 from domain.fulfilment import NOT_CANCELLABLE, WorkflowInput, WorkflowResult
 from domain.job_updates import ResultRouting
 from domain.order_requests import OrderMessage, OrderRequest

@@ -22,7 +22,8 @@ import azure.durable_functions as df
 import pytest
 
 from activities.webhooks import bp, deliver_webhook
-from adapters.webhooks import WebhookSender, build_webhook_sender
+from adapters.factory import build_webhook_sender
+from adapters.webhooks import WebhookSender
 from domain.failures import (
     FailureKind,
     JobFailure,

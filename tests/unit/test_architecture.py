@@ -49,3 +49,18 @@ def test_app_and_devhost_never_import_each_other() -> None:
     assert [str(p) for p in app_files if "devhost" in _imports(p)] == []
     devhost_files = _modules("devhost")
     assert [str(p) for p in devhost_files if _imports(p) & APP_PACKAGES] == []
+
+
+def test_one_composition_root_builds_the_adapters_from_settings() -> None:
+    """adapters/factory.py alone reads settings for adapters (the others take dataclasses from
+    app_config, never call it) and no adapter imports it back, so there is no cycle."""
+    offenders = []
+    for path in _modules("adapters"):
+        if path.name == "factory.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import) and any(a.name == "app_config" for a in node.names):
+                offenders.append(f"{path.relative_to(ROOT)} imports app_config")
+            if isinstance(node, ast.ImportFrom) and node.module == "adapters.factory":
+                offenders.append(f"{path.relative_to(ROOT)} imports the composition root")
+    assert offenders == []

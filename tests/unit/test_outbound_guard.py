@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from adapters.outbound import OutboundClient, build_outbound_client, outbound_allow_list
+from adapters.factory import build_outbound_client, outbound_allow_list
+from adapters.outbound import OutboundClient
 from domain.failures import PermanentFailure
 from domain.outbound import (
     AllowList,
