@@ -236,7 +236,10 @@ def test_stock_an_order_message_and_its_status_as_the_readme_shows(readme_azurit
     'Trigger' (functions-bindings-service-bus-trigger.md)."""
     env = _script_env(readme_azurite)
     host = DevHostProcess(PROJECT_ROOT, state_dir=tmp_path / "devhost", virtual_time=True)
-    host.env = {key: env[key] for key in ("AzureWebJobsStorage", "ServiceBusConnection")}
+    # What the copied example gives the host (`func start` reads it): storage, Service Bus and
+    # the payment provider, which has no default.
+    settings = ("AzureWebJobsStorage", "ServiceBusConnection", "PAYMENT_PROVIDER")
+    host.env = {key: env[key] for key in settings}
     with host:  # started here, stopped (and reaped) on the way out
         assert "BOOK-1: 5 on the shelf" in _run(SEED, env)
         published = _run(PUBLISH, env, prefix=["-c", WITH_STANDIN, str(PROJECT_ROOT)])
