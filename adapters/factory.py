@@ -4,9 +4,10 @@
 a group needs only its own settings (thumbnails run without Service Bus) and a failed build is
 tried again next time. `build_*` build a group from explicit arguments, for tests and scripts
 with their own connection, names and fault hook; the outbound client and the webhook sender are
-built per call, so that a changed allow-list or key applies at once. Tables and containers are created on first
-use (idempotent), so a fresh Azurite or a new account needs no setup step; in Azure, Bicep
-provisions them as well and the identity needs only data-plane roles. No adapter imports this.
+built per call, so that a changed allow-list or key applies at once. Tables and containers are
+created on first use (idempotent), so a fresh Azurite or a new account needs no setup step; in
+Azure, Bicep provisions them as well and the identity needs only data-plane roles. No adapter
+imports this module.
 """
 
 from __future__ import annotations
