@@ -81,7 +81,8 @@ def blob_service(connection: StorageConnection, **options: Any) -> BlobServiceCl
 
 # The payment providers PAYMENT_PROVIDER may name, each built from the order tables; a real
 # provider is added here (docs/order-workflow.md).
-PAYMENT_PROVIDERS: dict[str, Callable[[TableServiceClient, OrderStorageNames, FaultHook], Any]] = {
+BuildProvider = Callable[[TableServiceClient, OrderStorageNames, FaultHook], PaymentPort]
+PAYMENT_PROVIDERS: dict[str, BuildProvider] = {
     SIMULATED: lambda tables, names, fault: LedgerPaymentProvider(
         tables.create_table_if_not_exists(names.payments_table), fault=fault
     ),
