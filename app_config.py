@@ -1,8 +1,7 @@
 """The app's one configuration module: reads settings from the environment, with local defaults.
 
-Every reader takes `env` (the process environment when None) and returns a frozen dataclass,
-a domain model or a plain value. A bad value raises ValueError naming the setting, never a
-secret's value: a silently ignored setting is harder to find than a loud failure.
+Every reader takes `env` (None: the process environment). A bad value raises ValueError naming
+the setting, never a secret's value: a silently ignored setting is harder to find.
 """
 
 from __future__ import annotations
@@ -68,21 +67,13 @@ DEV_STORAGE_CONNECTION_STRING = (
 
 @dataclass(frozen=True)
 class StorageConnection:
-    """How to reach the app's storage account: a connection string, or endpoints and an identity.
-
-    `connection_string` is kept out of repr() so that logging this object cannot leak a key.
-    """
+    """A connection string (kept out of repr() so a log cannot leak a key), or endpoints and an
+    identity (a user-assigned one's client id; None lets DefaultAzureCredential choose)."""
 
     connection_string: str | None = field(default=None, repr=False)
     blob_service_uri: str | None = None
-    # Client id of a user-assigned managed identity; None lets DefaultAzureCredential choose.
     managed_identity_client_id: str | None = None
-    # With an identity: the Table endpoint (a connection string names its own).
     table_service_uri: str | None = None
-
-    @property
-    def uses_identity(self) -> bool:
-        return self.connection_string is None
 
 
 def storage_connection(env: Env = None) -> StorageConnection:
@@ -131,8 +122,7 @@ CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 @dataclass(frozen=True)
 class OrderStorageNames:
-    """Where the order workflow keeps its state; each field has a setting (see the mapping).
-    The defaults work on Azurite unchanged."""
+    """Where the order workflow keeps its state; each field has a setting (see the mapping)."""
 
     orders_table: str = "orders"
     stock_table: str = "stock"
@@ -174,12 +164,9 @@ def order_storage_names(env: Env = None) -> OrderStorageNames:
     return OrderStorageNames(**chosen)
 
 
-DEFAULT_REPORTS_CONTAINER = "reports"
-
-
 def reports_container(env: Env = None) -> str:
     """REPORTS_CONTAINER: the private container of `<day>.json` and `<day>.csv`."""
-    name = _setting(env, "REPORTS_CONTAINER") or DEFAULT_REPORTS_CONTAINER
+    name = _setting(env, "REPORTS_CONTAINER") or "reports"
     if not CONTAINER_NAME.match(name):
         raise ValueError(f"REPORTS_CONTAINER is not a valid container name: {name!r}")
     return name
@@ -187,14 +174,11 @@ def reports_container(env: Env = None) -> str:
 
 # --- Orders -----------------------------------------------------------------------------------
 
-PAYMENT_PROVIDER_SETTING = "PAYMENT_PROVIDER"
-
 
 def payment_provider(env: Env = None) -> str | None:
-    """PAYMENT_PROVIDER: which payment provider takes the orders' money, in lower case; None
-    when unset. adapters/factory.py builds it, and knows which names exist; there is no default,
-    so that nothing simulates payments unless a setting says so (docs/order-workflow.md)."""
-    value = _setting(env, PAYMENT_PROVIDER_SETTING)
+    """PAYMENT_PROVIDER, in lower case (adapters/factory.py knows the names). No default, so that
+    nothing simulates payments unless a setting says so (docs/order-workflow.md)."""
+    value = _setting(env, "PAYMENT_PROVIDER")
     return value.lower() if value else None
 
 
@@ -214,24 +198,17 @@ def approval_policy(env: Env = None) -> ApprovalPolicy:
 
 # --- Secrets ----------------------------------------------------------------------------------
 
-APPROVAL_SIGNING_KEY_SETTING = "APPROVAL_SIGNING_KEY"
-WEBHOOK_SIGNING_KEY_SETTING = "WEBHOOK_SIGNING_KEY"
-UNRESOLVED_KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
 MIN_SECRET_BYTES = 32
 
 
 def _secret(env: Env, setting: str, purpose: str) -> bytes:
-    """A secret (a Key Vault reference in Azure), read when it is needed, never at import.
-
-    Every secret fails one way: ValueError naming the setting (never its value) when it is
-    missing, shorter than 32 bytes, or still an unresolved Key Vault reference (the platform
-    leaves the reference text itself as the value when it cannot read the secret, and that
-    public text must never sign or authenticate anything).
-    """
+    """A secret (a Key Vault reference in Azure), read when needed, never at import. Missing,
+    short or unresolved, it fails one way: ValueError naming the setting. The platform leaves
+    the reference text as the value when it cannot read the secret: that must never sign."""
     key = _setting(env, setting)
     if key is None:
         raise ValueError(f"{setting} is not set: {purpose}")
-    if key.startswith(UNRESOLVED_KEY_VAULT_REFERENCE):
+    if key.startswith("@Microsoft.KeyVault("):
         raise ValueError(
             f"{setting} is an unresolved Key Vault reference: check that the app's identity may "
             "read the secret (Key Vault Secrets User) and the secret exists"
@@ -245,12 +222,12 @@ def _secret(env: Env, setting: str, purpose: str) -> bytes:
 def approval_signing_key(env: Env = None) -> bytes:
     """APPROVAL_SIGNING_KEY: the key of approval tokens. Without it approvals are refused (503),
     never accepted unsigned."""
-    return _secret(env, APPROVAL_SIGNING_KEY_SETTING, "approvals cannot be verified")
+    return _secret(env, "APPROVAL_SIGNING_KEY", "approvals cannot be verified")
 
 
 def webhook_signing_key(env: Env = None) -> bytes:
     """WEBHOOK_SIGNING_KEY: the key webhooks are signed with; an app without webhooks needs none."""
-    return _secret(env, WEBHOOK_SIGNING_KEY_SETTING, "webhooks cannot be signed")
+    return _secret(env, "WEBHOOK_SIGNING_KEY", "webhooks cannot be signed")
 
 
 # --- Results and outbound calls ---------------------------------------------------------------
@@ -260,11 +237,8 @@ SERVICE_BUS_SETTING = "ServiceBusConnection"
 
 @dataclass(frozen=True)
 class ServiceBusSettings:
-    """How the app's own sender reaches Service Bus: exactly one of the first two is set.
-
-    The same `ServiceBusConnection` setting the triggers use, so one identity and one setting
-    serve both. `connection_string` is kept out of repr() so that logging this cannot leak a key.
-    """
+    """How the app's own sender reaches Service Bus (the triggers' setting): exactly one of the
+    first two is set; `connection_string` is kept out of repr() so a log cannot leak a key."""
 
     connection_string: str | None = field(default=None, repr=False)
     fully_qualified_namespace: str | None = None
@@ -324,17 +298,13 @@ def result_channels(env: Env = None) -> ResultChannels:
     )
 
 
-OUTBOUND_ALLOWED_HOSTS_SETTING = "OUTBOUND_ALLOWED_HOSTS"
-WEBHOOK_ALLOWED_HOSTS_SETTING = "WEBHOOK_ALLOWED_HOSTS"
-
-
 def outbound_allow_list(env: Env = None) -> AllowList:
     """OUTBOUND_ALLOWED_HOSTS, and the older WEBHOOK_ALLOWED_HOSTS (still honoured): comma-
     separated `host` or `host:port` entries every outbound call (webhooks, monitor polls) may
     reach over plain http and on private or loopback addresses. For local development and
     tests only; empty by default. A bad entry raises ValueError naming its setting."""
     entries: set[tuple[str, int | None]] = set()
-    for setting in (OUTBOUND_ALLOWED_HOSTS_SETTING, WEBHOOK_ALLOWED_HOSTS_SETTING):
+    for setting in ("OUTBOUND_ALLOWED_HOSTS", "WEBHOOK_ALLOWED_HOSTS"):
         try:
             entries |= AllowList.parse(_list(env, setting)).entries
         except ValueError as error:
@@ -355,10 +325,7 @@ DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *"
 
 def timer_schedule(setting: str, default: str, env: Env = None) -> str:
     """The `schedule` of a timer binding: `%setting%` when the setting is set, else `default`.
-
-    A set value must look like a six-field NCRONTAB expression (Flex Consumption runs no
-    TimeSpan schedules); the host checks the fields themselves when it resolves it.
-    """
+    A set value must have six NCRONTAB fields (Flex Consumption runs no TimeSpan schedules)."""
     value = _setting(env, setting)
     if value is None:
         return default
@@ -400,9 +367,7 @@ def retention_policy(env: Env = None) -> RetentionPolicy:
 
 def thumbnail_sizes(env: Env = None) -> tuple[int, ...]:
     """THUMBNAIL_SIZES: comma-separated longest sides in pixels (16 to 4096), e.g. "128,256,512".
-
-    Resolved by the starter and passed in the job's input: orchestrators must not read settings.
-    """
+    Resolved by the starter and passed in the job's input: orchestrators must not read settings."""
     try:
         return parse_sizes(_setting(env, "THUMBNAIL_SIZES") or "128,256,512")
     except ValueError as error:
@@ -439,12 +404,8 @@ def health_timeout_seconds(env: Env = None) -> float:
 
 @dataclass(frozen=True)
 class TelemetrySettings:
-    """Where telemetry goes. No connection string: nothing is exported (local runs, tests).
-
-    `entra` is True when App Insights takes Entra tokens only (local authentication disabled),
-    with `client_id` naming the user-assigned identity; the connection string stays out of
-    repr() all the same, though it is an endpoint and an id rather than a secret.
-    """
+    """Where telemetry goes (no connection string: nowhere). `entra`: App Insights takes Entra
+    tokens only (local authentication disabled), as the identity `client_id`."""
 
     connection_string: str | None = field(default=None, repr=False)
     entra: bool = False

@@ -1,13 +1,9 @@
 """The composition root: the one place that builds adapters from app_config.
 
-`root` holds the app's adapters: each group is built on its first use and shared afterwards, so
-a group needs only its own settings (thumbnails run without Service Bus) and a failed build is
-tried again next time. `build_*` build a group from explicit arguments, for tests and scripts
-with their own connection, names and fault hook; the outbound client and the webhook sender are
-built per call, so that a changed allow-list or key applies at once. Tables and containers are
-created on first use (idempotent), so a fresh Azurite or a new account needs no setup step; in
-Azure, Bicep provisions them as well and the identity needs only data-plane roles. No adapter
-imports this module.
+`root` builds each adapter group on first use and shares it, so a group needs only its own
+settings (thumbnails run without Service Bus) and a failed build is tried again next time.
+`build_*` take explicit arguments (tests, scripts). Tables and containers are created on first
+use, so a fresh Azurite needs no setup step (in Azure, Bicep provisions them too).
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 import app_config
 from adapters.claim_check import ClaimCheckStore
@@ -77,6 +73,14 @@ def blob_service(connection: StorageConnection, **options: Any) -> BlobServiceCl
         return BlobServiceClient.from_connection_string(connection.connection_string, **options)
     uri, credential = connection.blob_service_uri or "", _credential(connection)
     return BlobServiceClient(uri, credential=credential, **options)
+
+
+def private_container(blobs: BlobServiceClient, name: str) -> ContainerClient:
+    """The container, created if missing; private: no public access level is ever set."""
+    container = blobs.get_container_client(name)
+    with suppress(ResourceExistsError):
+        container.create_container()
+    return container
 
 
 # The payment providers PAYMENT_PROVIDER may name, each built from the order tables; a real
@@ -142,9 +146,7 @@ def build_order_adapters(
     fault: FaultHook = no_fault,
 ) -> OrderAdapters:
     tables = table_service(connection)
-    container = blob_service(connection).get_container_client(names.claim_check_container)
-    with suppress(ResourceExistsError):
-        container.create_container()  # private: no public access level is ever set
+    container = private_container(blob_service(connection), names.claim_check_container)
     provider = PAYMENT_PROVIDERS.get(payment_provider or "")
     payments: PaymentPort = (
         provider(tables, names, fault) if provider else UnconfiguredPayments(payment_provider)
@@ -196,13 +198,24 @@ def build_report_adapters(
     connection: StorageConnection, names: OrderStorageNames, reports_container: str
 ) -> ReportAdapters:
     blobs = blob_service(connection)
-    reports = ReportStore(blobs.get_container_client(reports_container))
-    reports.ensure()
     orders = table_service(connection).create_table_if_not_exists(names.orders_table)
     return ReportAdapters(
         orders=OrderStore(orders),
-        reports=reports,
+        reports=ReportStore(private_container(blobs, reports_container)),
         claims=BlobSweeper(blobs.get_container_client(names.claim_check_container)),
+    )
+
+
+def build_thumbnail_store(
+    connection: StorageConnection,
+    uploads: str = UPLOADS_CONTAINER,
+    thumbnails: str = THUMBNAILS_CONTAINER,
+    *,
+    fault: FaultHook = no_fault,
+) -> ThumbnailStore:
+    blobs = blob_service(connection)
+    return ThumbnailStore(
+        private_container(blobs, uploads), private_container(blobs, thumbnails), fault=fault
     )
 
 
@@ -263,11 +276,9 @@ class Root:
         )
 
     def thumbnails(self) -> ThumbnailStore:
-        def build() -> ThumbnailStore:
-            service = blob_service(app_config.storage_connection())
-            return ThumbnailStore.create(service, UPLOADS_CONTAINER, THUMBNAILS_CONTAINER)
-
-        return self._once("thumbnails", build)
+        return self._once(
+            "thumbnails", lambda: build_thumbnail_store(app_config.storage_connection())
+        )
 
     def rejected_messages(self) -> RejectedMessageStore:
         return self._once(

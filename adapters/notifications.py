@@ -8,8 +8,6 @@ sent. Insert-if-absent makes each kind of notification happen once per order.
 
 from __future__ import annotations
 
-from typing import Any
-
 from adapters.tables import TableStore, check_key, insert_if_absent
 
 PENDING = "pending"
@@ -31,7 +29,3 @@ class NotificationOutbox(TableStore):
         if created:
             self._fault("outbox.queued")
         return created
-
-    def for_order(self, order_id: str) -> list[dict[str, Any]]:
-        rows = self._table.query_entities("PartitionKey eq @o", parameters={"o": order_id})
-        return [dict(row) for row in rows]

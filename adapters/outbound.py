@@ -19,7 +19,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import urllib3
@@ -320,27 +320,26 @@ class OutboundClient:
 _NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 
 
-def _cause(error: BaseException) -> str:
-    """The OS-level reason (e.g. "Connection refused") without urllib3's pool description."""
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and its causes, however urllib3 nested them (cause, context or args)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.strerror:
-            return current.strerror
+        yield current
         nested = [a for a in current.args if isinstance(a, BaseException)]
         current = current.__cause__ or current.__context__ or (nested[0] if nested else None)
-    return type(error).__name__
+
+
+def _cause(error: BaseException) -> str:
+    """The OS-level reason (e.g. "Connection refused") without urllib3's pool description."""
+    reasons = (e.strerror for e in _chain(error) if isinstance(e, OSError) and e.strerror)
+    return next(reasons, type(error).__name__)
 
 
 def _certificate_error(error: BaseException) -> str | None:
     """The verification message when a TLS failure is a rejected certificate, else None."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return current.verify_message or "certificate verification failed"
-        nested = [a for a in current.args if isinstance(a, BaseException)]
-        current = current.__cause__ or current.__context__ or (nested[0] if nested else None)
+    for cause in _chain(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verification failed"
     return None

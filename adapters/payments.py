@@ -1,29 +1,15 @@
-"""Payments behind a port: an in-tree provider that keeps a ledger, and the seam for a real one.
+"""Payments behind a port: the in-tree simulated ledger, and the seam for a real provider.
 
-`PAYMENT_PROVIDER` chooses the provider, with no default: `simulated` is the in-tree
-`LedgerPaymentProvider` below; anything else, or nothing, gives `UnconfiguredPayments`, whose
-every call fails permanently saying what to set, so orders fail with that reason (after their
-stock is released) while the rest of the app runs, and /api/health reports it.
+`PAYMENT_PROVIDER` chooses, with no default: `simulated` is `LedgerPaymentProvider`; anything
+else, or nothing, gives `UnconfiguredPayments`, so orders fail permanently saying what to set
+while the rest of the app runs (and /api/health reports it). A real provider implements
+`PaymentPort` and is added to PAYMENT_PROVIDERS in adapters/factory.py (docs/order-workflow.md).
 
-The seam: `PaymentPort` is all the activities know. A real provider (Stripe, Adyen, ...) plugs
-in as a class with the same three methods: it sends `idempotency_key` as the provider's
-Idempotency-Key header, finds a charge by that key (or by the order id in its metadata), maps a
-card decline to PaymentDeclined and a timeout, 429 or 5xx to PaymentUnavailable, and is added
-under its name to PAYMENT_PROVIDERS in adapters/factory.py, with its API key read from
-configuration (a Key Vault reference in Azure); docs/order-workflow.md shows the steps. Such
-providers keep the first response for a key and replay it for every retry, as the ledger does.
-
-The in-tree `LedgerPaymentProvider` records every charge and refund in a Table: PartitionKey =
-order id, RowKey = idempotency key (keys are scoped to the order, as a provider scopes them to
-an account). A charge is one insert-if-absent row, so one order has one ledger row however
-often it is charged; a declined charge is recorded too and replayed as the same decline. A
-refund is one entity-group transaction that marks the charge refunded (If-Match) and inserts
-the refund row, so a payment is refunded once, whichever key asks second.
-
-Simulated outcomes come from the order id (domain/payments.py): "decline-..." is declined,
-"payflaky-..." is unavailable on its first two attempts, "paydown-..." is always unavailable.
-When every attempt of a charge failed, its outcome is unknown to the workflow; compensation then
-refunds whatever `find_charge` says the order's charge key took.
+The ledger keeps charges and refunds in a Table (PartitionKey = order id, RowKey = idempotency
+key): a charge is one insert-if-absent row, a decline included (replayed as the same decline); a
+refund is one transaction that marks the charge refunded (If-Match) and inserts its row, so a
+payment is refunded once whichever key asks second. Outcomes follow the order id
+(domain/payments.py): "decline-...", "payflaky-..." (unavailable twice), "paydown-...".
 """
 
 from __future__ import annotations
@@ -50,8 +36,7 @@ from domain.payments import (
     simulated_charge,
 )
 
-# PAYMENT_PROVIDER's name for the ledger below. It takes no money: its outcomes follow the
-# order id, for local runs, tests and demonstrations.
+# PAYMENT_PROVIDER's name for the ledger below, which takes no money (local runs, tests, demos).
 SIMULATED = "simulated"
 ATTEMPTS_PARTITION = "simulated-attempts"
 SUCCEEDED, DECLINED = "succeeded", "declined"
@@ -63,26 +48,17 @@ class PaymentPort(Protocol):
 
     def charge(self, idempotency_key: str, amount_cents: int, currency: str, order_id: str) -> str:
         """Take the amount once per key; returns the payment id (the same for every retry).
-
-        Raises PaymentDeclined (permanent), PaymentUnavailable (transient: nothing charged),
-        IdempotencyKeyReused (the key was used for a different request).
-        """
+        Raises PaymentDeclined, PaymentUnavailable (nothing charged), IdempotencyKeyReused."""
         ...
 
     def refund(self, idempotency_key: str, payment_id: str) -> str:
         """Refund the whole payment once; returns the refund id (the same for every retry).
-
-        Raises PaymentNotFound, PaymentAlreadyRefunded (by another key), PaymentUnavailable.
-        """
+        Raises PaymentNotFound, PaymentAlreadyRefunded (by another key), PaymentUnavailable."""
         ...
 
     def find_charge(self, idempotency_key: str, order_id: str) -> str | None:
-        """The payment id a charge key took, or None if it took nothing (never tried, failed or
-        declined). How a caller learns the outcome of a charge whose answer it never received;
-        real providers answer this by idempotency key or by the order id in the metadata.
-
-        Raises PaymentUnavailable.
-        """
+        """The payment id a charge key took, or None (never tried, failed or declined): how
+        compensation learns a charge's outcome. Raises PaymentUnavailable."""
         ...
 
 

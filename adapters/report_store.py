@@ -12,7 +12,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient, ContentSettings
 
 _JSON = ContentSettings(content_type="application/json")
@@ -38,10 +38,6 @@ class BlobSweeper:
 
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
-
-    @property
-    def container_name(self) -> str:
-        return self._container.container_name
 
     def page(self, prefix: str | None, token: str | None, size: int) -> BlobPage:
         pages = self._container.list_blobs(name_starts_with=prefix, results_per_page=size).by_page(
@@ -70,10 +66,6 @@ class ReportStore:
     def __init__(self, container: ContainerClient) -> None:
         self._container = container
         self.sweeper = BlobSweeper(container)
-
-    def ensure(self) -> None:
-        with suppress(ResourceExistsError):
-            self._container.create_container()  # private: no public access level is set
 
     def put(self, day: str, json_body: bytes, csv_body: bytes) -> list[str]:
         """Write (or overwrite with identical bytes) `<day>.json` and `<day>.csv`."""

@@ -50,7 +50,3 @@ class LocalCarrier(TableStore):
         if created:
             self._fault("shipping.shipped")
         return str(stored["tracking_id"])
-
-    def tracking_id(self, order_id: str) -> str | None:
-        row = get_or_none(self._table, check_key(order_id), ROW)
-        return None if row is None else str(row["tracking_id"])

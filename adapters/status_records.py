@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from azure.core import MatchConditions
@@ -23,14 +22,6 @@ from domain.job_updates import JobUpdate, UpdateKind, supersedes
 logger = logging.getLogger(__name__)
 
 ROW = "status"
-
-
-@dataclass(frozen=True)
-class StatusRecord:
-    """What the status record holds: the latest update applied."""
-
-    update: JobUpdate
-    etag: str | None = None
 
 
 def _entity(update: JobUpdate) -> dict[str, Any]:

@@ -1,9 +1,8 @@
 """Telemetry: exports to Application Insights once, when configured, and the app's job metrics.
 
-function_app.py calls `configure_telemetry()` once at start-up. With no connection string it
-does nothing: spans, metrics and logs go through opentelemetry-api's no-op providers (or
-devhost's span file locally), and nothing crashes. Everything recorded here carries ids, names,
-statuses and durations only: never a message body, an order's lines or personal data.
+Without a connection string nothing is exported (opentelemetry-api's no-op providers, or
+devhost's span file locally). What is recorded carries ids, names, statuses and durations only:
+never a message body, an order's lines or personal data.
 """
 
 from __future__ import annotations
@@ -140,12 +139,8 @@ def configure_telemetry(
     credential: Any = None,
     configure: Callable[[], Configure] = _azure_monitor,
 ) -> bool:
-    """Export spans, metrics and logs to Application Insights; once per process.
-
-    Returns True when an exporter was configured (now or before), False when there is no
-    connection string. `credential` is the managed identity that App Insights with Entra
-    authentication requires (local authentication disabled), or None for key-based ingestion.
-    """
+    """Export spans, metrics and logs to Application Insights, once per process; False without
+    a connection string. `credential`: the identity Entra-only App Insights requires, or None."""
     global _configured
     if not connection_string:
         logger.info("APPLICATIONINSIGHTS_CONNECTION_STRING is not set: telemetry is not exported")
@@ -192,11 +187,8 @@ def job_span(
     correlation_id: str | None,
     **attributes: str | int | float | bool,
 ) -> Iterator[trace.Span]:
-    """A span with the ids every span of a job carries, so one query finds the whole job.
-
-    A starter that learns the instance id only from the start sets it afterwards with
-    `span.set_attribute(INSTANCE_ID, ...)`.
-    """
+    """A span with the ids every span of a job carries, so one query finds the whole job (a
+    starter that learns the instance id later sets it with `span.set_attribute(INSTANCE_ID)`)."""
     ids = {**job_ids(job_type, instance_id, correlation_id), **attributes}
     with tracer.start_as_current_span(name, attributes=ids) as span:
         yield span
@@ -206,12 +198,9 @@ def _seconds(start: datetime, end: datetime) -> float:
     return max(0.0, (end - start).total_seconds())
 
 
-def record_queue_wait(
-    queue: str, enqueued_at: datetime, started_at: datetime | None = None
-) -> None:
+def record_queue_wait(queue: str, enqueued_at: datetime) -> None:
     """How long a message waited before its job started (queue and priority only)."""
-    started_at = started_at or datetime.now(UTC)
-    queue_wait.record(_seconds(enqueued_at, started_at), {ATTR_QUEUE_NAME: queue})
+    queue_wait.record(_seconds(enqueued_at, datetime.now(UTC)), {ATTR_QUEUE_NAME: queue})
 
 
 def record_job_end(
@@ -262,10 +251,9 @@ def record_supervision(orchestrator: str, finding: str, action: str, outcome: st
 class JobLogMetrics(logging.Filter):
     """Turns the job log lines of orchestrators/job_results.py into job metrics.
 
-    The job reporter logs once per job start and end, never during replay, with
-    `extra={"job": {...}}` (type, instance, correlation, duration). Reading those records keeps
-    metrics out of orchestrator code, and records only what the lines already say. An
-    `enqueued_at` (ISO 8601) among the fields adds the enqueue-to-completion latency.
+    The job reporter logs each job's start and end, never during replay, with `extra={"job":
+    {...}}` (type, ids, duration, an ISO `enqueued_at` when known): metrics stay out of
+    orchestrator code and record only what the lines already say.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -300,11 +288,8 @@ _job_metrics = JobLogMetrics()
 
 
 def install_job_metrics(logger_name: str = JOB_LOGGER) -> None:
-    """Derive job metrics from the job reporter's log lines (idempotent).
-
-    A logger filter only sees records the logger creates, so the job logger is opened to INFO
-    if nothing opened it; handlers still decide what is shown or exported.
-    """
+    """Derive job metrics from the job reporter's log lines (idempotent). A filter sees only
+    records its logger creates, so the logger is opened to INFO; handlers still decide output."""
     target = logging.getLogger(logger_name)
     if not target.isEnabledFor(logging.INFO):
         target.setLevel(logging.INFO)

@@ -11,7 +11,6 @@ version, so a slow job for an old version can never overwrite a newer version's 
 from __future__ import annotations
 
 import logging
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +20,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import (
-    BlobProperties,
-    BlobServiceClient,
-    ContainerClient,
-    ContentSettings,
-)
+from azure.storage.blob import BlobProperties, ContainerClient, ContentSettings
 
 from adapters.faults import FaultHook, no_fault
 from adapters.images import Rendered
@@ -67,24 +61,6 @@ class ThumbnailStore:
         self._thumbnails = thumbnails
         self._fault = fault
         self._max_attempts = max_attempts
-
-    @classmethod
-    def create(
-        cls,
-        service: BlobServiceClient,
-        uploads: str,
-        thumbnails: str,
-        *,
-        fault: FaultHook = no_fault,
-    ) -> ThumbnailStore:
-        """Containers are created when missing, private (no public access is ever set)."""
-        containers = []
-        for name in (uploads, thumbnails):
-            container = service.get_container_client(name)
-            with suppress(ResourceExistsError):
-                container.create_container()
-            containers.append(container)
-        return cls(containers[0], containers[1], fault=fault)
 
     def read_source(self, name: str, etag: str, limits: ImageLimits) -> bytes:
         """The upload's bytes at exactly `etag`; its stored size is checked before downloading.

@@ -1,12 +1,8 @@
 """Sends one signed webhook through the app's one outbound guard (adapters/outbound.py).
 
-The guard resolves the host once, refuses unsafe addresses and connects to the vetted IP (so
-DNS rebinding cannot slip in), with timeouts and a cap on what it reads. Webhooks never follow
-a redirect: a 3xx is a permanent failure asking the caller to register the final URL. Failures
-are raised as domain.failures kinds: transient ones (timeouts, connection errors, 408, 429,
-5xx) are worth a retry, permanent ones are not. Neither the key nor the body is ever logged,
-and the URL's path and query (which may hold a receiver's token) never appear in logs or
-failure reasons: only scheme, host and port do.
+Webhooks never follow a redirect: a 3xx is permanent, asking the caller to register the final
+URL. Neither the key nor the body is ever logged, nor the URL's path and query (they may hold
+the receiver's token): only scheme, host and port.
 """
 
 from __future__ import annotations
@@ -22,7 +18,8 @@ from adapters.outbound import (
     OutboundResponse,
 )
 from domain.failures import FailureKind, PermanentFailure, TransientFailure
-from domain.webhooks import AllowList, classify_status, sign, signing_key
+from domain.outbound import AllowList, classify_status
+from domain.webhooks import sign, signing_key
 
 logger = logging.getLogger(__name__)
 

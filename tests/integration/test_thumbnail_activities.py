@@ -14,7 +14,9 @@ from azure.storage.blob import BlobServiceClient
 from PIL import Image
 
 from activities.thumbnails import make_thumbnail, validate_upload
+from adapters.factory import build_thumbnail_store
 from adapters.thumbnail_store import ThumbnailStore
+from app_config import StorageConnection
 from devhost.azurite import Azurite
 from domain.images import ImageLimits
 
@@ -68,7 +70,8 @@ def shelf(azurite: Azurite) -> Shelf:
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
     suffix = uuid.uuid4().hex[:10]
     faults = Faults()
-    store = ThumbnailStore.create(service, f"up-{suffix}", f"th-{suffix}", fault=faults)
+    connection = StorageConnection(connection_string=azurite.connection_string)
+    store = build_thumbnail_store(connection, f"up-{suffix}", f"th-{suffix}", fault=faults)
     return Shelf(store, service, f"up-{suffix}", f"th-{suffix}", faults)
 
 

@@ -34,7 +34,7 @@ def test_a_connection_string_is_used_as_is() -> None:
     connection = storage_connection({"AzureWebJobsStorage": REAL_CONNECTION_STRING})
 
     assert connection.connection_string == REAL_CONNECTION_STRING
-    assert not connection.uses_identity
+    assert connection.connection_string is not None
 
 
 def test_the_connection_string_never_appears_in_repr() -> None:
@@ -56,7 +56,7 @@ def test_identity_with_blob_service_uri() -> None:
         managed_identity_client_id="00000000-0000-0000-0000-000000000001",
         table_service_uri="https://acct.table.core.windows.net",
     )
-    assert connection.uses_identity
+    assert connection.connection_string is None
 
 
 def test_identity_with_account_name_builds_the_public_cloud_uri() -> None:
