@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 from activities.envelope import ActivityBlueprint, JobIds
-from adapters.factory import build_outbound_client
+from adapters.factory import outbound_allow_list
 from adapters.outbound import OutboundClient
 from domain.failures import FailureKind, PermanentFailure, TransientFailure
 from domain.monitors import JOB_TYPE, PollOutcome, PollRequest, instance_id_for
@@ -30,9 +30,8 @@ USER_AGENT = "durable-background-jobs-monitor/1"
 
 def _client() -> OutboundClient:
     # Built per call: a changed allow-list applies at once, and a bad one fails only the poll.
-    return build_outbound_client(
-        purpose="monitor polls", max_response_bytes=MAX_STATUS_BYTES, user_agent=USER_AGENT
-    )
+    allowed = outbound_allow_list(purpose="monitor polls")
+    return OutboundClient(allowed, max_response_bytes=MAX_STATUS_BYTES, user_agent=USER_AGENT)
 
 
 def _ids(request: PollRequest) -> JobIds:

@@ -24,7 +24,6 @@ from adapters.faults import FaultHook, no_fault
 from adapters.messaging import ServiceBusPublisher
 from adapters.notifications import NotificationOutbox
 from adapters.order_store import OrderStore
-from adapters.outbound import OutboundClient
 from adapters.payments import (
     SIMULATED,
     LedgerPaymentProvider,
@@ -106,14 +105,6 @@ def outbound_allow_list(env: app_config.Env = None, *, purpose: str) -> AllowLis
         return app_config.outbound_allow_list(env)
     except ValueError as error:
         raise PermanentFailure(f"{purpose} are not configured: {error}") from None
-
-
-def build_outbound_client(
-    env: app_config.Env = None, *, purpose: str, **options: Any
-) -> OutboundClient:
-    """A guarded client with the allow-list from app settings, built per call so a changed
-    setting applies at once; `options` are OutboundClient's (timeouts, response limit)."""
-    return OutboundClient(outbound_allow_list(env, purpose=purpose), **options)
 
 
 def build_webhook_sender(env: app_config.Env = None) -> WebhookSender:

@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from typing import Any
 
-from adapters.outbound import (
-    CONNECT_TIMEOUT_SECONDS,
-    READ_TIMEOUT_SECONDS,
-    OutboundClient,
-    OutboundResponse,
-)
+from adapters.outbound import OutboundClient, OutboundResponse
 from domain.failures import FailureKind, PermanentFailure, TransientFailure
 from domain.outbound import AllowList, classify_status
 from domain.webhooks import sign, signing_key
@@ -37,22 +32,14 @@ class WebhookSender:
         key: str | bytes,
         allowed: AllowList,
         *,
-        connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-        read_timeout: float = READ_TIMEOUT_SECONDS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
-        ca_certs: str | None = None,
-        clock: Callable[[], float] = time.time,
+        **options: Any,
     ) -> None:
+        """`options` are OutboundClient's others: connect and read timeouts, `ca_certs`."""
         self._key = signing_key(key)
         self._client = OutboundClient(
-            allowed,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_response_bytes=max_response_bytes,
-            ca_certs=ca_certs,
-            user_agent=USER_AGENT,
+            allowed, max_response_bytes=max_response_bytes, user_agent=USER_AGENT, **options
         )
-        self._clock = clock
 
     def __repr__(self) -> str:  # the key must not leak through a log of this object
         return f"WebhookSender(allowed={sorted(self._client.allowed.entries, key=str)!r})"
@@ -66,7 +53,7 @@ class WebhookSender:
         """
         headers = {
             "Content-Type": "application/json",
-            **sign(body, self._key, delivery_id=delivery_id, timestamp=int(self._clock())),
+            **sign(body, self._key, delivery_id=delivery_id, timestamp=int(time.time())),
         }
         response = self._client.request(
             "POST", url, body=body, headers=headers, what="callback URL", max_redirects=0

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.factory import build_outbound_client, outbound_allow_list
+from adapters.factory import outbound_allow_list
 from adapters.outbound import OutboundClient
 from domain.failures import PermanentFailure
 from domain.outbound import (
@@ -231,5 +231,5 @@ def test_the_allow_list_comes_from_both_settings_and_names_a_bad_one() -> None:
     assert outbound_allow_list({}, purpose="x").entries == frozenset()
     for setting in ("OUTBOUND_ALLOWED_HOSTS", "WEBHOOK_ALLOWED_HOSTS"):
         with pytest.raises(PermanentFailure) as caught:
-            build_outbound_client({setting: "http://x"}, purpose="monitor polls")
+            outbound_allow_list({setting: "http://x"}, purpose="monitor polls")
         assert caught.value.reason.startswith(f"monitor polls are not configured: {setting}: ")
