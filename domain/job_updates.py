@@ -16,13 +16,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.outbound import MAX_URL_LENGTH
-from domain.payload import Model, NullsWritten
+from domain.payload import CorrelationId, Model, NullsWritten
 
 JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 JOB_TYPE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 # Service Bus entity names: letters, digits, '.', '-', '_' (and '/' for nested paths, not used).
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,259}$")
-MAX_CORRELATION_ID = 128
 MAX_RESULT_BYTES = 16 * 1024
 
 
@@ -83,7 +82,7 @@ class JobUpdate(Model):
     progress: Annotated[int, Field(ge=0, le=100)]
     status: str
     occurred_at: str  # ISO 8601, as the orchestrator's clock wrote it
-    correlation_id: Annotated[str, Field(max_length=MAX_CORRELATION_ID)] | None = None
+    correlation_id: CorrelationId | None = None
     result: Annotated[dict[str, Any], AfterValidator(_small)] | None = None
 
     @model_serializer(mode="wrap")

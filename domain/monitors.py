@@ -16,11 +16,10 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from domain.callback_url import DOCUMENTED_PATTERN, CallbackUrl
-from domain.job_updates import MAX_CORRELATION_ID, ResultRouting
+from domain.job_updates import ResultRouting
 from domain.monitor_conditions import MonitorCondition
-from domain.outbound import MAX_URL_LENGTH, AllowList, InvalidOutboundUrl, parse_outbound_url
-from domain.payload import InvalidPayload, Model, NullsWritten, Timestamp
+from domain.outbound import DOCUMENTED_PATTERN, MAX_URL_LENGTH, CallbackUrl
+from domain.payload import CorrelationId, Model, NullsWritten, Timestamp
 
 MONITOR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MONITOR_ID = re.compile(MONITOR_ID_PATTERN)
@@ -66,7 +65,6 @@ MonitorId = Annotated[
         description="1-64 letters, digits, '_' or '-', starting with a letter or digit.",
     ),
 ]
-CorrelationId = Annotated[str, Field(max_length=MAX_CORRELATION_ID)]
 # Like a callback URL, the pattern documents the public form; the guard decides (check_urls).
 StatusUrl = Annotated[
     str,
@@ -161,46 +159,6 @@ class MonitorRequest(Model):
             )
         return value
 
-    @property
-    def interval(self) -> float:
-        given = self.interval_seconds
-        return float(DEFAULT_INTERVAL_SECONDS if given is None else given)
-
-    @property
-    def max_interval(self) -> float:
-        given = self.max_interval_seconds
-        return max(self.interval, DEFAULT_MAX_INTERVAL_SECONDS) if given is None else given
-
-    @property
-    def factor(self) -> float:
-        given = self.backoff_factor
-        return DEFAULT_BACKOFF_FACTOR if given is None else given
-
-    @property
-    def expires_in(self) -> float:
-        given = self.expires_in_seconds
-        return float(DEFAULT_EXPIRES_IN_SECONDS if given is None else given)
-
-
-def check_urls(request: MonitorRequest, allowed: AllowList) -> None:
-    """Both URLs against the outbound guard's URL rules with the allow-list (a setting, so not
-    the model's job); raises InvalidPayload listing every problem, each naming its field.
-
-    An allow-listed host may use http and private addresses (local use only); every call vets
-    each address again.
-    """
-    problems: list[str] = []
-    urls = {"status_url": (request.status_url, "status URL")}
-    if request.callback_url is not None:
-        urls["callback_url"] = (request.callback_url, "callback URL")
-    for name, (url, what) in urls.items():
-        try:
-            parse_outbound_url(url, allowed, what=what)
-        except InvalidOutboundUrl as invalid:
-            problems.extend(f"{name}: {problem}" for problem in invalid.problems)
-    if problems:
-        raise InvalidPayload(problems)
-
 
 class MonitorState(NullsWritten):
     """The orchestration's input, carried from one run to the next by continue-as-new.
@@ -230,15 +188,18 @@ class MonitorState(NullsWritten):
     def start(
         cls, request: MonitorRequest, monitor_id: str, correlation_id: str | None
     ) -> MonitorState:
+        """The first run's state, with the request's defaults filled in (no limit can be 0)."""
+        interval = float(request.interval_seconds or DEFAULT_INTERVAL_SECONDS)
+        max_interval = request.max_interval_seconds or max(interval, DEFAULT_MAX_INTERVAL_SECONDS)
         return cls(
             monitor_id=monitor_id,
             status_url=request.status_url,
             condition=request.condition,
             failure_condition=request.failure_condition,
-            interval_seconds=request.interval,
-            max_interval_seconds=request.max_interval,
-            backoff_factor=request.factor,
-            expires_in_seconds=request.expires_in,
+            interval_seconds=interval,
+            max_interval_seconds=max_interval,
+            backoff_factor=request.backoff_factor or DEFAULT_BACKOFF_FACTOR,
+            expires_in_seconds=float(request.expires_in_seconds or DEFAULT_EXPIRES_IN_SECONDS),
             correlation_id=correlation_id,
             routing=ResultRouting(callback_url=request.callback_url),
         )

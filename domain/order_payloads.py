@@ -13,14 +13,11 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from domain.orders import Currency, CustomerRef, Order, OrderId, OrderStatus
-from domain.payload import WHOLE, Model, NullsWritten, Timestamp
+from domain.payload import WHOLE, CorrelationId, Model, NullsWritten, Timestamp
 from domain.stock import StockLine
 
 PAYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"
 MAX_REASON = 1000
-MAX_CORRELATION_ID = 128
-
-CorrelationId = Annotated[str, Field(max_length=MAX_CORRELATION_ID)]
 
 
 class NotificationKind(StrEnum):

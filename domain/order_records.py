@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from domain.orders import OrderLine, OrderStatus
-from domain.payload import Model, Timestamp
+from domain.payload import Model, Timestamp, utc
 
 
 class OrderNotFound(Exception):
@@ -14,16 +14,6 @@ class OrderNotFound(Exception):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order not found: {order_id}")
         self.order_id = order_id
-
-
-def utc(moment: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is taken to be UTC already (as the Durable SDK's are)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_timestamp(text: str) -> datetime:
-    """An ISO 8601 timestamp (a trailing Z is fine) as an aware UTC datetime."""
-    return utc(datetime.fromisoformat(text))
 
 
 def order_day(received_at: datetime) -> str:
@@ -50,7 +40,3 @@ class OrderRecord(Model):
     reason: str
     created_at: Timestamp
     updated_at: Timestamp
-
-    @property
-    def line_count(self) -> int:
-        return len(self.lines)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from domain.callback_url import CallbackUrl
 from domain.orders import (
     Currency,
     CustomerRef,
@@ -16,6 +15,7 @@ from domain.orders import (
     OrderLines,
     distinct_skus,
 )
+from domain.outbound import CallbackUrl
 from domain.payload import InvalidPayload, Model, parse_request
 
 MAX_CUSTOMER_FIELD = 500

@@ -14,10 +14,13 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urljoin, urlsplit
 
+from pydantic import Field
+
 from domain.failures import FailureKind
+from domain.payload import InvalidPayload
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -216,6 +219,22 @@ def parse_outbound_url(url: Any, allowed: AllowList, *, what: str = "URL") -> Ou
     return OutboundUrl(scheme, host, port, target, allow_listed)
 
 
+def check_urls(allowed: AllowList, **urls: str | None) -> None:
+    """A request's URL fields (`status_url=...`, `callback_url=...`; None: not given) against
+    the rules above with the allow-list, a setting and so not the model's job; InvalidPayload
+    lists every problem under its field."""
+    problems: list[str] = []
+    for name, url in urls.items():
+        if url is None:
+            continue
+        try:
+            parse_outbound_url(url, allowed, what=name.replace("_url", " URL"))
+        except InvalidOutboundUrl as invalid:
+            problems.extend(f"{name}: {problem}" for problem in invalid.problems)
+    if problems:
+        raise InvalidPayload(problems)
+
+
 def redirect_target(
     current: OutboundUrl, location: Any, allowed: AllowList, *, what: str = "URL"
 ) -> OutboundUrl:
@@ -311,3 +330,35 @@ def classify_status(status: int) -> FailureKind | None:
     if status in (408, 429) or 500 <= status <= 599:
         return FailureKind.TRANSIENT
     return FailureKind.PERMANENT
+
+
+# The `callback_url` of a job start request, as the API documents it. The app vets it when the
+# job starts (check_urls) and again address by address when it sends; JSON Schema can say less,
+# so the pattern is the form the document promises to accept in Azure (a client generating URLs
+# from the schema gets only ones the app takes), documentation rather than a check: the model
+# enforces the length only.
+_PCHAR = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})"
+DOCUMENTED_PATTERN = (
+    r"^https://(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.){1,3}"
+    r"[A-Za-z](?:[A-Za-z0-9-]{0,59}[A-Za-z0-9])?(?::[1-9][0-9]{0,3})?"
+    rf"(?:/(?:{_PCHAR}(?:{_PCHAR}|/){{0,399}})?)?(?:\?(?:{_PCHAR}|[/?]){{0,190}})?$"
+)
+CallbackUrl = Annotated[
+    str,
+    Field(
+        max_length=MAX_URL_LENGTH,
+        json_schema_extra={"pattern": DOCUMENTED_PATTERN},
+        description=(
+            "Optional webhook for the job's outcome (null: none). The outcome is POSTed once, "
+            "signed with HMAC-SHA256 (docs/webhooks.md), retried with backoff (allow-list "
+            "setting: WEBHOOK_ALLOWED_HOSTS). An absolute URL of at most 2048 characters; the "
+            "pattern is the form this document promises to accept in Azure: https, a host name "
+            "of 2 to 4 labels (at most 253 characters, a last label that starts with a letter), "
+            "an optional port, RFC 3986 characters only, no user:pass@, no fragment, a path "
+            "that does not start with //. The app also takes a public IP address literal, "
+            "which the pattern leaves out; never a private, loopback, link-local or metadata "
+            "address (in any spelling, nor by DNS name or redirect). Hosts in the allow-list "
+            "settings may also use http and private addresses (local use only)."
+        ),
+    ),
+]

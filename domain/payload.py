@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     PlainSerializer,
     ValidationError,
 )
@@ -132,7 +133,8 @@ def _whole(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (as the Durable SDK's are)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -145,6 +147,8 @@ WholeNumber = Annotated[int, WHOLE]
 # Python's isoformat (+00:00): the form recorded histories hold, so replayed inputs match.
 Timestamp = Annotated[
     datetime,
-    AfterValidator(_utc),
+    AfterValidator(utc),
     PlainSerializer(lambda moment: moment.isoformat(), return_type=str, when_used="json"),
 ]
+# A correlation id as payloads carry it (triggers/correlation.py says which ids callers may send).
+CorrelationId = Annotated[str, Field(max_length=128)]

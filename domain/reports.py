@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,16 +21,11 @@ from domain.orders import OrderStatus
 from domain.payload import WHOLE, Model, NullsWritten, Timestamp, WholeNumber
 
 INSTANCE_PREFIX = "nightly-report-"
-REPORT_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 SCHEMA_VERSION = 1
 CSV_COLUMNS = ("day", "currency", "status", "orders", "total_cents", "units", "express_orders")
 ALL_STATUSES = "ALL"
 # Status order in the files: the workflow's own order, then anything unknown by name.
 _STATUS_ORDER = {str(status): rank for rank, status in enumerate(OrderStatus)}
-
-
-class InvalidReportDay(ValueError):
-    """Not a calendar day written yyyy-MM-dd."""
 
 
 def _calendar_day(text: str) -> str:
@@ -42,22 +36,12 @@ def _calendar_day(text: str) -> str:
     return text
 
 
-def parse_report_day(text: Any) -> str:
-    """A report day as yyyy-MM-dd (a real calendar day); InvalidReportDay otherwise."""
-    if not isinstance(text, str) or not REPORT_DAY.fullmatch(text):
-        raise InvalidReportDay("day: a UTC calendar day written yyyy-MM-dd")
-    try:
-        return _calendar_day(text)
-    except ValueError as error:
-        raise InvalidReportDay(f"day: {error}") from None
-
-
 def report_day_for(moment: datetime) -> str:
     """The day a run at `moment` (UTC) reports on: the UTC day before it."""
     return (moment.date() - timedelta(days=1)).isoformat()
 
 
-# A report day in a payload: the rules of parse_report_day, stated in the JSON schema.
+# A UTC calendar day in a payload (a report's, a retention cutoff's), as report blobs name it.
 ReportDay = Annotated[
     str,
     Field(
@@ -74,7 +58,7 @@ OrderKey = Annotated[str, Field(min_length=1)]
 
 def instance_id_for(day: str) -> str:
     """One instance per report day, whoever starts it (timer, job API, a rerun)."""
-    return INSTANCE_PREFIX + parse_report_day(day)
+    return INSTANCE_PREFIX + day
 
 
 def chunk_instance_id(parent: str, index: int) -> str:

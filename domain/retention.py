@@ -1,23 +1,20 @@
-"""Retention rules: how old is too old, and what may never be deleted (a running instance);
-the retention orchestration's input, output and activity payloads.
-
-Purging by created time with no status filter would also delete running instances (the Azure
-Storage provider drops a filter without terminal statuses), so the statuses are fixed here and
-checked before any purge is asked for.
-"""
+"""Retention rules: how old is too old, what may never be deleted, and the run's payloads."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from domain.payload import WHOLE, Model, NullsWritten, Timestamp
+from domain.payload import WHOLE, Model, NullsWritten, Timestamp, utc
+from domain.reports import ReportDay
 
-# The only statuses a purge may name: an instance in any of them will never run again.
+# The only statuses a purge names: an instance in any of them will never run again. Never an
+# empty list: the Azure Storage provider drops non-terminal statuses from a purge filter and,
+# with none left, purges everything in the time range, running instances included.
 PURGEABLE_STATUSES = ("Completed", "Failed", "Terminated")
 # Purges look this far back; instances older than that were purged by an earlier run.
 PURGE_LOOKBACK = timedelta(days=3650)
@@ -26,27 +23,8 @@ REPORT_BLOB = re.compile(r"^(\d{4}-\d{2}-\d{2})\.(json|csv)$")
 CLAIM_PREFIX = "customers/"
 
 
-def purge_statuses(statuses: tuple[str, ...] = PURGEABLE_STATUSES) -> tuple[str, ...]:
-    """The statuses to purge, refusing an empty list or any status that may still run."""
-    if not statuses:
-        raise ValueError("a purge needs at least one terminal status (none purges everything)")
-    unsafe = [s for s in statuses if s not in PURGEABLE_STATUSES]
-    if unsafe:
-        raise ValueError(f"never purge instances that may still run: {', '.join(unsafe)}")
-    return statuses
-
-
 Days = Annotated[int, Field(ge=1, description="A whole number of days, at least 1."), WHOLE]
 Count = Annotated[int, Field(ge=0), WHOLE]
-
-
-def _calendar_day(text: str) -> str:
-    date.fromisoformat(text)  # a ValueError names no value: "month must be in 1..12"
-    return text
-
-
-# A UTC calendar day written yyyy-MM-dd, as report blobs are named.
-Day = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), AfterValidator(_calendar_day)]
 
 
 class RetentionPolicy(Model):
@@ -67,7 +45,7 @@ class Cutoffs:
 
 
 def cutoffs(as_of: datetime, policy: RetentionPolicy) -> Cutoffs:
-    as_of = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    as_of = utc(as_of)
     return Cutoffs(
         instances_before=as_of - timedelta(days=policy.instance_days),
         reports_before_day=(as_of.date() - timedelta(days=policy.report_days)).isoformat(),
@@ -121,7 +99,7 @@ class RetentionSummary(NullsWritten):
 class DeleteReportsInput(Model):
     """`delete_expired_reports`: report blobs about days before this one go."""
 
-    before_day: Day
+    before_day: ReportDay
 
 
 class DeleteClaimsInput(NullsWritten):

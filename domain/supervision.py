@@ -60,7 +60,7 @@ Names = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str],
 
 
 class JobRule(NullsWritten):
-    """How one orchestrator is supervised; `expected` is how long a healthy run may take."""
+    """How one orchestrator is supervised; `expected_seconds` is how long a healthy run may take."""
 
     orchestrator: Annotated[str, Field(min_length=1)]
     expected_seconds: Seconds
@@ -72,15 +72,6 @@ class JobRule(NullsWritten):
         None, description="Terminate once overdue by this much more; None: never."
     )
     rewind_failed: bool = False
-
-    @property
-    def expected(self) -> timedelta:
-        return timedelta(seconds=self.expected_seconds)
-
-    @property
-    def terminate_after(self) -> timedelta | None:
-        after = self.terminate_after_seconds
-        return None if after is None else timedelta(seconds=after)
 
 
 class SupervisionPolicy(NullsWritten):
@@ -103,31 +94,12 @@ class SupervisionPolicy(NullsWritten):
             raise ValueError("rules: each orchestrator at most once")
         return self
 
-    @property
-    def default_expected(self) -> timedelta:
-        return timedelta(seconds=self.default_expected_seconds)
-
-    @property
-    def max_pending(self) -> timedelta:
-        return timedelta(seconds=self.max_pending_seconds)
-
-    @property
-    def rewind_window(self) -> timedelta:
-        return timedelta(seconds=self.rewind_window_seconds)
-
     def rule_for(self, orchestrator: str) -> JobRule:
         """The orchestrator's rule; unknown orchestrators are only reported, never acted on."""
         for rule in self.rules:
             if rule.orchestrator == orchestrator:
                 return rule
         return JobRule(orchestrator=orchestrator, expected_seconds=self.default_expected_seconds)
-
-    @property
-    def shortest_limit(self) -> timedelta:
-        """No instance younger than this can be picked: the listing may skip newer ones."""
-        limits = [self.max_pending, self.default_expected, self.rewind_window]
-        limits += [rule.expected for rule in self.rules]
-        return min(limits)
 
 
 class JobSnapshot(NullsWritten):
@@ -142,7 +114,7 @@ class JobSnapshot(NullsWritten):
 
 
 class Decision(NullsWritten):
-    """One job and what to do about it; `age` is how long it has been running (or failed)."""
+    """One job and what to do about it; `age_seconds`: how long it has been running (or failed)."""
 
     job: JobSnapshot
     finding: Finding
@@ -150,14 +122,6 @@ class Decision(NullsWritten):
     age_seconds: float
     limit_seconds: float
     cancel_event: str | None = None
-
-    @property
-    def age(self) -> timedelta:
-        return timedelta(seconds=self.age_seconds)
-
-    @property
-    def limit(self) -> timedelta:
-        return timedelta(seconds=self.limit_seconds)
 
     @property
     def reason(self) -> str:
@@ -168,8 +132,8 @@ class Decision(NullsWritten):
             Finding.FAILED: "failed",
         }[self.finding]
         return (
-            f"supervisor: {self.job.orchestrator} {what} for {_round(self.age)} "
-            f"(limit {_round(self.limit)})"
+            f"supervisor: {self.job.orchestrator} {what} for {_round(self.age_seconds)} "
+            f"(limit {_round(self.limit_seconds)})"
         )
 
 
@@ -201,8 +165,8 @@ class SupervisorResult(NullsWritten):
     at: Timestamp
 
 
-def _round(duration: timedelta) -> str:
-    return str(timedelta(seconds=int(duration.total_seconds())))
+def _round(seconds: float) -> str:
+    return str(timedelta(seconds=int(seconds)))
 
 
 def decide(job: JobSnapshot, policy: SupervisionPolicy, now: datetime) -> Decision | None:
@@ -211,20 +175,21 @@ def decide(job: JobSnapshot, policy: SupervisionPolicy, now: datetime) -> Decisi
         return None
     rule = policy.rule_for(job.orchestrator)
     if job.runtime_status == FAILED:
-        age = now - job.last_updated_at
-        if rule.rewind_failed and age <= policy.rewind_window:
-            return _decision(job, Finding.FAILED, Action.REWIND, age, policy.rewind_window)
+        age, limit = (now - job.last_updated_at).total_seconds(), policy.rewind_window_seconds
+        if rule.rewind_failed and age <= limit:
+            return _decision(job, Finding.FAILED, Action.REWIND, age, limit)
         return None
     if job.runtime_status == PENDING:
-        finding, limit = Finding.STUCK_PENDING, policy.max_pending
+        finding, limit = Finding.STUCK_PENDING, policy.max_pending_seconds
     elif job.runtime_status == RUNNING:
-        finding, limit = Finding.OVERDUE, rule.expected
+        finding, limit = Finding.OVERDUE, rule.expected_seconds
     else:
         return None  # Completed, Terminated, ContinuedAsNew...: nothing to supervise
-    age = now - job.created_at
+    age = (now - job.created_at).total_seconds()
     if age <= limit:
         return None
-    if rule.terminate_after is not None and age > limit + rule.terminate_after:
+    after = rule.terminate_after_seconds
+    if after is not None and age > limit + after:
         return _decision(job, finding, Action.TERMINATE, age, limit)
     if rule.cancel_event is not None and job.step not in rule.not_cancellable_steps:
         return _decision(job, finding, Action.CANCEL, age, limit, rule.cancel_event)
@@ -235,16 +200,16 @@ def _decision(
     job: JobSnapshot,
     finding: Finding,
     action: Action,
-    age: timedelta,
-    limit: timedelta,
+    age: float,
+    limit: float,
     cancel_event: str | None = None,
 ) -> Decision:
     return Decision(
         job=job,
         finding=finding,
         action=action,
-        age_seconds=age.total_seconds(),
-        limit_seconds=limit.total_seconds(),
+        age_seconds=age,
+        limit_seconds=limit,
         cancel_event=cancel_event,
     )
 

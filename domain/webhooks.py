@@ -1,12 +1,6 @@
-"""Webhook rules with no I/O: callback URLs, how bodies are signed, and how receivers verify.
-
-SSRF defence is the app's one outbound guard (domain/outbound.py, adapters/outbound.py):
-`parse_callback_url` vets the URL when a caller hands it over (and again before each
-delivery), and the guard vets every address its host resolves to at send time. Hosts in the
-allow-list (local development, tests) skip the address rules and may use plain http. Signing:
-HMAC-SHA256 over `f"{timestamp}.".encode() + body`, sent in the Webhook-Id, Webhook-Timestamp
-and Webhook-Signature headers; `verify` is the receiver's side.
-"""
+"""How webhook bodies are signed and how receivers verify them (the URL rules are the outbound
+guard's, domain/outbound.py): HMAC-SHA256 over `f"{timestamp}.".encode() + body`, sent in the
+Webhook-Id, Webhook-Timestamp and Webhook-Signature headers; `verify` is the receiver's side."""
 
 from __future__ import annotations
 
@@ -14,54 +8,17 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-# The guard's rules, re-exported under the names webhook code has always used.
-from domain.outbound import (
-    AZURE_WIRESERVER,
-    CLOUD_METADATA,
-    DEFAULT_PORTS,
-    MAX_URL_LENGTH,
-    AllowList,
-    InvalidOutboundUrl,
-    IPAddress,
-    OutboundUrl,
-    classify_status,
-    parse_outbound_url,
-    refusal_reason,
-)
-from domain.payload import Model, NullsWritten, Timestamp
-
-__all__ = [
-    "AZURE_WIRESERVER",
-    "CLOUD_METADATA",
-    "DEFAULT_PORTS",
-    "MAX_URL_LENGTH",
-    "AllowList",
-    "CallbackUrl",
-    "IPAddress",
-    "InvalidCallbackUrl",
-    "InvalidSignature",
-    "WebhookRequest",
-    "WebhookResult",
-    "classify_status",
-    "parse_callback_url",
-    "refusal_reason",
-    "sign",
-    "signature",
-    "signing_key",
-    "verify",
-]
-
-CallbackUrl = OutboundUrl
+from domain.outbound import MAX_URL_LENGTH
+from domain.payload import CorrelationId, Model, NullsWritten, Timestamp
 
 MAX_BODY_BYTES = 256 * 1024
 MIN_KEY_BYTES = 32
 DEFAULT_TOLERANCE_SECONDS = 300
-MAX_CORRELATION_ID = 128
 
 ID_HEADER = "Webhook-Id"
 TIMESTAMP_HEADER = "Webhook-Timestamp"
@@ -74,26 +31,8 @@ _SIGNATURE = re.compile(rf"^{SIGNATURE_VERSION}=([0-9a-f]{{64}})$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
-class InvalidCallbackUrl(InvalidOutboundUrl):
-    """A callback URL that is refused; the message lists every problem, never the URL itself
-    (its query or userinfo may hold a caller's secret), so it can go into an HTTP 400."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        super().__init__(problems, "callback URL")
-
-
 class InvalidSignature(ValueError):
     """A webhook that was not signed with the key, was altered, or is outside the time window."""
-
-
-def parse_callback_url(url: Any, allowed: AllowList) -> CallbackUrl:
-    """Vet a caller's callback URL (domain.outbound.parse_outbound_url's rules); raises
-    InvalidCallbackUrl listing every problem found. Names are vetted again, address by
-    address, when sending."""
-    try:
-        return parse_outbound_url(url, allowed, what="callback URL")
-    except InvalidOutboundUrl as error:
-        raise InvalidCallbackUrl(error.problems) from None
 
 
 def signing_key(key: str | bytes) -> bytes:
@@ -183,7 +122,7 @@ class WebhookRequest(NullsWritten):
         str,
         Field(pattern=DELIVERY_ID.pattern, description="1-128 letters, digits and _ . : -"),
     ]
-    correlation_id: Annotated[str, Field(max_length=MAX_CORRELATION_ID)] | None = None
+    correlation_id: CorrelationId | None = None
 
     @model_validator(mode="after")
     def _sendable(self) -> WebhookRequest:

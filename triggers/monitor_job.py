@@ -21,9 +21,9 @@ from domain.monitors import (
     MonitorRequest,
     MonitorResult,
     MonitorState,
-    check_urls,
     instance_id_for,
 )
+from domain.outbound import check_urls
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
 from triggers.job_types import JobType, StartRequest
 from triggers.start_once import Started, start_once
@@ -47,7 +47,8 @@ async def start_monitor_job(
 ) -> Started:
     monitor: MonitorRequest = request.body
     # The URLs' rules need the allow-list setting; InvalidPayload is the API's 400.
-    check_urls(monitor, outbound_allow_list(purpose="monitors"))
+    allowed = outbound_allow_list(purpose="monitors")
+    check_urls(allowed, status_url=monitor.status_url, callback_url=monitor.callback_url)
     monitor_id = monitor.monitor_id or uuid.uuid4().hex
     state = MonitorState.start(monitor, monitor_id, request.correlation_id)
     return await start_once(

@@ -22,8 +22,7 @@ from domain.fulfilment import NOT_CANCELLABLE, WorkflowInput, WorkflowResult
 from domain.job_updates import ResultRouting
 from domain.order_requests import OrderMessage, OrderRequest
 from domain.orders import ORDER_ID, instance_id_for
-from domain.payload import InvalidPayload
-from domain.webhooks import InvalidCallbackUrl, parse_callback_url
+from domain.outbound import check_urls
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR
 from triggers.job_types import JobType, StartRequest
@@ -32,17 +31,12 @@ from triggers.start_once import Started, start_once
 PREFIX = instance_id_for("")
 # The instance ids instance_id_for gives: "order-" and a valid order id.
 ORDER_JOB_ID = re.compile(PREFIX + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
-CALLBACK_URL = "callback_url"
 
 
 def vet_callback_url(url: str | None) -> str | None:
     """The caller's webhook if the allow-list (a setting) lets it through; InvalidPayload if not,
     so that a bad one is refused before anything starts."""
-    if url is not None:
-        try:
-            parse_callback_url(url, outbound_allow_list(purpose="webhooks"))
-        except InvalidCallbackUrl as invalid:
-            raise InvalidPayload([f"{CALLBACK_URL}: {p}" for p in invalid.problems]) from None
+    check_urls(outbound_allow_list(purpose="webhooks"), callback_url=url)
     return url
 
 

@@ -21,10 +21,10 @@ from adapters import telemetry
 from domain.retention import (
     INSTANCE_PREFIX,
     PURGE_LOOKBACK,
+    PURGEABLE_STATUSES,
     RetentionPolicy,
     RetentionRun,
     cutoffs,
-    purge_statuses,
 )
 from orchestrators.retention import ORCHESTRATOR
 from triggers.start_once import Started, start_once
@@ -45,7 +45,7 @@ async def purge_finished_instances(client: df.DurableOrchestrationClient, before
 
     The status list is never empty: without one the provider would purge running instances.
     """
-    statuses = [OrchestrationRuntimeStatus(s) for s in purge_statuses()]
+    statuses = [OrchestrationRuntimeStatus(s) for s in PURGEABLE_STATUSES]
     result = await client.purge_instance_history_by(
         created_time_from=before - PURGE_LOOKBACK,
         created_time_to=before,

@@ -31,7 +31,8 @@ from domain.failures import (
     TransientFailure,
     failure_kind,
 )
-from domain.webhooks import AllowList, InvalidSignature, verify
+from domain.outbound import AllowList
+from domain.webhooks import InvalidSignature, verify
 
 KEY = "integration-test-webhook-key-0123456789"
 LOOPBACK = AllowList.parse(["127.0.0.1", "localhost"])

@@ -1,4 +1,5 @@
-"""domain.webhooks: callback URL rules, refused address classes, signing and verification."""
+"""domain.webhooks and the outbound guard it relies on: callback URL rules, refused address
+classes, signing and verification."""
 
 from __future__ import annotations
 
@@ -9,22 +10,24 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.failures import FailureKind
+from domain.outbound import (
+    MAX_URL_LENGTH,
+    AllowList,
+    InvalidOutboundUrl,
+    OutboundUrl,
+    classify_status,
+    parse_outbound_url,
+    refusal_reason,
+)
 from domain.payload import InvalidPayload, read
 from domain.webhooks import (
     ID_HEADER,
     MAX_BODY_BYTES,
-    MAX_URL_LENGTH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    AllowList,
-    CallbackUrl,
-    InvalidCallbackUrl,
     InvalidSignature,
     WebhookRequest,
     WebhookResult,
-    classify_status,
-    parse_callback_url,
-    refusal_reason,
     sign,
     signature,
     verify,
@@ -36,8 +39,12 @@ NO_HOSTS = AllowList()
 LOCAL = AllowList.parse(["localhost", "127.0.0.1:8080", "[::1]:9000"])
 
 
+def parse_callback_url(url: object, allowed: AllowList) -> OutboundUrl:
+    return parse_outbound_url(url, allowed, what="callback URL")
+
+
 def _problems(url: object, allowed: AllowList = NO_HOSTS) -> str:
-    with pytest.raises(InvalidCallbackUrl) as caught:
+    with pytest.raises(InvalidOutboundUrl) as caught:
         parse_callback_url(url, allowed)
     return str(caught.value)
 
@@ -48,7 +55,7 @@ def _problems(url: object, allowed: AllowList = NO_HOSTS) -> str:
 def test_an_https_url_is_split_into_what_the_sender_needs() -> None:
     url = parse_callback_url("HTTPS://Hooks.Example.COM/orders/done?tenant=7", NO_HOSTS)
 
-    assert url == CallbackUrl("https", "hooks.example.com", 443, "/orders/done?tenant=7", False)
+    assert url == OutboundUrl("https", "hooks.example.com", 443, "/orders/done?tenant=7", False)
     assert url.host_header == "hooks.example.com"
     assert url.origin == "https://hooks.example.com"
 

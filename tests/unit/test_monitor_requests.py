@@ -15,11 +15,10 @@ from domain.monitors import (
     MonitorStep,
     PollOutcome,
     PollRequest,
-    check_urls,
     custom_status,
     monitor_result,
 )
-from domain.outbound import AllowList
+from domain.outbound import AllowList, check_urls
 from domain.payload import InvalidPayload, parse_request, read
 from triggers.problem_details import pointer
 
@@ -45,8 +44,19 @@ def body(**fields: Any) -> dict[str, Any]:
 def parse(data: Any, allowed: AllowList = NOBODY) -> MonitorRequest:
     """What the job API and the monitor's start do with a body: the model, then the URLs."""
     request = parse_request(MonitorRequest, json.dumps(data))
-    check_urls(request, allowed)
+    check_urls(allowed, status_url=request.status_url, callback_url=request.callback_url)
     return request
+
+
+def limits(request: MonitorRequest) -> tuple[float, float, float, float]:
+    """interval, backoff factor, longest interval and expiry, defaults filled in at the start."""
+    state = MonitorState.start(request, "m-1", None)
+    return (
+        state.interval_seconds,
+        state.backoff_factor,
+        state.max_interval_seconds,
+        state.expires_in_seconds,
+    )
 
 
 def problems(data: Any, allowed: AllowList = NOBODY) -> list[str]:
@@ -63,10 +73,9 @@ def test_a_minimal_request_gets_the_defaults() -> None:
     request = parse(body())
     assert request.monitor_id is None and request.callback_url is None
     assert request.condition.dump() == DONE and request.failure_condition is None
-    assert (request.interval, request.factor) == (30.0, 1.5)
-    assert (request.max_interval, request.expires_in) == (600.0, 86400.0)
+    assert limits(request) == (30.0, 1.5, 600.0, 86400.0)
     nulls = parse(body(interval_seconds=None, callback_url=None, failure_condition=None))
-    assert nulls.interval == 30.0 and nulls.callback_url is None
+    assert limits(nulls)[0] == 30.0 and nulls.callback_url is None
 
 
 def test_a_full_request_is_kept() -> None:
@@ -84,7 +93,7 @@ def test_a_full_request_is_kept() -> None:
     assert request.monitor_id == "build-42"
     assert request.failure_condition is not None
     assert request.failure_condition.dump() == {"pointer": "/status", "equals": "failed"}
-    assert (request.interval, request.max_interval) == (10.0, 60.0)
+    assert limits(request) == (10.0, 2.0, 60.0, 3600.0)
     assert request.callback_url == "https://hooks.example.com/monitor"
 
 
@@ -202,7 +211,7 @@ def test_the_cap_and_the_expiry_cannot_be_below_the_interval() -> None:
     # Without an interval, its default (30) is the floor.
     found = problems(body(max_interval_seconds=10, expires_in_seconds=20))
     assert pointers(found) == {"#/max_interval_seconds", "#/expires_in_seconds"}
-    assert parse(body(max_interval_seconds=30, expires_in_seconds=30)).max_interval == 30
+    assert limits(parse(body(max_interval_seconds=30, expires_in_seconds=30)))[2] == 30
 
 
 def test_the_schema_states_the_limits() -> None:

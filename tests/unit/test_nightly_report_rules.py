@@ -15,7 +15,6 @@ from domain.reports import (
     ChunkingPolicy,
     ChunkInput,
     ChunkSpec,
-    InvalidReportDay,
     OrderFacts,
     PageInput,
     PlanInput,
@@ -30,7 +29,6 @@ from domain.reports import (
     chunk_instance_id,
     history_limits,
     instance_id_for,
-    parse_report_day,
     plan_chunks,
     render_csv,
     render_json,
@@ -67,8 +65,8 @@ def test_the_report_day_is_the_utc_day_before_the_run() -> None:
 
 @pytest.mark.parametrize("bad", ["2026-02-30", "26-01-01", "2026-1-01", "", None, 20260101])
 def test_a_report_day_must_be_a_calendar_day(bad: object) -> None:
-    with pytest.raises(InvalidReportDay):
-        parse_report_day(bad)
+    with pytest.raises(InvalidPayload):
+        read(ReportRequest, {"day": bad})
 
 
 def test_chunks_cut_sorted_ids_into_pages_and_carry_only_bounds() -> None:
@@ -279,10 +277,6 @@ def test_the_job_type_takes_a_day_up_to_today() -> None:
 
 @pytest.mark.parametrize("day", ["2020-01-01\n", "\uff12\uff10\uff12\uff10-01-01", "2020-02-30"])
 def test_a_report_day_is_refused_without_echoing_it(day: str) -> None:
-    with pytest.raises(InvalidReportDay) as raised:
-        parse_report_day(day)
-    assert day.strip() not in str(raised.value)
-    assert str(raised.value).startswith("day: ")
     with pytest.raises(InvalidPayload) as refused:
         parse_request(ReportRequest, json.dumps({"day": day}))
     assert [pointer(p) for p in refused.value.problems] == ["#/day"]

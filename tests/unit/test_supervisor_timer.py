@@ -110,7 +110,7 @@ def test_orders_take_the_cancel_event_except_where_it_is_not_allowed() -> None:
     policy = supervisor_timer.supervision_policy(SETTINGS)
     order = policy.rule_for("process_order")
     assert order.cancel_event == "CancelOrder"
-    assert order.expected == timedelta(days=4)  # past the 72-hour approval wait
+    assert order.expected_seconds == 4 * 86400  # past the 72-hour approval wait
     assert {"shipping", "confirming"} <= order.not_cancellable_steps
     assert policy.rule_for("nightly_report").cancel_event is None
     assert policy.exempt == frozenset({supervisor_timer.INSTANCE_ID})
