@@ -70,24 +70,25 @@ class ThumbnailRequest(Model):
     blob: UploadName
 
 
-class ValidateInput(NullsWritten):
-    """The validation activity's input."""
+class UploadStep(NullsWritten):
+    """What every thumbnail activity gets: one version of one upload, within the limits."""
 
     job_id: str | None = None
     name: BlobName
     etag: ETag
     limits: ImageLimits
+
+
+class ValidateInput(UploadStep):
+    """The validation activity's input."""
+
     smallest_size: Size
     correlation_id: str | None = None
 
 
-class ResizeInput(NullsWritten):
-    """One fanned-out resize: which upload version, which size."""
+class ResizeInput(UploadStep):
+    """One fanned-out resize: which size."""
 
-    job_id: str | None = None
-    name: BlobName
-    etag: ETag
-    limits: ImageLimits
     size: Size
     correlation_id: str | None = None
 
@@ -106,24 +107,13 @@ class ThumbnailJob(NullsWritten):
     correlation_id: str | None = None
 
     def validate_input(self, job_id: str) -> ValidateInput:
-        return ValidateInput(
-            job_id=job_id,
-            name=self.name,
-            etag=self.etag,
-            limits=self.limits,
-            smallest_size=min(self.sizes),
-            correlation_id=self.correlation_id,
-        )
+        return ValidateInput(job_id=job_id, smallest_size=min(self.sizes), **self._upload())
 
     def resize_input(self, job_id: str, size: int) -> ResizeInput:
-        return ResizeInput(
-            job_id=job_id,
-            name=self.name,
-            etag=self.etag,
-            limits=self.limits,
-            size=size,
-            correlation_id=self.correlation_id,
-        )
+        return ResizeInput(job_id=job_id, size=size, **self._upload())
+
+    def _upload(self) -> dict[str, Any]:
+        return self.model_dump(include={"name", "etag", "limits", "correlation_id"})
 
 
 class SourceInfo(NullsWritten):
