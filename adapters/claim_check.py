@@ -1,13 +1,9 @@
 """The claim check: personal data in a private blob container, everything else holds a reference.
 
-An order's personal data (name, email, address) is written once to `customers/<order id>.json`
-in the private container (`orders-private` by default, no anonymous access) and referred to as
-`claim://orders-private/customers/<order id>.json`. Messages, orchestration inputs, outputs,
-custom status, tables and logs carry only that reference. This module never logs the content.
-
-The name is deterministic, so a retried write lands on the same blob; the first write wins
-(If-None-Match: *), like the order store keeps the first version of an order, so a duplicate
-request can never replace what the order was placed with.
+An order's personal data is written once to `customers/<order id>.json` in the private
+container and referred to as `claim://orders-private/customers/<order id>.json`: messages,
+orchestration inputs and outputs, tables and logs carry only that. The first write wins
+(If-None-Match: *), so a duplicate request never replaces what the order was placed with.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Pillow, kept behind one function: decode with shrink-on-load, resize, encode deterministically.
 
-A JPEG is decoded with `draft()`, which has libjpeg scale it down by 1/2, 1/4 or 1/8 while
-decoding (DCT scaling): a 12 MP photo for a 256 px thumbnail is decoded as 0.19 MP, about 40
-times less work and memory than decoding it whole. The header is checked by domain/images.py
-before Pillow sees the bytes; Pillow's own decompression-bomb guard is kept as a backstop.
+A JPEG is decoded with `draft()` (libjpeg's DCT scaling by 1/2, 1/4 or 1/8: a 12 MP photo for
+a 256 px thumbnail decodes as 0.19 MP). domain/images.py checks the header before Pillow sees
+the bytes; Pillow's own decompression-bomb guard is the backstop.
 """
 
 from __future__ import annotations

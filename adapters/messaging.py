@@ -1,10 +1,8 @@
 """Sends the app's own Service Bus messages (replies, topic events) with CorrelationId and ids.
 
-The Functions output binding for Python sets a message's body only, so a reply could not carry
-its CorrelationId or a stable MessageId. This adapter uses the azure-servicebus SDK instead:
-with a managed identity in Azure (`ServiceBusConnection__fullyQualifiedNamespace`), or a
-connection string locally (the Service Bus emulator's). MessageIds are stable per update, so a
-retried send is dropped by the entity's duplicate detection.
+The Python output binding sets a message's body only, so this uses the azure-servicebus SDK
+(a managed identity in Azure, the emulator's connection string locally). MessageIds are stable
+per update, so a retried send is dropped by the entity's duplicate detection.
 """
 
 from __future__ import annotations

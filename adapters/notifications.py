@@ -1,9 +1,7 @@
 """The notification outbox: what to tell whom, by reference, for a mailer to send later.
 
-No email leaves this app: a notification is a Table row (PartitionKey = order id, RowKey =
-kind) holding the customer's claim-check reference, never an address. A mail sender would read
-pending rows, resolve the reference in the private container at send time, and mark the row
-sent. Insert-if-absent makes each kind of notification happen once per order.
+No email leaves this app: a row (PartitionKey = order id, RowKey = kind, insert-if-absent, so
+once per order) holds the claim-check reference, never an address, for a mail sender to resolve.
 """
 
 from __future__ import annotations
@@ -23,7 +21,7 @@ class NotificationOutbox(TableStore):
             "RowKey": check_key(kind),
             "customer_ref": customer_ref or "",
             "status": PENDING,
-            "queued_at": self._clock(),
+            "queued_at": self._now(),
         }
         _, created = insert_if_absent(self._table, row)
         if created:

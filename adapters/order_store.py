@@ -1,25 +1,19 @@
 """Orders in Table storage, one partition per UTC day so a day's orders are one partition query.
 
-Layout of the orders table:
-
-- PartitionKey = the day the order was received (UTC, yyyy-MM-dd), RowKey = order id: the
-  order row (status, total_cents as Int64, currency, express, line_count, lines as JSON,
-  customer_ref, reason, created_at, updated_at). The nightly report reads a day with
-  `PartitionKey eq '<day>'` and nothing else.
-- PartitionKey = "order-index", RowKey = order id: an index row holding the order's `day`.
-  A lookup by id (status updates, shipping) reads the index, then the order row: two point
-  reads. The alternative, encoding the day in every id or lookup, would leak storage layout into
-  the order id that customers and producers choose, so we keep the index instead.
+- PartitionKey = the day received (UTC, yyyy-MM-dd), RowKey = order id: the order row (status,
+  total_cents as Int64, currency, express, line_count, lines as JSON, customer_ref, reason,
+  created_at, updated_at). The nightly report reads a day with `PartitionKey eq '<day>'`.
+- PartitionKey = "order-index", RowKey = order id: the order's `day`, so a lookup by id is two
+  point reads (the day in the id would leak storage layout into ids that customers choose).
 
 The index row is written first and never changes, so it decides the order's day: a duplicate
-message that arrives after midnight finds it and lands on the original row, not a second one.
+message that arrives after midnight lands on the original row, not a second one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +23,7 @@ from azure.data.tables import UpdateMode
 
 from adapters.tables import TableStore, check_key, get_or_none, insert_if_absent, int64, plain
 from domain.failures import TransientFailure
-from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day, utc
+from domain.order_records import OrderNotFound, OrderRecord, next_status, order_day
 from domain.orders import Order, OrderStatus
 from domain.payload import read
 from domain.reports import OrderFacts
@@ -92,7 +86,7 @@ class OrderStore(TableStore):
         }
         stored_index, _ = insert_if_absent(self._table, index)
         self._fault("orders.indexed")
-        entity = _entity(order, stored_index["day"], utc(self._clock()))
+        entity = _entity(order, stored_index["day"], self._now())
         stored, created = insert_if_absent(self._table, entity)
         if created:
             self._fault("orders.created")
@@ -116,7 +110,7 @@ class OrderStore(TableStore):
         Read, decide, then write with If-Match on the ETag read: a writer that lost a race
         re-reads and decides again, so no update is lost and an ended order stays ended.
         """
-        for _ in range(self._max_attempts):
+        for _ in range(self.MAX_ATTEMPTS):
             entity = self._entity(order_id)
             if entity is None:
                 raise OrderNotFound(order_id)
@@ -130,7 +124,7 @@ class OrderStore(TableStore):
             if target is current and new_reason == (entity.get("reason") or ""):
                 return _record(entity)
             etag = entity.metadata["etag"]  # type: ignore[attr-defined]
-            entity.update(status=str(target), reason=new_reason, updated_at=utc(self._clock()))
+            entity.update(status=str(target), reason=new_reason, updated_at=self._now())
             try:
                 self._table.update_entity(
                     entity,
@@ -144,18 +138,11 @@ class OrderStore(TableStore):
             return _record(entity)
         raise TransientFailure(f"order {order_id}: too many concurrent status updates")
 
-    def orders_of_day(self, day: str) -> Iterator[OrderRecord]:
-        """Every order received on `day` (yyyy-MM-dd, UTC): one partition query, paged."""
-        rows = self._table.query_entities("PartitionKey eq @day", parameters={"day": day})
-        return (_record(row) for row in rows)
-
     def order_ids_of_day(self, day: str, after: str | None, limit: int) -> list[str]:
         """Up to `limit` order ids of `day` after `after`, in key order (keys only)."""
+        query, parameters = _day_query(day, after, None)
         rows = self._table.query_entities(
-            _day_range(after, None),
-            parameters=_range_parameters(day, after, None),
-            select=["RowKey"],
-            results_per_page=min(limit, 1000),
+            query, parameters=parameters, select=["RowKey"], results_per_page=min(limit, 1000)
         )
         ids: list[str] = []
         for row in rows:
@@ -166,11 +153,9 @@ class OrderStore(TableStore):
 
     def order_facts_of_day(self, day: str, after: str | None, through: str) -> list[OrderFacts]:
         """The report's view of `day`'s orders with `after` < id <= `through`, in key order."""
+        query, parameters = _day_query(day, after, through)
         rows = self._table.query_entities(
-            _day_range(after, through),
-            parameters=_range_parameters(day, after, through),
-            select=_FACT_COLUMNS,
-            results_per_page=1000,
+            query, parameters=parameters, select=_FACT_COLUMNS, results_per_page=1000
         )
         return [_facts(row) for row in rows]
 
@@ -181,7 +166,7 @@ class OrderStore(TableStore):
         existing order fails whole, so import only into a day that holds none of them.
         """
         day = order_day(received_at)
-        now = utc(self._clock())
+        now = self._now()
         index = [
             {"PartitionKey": INDEX_PARTITION, "RowKey": check_key(o.order_id), "day": day}
             for o in orders
@@ -200,22 +185,16 @@ class OrderStore(TableStore):
         return get_or_none(self._table, index["day"], order_id)
 
 
-def _day_range(after: str | None, through: str | None) -> str:
-    query = "PartitionKey eq @day"
+def _day_query(day: str, after: str | None, through: str | None) -> tuple[str, dict[str, str]]:
+    """The filter and parameters of `day`'s rows with `after` < RowKey <= `through`."""
+    query, parameters = "PartitionKey eq @day", {"day": day}
     if after is not None:
         query += " and RowKey gt @after"
-    if through is not None:
-        query += " and RowKey le @through"
-    return query
-
-
-def _range_parameters(day: str, after: str | None, through: str | None) -> dict[str, str]:
-    parameters = {"day": day}
-    if after is not None:
         parameters["after"] = after
     if through is not None:
+        query += " and RowKey le @through"
         parameters["through"] = through
-    return parameters
+    return query, parameters
 
 
 def _facts(entity: dict[str, Any]) -> OrderFacts:

@@ -126,7 +126,7 @@ class LedgerPaymentProvider(TableStore):
             "currency": currency,
             "reason": "" if approved else DECLINE_REASON,
             "refunded_by": "",
-            "created_at": self._clock(),
+            "created_at": self._now(),
         }
         stored, created = insert_if_absent(self._table, entry)
         if created:
@@ -135,7 +135,7 @@ class LedgerPaymentProvider(TableStore):
 
     def refund(self, idempotency_key: str, payment_id: str) -> str:
         key, order_id = _key(idempotency_key), _order_of(payment_id)
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
             existing = get_or_none(self._table, check_key(order_id), key)
             if existing is not None:
                 return _replay_refund(existing, payment_id)
@@ -157,7 +157,7 @@ class LedgerPaymentProvider(TableStore):
                 "refund_id": refund_id,
                 "amount_cents": int64(int(plain(charge["amount_cents"]))),
                 "currency": charge["currency"],
-                "created_at": self._clock(),
+                "created_at": self._now(),
             }
             condition = MatchConditions.IfNotModified
             update = {"mode": UpdateMode.MERGE, "etag": etag, "match_condition": condition}
@@ -166,7 +166,7 @@ class LedgerPaymentProvider(TableStore):
             except TableTransactionError as error:
                 if error.status_code not in (409, 412):
                     raise
-                self._backoff.wait(attempt)
+                self.BACKOFF.wait(attempt)
                 continue
             self._fault("payments.refunded")
             return refund_id
@@ -195,7 +195,7 @@ class LedgerPaymentProvider(TableStore):
 
     def _count_attempt(self, key: str) -> int:
         """How many times this key was tried, this try included (the flaky simulation's state)."""
-        for _ in range(self._max_attempts):
+        for _ in range(self.MAX_ATTEMPTS):
             row = get_or_none(self._table, ATTEMPTS_PARTITION, key)
             if row is None:
                 _, created = insert_if_absent(

@@ -1,8 +1,7 @@
 """Report files and blob retention: `reports/<day>.json|csv`, and paged listing for clean-up.
 
-Report names are deterministic and written with overwrite, so a rerun for a day replaces the
-same two blobs with the same bytes. Listing is one page per call with the service's
-continuation token, so a container of any size is swept in bounded steps.
+A rerun for a day overwrites the same two blobs with the same bytes; listing is one page per
+call (with the service's continuation token), so a container of any size is swept in steps.
 """
 
 from __future__ import annotations

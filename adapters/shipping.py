@@ -1,10 +1,8 @@
 """Shipping behind a port, with an in-tree carrier that records one shipment per order.
 
-A real carrier integration implements `ShippingPort` (book the parcel with the order id as the
-carrier's idempotency reference) and is built in adapters/factory.py instead. The in-tree
-`LocalCarrier` keeps shipments in a Table keyed by order id (PartitionKey = order id, RowKey =
-"shipment"), written insert-if-absent so a retried or duplicate call returns the first tracking
-id. It refuses SKUs starting with "NOSHIP-" (domain/shipping.py) so tests can fail a shipment.
+A real carrier implements `ShippingPort` (the order id as its idempotency reference). The
+in-tree `LocalCarrier` writes one row per order insert-if-absent, so a retry gets the first
+tracking id, and refuses SKUs starting with "NOSHIP-" (domain/shipping.py) for tests.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ class LocalCarrier(TableStore):
             "RowKey": ROW,
             "tracking_id": f"TRK-{uuid.uuid4().hex[:12].upper()}",
             "skus": json.dumps(sorted(skus)),
-            "booked_at": self._clock(),
+            "booked_at": self._now(),
         }
         stored, created = insert_if_absent(self._table, shipment)
         if created:

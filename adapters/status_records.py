@@ -62,7 +62,7 @@ class StatusRecords(TableStore):
     def apply(self, update: JobUpdate) -> bool:
         """Store `update` unless one with the same or a higher number is there; True if stored."""
         entity = _entity(update)
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
             stored = get_or_none(self._table, entity["PartitionKey"], ROW)
             if stored is None:
                 _, created = insert_if_absent(self._table, entity)
@@ -87,7 +87,7 @@ class StatusRecords(TableStore):
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceModifiedError:
-                self._backoff.wait(attempt)
+                self.BACKOFF.wait(attempt)
                 continue
             self._fault("status.applied")
             return True

@@ -1,25 +1,19 @@
 """Stock per SKU in Table storage, reserved all-or-none under optimistic concurrency (ETags).
 
-Layout: one partition ("stock") holding a row per SKU (RowKey "sku:<SKU>": `available`,
-`reserved`) and a row per order's reservation (RowKey "reservation:<order id>": `state`,
-`lines` as JSON). Keeping both in one partition lets a reservation be ONE entity-group
-transaction: every SKU row updated with If-Match on the ETag just read, plus the insert of the
-reservation row. Storage applies all of it or none of it, so
+One partition ("stock") holds a row per SKU (RowKey "sku:<SKU>": `available`, `reserved`) and
+per order's reservation (RowKey "reservation:<order id>": `state`, `units` as JSON), so a
+reservation is ONE entity-group transaction: every SKU row updated If-Match the ETag just read,
+plus the insert of the reservation row. Storage applies all of it or none of it, so
 
-- two orders racing for the last unit: one transaction wins, the other gets 412, re-reads and
-  finds the shelf empty (out of stock), or finds room and tries again;
-- a retried or duplicate call: the reservation row exists, so it is a no-op (and if two copies
-  race, the second insert fails with 409 and the whole second transaction is void);
-- a crash at any point: either everything committed or nothing did; there is no half-reserved
-  order to undo, which per-SKU writes followed by an undo could not promise.
+- two orders racing for the last unit: one wins, the other gets 412 and reads again;
+- a retried or duplicate call finds the reservation row (a racing copy's insert gets 409 and
+  its whole transaction is void);
+- a crash leaves no half-reserved order to undo, which per-SKU writes could not promise.
 
-Release is the mirror transaction; it marks the row "released" rather than deleting it, so a
-late duplicate of the reservation cannot take the stock again. Releasing an order that never
-reserved leaves such a tombstone too, for the same reason.
-
-Limits: a transaction holds at most 100 operations (an order has at most 50 lines) and one
-partition serves about 2,000 entity operations a second; a catalogue busier than that would
-shard SKUs into several partitions and reserve per partition (a saga with compensation).
+Release is the mirror transaction and marks the row "released" (a tombstone even for an order
+that never reserved), so a late duplicate of the reservation cannot take the stock again.
+Limits: 100 operations per transaction (an order has at most 50 lines), about 2,000 entity
+operations a second per partition; a busier catalogue would shard SKUs over partitions.
 """
 
 from __future__ import annotations
@@ -65,6 +59,11 @@ def _reservation_row(order_id: str) -> str:
     return check_key(f"reservation:{order_id}")
 
 
+def _new_sku(sku: str, available: int) -> dict[str, Any]:
+    key = {"PartitionKey": PARTITION, "RowKey": _sku_row(sku), "sku": sku}
+    return {**key, "available": available, "reserved": 0}
+
+
 def _replace(entity: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], dict[str, Any]]:
     etag = entity.metadata["etag"]  # type: ignore[attr-defined]
     options = {"mode": UpdateMode.REPLACE, "etag": etag}
@@ -88,18 +87,17 @@ class StockStore(TableStore):
         """Set the units on the shelf (stock-take or restock); reservations are kept as they are."""
         if available < 0:
             raise ValueError("available must be 0 or more")
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
             row = get_or_none(self._table, PARTITION, _sku_row(sku))
             try:
                 if row is None:
-                    key = {"PartitionKey": PARTITION, "RowKey": _sku_row(sku), "sku": sku}
-                    self._table.create_entity({**key, "available": available, "reserved": 0})
+                    self._table.create_entity(_new_sku(sku, available))
                 else:
                     row["available"] = available
                     self._table.update_entity(row, **_replace(row)[2])
                 return
             except (ResourceExistsError, ResourceModifiedError):
-                self._backoff.wait(attempt)
+                self.BACKOFF.wait(attempt)
         raise TransientFailure(f"stock of {sku}: too many concurrent changes")
 
     def reservation(self, order_id: str) -> tuple[ReservationState, dict[str, int]] | None:
@@ -118,7 +116,7 @@ class StockStore(TableStore):
         wanted = {sku: units[sku] for sku in sorted(units)}
         if self._already_reserved(order_id):
             return False
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
             found = {sku: get_or_none(self._table, PARTITION, _sku_row(sku)) for sku in wanted}
             rows = {sku: row for sku, row in found.items() if row is not None}
             available = {sku: int(row["available"]) for sku, row in rows.items()}
@@ -138,7 +136,7 @@ class StockStore(TableStore):
             # changed since we read it, so read again (the reservation is re-read only on 409).
             if conflict == 409 and self._already_reserved(order_id):
                 return False
-            self._backoff.wait(attempt)
+            self.BACKOFF.wait(attempt)
         raise TransientFailure(f"stock for order {order_id}: too many concurrent reservations")
 
     def _already_reserved(self, order_id: str) -> bool:
@@ -155,7 +153,7 @@ class StockStore(TableStore):
         Idempotent: a released reservation stays released. With no reservation at all, a
         tombstone is written so a late duplicate of `reserve` cannot take stock afterwards.
         """
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, self.MAX_ATTEMPTS + 1):
             existing = get_or_none(self._table, PARTITION, _reservation_row(order_id))
             if existing is None:
                 tombstone = self._reservation(order_id, {}, ReservationState.RELEASED)
@@ -170,8 +168,7 @@ class StockStore(TableStore):
             for sku, count in units.items():
                 row = get_or_none(self._table, PARTITION, _sku_row(sku))
                 if row is None:  # the SKU was removed meanwhile: put the units back on a new row
-                    row_key = {"PartitionKey": PARTITION, "RowKey": _sku_row(sku), "sku": sku}
-                    operations.append(("create", {**row_key, "available": count, "reserved": 0}))
+                    operations.append(("create", _new_sku(sku, count)))
                     continue
                 row["available"] = int(row["available"]) + count
                 row["reserved"] = max(0, int(row.get("reserved", 0)) - count)
@@ -181,7 +178,7 @@ class StockStore(TableStore):
             if self._commit(operations) is None:
                 self._fault("stock.released")
                 return True
-            self._backoff.wait(attempt)
+            self.BACKOFF.wait(attempt)
         raise TransientFailure(f"stock for order {order_id}: too many concurrent releases")
 
     def _reservation(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,45 +57,28 @@ def insert_if_absent(table: TableClient, entity: Mapping[str, Any]) -> tuple[dic
     return dict(entity), True
 
 
+@dataclass(frozen=True)
 class Backoff:
-    """Waits between optimistic-concurrency attempts: exponential, capped, fully jittered.
+    """Waits between optimistic-concurrency attempts: exponential, capped, fully jittered (so
+    writers that collided mostly do not retry at the same instant, only to collide again)."""
 
-    Full jitter spreads writers that collided, so under heavy contention most of them are not
-    retrying at the same instant (which would only collide again).
-    """
-
-    def __init__(
-        self,
-        first_seconds: float = 0.05,
-        max_seconds: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._first, self._max, self._sleep = first_seconds, max_seconds, sleep
+    first_seconds: float = 0.05
+    max_seconds: float = 2.0
 
     def wait(self, attempt: int) -> None:
-        self._sleep(random.uniform(0, min(self._max, self._first * 2 ** (attempt - 1))))
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+        ceiling = min(self.max_seconds, self.first_seconds * 2 ** (attempt - 1))
+        time.sleep(random.uniform(0, ceiling))
 
 
 class TableStore:
-    """An adapter over one Table, with what tests replace: the clock, the fault hook, and the
-    attempts and waits of its optimistic-concurrency loops (a class may change the defaults)."""
+    """An adapter over one Table, with the fault hook tests pass; its optimistic-concurrency
+    loops try MAX_ATTEMPTS times with BACKOFF between tries (a class may change both)."""
 
     MAX_ATTEMPTS = 20
     BACKOFF = Backoff()
 
-    def __init__(
-        self,
-        table: TableClient,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        fault: FaultHook = no_fault,
-        max_attempts: int | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._table, self._clock, self._fault = table, clock, fault
-        self._max_attempts = max_attempts or self.MAX_ATTEMPTS
-        self._backoff = backoff or self.BACKOFF
+    def __init__(self, table: TableClient, *, fault: FaultHook = no_fault) -> None:
+        self._table, self._fault = table, fault
+
+    def _now(self) -> datetime:
+        return datetime.now(UTC)

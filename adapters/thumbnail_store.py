@@ -1,11 +1,9 @@
 """The uploads and thumbnails containers: read one exact upload version, write thumbnails safely.
 
-Reads name the ETag that triggered the job (If-Match), so a job never makes thumbnails of a
-newer or older version than its own. Writes are idempotent and overwrite-safe: a thumbnail
-records its source's ETag and its own SHA-256 in metadata; the same thumbnail of the same
-version is not written again; and a write is conditional on the thumbnail seen just before
-(If-Match, or If-None-Match: * when there was none) and on the source still being this
-version, so a slow job for an old version can never overwrite a newer version's thumbnail.
+Reads are If-Match the job's ETag. A thumbnail records its source's ETag and SHA-256, is not
+written again for the same version, and is written only over the thumbnail just seen and while
+the source is still this version, so a slow job never overwrites a newer version's thumbnail
+(docs/thumbnails.md).
 """
 
 from __future__ import annotations
@@ -49,18 +47,12 @@ class WriteResult:
 class ThumbnailStore:
     """Reads uploads and writes thumbnails; `fault` lets tests crash right after a write."""
 
+    MAX_ATTEMPTS = 5
+
     def __init__(
-        self,
-        uploads: ContainerClient,
-        thumbnails: ContainerClient,
-        *,
-        fault: FaultHook = no_fault,
-        max_attempts: int = 5,
+        self, uploads: ContainerClient, thumbnails: ContainerClient, *, fault: FaultHook = no_fault
     ) -> None:
-        self._uploads = uploads
-        self._thumbnails = thumbnails
-        self._fault = fault
-        self._max_attempts = max_attempts
+        self._uploads, self._thumbnails, self._fault = uploads, thumbnails, fault
 
     def read_source(self, name: str, etag: str, limits: ImageLimits) -> bytes:
         """The upload's bytes at exactly `etag`; its stored size is checked before downloading.
@@ -101,7 +93,7 @@ class ThumbnailStore:
         """
         blob = self._thumbnails.get_blob_client(blob_name)
         metadata = {SOURCE_ETAG: source_etag, SHA256: rendered.sha256}
-        for _ in range(self._max_attempts):
+        for _ in range(self.MAX_ATTEMPTS):
             current = self._properties(blob_name)
             if current is not None and _same(current.metadata, metadata):
                 return WriteResult(written=False)

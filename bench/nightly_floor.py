@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from azure.data.tables import TableClient
 from pydantic import computed_field
 
-from adapters.order_store import _FACT_COLUMNS, _day_range, _range_parameters
+from adapters.order_store import _FACT_COLUMNS, _day_query
 from domain.payload import Model
 from domain.reports import ChunkingPolicy, ChunkSpec, plan_chunks
 
@@ -38,9 +38,10 @@ class Floor(Model):
 
 def _ids(table: TableClient, day: str, after: str | None, limit: int) -> tuple[list[str], int]:
     """OrderStore.order_ids_of_day's query; also how many service pages it took."""
+    query, parameters = _day_query(day, after, None)
     pages = table.query_entities(
-        _day_range(after, None),
-        parameters=_range_parameters(day, after, None),
+        query,
+        parameters=parameters,
         select=["RowKey"],
         results_per_page=min(limit, 1000),
     ).by_page()
@@ -57,9 +58,10 @@ def _ids(table: TableClient, day: str, after: str | None, limit: int) -> tuple[l
 
 def _page(table: TableClient, day: str, after: str | None, through: str) -> tuple[int, int]:
     """OrderStore.order_facts_of_day's query, rows read but not converted."""
+    query, parameters = _day_query(day, after, through)
     pages = table.query_entities(
-        _day_range(after, through),
-        parameters=_range_parameters(day, after, through),
+        query,
+        parameters=parameters,
         select=_FACT_COLUMNS,
         results_per_page=1000,
     ).by_page()
