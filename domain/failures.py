@@ -1,8 +1,5 @@
-"""Transient or permanent: how activities label their errors, and how orchestrators read them.
-
-The Durable Python SDK hands an activity's failure to the orchestrator as a plain Exception
-whose text contains the activity's message, so the kind travels inside the message.
-"""
+"""Transient or permanent, written into the failure's message: the Durable Python SDK hands the
+orchestrator an activity's failure as a plain Exception that carries only the message."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Composes the health probe's report from dependency checks, with no SDK so it is unit-tested.
-
-The report is a model (`HealthReport`, one `HealthCheck` per dependency): its dump is the body
-of GET /api/health, and its serialization-mode JSON schema is the one api/openapi.json states.
-"""
+"""Composes the health probe's report from dependency checks, with no SDK so it is unit-tested."""
 
 from __future__ import annotations
 

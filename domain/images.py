@@ -1,10 +1,4 @@
-"""What an upload must be before any decoder sees it: its type from magic bytes, its size limits.
-
-Everything here reads bytes and numbers only (no decoder, no I/O), so the rules that stop a
-decompression bomb run before a single pixel is decoded: the dimensions come from the file's
-own header (JPEG SOF, PNG IHDR, WebP VP8/VP8L/VP8X), and a header claiming more pixels than
-the limit is refused. The name is never trusted for the type; it must merely agree with it.
-"""
+"""What an upload must be before any decoder sees it: its type from magic bytes, its size limits."""
 
 from __future__ import annotations
 

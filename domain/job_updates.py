@@ -1,10 +1,4 @@
-"""A job's published updates: numbered milestones and its outcome, and where results are sent.
-
-Every update a job publishes carries a sequence number the orchestrator assigns (1, 2, 3, ...),
-so a status record or a subscriber can apply updates in order whatever order they arrive in:
-an update applies only when its number is higher than the last one applied. Updates hold ids,
-steps and outcomes only, never personal data (that stays behind the claim check).
-"""
+"""A job's published updates, numbered so each applies in order, and where its result goes."""
 
 from __future__ import annotations
 

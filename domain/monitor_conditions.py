@@ -1,22 +1,5 @@
-"""The monitor's condition language: a small JSON tree tested against a status document.
-
-A caller says when an external operation is done (or has failed) without the app ever running
-the caller's code: no eval, no expressions, no regular expressions (no ReDoS), only a JSON
-pointer (RFC 6901) into the status response and one operator, combined with all/any/not.
-
-    {"pointer": "/status", "equals": "done"}
-    {"pointer": "/progress", "gte": 100}
-    {"pointer": "/state", "in": ["succeeded", "skipped"]}
-    {"pointer": "/error", "exists": true}
-    {"all": [{"pointer": "/status", "equals": "done"}, {"pointer": "/count", "gt": 0}]}
-    {"any": [...]}   {"not": {...}}
-
-Comparisons are strict JSON: true is not 1, "1" is not 1. A pointer to nothing makes every
-operator false except `"exists": false`. Ordering operators take numbers only.
-
-The nesting limit is in the types: `MonitorCondition` holds `MonitorCondition2`, which holds
-`MonitorCondition3`, which holds tests only (`MonitorTest`), so the JSON schema states it too.
-"""
+"""The monitor's condition language (docs/monitor.md): JSON pointer tests combined with all, any
+and not; a caller's condition is data, never code (no eval, no regular expressions)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""The monitor job's rules with no I/O: its request, the state it carries, its schedule, its end.
-
-A monitor polls a caller's status URL until a condition on the JSON answer holds, a failure
-condition holds, or it expires. Waits grow by a backoff factor up to a cap, and the last wait
-ends exactly at the expiry, so the last poll happens then. The orchestration continues as new
-after every wait, carrying `MonitorState` as its input, so its history stays a few events long
-however long the monitor runs.
-"""
+"""The monitor job's rules with no I/O: its request, the state it carries, its schedule, its end."""
 
 from __future__ import annotations
 

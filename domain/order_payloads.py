@@ -1,9 +1,4 @@
-"""What each order activity takes and returns, as models over domain/payload.py.
-
-Activities read their input with `read(...)` (an InvalidPayload is a permanent failure: the same
-bad input fails every time) and return `Result(...).dump()`. Every input may carry a
-`correlation_id`, which the activity writes into its log lines.
-"""
+"""What each order activity takes and returns (a bad input is a permanent failure: see `read`)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,4 @@
-"""The one outbound guard's rules, with no I/O: which URLs and addresses the app may call.
-
-Every outbound call (webhook deliveries, monitor polls) is vetted here in two steps:
-`parse_outbound_url` vets the URL (and every redirect target), `refusal_reason` vets every
-address its host resolves to at send time (adapters/outbound.py resolves once and pins the
-vetted address). Private, loopback, link-local and metadata addresses are refused, in every
-spelling (IPv4-mapped IPv6, NAT64, 6to4, numeric hosts such as 2130706433 or 0177.0.0.1),
-unless the host is in the allow-list (local development, tests), which also permits plain http.
-"""
+"""The one outbound guard's rules, with no I/O: which URLs and addresses the app may call."""
 
 from __future__ import annotations
 

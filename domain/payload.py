@@ -1,12 +1,4 @@
-"""The one base of every payload: pydantic models that cross HTTP, queues and the Durable history.
-
-A model is declared once and read two ways. `parse_request` reads what a caller sent (raw bytes:
-strict types, unknown members refused, nesting bounded by the parser). `read` reads what this app
-wrote earlier (Durable history, table rows): lax types and unknown members ignored, so a history
-recorded by an older or newer version still replays. `Model.dump()` is what crosses the Durable
-boundary: plain JSON values, never an object the SDK would wrap with its class and module names.
-Problems name fields (a path and a JSON pointer) and never quote a value.
-"""
+"""The one base of every payload: pydantic models crossing HTTP, queues and the Durable history."""
 
 from __future__ import annotations
 
@@ -49,7 +41,8 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     def dump(self) -> dict[str, Any]:
-        """Plain JSON values; absent optional fields are left out rather than written as null."""
+        """Plain JSON values, never an object the SDK would wrap with its class and module names;
+        absent optional fields are left out rather than written as null."""
         return self.model_dump(mode="json", exclude_none=True)
 
 
@@ -72,7 +65,8 @@ def parse_request(model: type[M], raw: bytes | str) -> M:
 
 
 def read(model: type[M], data: Any) -> M:
-    """What this app wrote earlier (history, rows): lax types, unknown members ignored."""
+    """What this app wrote earlier (history, rows): lax types, unknown members ignored, so a
+    history recorded by an older or newer version still replays."""
     try:
         return model.model_validate(data, strict=False, extra="ignore")
     except ValidationError as error:

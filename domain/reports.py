@@ -1,8 +1,4 @@
-"""The nightly report's rules: which day, how a day is cut into chunks, what is summed, the files.
-
-Pure and deterministic, so the orchestrators can merge partial results during replay and the
-same orders always give byte-identical `reports/<day>.json` and `reports/<day>.csv`.
-"""
+"""The nightly report's rules: the day, how a day is cut into chunks, what is summed, the files."""
 
 from __future__ import annotations
 

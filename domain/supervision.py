@@ -1,18 +1,5 @@
-"""The supervisor's policy: which unfinished jobs are stuck, and what is done about each one.
-
-Plain rules over snapshots of orchestration instances, so they are tested without the SDK and
-run unchanged inside the supervisor orchestrator (they read no clock: `now` is passed in).
-
-The policy, in order of escalation (docs/operations.md, "Stuck jobs"):
-- a Running instance older than its orchestrator's expected duration, or a Pending one older
-  than the pending limit, is overdue and always reported;
-- an overdue job whose orchestrator may be terminated, and that is overdue by more than its
-  grace on top, is terminated (no compensation runs: only for jobs with nothing to undo);
-- otherwise an overdue job that takes a cancel event, at a step where cancelling is allowed,
-  gets the event (its own compensation runs);
-- otherwise it is only reported, for a human to decide;
-- a Failed instance is rewound only when its orchestrator opted in and it failed recently.
-"""
+"""The supervisor's policy (docs/operations.md, "Stuck jobs"): which unfinished jobs are stuck and
+what is done about each, from snapshots and a given `now` (no clock, no SDK)."""
 
 from __future__ import annotations
 

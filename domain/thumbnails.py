@@ -1,9 +1,4 @@
-"""The thumbnail job's payloads and outcomes: what crosses each activity and orchestration boundary.
-
-Models over domain/payload.py, so the orchestrator, the activities and the tests agree on one
-shape. A rejected upload is an answer, not an error: the validation step returns it and the job
-ends Rejected with the reason, without retries.
-"""
+"""The thumbnail job's payloads and outcomes: what crosses each activity and orchestrator edge."""
 
 from __future__ import annotations
 
