@@ -51,15 +51,6 @@ class ClaimCheckStore:
             raise ClaimNotFound(f"nothing stored under {claim}") from error
         return json.loads(body)
 
-    def delete(self, ref: str) -> bool:
-        """Erase the data (retention, erasure requests); False if it was already gone."""
-        claim = self._own(ref)
-        try:
-            self._container.delete_blob(claim.name)
-        except ResourceNotFoundError:
-            return False
-        return True
-
     def _own(self, ref: str) -> ClaimRef:
         # A reference must not become a way to read other containers (a gatekeeper's rule).
         claim = ClaimRef.parse(ref)
