@@ -16,7 +16,6 @@ from adapters.factory import OrderAdapters, root
 from domain.claims import InvalidClaimRef
 from domain.failures import JobFailure, PermanentFailure, TransientFailure
 from domain.order_payloads import (
-    NotificationKind,
     OrderIdInput,
     PaymentResult,
     RecordOrderInput,
@@ -174,7 +173,7 @@ SEND_CONFIRMATION = "send_confirmation"
 @bp.activity(SEND_CONFIRMATION, SendConfirmationInput)
 def send_confirmation(step: SendConfirmationInput, adapters: OrderAdapters) -> SentResult:
     """Queue the order confirmation in the outbox, by reference; once per order."""
-    adapters.outbox.enqueue(step.order_id, str(NotificationKind.CONFIRMATION), step.customer_ref)
+    adapters.outbox.enqueue(step.order_id, "confirmation", step.customer_ref)
     return SentResult(sent=True)
 
 

@@ -108,6 +108,16 @@ MAX_DECISION_REASON = 200
 UNREADABLE_DECISION = "unreadable approval decision"
 
 
+def _event_data(value: Any) -> Any:
+    """An external event's data: the SDK's raise_event may double-encode it as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
 class ApprovalRequest(Model):
     """POST /api/orders/{order_id}/approval. A missing, null or empty token is answered 401 (the
     caller is not authenticated), not 400."""
@@ -138,15 +148,10 @@ class ApprovalDecision(Model):
     def parse(cls, value: Any) -> ApprovalDecision:
         """Read an `ApprovalDecision` event's data; anything but `approved: true` is a rejection.
 
-        The SDK's raise_event double-encodes its data, so the value may arrive as JSON text.
         Read member by member, failing closed: "yes" or 1 never approves, and a reason or
         approver that is not a text is dropped (recorded histories replay on this reading).
         """
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                value = None
+        value = _event_data(value)
         if not isinstance(value, dict):
             return cls(approved=False, reason=UNREADABLE_DECISION)
         texts = {k: v for k in ("reason", "approver") if isinstance(v := value.get(k), str) and v}
@@ -172,15 +177,9 @@ class CancelRequest(Model):
 
 
 def cancel_reason(value: Any) -> str:
-    """The reason a `CancelOrder` event gives (JSON text or a dict), or a default one. Event
-    data is read leniently: the SDK's raise_event may double-encode it as JSON text."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = None
+    """The reason a `CancelOrder` event gives, or a default one."""
     try:
-        return read(CancelRequest, value).effective_reason
+        return read(CancelRequest, _event_data(value)).effective_reason
     except InvalidPayload:
         return DEFAULT_CANCEL_REASON
 

@@ -43,18 +43,13 @@ class ImageFormat(StrEnum):
 
     @property
     def content_type(self) -> str:
-        return _CONTENT_TYPES[self]
+        return f"image/{self.lower()}"
 
     @property
     def extensions(self) -> tuple[str, ...]:
         return _EXTENSIONS[self]
 
 
-_CONTENT_TYPES = {
-    ImageFormat.JPEG: "image/jpeg",
-    ImageFormat.PNG: "image/png",
-    ImageFormat.WEBP: "image/webp",
-}
 _EXTENSIONS = {
     ImageFormat.JPEG: (".jpg", ".jpeg"),
     ImageFormat.PNG: (".png",),

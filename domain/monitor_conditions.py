@@ -120,7 +120,18 @@ class MonitorTest(Model):
     in_: Values | None = Field(None, alias="in", json_schema_extra=_present)
     exists: bool | None = Field(None, json_schema_extra=_present)
 
-    @field_validator("pointer", "gt", "gte", "lt", "lte", "in_", "exists", mode="after")
+    # Every member but equals and not_equals (they may compare with null), at every level.
+    @field_validator(
+        "pointer",
+        *ORDERING,
+        "in_",
+        "exists",
+        "all",
+        "any",
+        "not_",
+        mode="after",
+        check_fields=False,
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:  # only a value given as null gets here: defaults are not validated
@@ -226,13 +237,6 @@ class _Combined(MonitorTest):
     all: Tests | None = Field(None, json_schema_extra=_present)
     any: Tests | None = Field(None, json_schema_extra=_present)
     not_: MonitorTest | None = Field(None, alias="not", json_schema_extra=_present)
-
-    @field_validator("all", "any", "not_", mode="after")
-    @classmethod
-    def _terms_not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("a value, not null")
-        return value
 
     @property
     def combinator(self) -> str | None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -15,13 +14,8 @@ PAYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"
 MAX_REASON = 1000
 
 
-class NotificationKind(StrEnum):
-    """What a notification in the outbox is about; one of each kind per order at most."""
-
-    CONFIRMATION = "confirmation"
-    ESCALATION = "escalation"
-    REJECTION = "rejection"
-    CANCELLATION = "cancellation"
+# What a notification in the outbox is about; one of each kind per order at most.
+NotificationKind = Literal["confirmation", "escalation", "rejection", "cancellation"]
 
 
 class RecordOrderInput(Model):
@@ -74,7 +68,7 @@ class SendNotificationInput(OrderIdInput):
 
     @model_validator(mode="after")
     def _confirmation_has_a_customer(self) -> SendNotificationInput:
-        if self.kind is NotificationKind.CONFIRMATION and self.customer_ref is None:
+        if self.kind == "confirmation" and self.customer_ref is None:
             raise ValueError("customer_ref: a confirmation needs the customer's reference")
         return self
 

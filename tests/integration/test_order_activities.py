@@ -20,7 +20,6 @@ import pytest
 from activities import orders
 from domain.failures import FailureKind, JobFailure, failure_kind, failure_reason
 from domain.order_payloads import (
-    NotificationKind,
     OrderIdInput,
     RecordOrderInput,
     RefundPaymentInput,
@@ -110,7 +109,7 @@ def setup_confirm(world: World) -> dict[str, Any]:
 
 
 def setup_notify(world: World) -> dict[str, Any]:
-    return SendNotificationInput(order_id="o-1", kind=NotificationKind.ESCALATION).dump()
+    return SendNotificationInput(order_id="o-1", kind="escalation").dump()
 
 
 def setup_status(world: World) -> dict[str, Any]:

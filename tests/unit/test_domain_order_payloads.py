@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from domain.order_payloads import (
-    NotificationKind,
     OrderIdInput,
     RecordOrderInput,
     RefundPaymentInput,
@@ -42,8 +41,8 @@ PAYLOADS = [
     RefundPaymentInput(order_id="o-1", payment_id="pay_o-1_0123456789abcdef"),
     RefundPaymentInput(order_id="o-1", correlation_id="corr-1"),
     SendConfirmationInput(order_id="o-1", customer_ref=REF),
-    SendNotificationInput(order_id="o-1", kind=NotificationKind.CONFIRMATION, customer_ref=REF),
-    SendNotificationInput(order_id="o-1", kind=NotificationKind.ESCALATION, correlation_id="c"),
+    SendNotificationInput(order_id="o-1", kind="confirmation", customer_ref=REF),
+    SendNotificationInput(order_id="o-1", kind="escalation", correlation_id="c"),
     SetOrderStatusInput(order_id="o-1", status=OrderStatus.FAILED, reason="payment declined"),
     SetOrderStatusInput(order_id="o-1", status=OrderStatus.PAID),
 ]
