@@ -18,18 +18,18 @@ MAX_REASON = 1000
 NotificationKind = Literal["confirmation", "escalation", "rejection", "cancellation"]
 
 
+class OrderIdInput(Model):
+    """`release_stock` and `ship_order`: just the order; the base of the other inputs."""
+
+    order_id: OrderId
+    correlation_id: CorrelationId | None = None
+
+
 class RecordOrderInput(Model):
     """`record_order`: the validated order and when it was received (its day partitions it)."""
 
     order: Order
     received_at: Timestamp
-    correlation_id: CorrelationId | None = None
-
-
-class OrderIdInput(Model):
-    """`release_stock` and `ship_order`: just the order; the base of the other inputs."""
-
-    order_id: OrderId
     correlation_id: CorrelationId | None = None
 
 
