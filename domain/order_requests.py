@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from domain.orders import (
-    Currency,
-    CustomerRef,
-    Order,
-    OrderId,
-    OrderLines,
-    distinct_skus,
-)
+from domain.orders import Currency, CustomerRef, Order, OrderId, OrderLines
 from domain.outbound import CallbackUrl
 from domain.payload import InvalidPayload, Model, parse_request
 
@@ -57,19 +50,14 @@ class OrderFields(Model):
 
     order_id: OrderId
     currency: Currency
-    lines: Annotated[OrderLines, AfterValidator(distinct_skus)]
+    lines: OrderLines
     express: bool = False
     callback_url: CallbackUrl | None = None
 
     def order(self, customer_ref: str) -> Order:
         """The order the workflow runs, once the customer is a reference."""
-        return Order(
-            order_id=self.order_id,
-            customer_ref=customer_ref,
-            currency=self.currency,
-            lines=self.lines,
-            express=self.express,
-        )
+        fields = self.model_dump(include={"order_id", "currency", "lines", "express"})
+        return Order(customer_ref=customer_ref, **fields)
 
 
 class OrderRequest(OrderFields):

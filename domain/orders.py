@@ -68,15 +68,19 @@ class OrderLine(Model):
         return self.quantity * self.unit_price_cents
 
 
-OrderLines = Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=MAX_LINES)]
-
-
-def distinct_skus(lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
+def _distinct_skus(lines: tuple[OrderLine, ...]) -> tuple[OrderLine, ...]:
     """An order names each SKU once (quantities say how many)."""
     skus = [line.sku for line in lines]
     if len(set(skus)) != len(skus):
         raise ValueError("each sku at most once")
     return lines
+
+
+OrderLines = Annotated[
+    tuple[OrderLine, ...],
+    Field(min_length=1, max_length=MAX_LINES),
+    AfterValidator(_distinct_skus),
+]
 
 
 class Order(Model):
@@ -86,7 +90,7 @@ class Order(Model):
     order_id: OrderId
     customer_ref: CustomerRef
     currency: Currency
-    lines: Annotated[OrderLines, AfterValidator(distinct_skus)]
+    lines: OrderLines
     express: bool = False
 
     @property

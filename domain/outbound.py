@@ -49,7 +49,6 @@ class InvalidOutboundUrl(ValueError):
 
     def __init__(self, problems: Iterable[str], what: str = "URL") -> None:
         self.problems = tuple(problems)
-        self.what = what
         super().__init__(f"invalid {what}: " + "; ".join(self.problems))
 
 

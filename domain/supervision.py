@@ -14,10 +14,6 @@ from pydantic import Field, PlainSerializer, model_validator
 from domain.payload import Model, NullsWritten, Timestamp
 
 
-class SupervisionError(ValueError):
-    """A setting that cannot be used; the message names the setting and what is wrong."""
-
-
 class Action(StrEnum):
     """What the supervisor does about one job."""
 
@@ -210,14 +206,14 @@ def plan(jobs: Iterable[JobSnapshot], policy: SupervisionPolicy, now: datetime) 
 def parse_durations(pairs: Iterable[str], setting: str) -> dict[str, timedelta]:
     """`name=ISO 8601 duration` pairs (e.g. `process_order=P4D`), as a list setting holds them.
 
-    Raises SupervisionError naming the setting for anything else: a silently ignored limit
+    Raises ValueError naming the setting for anything else: a silently ignored limit
     would let stuck jobs go unnoticed.
     """
     durations: dict[str, timedelta] = {}
     for pair in pairs:
         name, sep, value = (part.strip() for part in pair.partition("="))
         if not sep or not name or not value:
-            raise SupervisionError(f"{setting}: expected name=duration, got {pair.strip()!r}")
+            raise ValueError(f"{setting}: expected name=duration, got {pair.strip()!r}")
         durations[name] = parse_duration(value, f"{setting} ({name})")
     return durations
 
@@ -235,7 +231,7 @@ def parse_duration(text: str, setting: str) -> timedelta:
     upper = text.strip().upper()
     found = _DURATION.match(upper)
     if found is None or upper == "P" or upper.endswith("T"):  # "P" and "P1DT" say nothing
-        raise SupervisionError(
+        raise ValueError(
             f"{setting}: {text!r} is not an ISO 8601 duration in days, hours, minutes or "
             "seconds (e.g. P4D, PT30M)"
         )
@@ -243,5 +239,5 @@ def parse_duration(text: str, setting: str) -> timedelta:
         **{unit: float(amount) for unit, amount in found.groupdict(default="0").items()}
     )
     if value <= timedelta(0):
-        raise SupervisionError(f"{setting}: {text!r} must be longer than zero")
+        raise ValueError(f"{setting}: {text!r} must be longer than zero")
     return value
