@@ -48,44 +48,39 @@ from domain.stock import OutOfStock, ReservationReleased, units_by_sku
 
 logger = logging.getLogger(__name__)
 
+JOB_TYPE = "order"
+
 # Orders in these states are over: nothing may be shipped for them.
 _NOT_SHIPPABLE = (OrderStatus.REJECTED, OrderStatus.CANCELLED, OrderStatus.FAILED)
 
 
 def _ids(step: RecordOrderInput | OrderIdInput) -> JobIds:
     order_id = step.order.order_id if isinstance(step, RecordOrderInput) else step.order_id
-    return JobIds(
-        "order",
-        instance_id_for(order_id),
-        step.correlation_id,
-        f"order {order_id}",
-        {"order.id": order_id},
-    )
+    label, attributes = f"order {order_id}", {"order.id": order_id}
+    return JobIds(JOB_TYPE, instance_id_for(order_id), step.correlation_id, label, attributes)
+
+
+# Known business outcomes, the failure each becomes and how its reason starts; payment trouble
+# is the one a retry may get past.
+_FAILURES: dict[type[Exception], tuple[type[JobFailure], str]] = {
+    OutOfStock: (PermanentFailure, ""),
+    ReservationReleased: (PermanentFailure, ""),
+    PaymentDeclined: (PermanentFailure, "payment declined: "),
+    PaymentUnavailable: (TransientFailure, "payment provider unavailable: "),
+    PaymentNotFound: (PermanentFailure, "payment not found: "),
+    PaymentAlreadyRefunded: (PermanentFailure, "payment already refunded: "),
+    IdempotencyKeyReused: (PermanentFailure, "idempotency key reused: "),
+    ShipmentRefused: (PermanentFailure, "shipping failed: "),
+    OrderNotFound: (PermanentFailure, ""),
+    InvalidClaimRef: (PermanentFailure, "invalid customer reference: "),
+}
 
 
 def _as_failure(error: Exception) -> JobFailure | None:
     """The failure an activity raises for a known business outcome; None for anything else."""
-    match error:
-        case OutOfStock():
-            return PermanentFailure(f"out of stock: {error.sku}")
-        case ReservationReleased():
-            return PermanentFailure(str(error))
-        case PaymentDeclined():
-            return PermanentFailure(f"payment declined: {error.reason}")
-        case PaymentUnavailable():
-            return TransientFailure(f"payment provider unavailable: {error}")
-        case PaymentNotFound():
-            return PermanentFailure(f"payment not found: {error}")
-        case PaymentAlreadyRefunded():
-            return PermanentFailure(f"payment already refunded: {error}")
-        case IdempotencyKeyReused():
-            return PermanentFailure(f"idempotency key reused: {error}")
-        case ShipmentRefused():
-            return PermanentFailure(f"shipping failed: {error.reason}")
-        case OrderNotFound():
-            return PermanentFailure(str(error))
-        case InvalidClaimRef():
-            return PermanentFailure(f"invalid customer reference: {error}")
+    for outcome, (failure, prefix) in _FAILURES.items():
+        if isinstance(error, outcome):
+            return failure(prefix + str(error))
     return None
 
 

@@ -35,10 +35,10 @@ def wait_for_decision(
     context: df.DurableOrchestrationContext,
     event: TaskBase,
     deadline: datetime,
-    cancel: TaskBase | None = None,
+    cancel: TaskBase | None,
 ) -> Generator[Any, Any, ApprovalDecision | None]:
     """The decision `event` brings before `deadline`, or None when the durable timer fires first
-    or `cancel` (a wait for the order's cancellation) completes first."""
+    or `cancel` (a wait for the order's cancellation, None once it came) completes first."""
     timer = context.create_timer(deadline)
     winner = yield context.task_any([event, timer] if cancel is None else [event, timer, cancel])
     if winner == timer:
@@ -54,24 +54,24 @@ def wait_for_approval(
     context: df.DurableOrchestrationContext,
     policy: ApprovalPolicy,
     escalate: Callable[[], Generator[Any, Any, Any]],
-    cancel: CancelWatch | None = None,
+    cancel: CancelWatch,
 ) -> Generator[Any, Any, ApprovalOutcome]:
     """Wait up to `policy.escalate_after`, run `escalate`, wait until `policy.timeout`, then
     reject. Both deadlines count from the start of the wait and live in durable timers, so a
-    restart or a redeploy neither shortens nor extends them. A completed `cancel` ends the wait
+    restart or a redeploy neither shortens nor extends them. A cancellation ends the wait
     (outcome `cancelled`), whichever wait is open."""
     started = context.current_utc_datetime
     first = context.wait_for_external_event(APPROVAL_EVENT)
-    rival = cancel.wait() if cancel is not None else None
-    decision = yield from wait_for_decision(context, first, started + policy.escalate_after, rival)
-    if cancel is not None and cancel.requested:
+    deadline = started + policy.escalate_after
+    decision = yield from wait_for_decision(context, first, deadline, cancel.wait())
+    if cancel.requested:
         return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision)
     if not context.is_replaying:
         logger.warning("No approval decision for %s yet; escalating", context.instance_id)
     yield from escalate()
-    if cancel is not None and cancel.requested:
+    if cancel.requested:
         return CANCELLED
     if first.is_completed:
         # The decision came while the escalation ran. The extension hands an event to the
@@ -80,9 +80,9 @@ def wait_for_approval(
     # A new wait, as the extension expects of a wait in a loop: it now gets the next event.
     second = context.wait_for_external_event(APPROVAL_EVENT)
     decision = yield from wait_for_decision(
-        context, second, started + policy.timeout, cancel.wait() if cancel is not None else None
+        context, second, started + policy.timeout, cancel.wait()
     )
-    if cancel is not None and cancel.requested:
+    if cancel.requested:
         return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision, escalated=True)

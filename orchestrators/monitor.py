@@ -40,25 +40,6 @@ CANCEL_EVENT = "CancelMonitor"
 bp = df.Blueprint()
 
 
-class _MonitorReporter(JobReporter):
-    """A JobReporter that picks up where the previous run left off: the update numbering and
-    the start time come from the carried state, and "started" is logged by the first run only."""
-
-    def __init__(
-        self, context: df.DurableOrchestrationContext, state: MonitorState, *, first_run: bool
-    ) -> None:
-        self._first_run = first_run  # read by _log, which the base __init__ calls
-        super().__init__(context, JOB_TYPE, state.correlation_id, state.routing)
-        self.sequence = state.sequence
-        if state.started_at is not None:
-            self.started_at = state.started_at
-
-    def _log(self, level: int, what: str, reason: str | None) -> None:
-        if what == "started" and not self._first_run:
-            return
-        super()._log(level, what, reason)
-
-
 def _finish(
     context: df.DurableOrchestrationContext,
     state: MonitorState,
@@ -67,8 +48,16 @@ def _finish(
 ) -> Generator[Any, Any, dict[str, Any]]:
     context.set_custom_status(custom_status(ending, 100))
     result = monitor_result(state, ending, context.current_utc_datetime, reason).dump()
-    # The first run's milestone reporter has logged the start already.
-    reporter = _MonitorReporter(context, state, first_run=False)
+    # Numbered on from the carried state; the first run has logged the start already.
+    reporter = JobReporter(
+        context,
+        JOB_TYPE,
+        state.correlation_id,
+        state.routing,
+        sequence=state.sequence,
+        started_at=state.started_at,
+        log_start=False,
+    )
     succeeded = ending is MonitorStep.COMPLETED
     yield from reporter.finish(str(ending), str(ending), result, succeeded=succeeded)
     return result
@@ -81,7 +70,9 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
     state = read(MonitorState, context.get_input()).begun(now)
     cancel = CancelWatch(context, CANCEL_EVENT)
     if state.polls == 0 and state.sequence == 0:
-        reporter = _MonitorReporter(context, state, first_run=True)
+        reporter = JobReporter(
+            context, JOB_TYPE, state.correlation_id, state.routing, started_at=state.started_at
+        )
         context.set_custom_status(custom_status(MonitorStep.POLLING, 0))
         yield from reporter.milestone(str(MonitorStep.POLLING), 0, str(MonitorStep.POLLING))
         state = state.published(reporter.sequence)

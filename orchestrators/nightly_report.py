@@ -10,14 +10,13 @@ number of orders, and replays stay cheap (docs/nightly-report.md).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from activities.reports import PLAN_REPORT_CHUNKS, SUM_REPORT_PAGE, WRITE_REPORT
+from activities.reports import JOB_TYPE, PLAN_REPORT_CHUNKS, SUM_REPORT_PAGE, WRITE_REPORT
 from domain.payload import read
 from domain.reports import (
     ChunkInput,
@@ -31,13 +30,11 @@ from domain.reports import (
     chunk_instance_id,
 )
 from domain.retry import RetryPolicy
+from orchestrators.job_results import log_job
 from orchestrators.retry import call_activity_with_backoff
-
-logger = logging.getLogger(__name__)
 
 ORCHESTRATOR = "nightly_report"
 CHUNK_ORCHESTRATOR = "nightly_report_chunk"
-JOB_TYPE = "nightly-report"
 
 # Storage hiccups are retried for about a minute; an unreadable row fails at once.
 STEP_RETRY = RetryPolicy(max_attempts=5, first_delay=timedelta(seconds=2))
@@ -49,30 +46,13 @@ def _status(step: str, run: ReportRun, chunks_done: int, orders: int) -> dict[st
     return {"step": step, "day": run.day, "chunks_done": chunks_done, "orders_summed": orders}
 
 
-def _log(context: df.DurableOrchestrationContext, run: ReportRun, what: str) -> None:
-    if context.is_replaying:
-        return
-    now = context.current_utc_datetime
-    started = run.started_at or now
-    elapsed = now - started.replace(tzinfo=now.tzinfo)
-    logger.info(
-        "Job %s %s: type=%s instance=%s correlation=%s duration_ms=%d",
-        context.instance_id,
-        what,
-        JOB_TYPE,
-        context.instance_id,
-        run.correlation_id or "-",
-        int(elapsed.total_seconds() * 1000),
-    )
-
-
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Input: ReportRun.dump(); output: ReportResult.dump()."""
     run = read(ReportRun, context.get_input())
     if run.started_at is None:  # the first execution; later ones carry it along
         run = run.model_copy(update={"started_at": context.current_utc_datetime})
-        _log(context, run, "started")
+        log_job(context, JOB_TYPE, "started", run.correlation_id, run.started_at)
     context.set_custom_status(_status("summing", run, run.next_chunk, run.totals.orders))
 
     planned = yield from call_activity_with_backoff(
@@ -107,7 +87,7 @@ def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, An
         context, WRITE_REPORT, run.write_input(totals, done).dump(), STEP_RETRY
     )
     context.set_custom_status(_status("done", run, done, totals.orders))
-    _log(context, run, "completed")
+    log_job(context, JOB_TYPE, "completed", run.correlation_id, run.started_at)
     report = ReportResult(
         day=run.day, orders=totals.orders, chunks=done, blobs=read(WrittenReport, written).blobs
     )

@@ -16,6 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.orders import (
+    JOB_TYPE,
     RECORD_ORDER,
     REFUND_PAYMENT,
     RELEASE_STOCK,
@@ -47,7 +48,6 @@ from orchestrators.retry import call_activity_with_backoff
 logger = logging.getLogger(__name__)
 
 ORCHESTRATOR = "process_order"
-JOB_TYPE = "order"
 ALREADY_PROCESSED = "already processed"
 
 # Forward steps give up after about half a minute of transient failures and compensate;

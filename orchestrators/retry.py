@@ -1,15 +1,16 @@
-"""Retry an activity on durable timers with exponential backoff and jitter, never a permanent error.
+"""Retry activities on durable timers with exponential backoff and jitter, never a permanent error.
 
-The SDK's RetryOptions has only a fixed interval and a count, and it retries every error. This
-helper reads the kind each activity encodes in its message (domain.failures) and waits with a
+The SDK's RetryOptions has only a fixed interval and a count, and it retries every error. These
+helpers read the kind each activity encodes in its message (domain.failures) and wait with a
 durable timer between attempts, so a wait survives restarts and costs nothing while it lasts.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable, Generator, Mapping
+from contextlib import suppress
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
@@ -18,6 +19,8 @@ from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K", int, str)
 
 
 def call_activity_with_backoff(
@@ -65,3 +68,46 @@ def call_activity_with_backoff(
                 )
             yield context.create_timer(context.current_utc_datetime + delay)
             attempt += 1
+
+
+def call_activities_with_backoff(
+    context: df.DurableOrchestrationContext,
+    name: str,
+    payloads: Mapping[K, Any],
+    policy: RetryPolicy,
+) -> Generator[Any, Any, dict[K, Any]]:
+    """Fan-out/fan-in: `name` once per payload, all at once; the results by key, in the order of
+    `payloads`. The ones that failed transiently are retried alone, together, after one backoff
+    wait; a permanent failure, or running out of attempts, raises the first failure."""
+    done: dict[K, Any] = {}
+    pending = list(payloads)
+    attempt = 1
+    while True:
+        tasks = {key: context.call_activity(name, payloads[key]) for key in pending}
+        # task_all ends at the first failure; each task's own outcome is read below.
+        with suppress(Exception):
+            yield context.task_all(list(tasks.values()))
+        failed: dict[K, Exception] = {}
+        for key, task in tasks.items():
+            try:  # waits for the ones still running, so every outcome is known
+                done[key] = yield task
+            except Exception as error:
+                failed[key] = error
+        if not failed:
+            return {key: done[key] for key in payloads}
+        permanent = [e for e in failed.values() if failure_kind(e) is FailureKind.PERMANENT]
+        if permanent or attempt >= policy.max_attempts:
+            raise (permanent or list(failed.values()))[0]
+        delay = policy.delay(attempt, f"{context.instance_id}:{name}")
+        if not context.is_replaying:
+            logger.warning(
+                "%s for %s failed (%s); retrying in %.1f s [instance %s]",
+                name,
+                sorted(failed),
+                failure_reason(next(iter(failed.values()))),
+                delay.total_seconds(),
+                context.instance_id,
+            )
+        yield context.create_timer(context.current_utc_datetime + delay)
+        pending = sorted(failed)
+        attempt += 1

@@ -10,16 +10,14 @@ metadata.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Generator
-from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities.thumbnails import MAKE_THUMBNAIL, VALIDATE_UPLOAD
-from domain.failures import FailureKind, failure_kind, failure_reason
+from domain.failures import failure_reason
 from domain.job_updates import ResultRouting
 from domain.payload import read
 from domain.retry import RetryPolicy
@@ -35,9 +33,7 @@ from domain.thumbnails import (
     custom_status,
 )
 from orchestrators.job_results import JobReporter
-from orchestrators.retry import call_activity_with_backoff
-
-logger = logging.getLogger(__name__)
+from orchestrators.retry import call_activities_with_backoff, call_activity_with_backoff
 
 ORCHESTRATOR = "make_thumbnails"
 VALIDATED_PROGRESS = 20
@@ -46,49 +42,6 @@ VALIDATED_PROGRESS = 20
 STEP_RETRY = RetryPolicy(max_attempts=4, first_delay=timedelta(seconds=2))
 
 bp = df.Blueprint()
-
-
-def _fan_out(
-    context: df.DurableOrchestrationContext, job: ThumbnailJob
-) -> Generator[Any, Any, tuple[ThumbnailInfo, ...]]:
-    """One resize per size, all at once; the sizes that failed transiently are retried alone."""
-    done: dict[int, ThumbnailInfo] = {}
-    pending = list(job.sizes)
-    attempt = 1
-    while True:
-        tasks = {
-            size: context.call_activity(
-                MAKE_THUMBNAIL, job.resize_input(context.instance_id, size).dump()
-            )
-            for size in pending
-        }
-        # task_all ends at the first failure; each task's own outcome is read below.
-        with suppress(Exception):
-            yield context.task_all(list(tasks.values()))
-        failed: dict[int, Exception] = {}
-        for size, task in tasks.items():
-            try:  # waits for the ones still running, so every size's outcome is known
-                done[size] = read(ThumbnailInfo, (yield task))
-            except Exception as error:
-                failed[size] = error
-        if not failed:
-            return tuple(done[size] for size in job.sizes)
-        permanent = [e for e in failed.values() if failure_kind(e) is FailureKind.PERMANENT]
-        if permanent or attempt >= STEP_RETRY.max_attempts:
-            raise (permanent or list(failed.values()))[0]
-        delay = STEP_RETRY.delay(attempt, f"{context.instance_id}:{MAKE_THUMBNAIL}")
-        if not context.is_replaying:
-            logger.warning(
-                "%s for sizes %s failed (%s); retrying in %.1f s [instance %s]",
-                MAKE_THUMBNAIL,
-                sorted(failed),
-                failure_reason(next(iter(failed.values()))),
-                delay.total_seconds(),
-                context.instance_id,
-            )
-        yield context.create_timer(context.current_utc_datetime + delay)
-        pending = sorted(failed)
-        attempt += 1
 
 
 def _run(
@@ -104,7 +57,9 @@ def _run(
     yield from reporter.milestone("validated", VALIDATED_PROGRESS, "Validated")
 
     context.set_custom_status(custom_status(Step.RESIZING, VALIDATED_PROGRESS))
-    thumbnails = yield from _fan_out(context, job)
+    resizes = {size: job.resize_input(context.instance_id, size).dump() for size in job.sizes}
+    made = yield from call_activities_with_backoff(context, MAKE_THUMBNAIL, resizes, STEP_RETRY)
+    thumbnails = tuple(read(ThumbnailInfo, info) for info in made.values())
     for thumbnail in thumbnails:
         if thumbnail.outcome in (Outcome.REJECTED, Outcome.SUPERSEDED):
             reason = f"size {thumbnail.size}: {thumbnail.reason}"
@@ -117,15 +72,10 @@ def _result(
     status: Outcome,
     reason: str | None,
     source: SourceInfo | None = None,
-    thumbnails: tuple[ThumbnailInfo, ...] = (),
+    made: tuple[ThumbnailInfo, ...] = (),
 ) -> ThumbnailResult:
     return ThumbnailResult(
-        blob=job.name,
-        etag=job.etag,
-        status=status,
-        reason=reason,
-        source=source,
-        thumbnails=thumbnails,
+        blob=job.name, etag=job.etag, status=status, reason=reason, source=source, thumbnails=made
     )
 
 
