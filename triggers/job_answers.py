@@ -1,8 +1,8 @@
-"""How the job API answers: its URLs, problem wording and bodies, in one place.
+"""How the job API answers: its URLs, refusals and bodies, in one place.
 
 The job API (triggers/jobs_http.py) builds every answer through a `JobAnswers`; an alias of it
 (the /api/orders routes, triggers/orders_http.py) subclasses it to keep its own documented
-problems, bodies and URLs over the same code.
+refusals (triggers/refusals.toml), bodies and URLs over the same code.
 """
 
 from __future__ import annotations
@@ -16,24 +16,18 @@ import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from triggers.job_types import JobType
-from triggers.problem_details import problem, problem_response
-from triggers.start_once import Started, runtime_status_of
+from triggers.problem_details import REFUSALS, problem, problem_response
+from triggers.start_once import Started, runtime_status_of, step_of
 from triggers.views import JobAccepted, JobCancelAccepted, JobView
 
 PROBLEM = "urn:problem-type:jobs:"
 UNKNOWN_TYPE = PROBLEM + "unknown-type"
-INVALID_REQUEST = PROBLEM + "invalid-request"
 NOT_FOUND = PROBLEM + "not-found"
-NOT_CANCELLABLE = PROBLEM + "not-cancellable"
-BAD_CORRELATION = "The x-correlation-id header is not a valid correlation id."
 
 # A job in these states shows its cancel URL (when its type can be cancelled).
 ACTIVE = frozenset({"Pending", "Running", "Suspended"})
 MAX_ERROR = 500
 NO_STORE = {"Cache-Control": "no-store"}
-
-# (status, type, title, detail) of a refusal, as problem() takes them.
-Refusal = tuple[int, str, str, str]
 
 
 class JobUrls:
@@ -61,37 +55,14 @@ class JobAnswers:
     """How the job API words its answers: problems, bodies and URLs. An alias overrides them."""
 
     span = "start {type} job"
-    bad_correlation: Refusal = (400, INVALID_REQUEST, "Invalid job request", BAD_CORRELATION)
-    bad_body: Refusal = (
-        400,
-        INVALID_REQUEST,
-        "Invalid job request",
-        "The request has problems listed in errors.",
-    )
-    bad_cancel: Refusal = (
-        400,
-        INVALID_REQUEST,
-        "Invalid job request",
-        "The body has problems listed in errors.",
-    )
-    not_found: Refusal = (
-        404,
-        NOT_FOUND,
-        "Job not found",
-        "No job with this id has been started (or its history was purged).",
-    )
-    not_cancellable: Refusal = (
-        409,
-        NOT_CANCELLABLE,
-        "Job not cancellable",
-        "The job has finished or is past the point where it can be cancelled.",
-    )
+    refusals = REFUSALS["jobs"]
 
     def __init__(self, base: str) -> None:
         self.urls = JobUrls(base)
 
-    def refuse(self, refusal: Refusal, errors: list[str] | None = None) -> func.HttpResponse:
-        return problem_response(problem(*refusal, errors))
+    def refuse(self, name: str, errors: list[str] | None = None) -> func.HttpResponse:
+        """The refusal `name` of this URL set, with the request's problems if any."""
+        return problem_response(problem(*self.refusals[name], errors))
 
     def location(self, job_id: str) -> str:
         return self.urls.status(job_id)
@@ -131,7 +102,7 @@ def job_view(
     """What callers may see of a job: no input (it may reference personal data), no history."""
     runtime = runtime_status_of(status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    step, progress = custom.get("step"), custom.get("progress")
+    progress = custom.get("progress")
     job_id = status.instance_id or ""
     extra: dict[str, Any] = {}
     output = status.output
@@ -146,7 +117,7 @@ def job_view(
         id=job_id,
         type=job_type.name,
         runtime_status=runtime,
-        step=step if isinstance(step, str) else None,
+        step=step_of(status),
         progress=progress if _is_percentage(progress) else None,
         created_time=iso(status.created_time),
         last_updated_time=iso(status.last_updated_time),

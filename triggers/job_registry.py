@@ -13,10 +13,6 @@ JOB_TYPES: dict[str, JobType] = {
 }
 
 
-def job_type_named(name: str) -> JobType | None:
-    return JOB_TYPES.get(name)
-
-
 def job_type_of(job_id: str) -> JobType | None:
     """The type whose id pattern the job id matches, or None for an id no type could have given."""
     return next((job for job in JOB_TYPES.values() if job.owns(job_id)), None)

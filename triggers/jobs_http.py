@@ -31,10 +31,10 @@ from triggers.job_answers import (
     json_response,
     url_above,
 )
-from triggers.job_registry import JOB_TYPES, job_type_named, job_type_of
+from triggers.job_registry import JOB_TYPES, job_type_of
 from triggers.job_types import JobSubjectNotFound, JobType, StartRequest
 from triggers.problem_details import problem, problem_response
-from triggers.start_once import runtime_status_of
+from triggers.start_once import runtime_status_of, step_of
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def jobs_start(
 ) -> func.HttpResponse:
     """202 for a new or running job, 200 with the status of a finished one (a duplicate start),
     400 for a body the type cannot run, 404 for an unknown type. Starting is idempotent."""
-    job_type = job_type_named(req.route_params.get("type", ""))
+    job_type = JOB_TYPES.get(req.route_params.get("type", ""))
     if job_type is None:
         detail = f"There is no job type of this name; known types: {', '.join(sorted(JOB_TYPES))}."
         return problem_response(problem(404, UNKNOWN_TYPE, "Unknown job type", detail))
@@ -85,11 +85,11 @@ async def start_job(
     try:
         correlation = correlation_id(req)
     except InvalidCorrelationId as invalid:
-        return answers.refuse(answers.bad_correlation, [str(invalid)])
+        return answers.refuse("bad_correlation", [str(invalid)])
     try:
         body = parse_request(job_type.request, req.get_body() or b"")
     except InvalidPayload as invalid:
-        return answers.refuse(answers.bad_body, invalid.problems)
+        return answers.refuse("bad_body", invalid.problems)
     start = StartRequest(body, datetime.now(UTC), correlation)
     # The instance id is known once the type has started (or found) the job.
     with job_span(
@@ -101,7 +101,7 @@ async def start_job(
         try:
             started = await job_type.start(client, start)
         except InvalidPayload as invalid:  # a rule that needs more than the body (settings)
-            return answers.refuse(answers.bad_body, invalid.problems)
+            return answers.refuse("bad_body", invalid.problems)
         except JobSubjectNotFound as missing:
             return problem_response(problem(404, NOT_FOUND, "Not found", str(missing)))
         span.set_attribute(INSTANCE_ID, started.instance_id)
@@ -134,7 +134,7 @@ async def show_job(
 ) -> func.HttpResponse:
     status = await find_job(client, job_type, job_id)
     if job_type is None or status is None:
-        return answers.refuse(answers.not_found)
+        return answers.refuse("not_found")
     return json_response(200, answers.view(job_type, status), NO_STORE)
 
 
@@ -149,12 +149,6 @@ async def find_job(
     return status if status and status.name == job_type.orchestrator else None
 
 
-def step_of(status: DurableOrchestrationStatus) -> object:
-    """The step in the job's custom status (domain.fulfilment.custom_status and its likes)."""
-    custom = status.custom_status
-    return custom.get("step") if isinstance(custom, dict) else None
-
-
 @bp.function_name("jobs_cancel")
 @bp.route(route="jobs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
@@ -167,7 +161,7 @@ async def jobs_cancel(
     job_type = job_type_of(job_id)
     answers = JobAnswers(url_above(req, 2))
     if job_type is None:
-        return answers.refuse(answers.not_found)
+        return answers.refuse("not_found")
     return await cancel_job(req, client, job_type, job_id, answers)
 
 
@@ -187,17 +181,17 @@ async def cancel_job(
     try:  # The body is optional: none, or white space only, is a cancel without a reason.
         cancel = parse_request(CancelRequest, raw) if raw.strip() else CancelRequest()
     except InvalidPayload as invalid:
-        return answers.refuse(answers.bad_cancel, invalid.problems)
+        return answers.refuse("bad_cancel", invalid.problems)
     if job_type.cancel_event is None:
-        return answers.refuse(answers.not_cancellable)
+        return answers.refuse("not_cancellable")
     status = await find_job(client, job_type, job_id)
     if status is None:
-        return answers.refuse(answers.not_found)
+        return answers.refuse("not_found")
     if (
         runtime_status_of(status) not in RUNNING
         or step_of(status) in job_type.not_cancellable_steps
     ):
-        return answers.refuse(answers.not_cancellable)
+        return answers.refuse("not_cancellable")
     await client.raise_event(job_id, job_type.cancel_event, {"reason": cancel.effective_reason})
     logger.info("Cancellation requested for %s", job_id)
     return answers.cancelled(job_type, job_id)

@@ -19,18 +19,14 @@ from domain.orders import instance_id_for
 from domain.payload import InvalidPayload, parse_request
 from orchestrators.approval import APPROVAL_EVENT
 from triggers.job_answers import url_above
-from triggers.jobs_http import RUNNING, find_job, step_of
+from triggers.jobs_http import RUNNING, find_job
 from triggers.order_job import ORDER_JOB
-from triggers.orders_http import CONFLICT, INVALID_REQUEST, PROBLEM, OrderAnswers, command_accepted
-from triggers.start_once import runtime_status_of
+from triggers.orders_http import OrderAnswers, command_accepted
+from triggers.start_once import runtime_status_of, step_of
 
 logger = logging.getLogger(__name__)
 
 bp = df.Blueprint()
-
-UNAUTHORIZED = PROBLEM + "unauthorized"
-FORBIDDEN = PROBLEM + "forbidden"
-UNAVAILABLE = PROBLEM + "approvals-unavailable"
 
 
 @bp.function_name("orders_approval")
@@ -48,39 +44,32 @@ async def orders_approval(
         key = app_config.approval_signing_key()
     except ValueError as missing:
         logger.error("Approvals refused: %s", missing)
-        detail = "Approvals are not configured on this instance."
-        return answers.refuse((503, UNAVAILABLE, "Approvals unavailable", detail))
+        return answers.refuse("approvals_unavailable")
     try:
         body = parse_request(ApprovalRequest, req.get_body() or b"")
     except InvalidPayload as invalid:
-        detail = 'The body must be a JSON object with "approved" (true or false) and "token".'
-        return answers.refuse((400, INVALID_REQUEST, "Invalid approval", detail), invalid.problems)
+        return answers.refuse("bad_approval", invalid.problems)
     if not body.token:
-        return _unauthorized(answers, "An approval token is required.")
+        return _unauthorized(answers.refuse("no_token"))
     try:
         approver = verify(body.token, order_id, datetime.now(UTC), key)
     except TokenForAnotherOrder:
-        detail = "The approval token is for another order."
-        return answers.refuse((403, FORBIDDEN, "Forbidden", detail))
+        return answers.refuse("token_for_another_order")
     except InvalidApprovalToken as invalid:
         # %r: the id comes from the URL, and a decoded CR or LF must not start a new log line.
         logger.warning("Approval for order %r refused: %s", order_id, invalid)
-        return _unauthorized(
-            answers, "The approval token is not valid (malformed, forged or expired)."
-        )
+        return _unauthorized(answers.refuse("bad_token"))
     status = await find_job(client, ORDER_JOB, instance_id_for(order_id))
     if status is None:
-        return answers.refuse(answers.not_found)
+        return answers.refuse("not_found")
     if runtime_status_of(status) not in RUNNING or step_of(status) not in AWAITING_DECISION:
-        detail = "The order is not waiting for an approval decision."
-        return answers.refuse((409, CONFLICT, "Not awaiting approval", detail))
+        return answers.refuse("not_awaiting_approval")
     decision = body.decision(approver).dump()
     await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision)
     logger.info("Approval decision raised for order %s", order_id)
     return command_accepted(order_id, "decision accepted")
 
 
-def _unauthorized(answers: OrderAnswers, detail: str) -> func.HttpResponse:
-    response = answers.refuse((401, UNAUTHORIZED, "Unauthorized", detail))
+def _unauthorized(response: func.HttpResponse) -> func.HttpResponse:
     response.headers["WWW-Authenticate"] = 'Bearer realm="order-approval"'
     return response

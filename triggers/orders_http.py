@@ -2,8 +2,8 @@
 
 POST /api/orders, GET /api/orders/{order_id} and POST /api/orders/{order_id}/cancel run the job
 API's code (triggers/jobs_http.py) and keep the answers documented for them: problem types under
-urn:problem-type:orders:, bodies keyed by the order id, and `Location` pointing at
-GET /api/orders/{order_id}. The approval route is in triggers/order_approval_http.py.
+urn:problem-type:orders: (triggers/refusals.toml), bodies keyed by the order id, and `Location`
+pointing at GET /api/orders/{order_id}. The approval route is in triggers/order_approval_http.py.
 """
 
 from __future__ import annotations
@@ -17,59 +17,22 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 from domain.fulfilment import WorkflowResult
 from domain.orders import instance_id_for
 from domain.payload import InvalidPayload, M, read
-from triggers.job_answers import (
-    BAD_CORRELATION,
-    NO_STORE,
-    JobAnswers,
-    Refusal,
-    iso,
-    json_response,
-    url_above,
-)
+from triggers.job_answers import NO_STORE, JobAnswers, iso, json_response, url_above
 from triggers.job_types import JobType
 from triggers.jobs_http import cancel_job, show_job, start_job
 from triggers.order_job import ORDER_JOB, PREFIX
+from triggers.problem_details import REFUSALS
 from triggers.start_once import Started, runtime_status_of
 from triggers.views import OrderAccepted, OrderCommandAccepted, OrderView, WorkflowProgress
 
 bp = df.Blueprint()
-
-PROBLEM = "urn:problem-type:orders:"
-INVALID_ORDER = PROBLEM + "invalid-order"
-INVALID_REQUEST = PROBLEM + "invalid-request"
-NOT_FOUND = PROBLEM + "not-found"
-CONFLICT = PROBLEM + "conflict"
 
 
 class OrderAnswers(JobAnswers):
     """The order routes' answers: the job API's, worded and shaped as documented for orders."""
 
     span = "start order from http"
-    bad_correlation: Refusal = (400, INVALID_REQUEST, "Invalid request", BAD_CORRELATION)
-    bad_body: Refusal = (
-        400,
-        INVALID_ORDER,
-        "Invalid order",
-        "The order has problems listed in errors.",
-    )
-    bad_cancel: Refusal = (
-        400,
-        INVALID_REQUEST,
-        "Invalid cancellation",
-        "The body has problems listed in errors.",
-    )
-    not_found: Refusal = (
-        404,
-        NOT_FOUND,
-        "Order not found",
-        "No order with this id has been started (or its history was purged).",
-    )
-    not_cancellable: Refusal = (
-        409,
-        CONFLICT,
-        "Order not cancellable",
-        "The order has finished or is already being shipped; it can no longer be cancelled.",
-    )
+    refusals = REFUSALS["orders"]
 
     def location(self, job_id: str) -> str:
         return self.urls.status(job_id.removeprefix(PREFIX))

@@ -1,17 +1,13 @@
 """The `orders` and `orders-express` Service Bus queues start an order's workflow, once per order.
 
-Both queues are handled by the same code; an order from `orders-express` is marked express (the
-order record keeps the flag for reports and metrics). The separate queue only gets an express
-order started sooner: once started, it shares the task hub's queues with every other order
-(docs/order-workflow.md, "Priority").
-
-Messages carry personal data only by reference (`customer_ref`, written by the publisher to the
-claim-check container first): a message, and its dead letter if delivery fails, must never hold
-it. A malformed message (not strict UTF-8 JSON within the depth bound, JSON of the wrong shape
-or types, an inline `customer`, or a correlation id outside its pattern) can never succeed, so
-it is not retried: it is recorded with its reason (never its body) in the rejected-messages
-table, counted, and completed. Any other failure raises, so Service Bus delivers the message
-again and dead-letters it after the queue's maxDeliveryCount.
+One handler serves both; an order from `orders-express` is marked express, and the separate
+queue only gets it started sooner (docs/order-workflow.md, "Priority"). Messages carry personal
+data only by reference (`customer_ref`, in the claim-check container), so neither a message nor
+its dead letter ever holds it. A malformed message (not strict UTF-8 JSON within the depth
+bound, the wrong shape or types, an inline `customer`, a correlation id outside its pattern) can
+never succeed: it is recorded with its reason (never its body) in the rejected-messages table,
+counted and completed. Any other failure raises, so Service Bus delivers the message again and
+dead-letters it after the queue's maxDeliveryCount.
 """
 
 from __future__ import annotations
@@ -53,26 +49,20 @@ rejected_counter = metrics.get_meter(__name__).create_counter(
 bp = df.Blueprint()
 
 
-@bp.function_name("orders_from_queue")
-@bp.service_bus_queue_trigger(
-    arg_name="msg", queue_name=QUEUE, connection=CONNECTION, data_type=func.DataType.BINARY
-)
-@bp.durable_client_input(client_name="client")
-async def orders_from_queue(
-    msg: func.ServiceBusMessage, client: df.DurableOrchestrationClient
-) -> None:
-    await handle_order_message(msg, client, queue=QUEUE, express=False)
+def _queue_trigger(function_name: str, queue: str, *, express: bool) -> None:
+    """Register `function_name` on `queue`; both queues run handle_order_message."""
+
+    @bp.function_name(function_name)
+    @bp.service_bus_queue_trigger(
+        arg_name="msg", queue_name=queue, connection=CONNECTION, data_type=func.DataType.BINARY
+    )
+    @bp.durable_client_input(client_name="client")
+    async def trigger(msg: func.ServiceBusMessage, client: df.DurableOrchestrationClient) -> None:
+        await handle_order_message(msg, client, queue=queue, express=express)
 
 
-@bp.function_name("orders_express_from_queue")
-@bp.service_bus_queue_trigger(
-    arg_name="msg", queue_name=EXPRESS_QUEUE, connection=CONNECTION, data_type=func.DataType.BINARY
-)
-@bp.durable_client_input(client_name="client")
-async def orders_express_from_queue(
-    msg: func.ServiceBusMessage, client: df.DurableOrchestrationClient
-) -> None:
-    await handle_order_message(msg, client, queue=EXPRESS_QUEUE, express=True)
+_queue_trigger("orders_from_queue", QUEUE, express=False)
+_queue_trigger("orders_express_from_queue", EXPRESS_QUEUE, express=True)
 
 
 async def handle_order_message(

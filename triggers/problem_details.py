@@ -1,19 +1,19 @@
-"""RFC 9457 problem details: the JSON body of every 4xx the order endpoints answer."""
+"""RFC 9457 problem details: the JSON body of every refusal the HTTP API answers."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import tomllib
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import azure.functions as func
 
 from triggers.views import Problem, ProblemError
 
 MEDIA_TYPE = "application/problem+json"
-INVALID_ORDER = "urn:problem-type:orders:invalid-order"
-INVALID_REQUEST = "urn:problem-type:orders:invalid-request"
-NOT_FOUND = "urn:problem-type:orders:not-found"
+CATALOG = Path(__file__).with_name("refusals.toml")
 
 # "lines[0].sku: ..." names the field a problem is about; it becomes a JSON pointer.
 _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*): ")
@@ -44,3 +44,25 @@ def problem_response(body: dict[str, Any]) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(body), status_code=body["status"], mimetype=MEDIA_TYPE, charset="utf-8"
     )
+
+
+class Refusal(NamedTuple):
+    """A refusal with fixed wording: a row of triggers/refusals.toml."""
+
+    status: int
+    type: str
+    title: str
+    detail: str
+
+
+def _catalog() -> dict[str, dict[str, Refusal]]:
+    # Read once, at import: a malformed row fails at once, not in an answer.
+    with CATALOG.open("rb") as file:
+        url_sets = tomllib.load(file)
+    return {
+        urls: {name: Refusal(*row) for name, row in rows.items()} for urls, rows in url_sets.items()
+    }
+
+
+# The refusals by URL set ("jobs", "orders") and name.
+REFUSALS = _catalog()

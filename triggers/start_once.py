@@ -41,6 +41,13 @@ def runtime_status_of(status: DurableOrchestrationStatus) -> str:
     return status.runtime_status.value if status.runtime_status else "Pending"
 
 
+def step_of(status: DurableOrchestrationStatus) -> str | None:
+    """The step in a job's custom status (domain.fulfilment.custom_status and its likes)."""
+    custom = status.custom_status
+    step = custom.get("step") if isinstance(custom, dict) else None
+    return step if isinstance(step, str) else None
+
+
 async def start_once(
     client: df.DurableOrchestrationClient,
     orchestrator: str,

@@ -34,7 +34,7 @@ from domain.supervision import (
 )
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR as ORDER_ORCHESTRATOR
-from triggers.start_once import runtime_status_of
+from triggers.start_once import runtime_status_of, step_of
 
 logger = logging.getLogger(__name__)
 
@@ -84,15 +84,13 @@ def snapshot(status: DurableOrchestrationStatus) -> JobSnapshot | None:
         return None
     created = _aware(status.created_time)
     updated = _aware(status.last_updated_time) if status.last_updated_time else created
-    custom = status.custom_status
-    step = custom.get("step") if isinstance(custom, dict) else None
     return JobSnapshot(
         instance_id=status.instance_id,
         orchestrator=status.name,
         runtime_status=runtime_status_of(status),
         created_at=created,
         last_updated_at=updated,
-        step=step if isinstance(step, str) else None,
+        step=step_of(status),
     )
 
 

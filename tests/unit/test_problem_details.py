@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from triggers.orders_http import INVALID_ORDER
 from triggers.problem_details import pointer, problem, problem_response
+
+INVALID_ORDER = "urn:problem-type:orders:invalid-order"
 
 
 @pytest.mark.parametrize(
