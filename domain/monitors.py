@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
@@ -41,9 +41,6 @@ class MonitorStep(StrEnum):
     CANCELLED = "cancelled"
 
 
-ENDINGS = frozenset(
-    {MonitorStep.COMPLETED, MonitorStep.FAILED, MonitorStep.EXPIRED, MonitorStep.CANCELLED}
-)
 MonitorEnding = Literal["completed", "failed", "expired", "cancelled"]
 
 
@@ -246,7 +243,7 @@ class MonitorState(NullsWritten):
 
 def custom_status(step: MonitorStep, progress: int) -> dict[str, Any]:
     """What GET /api/jobs/{id} shows as step and progress."""
-    return {"step": str(step), "progress": 100 if step in ENDINGS else progress}
+    return {"step": str(step), "progress": 100 if step in get_args(MonitorEnding) else progress}
 
 
 class MonitorResult(Model):

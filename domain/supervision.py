@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer, model_validator
 
@@ -158,43 +158,25 @@ def decide(job: JobSnapshot, policy: SupervisionPolicy, now: datetime) -> Decisi
         return None
     rule = policy.rule_for(job.orchestrator)
     if job.runtime_status == FAILED:
-        age, limit = (now - job.last_updated_at).total_seconds(), policy.rewind_window_seconds
-        if rule.rewind_failed and age <= limit:
-            return _decision(job, Finding.FAILED, Action.REWIND, age, limit)
-        return None
-    if job.runtime_status == PENDING:
-        finding, limit = Finding.STUCK_PENDING, policy.max_pending_seconds
+        finding, limit, since = Finding.FAILED, policy.rewind_window_seconds, job.last_updated_at
+    elif job.runtime_status == PENDING:
+        finding, limit, since = Finding.STUCK_PENDING, policy.max_pending_seconds, job.created_at
     elif job.runtime_status == RUNNING:
-        finding, limit = Finding.OVERDUE, rule.expected_seconds
+        finding, limit, since = Finding.OVERDUE, rule.expected_seconds, job.created_at
     else:
         return None  # Completed, Terminated, ContinuedAsNew...: nothing to supervise
-    age = (now - job.created_at).total_seconds()
+    age = (now - since).total_seconds()
+    found: dict[str, Any] = dict(job=job, finding=finding, age_seconds=age, limit_seconds=limit)
+    if finding is Finding.FAILED:  # rewound while recent, when the orchestrator opted in
+        recent = rule.rewind_failed and age <= limit
+        return Decision(action=Action.REWIND, **found) if recent else None
     if age <= limit:
         return None
-    after = rule.terminate_after_seconds
-    if after is not None and age > limit + after:
-        return _decision(job, finding, Action.TERMINATE, age, limit)
+    if rule.terminate_after_seconds is not None and age > limit + rule.terminate_after_seconds:
+        return Decision(action=Action.TERMINATE, **found)
     if rule.cancel_event is not None and job.step not in rule.not_cancellable_steps:
-        return _decision(job, finding, Action.CANCEL, age, limit, rule.cancel_event)
-    return _decision(job, finding, Action.REPORT, age, limit)
-
-
-def _decision(
-    job: JobSnapshot,
-    finding: Finding,
-    action: Action,
-    age: float,
-    limit: float,
-    cancel_event: str | None = None,
-) -> Decision:
-    return Decision(
-        job=job,
-        finding=finding,
-        action=action,
-        age_seconds=age,
-        limit_seconds=limit,
-        cancel_event=cancel_event,
-    )
+        return Decision(action=Action.CANCEL, cancel_event=rule.cancel_event, **found)
+    return Decision(action=Action.REPORT, **found)
 
 
 def plan(jobs: Iterable[JobSnapshot], policy: SupervisionPolicy, now: datetime) -> list[Decision]:
