@@ -93,13 +93,9 @@ class HealthReport(Model):
         return self
 
     @property
-    def healthy(self) -> bool:
-        return self.status == HEALTHY
-
-    @property
     def http_status(self) -> int:
         # 503 tells load balancers and availability tests to treat the instance as down.
-        return 200 if self.healthy else 503
+        return 200 if self.status == HEALTHY else 503
 
 
 def compose_report(version: str, checks: Iterable[tuple[str, HealthCheck]]) -> HealthReport:

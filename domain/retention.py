@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from domain.orders import OrderStatus
 from domain.payload import WHOLE, Model, NullsWritten, Timestamp, utc
 from domain.reports import ReportDay
 
@@ -72,7 +73,7 @@ def claim_is_expired(last_modified: datetime, before: datetime, order_status: st
     return order_status is None or order_status in _FINAL_ORDER_STATUSES
 
 
-_FINAL_ORDER_STATUSES = frozenset({"Completed", "Rejected", "Cancelled", "Failed"})
+_FINAL_ORDER_STATUSES = frozenset(str(status) for status in OrderStatus if status.is_terminal)
 
 
 class RetentionRun(NullsWritten):
