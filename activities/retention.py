@@ -23,14 +23,15 @@ from domain.retention import (
 
 logger = logging.getLogger(__name__)
 
+JOB_TYPE = "retention"
 LIST_PAGE_SIZE = 500
 
 
 def _ids(step: DeleteReportsInput | DeleteClaimsInput) -> JobIds:
     # The inputs carry no instance id: a run is known by its cut-off.
     if isinstance(step, DeleteReportsInput):
-        return JobIds("retention", None, None, f"reports before {step.before_day}")
-    return JobIds("retention", None, None, f"claim checks before {step.before.isoformat()}")
+        return JobIds(JOB_TYPE, None, None, f"reports before {step.before_day}")
+    return JobIds(JOB_TYPE, None, None, f"claim checks before {step.before.isoformat()}")
 
 
 bp = ActivityBlueprint(adapters=root.reports, ids=_ids)

@@ -19,6 +19,12 @@ from domain.payload import Model
 from triggers.start_once import Started
 
 
+def job_ids(prefix: str, key: re.Pattern[str] | str) -> re.Pattern[str]:
+    """The ids of a type's jobs: its instance-id prefix, then its key's pattern without anchors."""
+    pattern = key.pattern if isinstance(key, re.Pattern) else key
+    return re.compile(prefix + pattern.removeprefix("^").removesuffix("$"))
+
+
 class JobSubjectNotFound(LookupError):
     """What the request names to work on does not exist (a thumbnail job's upload): a 404."""
 
@@ -44,10 +50,10 @@ class JobType:
     a type can tell its own jobs from any other instance in the task hub."""
 
     name: str
-    orchestrator: str
     # Written without Python-only syntax (no `\d`, no escaped `-`): the OpenAPI document
     # states it as JSON Schema, which reads it as ECMA-262.
     ids: re.Pattern[str]
+    orchestrator: str
     # The start request's body; the job API reads it and the OpenAPI document describes it.
     request: type[Model]
     # A finished job's output, as GET /api/jobs/{id} shows it under `result`.

@@ -7,7 +7,6 @@ reports its end (status record, topic, callback).
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import azure.durable_functions as df
@@ -25,21 +24,8 @@ from domain.monitors import (
 )
 from domain.outbound import check_urls
 from orchestrators.monitor import CANCEL_EVENT, ORCHESTRATOR
-from triggers.job_types import JobType, StartRequest
+from triggers.job_types import JobType, StartRequest, job_ids
 from triggers.start_once import Started, start_once
-
-MONITOR_JOB_ID = re.compile(
-    INSTANCE_PREFIX + MONITOR_ID.pattern.removeprefix("^").removesuffix("$")
-)
-# What the request's JSON schema cannot state; each is a 400 problem naming its field.
-RULES = (
-    "`max_interval_seconds` and `expires_in_seconds` are at least `interval_seconds` "
-    f"({DEFAULT_INTERVAL_SECONDS} when it is not given). `condition` and `failure_condition` "
-    f"hold at most {MAX_TERMS} tests each, counted over all their levels. `status_url` and "
-    "`callback_url` pass the outbound guard with the allow-list settings when the monitor "
-    "starts: https (http only for allow-listed hosts), and an IP address literal only when it "
-    "is public (never a private, loopback, link-local or metadata address) or allow-listed."
-)
 
 
 async def start_monitor_job(
@@ -63,11 +49,18 @@ async def start_monitor_job(
 
 MONITOR_JOB = JobType(
     name="monitor",
+    ids=job_ids(INSTANCE_PREFIX, MONITOR_ID),
     orchestrator=ORCHESTRATOR,
-    ids=MONITOR_JOB_ID,
     request=MonitorRequest,
+    rules=(
+        "`max_interval_seconds` and `expires_in_seconds` are at least `interval_seconds` "
+        f"({DEFAULT_INTERVAL_SECONDS} when it is not given). `condition` and `failure_condition` "
+        f"hold at most {MAX_TERMS} tests each, counted over all their levels. `status_url` and "
+        "`callback_url` pass the outbound guard with the allow-list settings when the monitor "
+        "starts: https (http only for allow-listed hosts), and an IP address literal only when it "
+        "is public (never a private, loopback, link-local or metadata address) or allow-listed."
+    ),
+    result=MonitorResult,
     start=start_monitor_job,
     cancel_event=CANCEL_EVENT,
-    result=MonitorResult,
-    rules=RULES,
 )

@@ -11,7 +11,6 @@ the workflow's first step then finds the finished order in the order store and s
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 
 import azure.durable_functions as df
@@ -25,12 +24,10 @@ from domain.orders import ORDER_ID, instance_id_for
 from domain.outbound import check_urls
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR
-from triggers.job_types import JobType, StartRequest
+from triggers.job_types import JobType, StartRequest, job_ids
 from triggers.start_once import Started, start_once
 
 PREFIX = instance_id_for("")
-# The instance ids instance_id_for gives: "order-" and a valid order id.
-ORDER_JOB_ID = re.compile(PREFIX + ORDER_ID.pattern.removeprefix("^").removesuffix("$"))
 
 
 def vet_callback_url(url: str | None) -> str | None:
@@ -90,11 +87,11 @@ async def start_order_job(client: df.DurableOrchestrationClient, request: StartR
 
 ORDER_JOB = JobType(
     name="order",
+    ids=job_ids(PREFIX, ORDER_ID),
     orchestrator=ORCHESTRATOR,
-    ids=ORDER_JOB_ID,
     request=OrderRequest,
-    result=WorkflowResult,
     rules="Each sku at most once in `lines`.",
+    result=WorkflowResult,
     start=start_order_job,
     # Compensation runs; from shipping on a cancel is refused.
     cancel_event=CANCEL_EVENT,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
@@ -32,12 +31,11 @@ from domain.reports import (
     report_day_for,
 )
 from orchestrators.nightly_report import JOB_TYPE, ORCHESTRATOR
-from triggers.job_types import JobType, StartRequest
+from triggers.job_types import JobType, StartRequest, job_ids
 from triggers.start_once import Started, start_once
 
 logger = logging.getLogger(__name__)
 
-REPORT_JOB_ID = re.compile(INSTANCE_PREFIX + r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 AFTER_TODAY = "day: must not be after today (UTC)"
 
 SCHEDULE = app_config.timer_schedule(
@@ -78,11 +76,11 @@ async def start_report_job(client: df.DurableOrchestrationClient, request: Start
 
 REPORT_JOB = JobType(
     name="nightly-report",
+    ids=job_ids(INSTANCE_PREFIX, r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
     orchestrator=ORCHESTRATOR,
-    ids=REPORT_JOB_ID,
     request=ReportRequest,
-    result=ReportResult,
     rules="`day` is not after today (UTC): a later day is answered 400.",
+    result=ReportResult,
     start=start_report_job,
 )
 

@@ -17,6 +17,7 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 import app_config
+from activities.retention import JOB_TYPE
 from adapters import telemetry
 from domain.retention import (
     INSTANCE_PREFIX,
@@ -30,8 +31,6 @@ from orchestrators.retention import ORCHESTRATOR
 from triggers.start_once import Started, start_once
 
 logger = logging.getLogger(__name__)
-
-JOB_TYPE = "retention"
 
 SCHEDULE = app_config.timer_schedule(
     app_config.RETENTION_SCHEDULE_SETTING, app_config.DEFAULT_RETENTION_SCHEDULE

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import Any
 
 import azure.durable_functions as df
@@ -27,13 +26,10 @@ from adapters.thumbnail_store import UPLOADS_CONTAINER
 from domain.images import THUMBNAIL_ID_PREFIX, thumbnail_instance_id
 from domain.thumbnails import JOB_TYPE, ThumbnailJob, ThumbnailRequest, ThumbnailResult
 from orchestrators.thumbnails import ORCHESTRATOR
-from triggers.job_types import JobSubjectNotFound, JobType, StartRequest
+from triggers.job_types import JobSubjectNotFound, JobType, StartRequest, job_ids
 from triggers.start_once import Started, start_once
 
 logger = logging.getLogger(__name__)
-
-# The ids domain.images.thumbnail_instance_id gives: "thumb-" and 40 hex digits.
-THUMBNAIL_JOB_ID = re.compile(THUMBNAIL_ID_PREFIX + r"[0-9a-f]{40}")
 
 bp = df.Blueprint()
 
@@ -72,8 +68,9 @@ async def start_thumbnail_job(
 
 THUMBNAIL_JOB = JobType(
     name="thumbnail",
+    # domain.images.thumbnail_instance_id: "thumb-" and 40 hex digits.
+    ids=job_ids(THUMBNAIL_ID_PREFIX, r"[0-9a-f]{40}"),
     orchestrator=ORCHESTRATOR,
-    ids=THUMBNAIL_JOB_ID,
     request=ThumbnailRequest,
     result=ThumbnailResult,
     start=start_thumbnail_job,
