@@ -1,17 +1,4 @@
-"""One envelope for every activity: the job's ids on a span and log lines, failures labelled.
-
-A job's activities register through its ActivityBlueprint:
-
-    bp = ActivityBlueprint(adapters=root.orders, ids=order_ids, failures=as_failure)
-    RECORD_ORDER = "record_order"
-
-    @bp.activity(RECORD_ORDER, RecordOrderInput)
-    def record_order(step: RecordOrderInput, adapters: OrderAdapters) -> StatusResult: ...
-
-The function registered under RECORD_ORDER (the activity's name is a contract) builds the
-adapters and runs the step in the envelope; `record_order` itself becomes the same envelope with
-the adapters passed in, `record_order(payload, adapters)`, which is how tests call it.
-"""
+"""One envelope for every activity: the job's ids on a span and log lines, failures labelled."""
 
 from __future__ import annotations
 
@@ -51,7 +38,13 @@ def no_known_failures(error: Exception) -> JobFailure | None:
 
 
 class ActivityBlueprint(func.Blueprint, Generic[A]):
-    """One job's activities: each gets the job's adapters, ids and failure mapping."""
+    """One job's activities: each gets the job's adapters, ids and failure mapping.
+
+    `@bp.activity(RECORD_ORDER, RecordOrderInput)` on `def record_order(step, adapters)`
+    registers the function named RECORD_ORDER (the name is a contract), which builds the
+    adapters and runs the step in the envelope; `record_order` becomes that envelope with the
+    adapters passed in, `record_order(payload, adapters)`, which is how tests call it.
+    """
 
     def __init__(
         self,

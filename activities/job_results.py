@@ -1,11 +1,4 @@
-"""The `publish_job_update` activity: a job's numbered update to its status record, topic, reply.
-
-One activity, three idempotent effects in a fixed order, so a retry after a crash anywhere in
-between repeats only what is harmless: the status record ignores an update it already has
-(sequence numbers), and the topic event and the reply keep the update's MessageId, which the
-entities' duplicate detection drops. Milestones go to the record and the topic; the final
-update also becomes the reply when the job was started by a message.
-"""
+"""The `publish_job_update` activity: a job's numbered update to its status record, topic, reply."""
 
 from __future__ import annotations
 
@@ -30,7 +23,9 @@ PUBLISH_JOB_UPDATE = "publish_job_update"
 
 @bp.activity(PUBLISH_JOB_UPDATE, PublishRequest)
 def publish_job_update(request: PublishRequest, adapters: ResultAdapters) -> PublishOutcome:
-    """Publish one update; returns what was done, for the orchestrator's record."""
+    """Three idempotent effects in a fixed order, so a retry repeats only what is harmless: the
+    status record ignores an update it has (sequence numbers); the topic event and the reply
+    (final updates of message-started jobs) keep the update's MessageId for duplicate detection."""
     update = request.update
     applied = adapters.status.apply(update)
     properties = {"job_type": update.job_type, "sequence": update.sequence, "status": update.status}

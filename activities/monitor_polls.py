@@ -1,14 +1,4 @@
-"""The `poll_monitor_status` activity: one guarded GET of a monitor's status URL, tested.
-
-Input (domain.monitors.PollRequest): {"url", "condition", "failure_condition", "monitor_id",
-"poll", "correlation_id"}. Output (domain.monitors.PollOutcome): {"http_status", "done",
-"failed", "redirects"}: whether the condition and the failure condition hold on the JSON
-answer. The answer itself never leaves the activity, so no third party's document lands in the
-orchestration's history. Failures are raised: TransientFailure for what the next poll may get
-past (timeouts, connection errors, 408, 429, 5xx), PermanentFailure for what it cannot (a
-refused URL, address or redirect hop, other 4xx, an answer that is not JSON or is larger than
-the limit).
-"""
+"""The `poll_monitor_status` activity: one guarded GET of a monitor's status URL, tested."""
 
 from __future__ import annotations
 
@@ -48,7 +38,9 @@ POLL_MONITOR_STATUS = "poll_monitor_status"
 
 @bp.activity(POLL_MONITOR_STATUS, PollRequest)
 def poll_monitor_status(request: PollRequest, client: OutboundClient) -> PollOutcome:
-    """One poll: GET the status URL and test the conditions on its JSON answer."""
+    """One poll: GET the status URL and test the conditions on its JSON answer, which never
+    leaves the activity (no third party's document in the history). Transient: what the next
+    poll may get past (timeouts, connection errors, 408, 429, 5xx); anything else is permanent."""
     response = client.request(
         "GET",
         request.url,

@@ -1,11 +1,4 @@
-"""The order workflow's activities: idempotent steps over the order adapters.
-
-Each step reads its input as a model from domain/order_payloads.py, does its one side effect
-through an adapter that makes it happen once (insert-if-absent, ETags, one transaction), and
-returns the same result however often it runs. Known business outcomes become labelled
-failures (`_as_failure`); log lines carry the order id and correlation id, never personal data
-or a customer reference's content.
-"""
+"""The order workflow's activities: idempotent steps over the order adapters."""
 
 from __future__ import annotations
 

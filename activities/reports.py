@@ -1,9 +1,4 @@
-"""The nightly report's activities: list a wave, sum a page, write the files.
-
-Each reads its input with its model from domain/reports.py, touches storage through
-adapters/report_store.py and returns JSON-safe results; reading twice gives the same result and
-writing twice the same bytes.
-"""
+"""The nightly report's activities: list a wave, sum a page, write the files."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Retention's activities: delete old report blobs and old claim-check blobs.
-
-One listing page of claim checks per call. Each is safe to run again: what is already gone is
-simply not counted twice. Instance history is purged by the retention timer itself
-(triggers/retention_timer.py): only a durable client can purge, and the timer holds one.
-"""
+"""Retention's activities: delete old report blobs and old claim-check blobs, each safe to rerun."""
 
 from __future__ import annotations
 

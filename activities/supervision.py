@@ -1,10 +1,4 @@
-"""`report_supervision`: the `supervise_jobs` orchestration's findings as log lines and metrics.
-
-Kept, like that orchestration, for instances an earlier version started and for the recorded
-histories (orchestrators/supervisor.py); the supervisor timer now logs and counts what it does
-itself. Reporting is an activity because it is a side effect: once per decision, whatever the
-replays.
-"""
+"""`report_supervision`, kept for `supervise_jobs` instances in flight and recorded histories."""
 
 from __future__ import annotations
 

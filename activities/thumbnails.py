@@ -1,12 +1,4 @@
-"""The thumbnail job's activities: validate an upload, make one thumbnail of it.
-
-Both read exactly the upload version the job was started for. A bad upload is an answer, not
-an error: they return outcome "rejected" with the reason (and "superseded" when the upload was
-rewritten or deleted meanwhile), so the job ends at once with that reason and nothing retries
-it. Storage trouble is raised as a TransientFailure and retried by the orchestrator. Log lines
-carry the job's id and sizes, never the upload's name (users choose names, and they may be
-personal) or its content.
-"""
+"""The thumbnail job's activities: validate an upload, make one thumbnail of it."""
 
 from __future__ import annotations
 
@@ -30,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def _ids(step: ValidateInput | ResizeInput) -> JobIds:
-    # The job id is the instance id (domain.images.thumbnail_instance_id).
+    # Ids and sizes only, never the upload's name: users choose names, and they may be personal.
     size = step.size if isinstance(step, ResizeInput) else "-"
     label = f"job {step.job_id or '?'} size {size}"
     return JobIds(JOB_TYPE, step.job_id, step.correlation_id, label, {"job.id": step.job_id or ""})
@@ -44,7 +36,9 @@ VALIDATE_UPLOAD = "validate_upload"
 @bp.activity(VALIDATE_UPLOAD, ValidateInput)
 def validate_upload(step: ValidateInput, store: ThumbnailStore) -> SourceInfo:
     """Check the upload without trusting its name: bytes, magic, header dimensions, then one
-    decode at the smallest size's shrink-on-load scale, which finds truncated or corrupt data."""
+    decode at the smallest size's shrink-on-load scale, which finds truncated or corrupt data.
+    A bad upload is an answer, not an error (rejected, or superseded when rewritten meanwhile):
+    the job ends with its reason and nothing retries it."""
     try:
         data = store.read_source(step.name, step.etag, step.limits)
         header = inspect(step.name, data, step.limits)

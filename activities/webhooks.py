@@ -1,13 +1,4 @@
-"""The `deliver_webhook` activity: one signed delivery of a job's result to the caller's URL.
-
-Input (domain.webhooks.WebhookRequest): {"url", "event": {...}, "delivery_id",
-"correlation_id"}. Output (domain.webhooks.WebhookResult): {"delivered": true, "status": <2xx>,
-"attempt_at": <ISO 8601 UTC>}. Failures are raised, never returned: PermanentFailure for a bad
-input or URL, a refused address, a redirect, a 4xx or missing settings; TransientFailure for
-what a later attempt may get through (timeouts, connection errors, 408, 429, 5xx), so the
-orchestrator's call_activity_with_backoff retries only those. Every retry sends the same
-delivery id and the same body bytes, so receivers drop duplicates by the id.
-"""
+"""The `deliver_webhook` activity: one signed delivery of a job's result to the caller's URL."""
 
 from __future__ import annotations
 
@@ -40,7 +31,8 @@ DELIVER_WEBHOOK = "deliver_webhook"
 
 @bp.activity(DELIVER_WEBHOOK, WebhookRequest)
 def deliver_webhook(request: WebhookRequest, sender: WebhookSender) -> WebhookResult:
-    """Send the event once; the receiver's 2xx status and when the attempt was made."""
+    """Send the event; the receiver's 2xx status and when. Every retry sends the same delivery
+    id and body bytes, so the receiver drops duplicates by the id."""
     attempt_at = datetime.now(UTC)
     status = sender.send(request.url, request.body(), request.delivery_id)
     return WebhookResult(delivered=True, status=status, attempt_at=attempt_at)

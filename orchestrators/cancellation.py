@@ -1,7 +1,4 @@
-"""Cancellation as an event: fresh waits for a job's cancel event, raced with steps, read between.
-
-The order workflow's event is `CancelOrder`; the monitor's is `CancelMonitor`.
-"""
+"""Cancellation as an event: fresh waits for a job's cancel event, raced with steps, read after."""
 
 from __future__ import annotations
 

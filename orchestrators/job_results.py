@@ -1,11 +1,4 @@
-"""Returning results: a job's numbered updates, its final reply and webhook, and its log lines.
-
-The orchestrator numbers updates itself (replay gives the same numbers), so receivers can apply
-them in order. Publishing never decides a job's outcome: an update that cannot be published
-after its retries is logged and the job goes on, since the status endpoint and the status
-record still tell the truth. Start, completion and failure are logged once each (never during
-replay) with the job type, instance id, correlation id and duration.
-"""
+"""Returning results: a job's numbered updates, its final reply and webhook, and its log lines."""
 
 from __future__ import annotations
 
@@ -35,7 +28,8 @@ WEBHOOK_RETRY = RetryPolicy(
 
 
 class JobReporter:
-    """Publishes one job's updates; use every generator method with `yield from`.
+    """Publishes one job's updates, numbered here (replays give the same numbers) so receivers
+    apply them in order; use every generator method with `yield from`.
 
     A job that continues as new (a monitor) passes the `sequence` and `started_at` it carries,
     and `log_start=False` after its first run.

@@ -1,12 +1,4 @@
-"""The monitor pattern: poll a status URL on durable timers with backoff until done or expired.
-
-Each run polls once (through the outbound guard, in an activity), then either ends (the
-condition or the failure condition holds, a permanent failure, the expiry, a cancellation) or
-waits on a durable timer and continues as new with the state in its input, so the history
-never holds more than one poll and one wait. A transient poll failure is only a poll that did
-not see the operation done; the next poll is the retry. The outcome is reported through
-JobReporter (status record, topic, reply, callback webhook) as job type "monitor".
-"""
+"""The monitor pattern: poll a status URL on durable timers with backoff until done or expired."""
 
 from __future__ import annotations
 
@@ -65,7 +57,9 @@ def _finish(
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: MonitorState.dump(); output: domain.monitors.MonitorResult.dump()."""
+    """Input: MonitorState.dump(); output: domain.monitors.MonitorResult.dump(). Each run polls
+    once, then ends or waits on a durable timer and continues as new, so the history never holds
+    more than one poll and one wait; a transient poll failure is retried by the next poll."""
     now = context.current_utc_datetime
     state = read(MonitorState, context.get_input()).begun(now)
     cancel = CancelWatch(context, CANCEL_EVENT)

@@ -1,12 +1,4 @@
-"""The nightly report (fan-out/fan-in in waves): plan a wave, sum its chunks, continue as new.
-
-Each execution of `nightly_report` lists the next wave of the day's order ids (page bounds
-only), runs one `nightly_report_chunk` sub-orchestration per chunk in parallel, adds their
-totals to the ones it was started with and continues as new with the cursor; the execution
-that finds nothing more writes `reports/<day>.json` and `.csv`. A chunk reads its pages one
-activity at a time. So every history stays under domain.reports.history_limits whatever the
-number of orders, and replays stay cheap (docs/nightly-report.md).
-"""
+"""The nightly report (fan-out/fan-in in waves): plan a wave, sum its chunks, continue as new."""
 
 from __future__ import annotations
 
@@ -48,7 +40,9 @@ def _status(step: str, run: ReportRun, chunks_done: int, orders: int) -> dict[st
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def nightly_report(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: ReportRun.dump(); output: ReportResult.dump()."""
+    """Input: ReportRun.dump(); output: ReportResult.dump(). A wave of chunk sub-orchestrations
+    per execution, then continue-as-new with the cursor and the totals, so every history stays
+    within domain.reports.history_limits however many orders (docs/nightly-report.md)."""
     run = read(ReportRun, context.get_input())
     if run.started_at is None:  # the first execution; later ones carry it along
         run = run.model_copy(update={"started_at": context.current_utc_datetime})

@@ -1,10 +1,4 @@
-"""The order workflow (chaining): record, reserve stock, take payment, approval, ship, confirm.
-
-A step that fails permanently, or runs out of retries, a rejected order and a cancelled one undo
-the completed steps in reverse (refund, release stock) before the order is marked Failed,
-Rejected or Cancelled. A `CancelOrder` event is taken between steps and during the approval
-wait; once shipping has started it is ignored and the order completes.
-"""
+"""The order workflow (chaining, compensated in reverse): record, reserve, pay, approve, ship."""
 
 from __future__ import annotations
 
@@ -242,7 +236,9 @@ class _Workflow:
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def process_order(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: a WorkflowInput; output: a WorkflowResult (ids and outcome only)."""
+    """Input: a WorkflowInput; output: a WorkflowResult (ids and outcome only). A failed step
+    (permanent, or out of retries), a rejection or a `CancelOrder` undoes the completed steps in
+    reverse; once shipping has started a cancel is ignored and the order completes."""
     workflow = _Workflow(context, read(WorkflowInput, context.get_input()))
     try:
         result = yield from workflow.forward()

@@ -1,12 +1,4 @@
-"""Retention (a batch job): delete old report blobs, then old claim-check blobs.
-
-The timer that starts it has already purged old finished instances (only a durable client can
-purge) and passes the count in, so the output sums up the whole clean-up.
-
-Claim-check blobs can number one per order, so they are swept one listing page per activity
-and the orchestration continues as new every few pages, carrying the listing token and the
-counts: its history stays short however many blobs there are.
-"""
+"""Retention (a batch job): delete old report blobs, then old claim-check blobs, page by page."""
 
 from __future__ import annotations
 
@@ -42,7 +34,9 @@ bp = df.Blueprint()
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def retention(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    """Input: RetentionRun; output: RetentionSummary."""
+    """Input: RetentionRun (with the count of instances the timer purged: only a durable client
+    can purge); output: RetentionSummary. Claim checks, one per order, are swept a page per
+    activity, continuing as new every few pages, so the history stays short."""
     run = read(RetentionRun, context.get_input())
     limits = cutoffs(run.as_of, run.policy)
 

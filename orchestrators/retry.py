@@ -1,9 +1,4 @@
-"""Retry activities on durable timers with exponential backoff and jitter, never a permanent error.
-
-The SDK's RetryOptions has only a fixed interval and a count, and it retries every error. These
-helpers read the kind each activity encodes in its message (domain.failures) and wait with a
-durable timer between attempts, so a wait survives restarts and costs nothing while it lasts.
-"""
+"""Retries on durable timers with backoff and jitter; the SDK's RetryOptions retries every error."""
 
 from __future__ import annotations
 

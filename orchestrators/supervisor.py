@@ -1,12 +1,4 @@
-"""The `supervise_jobs` orchestration, kept for instances recorded or in flight: nothing starts it.
-
-Earlier versions of the supervisor timer started it (instance `job-supervisor`) to decide, then
-polled it for the decisions. The timer now decides and acts itself (triggers/supervisor_timer.py),
-but the name stays registered, with its `report_supervision` activity, so that an instance an
-earlier version started still completes after a deploy and the recorded histories replay
-(docs/safe-deploys.md). It decides with the plain rules of domain/supervision.py on the task
-hub's clock, has the findings reported and returns the decisions; no one acts on them.
-"""
+"""`supervise_jobs`, kept for instances in flight and recorded histories: nothing starts it now."""
 
 from __future__ import annotations
 
@@ -27,7 +19,8 @@ bp = df.Blueprint()
 
 @bp.orchestration_trigger(context_name="context", orchestration=ORCHESTRATOR)
 def supervise_jobs(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
-    """Input: SupervisorRun; output: SupervisorResult."""
+    """Input: SupervisorRun; output: SupervisorResult. Earlier supervisor timers started it
+    (`job-supervisor`) and acted on the decisions it returned; the timer now decides itself."""
     run = read(SupervisorRun, context.get_input())
     now = context.current_utc_datetime
     if now.tzinfo is None:  # the SDK's timestamps hold UTC

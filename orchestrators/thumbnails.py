@@ -1,12 +1,4 @@
-"""The thumbnail job (chaining, then fan-out/fan-in): validate the upload, one resize per size.
-
-Validation comes first, so a bad upload ends the job Rejected with its reason before any
-resize runs; then one `make_thumbnail` activity per configured size runs in parallel and the
-job waits for all of them. A size that fails transiently is retried on a durable timer with
-backoff, alone; a permanent failure ends the job Failed. Updates go through the JobReporter
-(status record, topic) like every job's: "validated", then the outcome with each thumbnail's
-metadata.
-"""
+"""The thumbnail job (chaining, then fan-out/fan-in): validate the upload, one resize per size."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""How the job API answers: its URLs, refusals and bodies, in one place.
-
-The job API (triggers/jobs_http.py) builds every answer through a `JobAnswers`; an alias of it
-(the /api/orders routes, triggers/orders_http.py) subclasses it to keep its own documented
-refusals (triggers/refusals.toml), bodies and URLs over the same code.
-"""
+"""How the job API answers: URLs, refusals, bodies; its /api/orders alias subclasses JobAnswers."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""What a job type is to the job API: how to start its jobs, recognise their ids and cancel them.
-
-A type plugs in its request model, its starter and its cancel event; the job API
-(triggers/jobs_http.py) handles URLs, status codes, cancelling and what callers may see. Types
-are listed in triggers/job_registry.py.
-"""
+"""What a job type is to the job API: how to start its jobs, recognise their ids and cancel them."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""The job API (Asynchronous Request-Reply): start a job, poll its status, cancel it.
-
-POST /api/jobs/{type} answers 202 with `Location` and the app's own status and cancel URLs,
-never the extension's management URLs: those carry the system key, which would let any caller
-raise events (approve an order), terminate or purge instances. Callers see a job's runtime
-status, step, progress and result or error, never the orchestration's input or history.
-
-This is the one implementation of start, status and cancel. POST /api/monitors (below) and the
-/api/orders routes (triggers/orders_http.py) are aliases of it that keep their own documented
-answers (triggers/job_answers.py).
-"""
+"""The job API (Asynchronous Request-Reply): start a job, poll its status, cancel it."""
 
 from __future__ import annotations
 
@@ -81,7 +71,10 @@ async def start_job(
     answers: JobAnswers,
 ) -> func.HttpResponse:
     """Start a job of `job_type` from the request body: 202, 200 for a finished duplicate, 400
-    for a body or header it cannot run with."""
+    for a body or header it cannot run with. The one implementation of start; POST /api/monitors
+    and POST /api/orders are aliases. The URLs answered are the app's own, never the extension's
+    management URLs: those carry the system key, which would let any caller raise events
+    (approve an order), terminate or purge instances."""
     try:
         correlation = correlation_id(req)
     except InvalidCorrelationId as invalid:

@@ -1,9 +1,4 @@
-"""The `monitor` job: POST /api/jobs/monitor and its alias POST /api/monitors.
-
-Starting is idempotent per monitor id (a caller-supplied `monitor_id`, or a generated one), with
-start_once. Cancelling raises the monitor's cancel event, never a terminate, so the monitor still
-reports its end (status record, topic, callback).
-"""
+"""The `monitor` job: POST /api/jobs/monitor and its alias POST /api/monitors."""
 
 from __future__ import annotations
 

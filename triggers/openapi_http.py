@@ -1,8 +1,4 @@
-"""GET /api/openapi.json: the app's OpenAPI 3.1 document (api/openapi.json), served as written.
-
-Anonymous on purpose: the document describes the API and holds no secret. A test keeps it in
-step with the app's HTTP routes (tests/unit/test_openapi_document.py).
-"""
+"""GET /api/openapi.json: the app's OpenAPI 3.1 document (api/openapi.json), served as written."""
 
 from __future__ import annotations
 
@@ -25,6 +21,7 @@ def _document() -> bytes:
 @bp.function_name("openapi_document")
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    """Anonymous on purpose: the document describes the API and holds no secret."""
     return func.HttpResponse(
         _document(),
         status_code=200,

@@ -1,8 +1,4 @@
-"""POST /api/orders/{order_id}/approval: an approver's decision, raised as the workflow's event.
-
-A signed, expiring token proves who decides (domain/approval_tokens.py): the approver id comes
-from the token, never the body. The order is looked up as the job API looks up every job.
-"""
+"""POST /api/orders/{order_id}/approval: an approver's decision, raised as the workflow's event."""
 
 from __future__ import annotations
 
@@ -35,9 +31,10 @@ bp = df.Blueprint()
 async def orders_approval(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
-    """Body {"approved": bool, "token": str, "reason"?: str}. The token (domain.approval_tokens)
-    proves who decides: 401 missing or invalid, 403 for another order; then 404 unknown order,
-    409 not awaiting approval, 503 no signing key configured; else 202."""
+    """Body {"approved": bool, "token": str, "reason"?: str}. The signed, expiring token
+    (domain.approval_tokens) proves who decides, never the body: 401 missing or invalid, 403
+    for another order; then 404 unknown order, 409 not awaiting approval, 503 no signing key
+    configured; else 202."""
     order_id = req.route_params.get("order_id", "")
     answers = OrderAnswers(url_above(req, 2))
     try:

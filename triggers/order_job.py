@@ -1,12 +1,4 @@
-"""The `order` job: an order's workflow, started once per order id from HTTP or a queue message.
-
-POST /api/jobs/order and POST /api/orders take an OrderRequest, whose customer is stored in
-the private claim-check container only for a run that starts; the `orders` queues take an
-OrderMessage, which carries the claim-check reference alone (triggers/orders_servicebus.py).
-The instance id comes from the order id. After the history is purged start_once finds nothing:
-the workflow's first step then finds the finished order in the order store and stops
-(orchestrators/order_workflow.py).
-"""
+"""The `order` job: an order's workflow, started once per order id from HTTP or a queue message."""
 
 from __future__ import annotations
 

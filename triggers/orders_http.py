@@ -1,10 +1,4 @@
-"""The order routes, /api/orders...: an alias of the job API for the `order` job type.
-
-POST /api/orders, GET /api/orders/{order_id} and POST /api/orders/{order_id}/cancel run the job
-API's code (triggers/jobs_http.py) and keep the answers documented for them: problem types under
-urn:problem-type:orders: (triggers/refusals.toml), bodies keyed by the order id, and `Location`
-pointing at GET /api/orders/{order_id}. The approval route is in triggers/order_approval_http.py.
-"""
+"""The /api/orders routes: the job API for orders, answered in the forms documented for them."""
 
 from __future__ import annotations
 

@@ -1,14 +1,4 @@
-"""The `orders` and `orders-express` Service Bus queues start an order's workflow, once per order.
-
-One handler serves both; an order from `orders-express` is marked express, and the separate
-queue only gets it started sooner (docs/order-workflow.md, "Priority"). Messages carry personal
-data only by reference (`customer_ref`, in the claim-check container), so neither a message nor
-its dead letter ever holds it. A malformed message (not strict UTF-8 JSON within the depth
-bound, the wrong shape or types, an inline `customer`, a correlation id outside its pattern) can
-never succeed: it is recorded with its reason (never its body) in the rejected-messages table,
-counted and completed. Any other failure raises, so Service Bus delivers the message again and
-dead-letters it after the queue's maxDeliveryCount.
-"""
+"""The `orders` and `orders-express` Service Bus queues start each order's workflow once."""
 
 from __future__ import annotations
 
@@ -72,7 +62,9 @@ async def handle_order_message(
     queue: str,
     express: bool,
 ) -> None:
-    """Start the message's order, or record why it can never start; `express` marks the order."""
+    """Start the message's order; `express` marks it. A malformed message can never succeed: it
+    is recorded with its reason (never its body), counted and completed, not retried. Any other
+    failure raises, so Service Bus redelivers and dead-letters after maxDeliveryCount."""
     body = msg.get_body()
     problems = correlation_problems(msg)
     try:

@@ -1,13 +1,4 @@
-"""The `nightly-report` job: once per day, from the timer or POST /api/jobs/nightly-report.
-
-The timer runs at 02:00 UTC (NIGHTLY_REPORT_SCHEDULE) for yesterday. The instance id is
-`nightly-report-<day>`, and start_once starts it once: a run that is pending, running or has
-completed for the day is not started again (asking the job API for such a day answers with that
-run, a duplicate); a failed, terminated or cancelled one is started afresh. Once retention has
-purged a completed run, the report blob it wrote still says the day is done. The job API reads
-the body with ReportRequest; days after the request's own UTC day are refused here, because that
-rule needs the time of the request: there is nothing to report yet.
-"""
+"""The `nightly-report` job: once per day, from the timer or POST /api/jobs/nightly-report."""
 
 from __future__ import annotations
 
@@ -48,7 +39,9 @@ bp = df.Blueprint()
 async def start_nightly_report(
     client: df.DurableOrchestrationClient, day: str, correlation_id: str | None = None
 ) -> Started:
-    """Start the report for `day` (yyyy-MM-dd) once; the chunking comes from the settings."""
+    """Start `nightly-report-<day>` (yyyy-MM-dd) unless it is pending, running or done (a
+    failed, terminated or cancelled run starts afresh); once retention purged a completed run,
+    its report blob still says the day is done. The chunking comes from the settings."""
     reported = await asyncio.to_thread(lambda: root.reports().reports.exists(day))
     run = ReportRun(
         day=day,
@@ -69,6 +62,7 @@ async def start_nightly_report(
 
 async def start_report_job(client: df.DurableOrchestrationClient, request: StartRequest) -> Started:
     body: ReportRequest = request.body
+    # Not in ReportRequest: the rule needs the request's time (a later day has nothing yet).
     if body.day > request.received_at.date().isoformat():
         raise InvalidPayload([AFTER_TODAY])
     return await start_nightly_report(client, body.day, request.correlation_id)

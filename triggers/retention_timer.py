@@ -1,11 +1,4 @@
-"""The retention clean-up, once per day (RETENTION_SCHEDULE, 03:30 UTC by default).
-
-The timer purges the history of finished instances itself, with its durable client (the
-extension's purge by created time, Completed/Failed/Terminated only, so never an instance that
-may still run), then starts the `retention` orchestration for the blobs. The ages come from
-the RETENTION_*_DAYS settings and travel in the input, since orchestrators must not read
-settings; `as_of` is the start time, so a rerun deletes the same things.
-"""
+"""The retention clean-up, once per day (RETENTION_SCHEDULE, 03:30 UTC by default)."""
 
 from __future__ import annotations
 
@@ -57,9 +50,10 @@ async def purge_finished_instances(client: df.DurableOrchestrationClient, before
 async def run_retention(
     client: df.DurableOrchestrationClient, as_of: datetime, policy: RetentionPolicy
 ) -> Started:
-    """Purge old finished instances, then start `retention-<day>` for the blobs once a day
-    (again if that day's run failed). Purging again on a repeated tick is harmless: what is
-    gone stays gone.
+    """Purge old finished instances (only a durable client can), then start `retention-<day>`
+    for the blobs once a day (again if that day's run failed). The ages travel in the input, as
+    orchestrators must not read settings, and `as_of` is the start time, so a rerun deletes the
+    same things; purging again on a repeated tick is harmless: what is gone stays gone.
     """
     purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
     run = RetentionRun(as_of=as_of, policy=policy, purged=purged)

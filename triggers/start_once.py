@@ -1,11 +1,4 @@
-"""Starts an orchestration at most once per instance id, whoever asks and however often.
-
-Every starter uses it: the order routes and queues, the blob trigger, the timers, the job API.
-The instance id comes from a business key (an order id, an upload version, a day). The
-extension's start_new silently REPLACES a finished instance with the same id, so the helper
-looks first and starts only when there is no instance; two starters racing past that look meet
-the extension's own refusal for a running id, which is a duplicate too.
-"""
+"""Starts an orchestration at most once per instance id, whoever asks and however often."""
 
 from __future__ import annotations
 
@@ -59,12 +52,14 @@ async def start_once(
     rerun_failed: bool = False,
     already_done: bool = False,
 ) -> Started:
-    """Start `orchestrator` as `instance_id` unless that instance exists.
+    """Start `orchestrator` as `instance_id` (from a business key) unless that instance exists.
 
-    `run` is the input, or builds it only for a run that starts (an order stores personal data
-    first). `rerun_failed` starts a failed, terminated or cancelled instance afresh (a day's
-    report); `already_done` says the work's output exists, so nothing starts when its history
-    is gone. `label` says what starts, in log lines: ids only, never personal data.
+    The extension's start_new silently REPLACES a finished instance with the same id, hence the
+    look first; starters racing past it meet the extension's refusal for a running id, which is
+    a duplicate too. `run` is the input, or builds it only for a run that starts (an order
+    stores personal data first). `rerun_failed` starts a failed, terminated or cancelled
+    instance afresh (a day's report); `already_done` says the work's output exists, so nothing
+    starts when its history is gone. `label` names what starts in log lines: ids only.
     """
     existing = await client.get_status(instance_id)
     if existing:  # falsy when there is no such instance

@@ -1,13 +1,4 @@
-"""Every SUPERVISOR_SCHEDULE (default every 15 minutes) the supervisor finds and treats stuck jobs.
-
-One run, all in this function: a heartbeat; a snapshot of the task hub's Running, Pending (and,
-for orchestrators that opted into rewinds, Failed) instances, ids and times only; the
-decisions of domain/supervision.py at this run's clock; and each decision carried out with the
-durable client (the job's cancel event, `CancelOrder` for orders so compensation runs; a
-terminate; a rewind; or a report only) and recorded as one log line and one metric. The policy
-is in docs/operations.md ("Stuck jobs"). Runs never overlap: the host runs a timer function
-on one instance at a time and waits for a run to end before it schedules the next.
-"""
+"""Every SUPERVISOR_SCHEDULE (default 15 minutes) the supervisor finds and treats stuck jobs."""
 
 from __future__ import annotations
 
@@ -187,5 +178,7 @@ async def supervise(
 async def supervise_jobs_timer(
     timer: func.TimerRequest, client: df.DurableOrchestrationClient
 ) -> None:
+    """The policy is in docs/operations.md ("Stuck jobs"). Runs never overlap: the host runs a
+    timer function on one instance at a time and waits for a run to end before the next."""
     telemetry.heartbeat(JOB, past_due=timer.past_due)
     await supervise(client, app_config.supervisor_settings())

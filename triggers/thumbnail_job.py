@@ -1,13 +1,4 @@
-"""The `thumbnail` job: one per upload version, from the blob trigger or the job API.
-
-The blob trigger uses the Event Grid source, the only one Flex Consumption runs. Event Grid
-delivers at least once and that source keeps no receipts, so the same version can arrive
-again: the instance id is a hash of the blob's name and ETag, and start_once starts it once. A
-new version (a new ETag) is a new job. POST /api/jobs/thumbnail {"blob": "<name in uploads>"}
-makes the thumbnails of an upload's current version (one that predates the trigger, say) as the
-same job, with the same id; the job API reads the body with ThumbnailRequest, whose name rules
-refuse a name such as "../x" before storage is asked (it would reach another container).
-"""
+"""The `thumbnail` job: one per upload version, from the blob trigger or the job API."""
 
 from __future__ import annotations
 
@@ -104,7 +95,9 @@ def blob_version(blob: func.InputStream) -> tuple[str, str | None]:
 async def thumbnails_from_upload(
     blob: func.InputStream, client: df.DurableOrchestrationClient
 ) -> None:
-    """Starts `make_thumbnails`; the job itself validates the upload and records the outcome."""
+    """Starts `make_thumbnails`; the job itself validates the upload and records the outcome.
+    Event Grid, the only blob source Flex Consumption runs, delivers at least once and keeps no
+    receipts: the instance id, a hash of the name and ETag, makes a repeat start nothing."""
     name, etag = blob_version(blob)
     if etag is None:
         # Hosts send the ETag in the binding data; should one not, the upload's current version

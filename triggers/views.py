@@ -1,5 +1,4 @@
-"""What the HTTP API answers, as models: the code builds its bodies with them and
-scripts/openapi.py documents them (serialization-mode schemas), so the two cannot drift."""
+"""What the HTTP API answers, as models: the bodies are built and documented from the same ones."""
 
 from __future__ import annotations
 
