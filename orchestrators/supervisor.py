@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from datetime import UTC
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities.supervision import REPORT_SUPERVISION
-from domain.payload import read
+from domain.payload import read, utc
 from domain.supervision import SupervisionReport, SupervisorResult, SupervisorRun, plan
 
 ORCHESTRATOR = "supervise_jobs"
@@ -22,9 +21,7 @@ def supervise_jobs(context: df.DurableOrchestrationContext) -> Generator[Any, An
     """Input: SupervisorRun; output: SupervisorResult. Earlier supervisor timers started it
     (`job-supervisor`) and acted on the decisions it returned; the timer now decides itself."""
     run = read(SupervisorRun, context.get_input())
-    now = context.current_utc_datetime
-    if now.tzinfo is None:  # the SDK's timestamps hold UTC
-        now = now.replace(tzinfo=UTC)
+    now = utc(context.current_utc_datetime)
     decisions = tuple(plan(run.jobs, run.policy, now))
     if decisions:
         yield context.call_activity(

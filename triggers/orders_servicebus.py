@@ -119,16 +119,11 @@ def correlation_problems(msg: func.ServiceBusMessage) -> list[str]:
     may log and pass on, as over HTTP. It is not replaced: the reply must carry the sender's own
     id, or the sender could never match it."""
     if msg.correlation_id:
-        given, name = msg.correlation_id, "CorrelationId"
-    elif msg.message_id:
-        given, name = msg.message_id, "MessageId"
+        valid, problem = is_correlation_id(msg.correlation_id), f"CorrelationId: {CORRELATION_RULE}"
     else:
-        return []
-    if is_correlation_id(given):
-        return []
-    if name == "MessageId":
-        return [f"MessageId: {CORRELATION_RULE} when there is no CorrelationId (it stands in)"]
-    return [f"CorrelationId: {CORRELATION_RULE}"]
+        valid = not msg.message_id or is_correlation_id(msg.message_id)
+        problem = f"MessageId: {CORRELATION_RULE} when there is no CorrelationId (it stands in)"
+    return [] if valid else [problem]
 
 
 def reject(msg: func.ServiceBusMessage, queue: str, reason: str, body_bytes: int) -> None:

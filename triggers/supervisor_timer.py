@@ -14,6 +14,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 import app_config
 from adapters import telemetry
 from domain.fulfilment import NOT_CANCELLABLE
+from domain.payload import utc
 from domain.supervision import (
     WATCHED_STATUSES,
     Action,
@@ -73,8 +74,8 @@ def snapshot(status: DurableOrchestrationStatus) -> JobSnapshot | None:
     """Ids, status, times and the custom status's step; None for an incomplete record."""
     if not status.instance_id or not status.name or status.created_time is None:
         return None
-    created = _aware(status.created_time)
-    updated = _aware(status.last_updated_time) if status.last_updated_time else created
+    created = utc(status.created_time)
+    updated = utc(status.last_updated_time) if status.last_updated_time else created
     return JobSnapshot(
         instance_id=status.instance_id,
         orchestrator=status.name,
@@ -83,10 +84,6 @@ def snapshot(status: DurableOrchestrationStatus) -> JobSnapshot | None:
         last_updated_at=updated,
         step=step_of(status),
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def list_jobs(

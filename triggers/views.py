@@ -27,6 +27,7 @@ class RuntimeStatus(StrEnum):
 
 Percentage = Annotated[int, Field(ge=0, le=100)]
 Url = Annotated[str, Field(json_schema_extra={"format": "uri"})]
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 # Components scripts/openapi.py writes from the job registry (every type's name, id pattern and
 # result), referenced in the document in place of the plain types the code builds with.
 JOB_ID = {"x-component": "JobId"}
@@ -92,8 +93,8 @@ class OrderView(View):
     custom_status: WorkflowProgress | None
     output: WorkflowResult | None
     error: str | None = Field(None, description="The first line of a failed orchestration's error.")
-    created_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None
-    last_updated_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None
+    created_time: Timestamp | None
+    last_updated_time: Timestamp | None
     status_url: Url | None = Field(
         None, description="In the answer to a repeated POST /orders only."
     )
@@ -137,8 +138,8 @@ class JobView(View):
         description="The job's result once it has one.",
     )
     error: str | None = Field(None, description="The first line of a failed job's error.")
-    created_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None
-    last_updated_time: Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None
+    created_time: Timestamp | None
+    last_updated_time: Timestamp | None
     status_url: Url
     cancel_url: Url | None = Field(
         None, description="While the job is active and its type can be cancelled."
