@@ -88,12 +88,12 @@ async def nightly_report_timer(
     """Report on the UTC day before now; a late (past-due) run still reports on that day
     as long as it runs before midnight, which the missed-schedule alert watches for."""
     now = datetime.now(UTC)
+    day = report_day_for(now)
     # Every run, past due or not: infra alerts when a day passes without one.
     telemetry.heartbeat("nightly_report", past_due=timer.past_due, at=now)
     if timer.past_due:
-        logger.warning("Nightly report timer is past due; reporting on %s", report_day_for(now))
+        logger.warning("Nightly report timer is past due; reporting on %s", day)
     # A timer has no caller to correlate with: the run's own id serves as its correlation id.
-    day = report_day_for(now)
     instance_id = instance_id_for(day)
     with telemetry.job_span(
         "nightly_report_timer",
