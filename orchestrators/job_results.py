@@ -77,7 +77,8 @@ class JobReporter:
                 correlation_id=self.correlation_id,
             )
             failed = f"Webhook for {update.job_id} not delivered"
-            yield from self._best_effort(DELIVER_WEBHOOK, webhook, WEBHOOK_RETRY, update, failed)
+            seed = update.message_id
+            yield from self._best_effort(DELIVER_WEBHOOK, webhook, WEBHOOK_RETRY, seed, failed)
         level = logging.INFO if succeeded else logging.WARNING
         self._log(level, "completed" if succeeded else f"ended {status}", result.get("reason"))
 
@@ -99,16 +100,17 @@ class JobReporter:
         )
         request = PublishRequest(update=update, routing=self.routing)
         failed = f"Update {update.sequence} of {update.job_id} not published"
-        yield from self._best_effort(PUBLISH_JOB_UPDATE, request, PUBLISH_RETRY, update, failed)
+        seed = update.message_id
+        yield from self._best_effort(PUBLISH_JOB_UPDATE, request, PUBLISH_RETRY, seed, failed)
         return update
 
     def _best_effort(
-        self, activity: str, payload: Model, policy: RetryPolicy, update: JobUpdate, failed: str
+        self, activity: str, payload: Model, policy: RetryPolicy, seed: str, failed: str
     ) -> Generator[Any, Any, None]:
         """Results are best effort: one not sent is logged, and the job's outcome stands."""
         try:
             yield from call_activity_with_backoff(
-                self.context, activity, payload.dump(), policy, seed=update.message_id
+                self.context, activity, payload.dump(), policy, seed=seed
             )
         except Exception as error:
             if not self.context.is_replaying:
