@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         "and storage work, as the host and the Python worker are apart in Azure (the default; "
         "--no-replay-process replays them in devhost's own process)",
     )
+    start.add_argument(
+        "--no-local-settings",
+        action="store_true",
+        help="do not read APP_DIR/local.settings.json: settings come from the environment only "
+        "(what tests use, so that a developer's own file cannot change them)",
+    )
     start.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     start.add_argument(
         "--shutdown-grace",
@@ -164,6 +170,7 @@ def _start(args: argparse.Namespace) -> int:
         fsync=not args.no_fsync,
         shutdown_grace=args.shutdown_grace,
         replay_process=args.replay_process,
+        local_settings=not args.no_local_settings,
     )
     code = asyncio.run(_serve(config))
     _exit_past_stuck_invocations(code)

@@ -46,6 +46,9 @@ class HostConfig:
     fsync: bool = True
     shutdown_grace: float = 10.0
     replay_process: bool = True
+    # False leaves APP_DIR/local.settings.json unread: the environment is the only settings
+    # source (tests, which must not pick up a developer's own file).
+    local_settings: bool = True
 
     @property
     def resolved_state_dir(self) -> Path:
@@ -78,7 +81,8 @@ class DevHost:
         sys.setswitchinterval(0.001)
         config = self.config
         app_dir = config.app_dir.resolve()
-        skipped = apply_local_settings(load_local_settings(app_dir))
+        values = load_local_settings(app_dir) if config.local_settings else {}
+        skipped = apply_local_settings(values)
         if skipped:
             log.info("Settings already in the environment take precedence: %s", ", ".join(skipped))
         options = load_host_options(app_dir)

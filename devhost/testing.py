@@ -52,6 +52,7 @@ class DevHostProcess:
         port: int | None = None,
         fsync: bool = True,
         azurite: bool = False,
+        local_settings: bool = False,
     ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self._own_state = state_dir is None
@@ -64,6 +65,9 @@ class DevHostProcess:
         self.fsync = fsync
         # False passes --no-azurite: tests bring their own Azurite on free ports.
         self.azurite = azurite
+        # False passes --no-local-settings: the test's settings are `env` and nothing else, never
+        # a local.settings.json a developer created in the app directory (e.g. by `make run`).
+        self.local_settings = local_settings
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = self.state_dir / f"devhost-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -89,6 +93,8 @@ class DevHostProcess:
             cmd.append("--virtual-time")
         if not self.fsync:
             cmd.append("--no-fsync")
+        if not self.local_settings:
+            cmd.append("--no-local-settings")
         return cmd + self.extra_args
 
     def start(self, timeout: float = 60, env: dict[str, str] | None = None) -> DevHostProcess:
