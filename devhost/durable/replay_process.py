@@ -22,6 +22,7 @@ import fcntl
 import gc
 import logging
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -268,13 +269,23 @@ def _seconds_since(started: float) -> tuple[bytes, str]:
 
 def main(argv: list[str]) -> int:
     app_dir, request_fd, answer_fd, level = argv
+    # Ctrl+C reaches the whole process group. The host owns the stop: it closes the pipe and
+    # this loop ends on end of input, so the worker ignores SIGINT rather than dying mid-read
+    # with a KeyboardInterrupt traceback in the console.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=getattr(logging, level), format="[%(asctime)s] %(message)s", stream=sys.stdout
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
     sys.setswitchinterval(0.005)  # nothing else runs here: let the replay keep the GIL
-    with os.fdopen(int(request_fd), "rb") as requests, os.fdopen(int(answer_fd), "wb") as answers:
-        _serve(Path(app_dir), requests, answers)
+    try:
+        with (
+            os.fdopen(int(request_fd), "rb") as requests,
+            os.fdopen(int(answer_fd), "wb") as answers,
+        ):
+            _serve(Path(app_dir), requests, answers)
+    except BrokenPipeError:
+        pass  # the host stopped while this worker answered: nothing is waiting for it
     return 0
 
 

@@ -98,6 +98,25 @@ def test_killing_devhost_ends_its_worker_and_a_restart_carries_on(tmp_path: Path
         host.close()
 
 
+def test_ctrl_c_stops_devhost_and_its_worker_without_a_traceback(tmp_path: Path) -> None:
+    env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
+    host = DevHostProcess(APP, state_dir=tmp_path / "state", env=env)
+    host.start()
+    try:
+        [worker] = _workers(host)
+        assert host.run_orchestration("chain", ["Tokyo"])["output"] == ["Hello Tokyo"]
+        assert host.process is not None
+        # Ctrl+C in a terminal sends SIGINT to the whole foreground process group.
+        os.killpg(host.process.pid, signal.SIGINT)
+        assert host.process.wait(timeout=20) == 0
+        _wait_gone(worker)
+        logs = host.logs()
+        assert "Stopping devhost" in logs
+        assert "Traceback" not in logs and "KeyboardInterrupt" not in logs, logs[-3000:]
+    finally:
+        host.close()
+
+
 def test_no_worker_with_no_replay_process(tmp_path: Path) -> None:
     env = {"FEATURES_JOURNAL": str(tmp_path / "journal.jsonl")}
     with DevHostProcess(
