@@ -22,6 +22,9 @@ from devhost.servicebus.client import (
 from devhost.servicebus.metrics import dead_letter_stats
 from devhost.servicebus.options import DEFAULT_CONNECTION
 
+# The exit code of `dead-letters --resubmit-all` when it sent nothing back (1 is an error).
+NOTHING_RESUBMITTED = 3
+
 
 class CommandError(Exception):
     """A command cannot run as asked; the message says why."""
@@ -111,7 +114,12 @@ def add_parsers(commands: Any) -> None:
     action = letters.add_mutually_exclusive_group()
     action.add_argument("--peek", action="store_true", help="list them (the default)")
     action.add_argument("--resubmit", metavar="MESSAGE_ID", help="send one back to the queue")
-    action.add_argument("--resubmit-all", action="store_true", help="send all back")
+    action.add_argument(
+        "--resubmit-all",
+        action="store_true",
+        help=f"send all back; exits {NOTHING_RESUBMITTED} when none was resubmitted "
+        "(none there, or all refused), so a script can tell",
+    )
     action.add_argument(
         "--stats",
         action="store_true",
@@ -205,7 +213,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
         print(
             f"resubmitted {resent} of {len(done)} dead letter(s) to '{args.queue}'", file=sys.stderr
         )
-        return 0
+        return 0 if resent else NOTHING_RESUBMITTED
     letters, total = peek_dead_letters(args.queue, **where)
     for letter in letters:
         print(json.dumps(letter.describe(), default=str))

@@ -86,6 +86,15 @@ def test_bad_arguments_are_clear_errors(azurite: Azurite, tmp_path: Path) -> Non
     assert bad_blob.returncode == 1 and b"container/path" in bad_blob.stderr
 
 
+def test_resubmit_all_with_nothing_to_resubmit_exits_3(azurite: Azurite, tmp_path: Path) -> None:
+    env = {"AzureWebJobsStorage": azurite.connection_string}
+    result = devhost("dead-letters", "cli-empty", "--resubmit-all", env=env, app_dir=tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert b"resubmitted 0 of 0 dead letter(s) to 'cli-empty'" in result.stderr
+    shown = devhost("dead-letters", "--help", env=env, app_dir=tmp_path)
+    assert b"exits 3 when none was resubmitted" in shown.stdout
+
+
 @pytest.mark.skipif(
     port_is_listening("127.0.0.1", 10001), reason="development storage is running here"
 )
