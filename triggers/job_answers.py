@@ -21,6 +21,9 @@ NOT_FOUND = PROBLEM + "not-found"
 
 # A job in these states shows its cancel URL (when its type can be cancelled).
 ACTIVE = frozenset({"Pending", "Running", "Suspended"})
+# A job in these states has nothing left to do: it shows progress 100, whatever its type keeps
+# in its custom status (the nightly report counts chunks and orders, not a percentage).
+FINISHED = frozenset({"Completed", "Failed", "Terminated"})
 MAX_ERROR = 500
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -97,7 +100,7 @@ def job_view(
     """What callers may see of a job: no input (it may reference personal data), no history."""
     runtime = runtime_status_of(status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
-    progress = custom.get("progress")
+    progress = 100 if runtime in FINISHED else custom.get("progress")
     job_id = status.instance_id or ""
     extra: dict[str, Any] = {}
     output = status.output
