@@ -1,4 +1,5 @@
-# One-command local workflow: `make run` to start the app, `make test` for what CI runs.
+# One-command local workflow: `make run` to start the app, `make test` for what CI runs,
+# `make test-fast` for the unit and integration tiers while you work.
 # Stamp files make `install` cheap when nothing changed: pip reruns only when
 # requirements*.txt is newer than the venv's stamp, npm only when package-lock.json is.
 
@@ -9,8 +10,8 @@ VENV_STAMP := $(VENV)/.requirements-dev.stamp
 NODE_STAMP := node_modules/.package-lock.stamp
 CHECKOV_STAMP := $(VENV)/checkov/.requirements.stamp
 
-.PHONY: venv node infra-tools install run test lint format bench bench-express bench-thumbnails \
-	bench-nightly clean distclean
+.PHONY: venv node infra-tools install run test test-fast lint format bench bench-express \
+	bench-thumbnails bench-nightly clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -41,6 +42,13 @@ test: install infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+# The `fast` marker (tests/unit and tests/integration, set in tests/conftest.py): no devhost
+# processes, no infra tools; Azurite from node_modules for the integration tier.
+test-fast: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -m fast
 
 lint: venv
 	$(PY) -m ruff check .
