@@ -13,12 +13,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -29,6 +31,45 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    timeout: float = 60,
+    what: str = "condition",
+    *,
+    interval: float = 0.05,
+) -> Any:
+    """Poll `condition` until it returns something truthy, and return that; fail the test with
+    `what` after `timeout` seconds. Tests wait on what they can observe with this, never on a
+    fixed sleep (a generous timeout costs nothing when the condition holds early)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not met within {timeout} s")
+        time.sleep(interval)
+
+
+def stand_in_settled(storage_connection_string: str, path: str) -> bool:
+    """True when the Service Bus stand-in holds no message of `path` (a queue or
+    `topic/Subscriptions/name`), visible or locked: every message sent to it was completed or
+    dead-lettered. An abandoned message is still counted, so a test that waits on this and then
+    reads the history (delivery count 1, no dead letter) proves the message was completed."""
+    from azure.storage.queue import QueueServiceClient
+
+    from devhost.servicebus.names import QueuePath
+
+    service = QueueServiceClient.from_connection_string(storage_connection_string)
+    queue = service.get_queue_client(QueuePath.parse(path).storage_queue)
+    try:
+        return queue.get_queue_properties().approximate_message_count == 0
+    except ResourceNotFoundError:
+        return True
+    finally:
+        service.close()
 
 
 class DevHostError(RuntimeError):

@@ -8,7 +8,6 @@ order message must be recorded in `rejectedmessages` and completed, never dead-l
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.names import active_queue_name
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 
 EMULATOR = (
     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
@@ -96,15 +95,6 @@ def app(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     }
     with DevHostProcess(PROJECT_ROOT, state_dir=state, virtual_time=True, env=env) as host:
         yield App(host, env, azurite.connection_string)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def order(**fields: Any) -> dict[str, Any]:

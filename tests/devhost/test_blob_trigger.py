@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
 from devhost.azurite import Azurite
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 APP = APPS / "blob_triggers"
@@ -32,15 +31,6 @@ def entries(journal: Path, function: str | None = None, **match: Any) -> list[di
         if (function is None or r["function"] == function)
         and all(r.get(k) == v for k, v in match.items())
     ]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 class BlobRun:
@@ -113,8 +103,16 @@ def test_binding_data_for_input_stream_bytes_and_str(
     assert "refers to app setting 'BLOB_NOT_SET', which is not set" in logs
     assert "The parameter name 'na-me' is invalid." in logs
     assert "Blob trigger 'no_blob_name' will not run" in logs
-    time.sleep(1.2)  # a few more scans: nothing runs twice, the non-matching blob never
-    assert len(run.entries("on_sample")) == 1 and len(run.entries("on_image")) == 1
+    # Markers listed after the first blobs: once they ran, a later scan has passed those.
+    run.upload("samples", "zz-marker.txt", b"marker")
+    run.upload("images", "zz/marker.png", b"\x89PNG-marker")  # 11 bytes
+    wait_until(
+        lambda: run.entries("on_sample", content="marker") and len(run.entries("on_image")) == 2,
+        what="the markers",
+    )
+    # Nothing ran twice; the non-matching blob never ran.
+    assert [r["content"] for r in run.entries("on_sample")] == ["hello", "marker"]
+    assert [r["size"] for r in run.entries("on_image")] == [4, 11]
 
 
 def test_a_blob_version_runs_once_across_restarts_and_again_when_changed(
@@ -140,8 +138,9 @@ def test_a_blob_version_runs_once_across_restarts_and_again_when_changed(
     assert len(run.entries("on_sample", content="v1")) == 1
     run.upload("samples", "once.txt", b"v2")  # a new ETag is a new version
     wait_until(lambda: run.entries("on_sample", content="v2"))
-    time.sleep(1.0)
-    assert [r["content"] for r in run.entries("on_sample")] == ["v1", "marker", "v2"]
+    run.upload("samples", "zz-after.txt", b"after")  # listed last: its run follows a full scan
+    wait_until(lambda: run.entries("on_sample", content="after"))
+    assert [r["content"] for r in run.entries("on_sample")] == ["v1", "marker", "v2", "after"]
 
 
 def test_the_fifth_failure_puts_the_blob_on_the_poison_queue(
@@ -173,8 +172,13 @@ def test_the_fifth_failure_puts_the_blob_on_the_poison_queue(
     assert len(run.entries("always_fails")) == 5
     assert "Message has reached MaxDequeueCount of 5. Moving message to queue" in host.logs()
     assert "ValueError: cannot process" in host.logs()
-    time.sleep(1.2)
-    assert len(run.entries("always_fails")) == 5  # the receipt is complete: no sixth run
+    # The receipt is completed (its metadata cleared), so no scan runs the blob a sixth time.
+    hosts = run.service.get_container_client("azure-webjobs-hosts")
+    receipt = hosts.get_blob_client(
+        f"blobreceipts/{run.host_id}/Host.Functions.always_fails/{etag}/{run.prefix}poison/bad.txt"
+    )
+    wait_until(lambda: receipt.get_blob_properties().metadata == {}, what="a completed receipt")
+    assert len(run.entries("always_fails")) == 5
 
 
 @pytest.mark.slow
@@ -197,7 +201,8 @@ def test_sigterm_finishes_short_invocations_and_gives_long_ones_back(
     pid = second.process.pid
     long_name = f"{run.prefix}slow/long.txt"
     wait_until(lambda: run.entries("slow", name=long_name, event="end", pid=pid), timeout=30)
-    time.sleep(0.5)
+    run.upload("slow", "zz-marker.txt", b"0")  # listed last: its run follows a full scan
+    wait_until(lambda: run.entries("slow", name=f"{run.prefix}slow/zz-marker.txt", event="end"))
     # Nothing lost (the long one ran again); nothing completed twice (short ran once).
     assert [r["event"] for r in run.entries("slow", name=f"{run.prefix}slow/short.txt")] == [
         "start",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,20 +13,11 @@ from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
 from devhost.blobs.eventgrid import blob_created_event
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "blob_triggers"
 WEBHOOK = "/runtime/webhooks/blobs"
 FUNCTION = "Host.Functions.on_upload"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 class Uploads:
@@ -116,8 +106,10 @@ def test_webhook_handshakes_and_blob_created_events_in_both_schemas(
     assert run["content"] == "event grid schema" and run["length"] == 17
     assert run["properties"]["ETag"] == eg_etag
     assert uploads.runs("ce.txt")[0]["content"] == "cloud events schema"
-    time.sleep(1.0)
-    assert len(uploads.runs()) == 2  # each event once; the watcher saw nothing new
+    # A blob written now is listed after both: once the watcher delivered it, it had passed them.
+    uploads.upload("zz-marker.txt", b"marker")
+    wait_until(lambda: uploads.runs("zz-marker.txt"), what="the marker")
+    assert len(uploads.runs()) == 3  # each event once; the watcher saw nothing older
 
 
 def test_webhook_refusals_and_events_it_accepts_but_drops(
@@ -160,7 +152,8 @@ def test_the_local_watcher_delivers_new_and_changed_blobs_even_while_down(
     second = devhost_factory(APP, env=uploads.env)
     second.start()
     wait_until(lambda: uploads.runs("while-down.txt"))
-    time.sleep(1.0)
+    uploads.upload("zz-marker.txt", b"marker")  # listed last: delivered after a full scan
+    wait_until(lambda: uploads.runs("zz-marker.txt"), what="the marker")
     assert [r["content"] for r in uploads.runs("w.txt")] == ["one", "two"]
     assert len(uploads.runs("while-down.txt")) == 1
     assert uploads.runs("before.txt") == []  # older than the subscription

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import SendResult
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, stand_in_settled, wait_until
 from orchestrators.approval import APPROVAL_EVENT
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "order_stubs"
@@ -115,16 +114,6 @@ def message_body(order_id: str | None = None, **extra: Any) -> dict[str, Any]:
     )
     del body["customer"]
     return body
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def finished(api: Api, order_id: str) -> dict[str, Any]:
@@ -317,7 +306,8 @@ def test_personal_data_in_a_message_is_rejected_without_keeping_it(api: Api) -> 
     )
     assert row.queue == "orders" and row.body_bytes == len(json.dumps(body).encode())
     assert not any(value in json.dumps(row.__dict__, default=str) for value in CANARY.values())
-    time.sleep(1.5)  # completed, not abandoned: no second delivery, no dead letter
+    # Completed, not abandoned: gone from the queue with one delivery and no dead letter.
+    wait_until(lambda: stand_in_settled(api.azurite.connection_string, "orders"), what="settled")
     assert api.rejected(sent.message_id)[0].rejected_at == row.rejected_at
     assert sent.message_id not in api.dead_letters()
     assert api.get(oid).status_code == 404  # nothing started
@@ -371,6 +361,7 @@ def test_a_malformed_message_is_recorded_and_not_retried(
     assert row.delivery_count == 1
     assert row.body_bytes == len(body)
     assert CANARY["email"] not in json.dumps(row.__dict__, default=str)
-    time.sleep(1.5)  # completed, not abandoned: no second delivery
+    # Completed, not abandoned: gone from the queue, delivered once.
+    wait_until(lambda: stand_in_settled(api.azurite.connection_string, "orders"), what="settled")
     assert api.rejected(sent.message_id)[0].rejected_at == row.rejected_at
     assert f"Rejected message {sent.message_id} on orders" in api.host.logs()

@@ -7,9 +7,8 @@ the Service Bus stand-in on Azurite and the real queue declaration (infra/servic
 from __future__ import annotations
 
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from app_config import StorageConnection
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import SendResult
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, stand_in_settled, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "order_stubs"
 EXPRESS = "orders-express"
@@ -89,16 +88,6 @@ def message_body(**extra: Any) -> dict[str, Any]:
     return {**body, **extra}
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_an_express_message_completes_an_order_marked_express(queues: Queues) -> None:
     body = message_body()
     oid = body["order_id"]
@@ -145,7 +134,8 @@ def test_a_malformed_express_message_is_recorded_under_its_queue(
     assert (row.delivery_count, row.body_bytes) == (1, len(body))
     assert CANARY["email"] not in json.dumps(row.__dict__, default=str)
     assert queues.rejected("orders", sent.message_id) == []
-    time.sleep(1.5)  # completed, not abandoned: no second delivery, no dead letter
+    # Completed, not abandoned: gone from the queue with one delivery and no dead letter.
+    wait_until(lambda: stand_in_settled(queues.azurite.connection_string, EXPRESS), what="settled")
     assert queues.rejected(EXPRESS, sent.message_id)[0].rejected_at == row.rejected_at
     assert sent.message_id not in queues.dead_letters(EXPRESS)
     assert f"Rejected message {sent.message_id} on {EXPRESS}" in queues.host.logs()

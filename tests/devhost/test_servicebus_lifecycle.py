@@ -15,7 +15,7 @@ from devhost.azurite import Azurite
 from devhost.connections import resolve_storage
 from devhost.servicebus.client import send_message
 from devhost.servicebus.names import active_queue_name
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
 
@@ -24,16 +24,6 @@ def rows(journal: Path) -> list[dict[str, Any]]:
     if not journal.exists():
         return []
     return [json.loads(line) for line in journal.read_text().splitlines() if line]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def environment(azurite: Azurite, journal: Path) -> dict[str, str]:
@@ -112,8 +102,9 @@ def test_sigterm_lets_a_short_invocation_finish_and_complete(
 
     second = devhost_factory(app, env=env)
     second.start()
-    time.sleep(1.5)  # several polls of the queue
-    assert [r["event"] for r in rows(journal)] == ["started", "finished"]  # completed once
+    # It listens on the queue, which holds nothing (above): the message completed once.
+    wait_until(lambda: "listens on queue 'work-async'" in second.logs(), what="listening")
+    assert [r["event"] for r in rows(journal)] == ["started", "finished"]
 
 
 def test_bindings_devhost_cannot_run_are_refused_clearly(

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,10 +18,11 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import DeadLetter, SendResult
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, stand_in_settled, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "servicebus_topics"
 TOPIC = "tt-events"
+AUDIT, BILLING = f"{TOPIC}/Subscriptions/audit", f"{TOPIC}/Subscriptions/billing"
 
 
 @dataclass
@@ -42,6 +42,10 @@ class Bus:
             for r in rows(self.journal)
             if r["function"] == function and (message_id is None or r["message_id"] == message_id)
         ]
+
+    def settled(self, *paths: str) -> bool:
+        """Nothing of `paths` left in the stand-in: every copy completed or dead-lettered."""
+        return all(stand_in_settled(self.env["AzureWebJobsStorage"], path) for path in paths)
 
     def dead_letters(self, entity: str, message_id: str) -> list[DeadLetter]:
         letters, _ = peek_dead_letters(entity, app_dir=APP, environ=self.env)
@@ -64,16 +68,6 @@ def rows(journal: Path) -> list[dict[str, Any]]:
     if not journal.exists():
         return []
     return [json.loads(line) for line in journal.read_text().splitlines() if line]
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def new_id() -> str:
@@ -120,7 +114,7 @@ def test_one_send_runs_each_subscription_trigger_once_with_every_field(bus: Bus)
     assert sent.accepted and sent.sequence_number is not None
     (seen,) = wait_until(lambda: bus.entries("audit", message_id))
     (billed,) = wait_until(lambda: bus.entries("billing", message_id))
-    time.sleep(0.5)  # nothing more comes
+    wait_until(lambda: bus.settled(AUDIT, BILLING), what="both copies settled")  # no more come
     assert len(bus.entries("audit", message_id)) == len(bus.entries("billing", message_id)) == 1
     assert seen["body"] == billed["body"] == '{"event": "shipped"}'
     assert seen["delivery_count"] == billed["delivery_count"] == 1
@@ -158,7 +152,7 @@ def test_failures_redeliver_then_dead_letter_in_that_subscription_only(bus: Bus)
     letters = wait_until(
         lambda: bus.dead_letters(f"{TOPIC}/Subscriptions/billing", message_id), timeout=20
     )
-    time.sleep(0.5)
+    wait_until(lambda: bus.settled(AUDIT, BILLING), what="both copies settled")
     assert [e["delivery_count"] for e in bus.entries("billing", message_id)] == [1, 2, 3]
     (letter,) = letters
     assert letter.reason == "MaxDeliveryCountExceeded"
@@ -191,7 +185,7 @@ def test_a_duplicate_send_is_dropped_once_for_the_whole_topic(bus: Bus) -> None:
     assert not bus.send(TOPIC, "two", message_id=message_id).accepted
     assert bus.send(TOPIC, "three", message_id=other).accepted
     wait_until(lambda: bus.entries("audit", other) and bus.entries("billing", other))
-    time.sleep(0.5)
+    wait_until(lambda: bus.settled(AUDIT, BILLING), what="both subscriptions settled")
     for function in ("audit", "billing"):
         (only,) = bus.entries(function, message_id)
         assert only["body"] == "one"
@@ -214,7 +208,8 @@ def test_the_lock_is_renewed_while_a_function_outlives_it(bus: Bus) -> None:
         lambda: [e for e in bus.entries("slow", message_id) if e["event"] == "finished"],
         timeout=20,
     )
-    time.sleep(1)
+    # Completed on its first delivery: a lapsed lock would have redelivered it meanwhile.
+    wait_until(lambda: bus.settled("tt-slow/Subscriptions/worker"), what="settled")
     assert [(e["event"], e["delivery_count"]) for e in bus.entries("slow", message_id)] == [
         ("started", 1),
         ("finished", 1),
@@ -235,9 +230,12 @@ def test_what_cannot_run_is_refused_at_start_with_the_reason(bus: Bus) -> None:
     assert "Service Bus trigger 'batch' will not run: cardinality 'many'" in logs
     assert "Service Bus trigger 'sessions' will not run: session-enabled" in logs
     # A message for the refused subscription goes nowhere: it does not exist.
-    assert bus.send(TOPIC, "to all declared ones").accepted
-    time.sleep(0.5)
+    message_id = new_id()
+    assert bus.send(TOPIC, "to all declared ones", message_id=message_id).accepted
+    wait_until(lambda: bus.entries("audit", message_id) and bus.entries("billing", message_id))
+    wait_until(lambda: bus.settled(AUDIT, BILLING), what="the declared copies settled")
     assert bus.entries("undeclared_subscription") == []
+    assert bus.settled(f"{TOPIC}/Subscriptions/ghost")  # no copy was kept for it
 
 
 def test_dead_letters_command_shows_and_counts_a_subscription(bus: Bus) -> None:

@@ -6,9 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import DeadLetter, SendResult
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, stand_in_settled, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "servicebus_basic"
 
@@ -46,6 +45,10 @@ class Bus:
             if r["function"] == function and (message_id is None or r["message_id"] == message_id)
         ]
 
+    def settled(self, path: str) -> bool:
+        """Nothing of `path` left in the stand-in: every message completed or dead-lettered."""
+        return stand_in_settled(self.env["AzureWebJobsStorage"], path)
+
     def dead_letters(self, queue: str, message_id: str) -> list[DeadLetter]:
         letters, _ = peek_dead_letters(queue, app_dir=APP, environ=self.env)
         return [d for d in letters if d.message_id == message_id]
@@ -61,16 +64,6 @@ class Bus:
             timeout=60,
             check=False,
         )
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def new_id() -> str:
@@ -141,7 +134,7 @@ def test_retries_then_dead_letter_with_reason(bus: Bus) -> None:
     bus.send("poison", b"order 7", message_id=message_id, correlation_id="c-7")
     wait_until(lambda: len(bus.entries("poison", message_id)) >= 3)
     letters = wait_until(lambda: bus.dead_letters("poison", message_id))
-    time.sleep(0.5)
+    wait_until(lambda: bus.settled("poison"), what="poison settled")
     deliveries = [e["delivery_count"] for e in bus.entries("poison", message_id)]
     assert deliveries == [1, 2, 3]  # maxDeliveryCount 3 in the test declaration
     (letter,) = letters
@@ -167,8 +160,7 @@ def test_duplicate_message_ids_are_dropped_within_the_window(bus: Bus) -> None:
     second = bus.send("dedup", "two", message_id=message_id)
     assert not second.accepted and second.duplicate_of is not None
     assert bus.send("dedup", "three", message_id=other).accepted
-    wait_until(lambda: bus.entries("dedup", other))
-    time.sleep(0.5)
+    wait_until(lambda: bus.entries("dedup", other) and bus.settled("dedup"), what="dedup settled")
     (only,) = bus.entries("dedup", message_id)
     assert bytes.fromhex(only["body_hex"]) == b"one"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devhost.azurite import Azurite
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 from devhost.triggers.timer import ScheduleError, TimerSchedule
 
 APPS = Path(__file__).resolve().parent.parent / "apps"
@@ -22,15 +22,6 @@ def entries(journal: Path, function: str | None = None) -> list[dict]:
         return []
     rows = [json.loads(line) for line in journal.read_text().splitlines() if line]
     return [r for r in rows if function is None or r["function"] == function]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def timer_env(azurite: Azurite, journal: Path, host_id: str, **extra: str) -> dict[str, str]:
@@ -101,12 +92,13 @@ def test_two_hosts_on_one_storage_fire_each_occurrence_once(
     hosts = [devhost_factory(APPS / "timers", env=env) for _ in range(2)]
     for host in hosts:
         host.start()
-    time.sleep(4)
+    # Both hosts up for several occurrences (the second may take the lease at any of them).
+    wait_until(lambda: len(entries(journal, "every_second")) >= 4, what="four occurrences")
     for host in hosts:
         host.stop()
     runs = entries(journal, "every_second")
     occurrences = [r["last"] for r in runs]
-    assert len(occurrences) >= 3
+    assert len(occurrences) >= 4
     assert len(occurrences) == len(set(occurrences)), "an occurrence fired twice"
     assert len({r["pid"] for r in runs}) == 1  # the lease holder runs the timer
 

@@ -38,13 +38,28 @@ SERVICE_BUS_EMULATOR = (
 )
 
 
+_APP: list[Path] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app directory the script runs from: the repository's app (symlinked) without any
+    local.settings.json a developer created there, which the script would otherwise read."""
+    folder = tmp_path_factory.mktemp("upload-app")
+    for entry in PROJECT_ROOT.iterdir():
+        if entry.name != "local.settings.json" and not entry.name.startswith("."):
+            (folder / entry.name).symlink_to(entry)
+    _APP[:] = [folder]
+    return folder
+
+
 def run_script(azurite: Azurite, *args: str) -> subprocess.CompletedProcess[str]:
     """The script in its own process, from the app directory, as a developer runs it."""
     env = {**os.environ, "AzureWebJobsStorage": azurite.connection_string}
     env.pop("PYTHONPATH", None)  # it must find its own imports
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args],
-        cwd=PROJECT_ROOT,
+        cwd=_APP[0],
         env=env,
         capture_output=True,
         text=True,

@@ -12,6 +12,7 @@ import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
+from adapters.errors import storage_errors
 from adapters.payments import LedgerPaymentProvider
 from adapters.stock import ReservationState
 from domain.claims import ClaimNotFound, ClaimRef, InvalidClaimRef
@@ -46,7 +47,10 @@ def test_200_concurrent_orders_for_50_units_reserve_exactly_50(world: World) -> 
         start.wait()
         while True:
             try:
-                stock.reserve(f"o-{number}", {"HOT-1": 1})
+                # As the activity envelope does: a storage outage (Azurite resetting a connection
+                # under this load) is a TransientFailure, and the workflow tries again.
+                with storage_errors("reserve_stock"):
+                    stock.reserve(f"o-{number}", {"HOT-1": 1})
             except OutOfStock as short:
                 return f"out of stock: {short.sku}"
             except TransientFailure:
