@@ -70,7 +70,7 @@ def dead_letter_two(declared: Declared) -> None:
     """One message expires, one fails its only delivery: both reach the dead-letter queue."""
     where = {"app_dir": declared.app_dir, "environ": declared.env}
     send_message(declared.queue, "expires", time_to_live=timedelta(milliseconds=200), **where)
-    time.sleep(0.4)
+    time.sleep(0.4)  # the 200 ms time to live lapses
     assert receive_messages(declared.queue, max_wait=0, **where) == []  # expired: dead-lettered
     send_message(declared.queue, "fails", **where)
     namespace = StandInNamespace.from_settings(declared.app_dir, declared.env)

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,7 +30,7 @@ from adapters.factory import build_order_adapters
 from adapters.payments import SIMULATED, LedgerPaymentProvider
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, wait_until
 from domain.approval_tokens import issue
 from domain.payments import charge_key
 from domain.webhooks import verify
@@ -167,15 +167,6 @@ class Api:
         ).payments
         assert isinstance(payments, LedgerPaymentProvider)
         return sum(1 for row in payments.entries(order_id) if row["RowKey"] == charge_key(order_id))
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 class StatusServer:

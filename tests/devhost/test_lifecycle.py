@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess
+from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "lifecycle"
 EXECUTION_SUSPENDED, EXECUTION_RESUMED, GENERIC_EVENT = 19, 20, 17
@@ -73,14 +73,6 @@ def journal(host: DevHostProcess) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def wait_until(condition: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 def kinds(host: DevHostProcess, instance_id: str) -> list[int]:
@@ -449,6 +441,8 @@ def flat(found: list[list[str]]) -> list[str]:
 
 
 def test_list_filters_and_continuation_pages(host: DevHostProcess) -> None:
+    # The sleeps here separate created times (a duration, not an event): the created-time
+    # windows below must hold only this test's instances, early apart from late.
     time.sleep(1.1)
     early = [host.start_orchestration("echo", {"name": f"e{i}"}, f"list-a{i}") for i in range(3)]
     for iid in early:
@@ -509,7 +503,7 @@ def test_list_filters_and_continuation_pages(host: DevHostProcess) -> None:
 
 
 def test_purge_by_range_and_status(host: DevHostProcess) -> None:
-    time.sleep(1.1)
+    time.sleep(1.1)  # the window below starts after every earlier test's instances
     window_start = datetime.now(UTC)
     done = [host.start_orchestration("echo", {"name": f"p{i}"}) for i in range(2)]
     running = host.start_orchestration("waits")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.names import active_queue_name
-from devhost.testing import DURABLE, PROJECT_ROOT, TERMINAL, DevHostProcess
+from devhost.testing import DURABLE, PROJECT_ROOT, TERMINAL, DevHostProcess, wait_until
 from domain.order_requests import PERSONAL_DATA_ON_QUEUE
 from domain.orders import (
     CURRENCIES,
@@ -711,15 +710,6 @@ def expected_outcome(body: dict[str, Any], stocked: tuple[bool, ...]) -> str:
         return "Failed"
     total = sum(int(line["quantity"]) * int(line["unit_price_cents"]) for line in body["lines"])
     return "Rejected" if total >= THRESHOLD else "Completed"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def expected_order(sent: Sent) -> dict[str, Any]:

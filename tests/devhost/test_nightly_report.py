@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from adapters.payments import SIMULATED
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.durable.api import client_binding_json
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 from domain.orders import Order, OrderLine, OrderStatus
 from domain.reports import ChunkingPolicy, ReportRun, history_limits, report_day_for
 from domain.retention import RetentionPolicy
@@ -149,15 +149,6 @@ def expected_rows(
         row[2] += sum(line.quantity for line in order.lines)
         row[3] += 1 if order.express else 0
     return rows
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_known_orders_give_exact_reports_and_short_histories(reports: Reports) -> None:

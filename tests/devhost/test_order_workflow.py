@@ -11,7 +11,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from adapters.payments import SIMULATED, LedgerPaymentProvider
 from app_config import StorageConnection, order_storage_names, result_channels, service_bus_settings
 from devhost.azurite import Azurite
 from devhost.servicebus.client import receive_messages, send_message
-from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, wait_until
 from domain.payments import DECLINE_PREFIX, charge_key
 from domain.webhooks import verify
 
@@ -186,15 +186,6 @@ def new_order(shop: Shop, price: int = 2_500, sku: str | None = None, **extra: A
 def stock(shop: Shop, body: dict[str, Any]) -> tuple[int, int]:
     level = adapters(shop.storage).stock.level(body["lines"][0]["sku"])
     return level.available, level.reserved
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 HAPPY = [

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -23,19 +22,9 @@ from azure.storage.queue import (
 )
 
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "queue_trigger"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} not met within {timeout}s")
 
 
 class QueueRun:

@@ -156,7 +156,7 @@ def test_time_to_live_and_schedule_apply_per_subscription(sender: Sender) -> Non
             {"body": "later", "message_id": later, "scheduled_in_seconds": 3},
         ],
     )
-    time.sleep(1.5)
+    time.sleep(1.5)  # the 1 s time to live lapses (a duration, not an event to wait for)
     # Only "all" dead-letters expired messages; "audit" drops them.
     assert sender.drain(ALL, wait=0) == []
     assert sender.drain(AUDIT, wait=0) == []

@@ -75,7 +75,7 @@ def test_settling_with_a_lost_lock_fails(azurite: Azurite) -> None:
 def test_expired_messages_are_dropped_without_dead_lettering(azurite: Azurite) -> None:
     queue = make_queue(azurite, default_time_to_live=timedelta(milliseconds=200))
     queue.send(message())
-    time.sleep(0.4)
+    time.sleep(0.4)  # the 200 ms time to live lapses; receive must then drop the message
     assert queue.receive(5) == []
     assert queue.peek_dead_letters()[0] == []
 
@@ -83,7 +83,7 @@ def test_expired_messages_are_dropped_without_dead_lettering(azurite: Azurite) -
 def test_a_message_time_to_live_shorter_than_the_queue_wins(azurite: Azurite) -> None:
     queue = make_queue(azurite, dead_lettering_on_expiration=True)
     queue.send(message(time_to_live=timedelta(milliseconds=200)))
-    time.sleep(0.4)
+    time.sleep(0.4)  # the 200 ms time to live lapses; receive must then dead-letter it
     assert queue.receive(5) == []
     (letter,), _ = queue.peek_dead_letters()
     assert letter.dead_letter_reason == "TTLExpiredException"
