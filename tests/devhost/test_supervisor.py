@@ -11,7 +11,6 @@ runs and it ends Cancelled with the supervisor's reason. A job opted into rewind
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 
 from devhost.azurite import Azurite
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
 from domain.orders import Order, OrderLine, instance_id_for
 
@@ -58,15 +57,6 @@ def _calls(folder: Path, order_id: str) -> list[str]:
     return [r["activity"] for r in rows if r["order_id"] == order_id]
 
 
-def _wait(condition: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_a_stuck_order_is_cancelled_after_its_threshold(host: DevHostProcess) -> None:
     line = OrderLine(sku="SKU-1", quantity=1, unit_price_cents=2_500)
     order = Order(
@@ -85,7 +75,7 @@ def test_a_stuck_order_is_cancelled_after_its_threshold(host: DevHostProcess) ->
 
     # The supervisor decides and acts in its timer: no orchestration of its own is started.
     cancelled = f"Supervisor: process_order {instance_id} cancel requested (supervisor: "
-    _wait(lambda: cancelled in host.logs())
+    wait_until(lambda: cancelled in host.logs())
     assert "step reserving_stock)" in host.logs().split(cancelled, 1)[1].splitlines()[0]
     assert host.status("job-supervisor") is None
 
