@@ -36,20 +36,22 @@ def free_port() -> int:
 def wait_until(
     condition: Callable[[], Any],
     timeout: float = 60,
-    what: str = "condition",
+    what: str | Callable[[], str] = "condition",
     *,
     interval: float = 0.05,
 ) -> Any:
     """Poll `condition` until it returns something truthy, and return that; fail the test with
-    `what` after `timeout` seconds. Tests wait on what they can observe with this, never on a
-    fixed sleep (a generous timeout costs nothing when the condition holds early)."""
+    `what` (or what it returns, e.g. the log's tail) after `timeout` seconds. Tests wait on what
+    they can observe with this, never on a fixed sleep (a generous timeout costs nothing when the
+    condition holds early)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not met within {timeout} s")
+            said = what() if callable(what) else what
+            raise AssertionError(f"{said} not met within {timeout} s")
         time.sleep(interval)
 
 

@@ -64,6 +64,7 @@ DEVHOST_RUNTIME = frozenset(
         "devhost/test_servicebus_topic_trigger.py",
         "devhost/test_servicebus_topics_standin.py",
         "devhost/test_servicebus_trigger.py",
+        "devhost/test_settings_isolation.py",
         "devhost/test_timer_trigger.py",
         "integration/test_azurite.py",
         "unit/test_azurite_helpers.py",
@@ -91,6 +92,7 @@ DEVHOST_RUNTIME = frozenset(
         "unit/test_servicebus_topics_declarations.py",
         "unit/test_servicebus_topics_live.py",
         "unit/test_store_sync.py",
+        "unit/test_wait_until.py",
         "unit/test_walk_entities.py",
         "unit/test_walk_events.py",
     }

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "blueprint_style"
 
@@ -23,15 +22,16 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHostProcess]:
 
 def follow_status(host: DevHostProcess, status_url: str, timeout: float = 30) -> dict[str, Any]:
     """Poll statusQueryGetUri as an HTTP client would: 202 while running, then 200."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> dict[str, Any] | None:
         response = host.http.get(status_url, timeout=30)
-        if response.status_code != 202:
-            assert response.status_code == 200, response.text
-            return response.json()
-        assert response.json()["runtimeStatus"] in ("Pending", "Running")
-        time.sleep(0.05)
-    raise AssertionError(f"{status_url} still running after {timeout}s")
+        if response.status_code == 202:
+            assert response.json()["runtimeStatus"] in ("Pending", "Running")
+            return None
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return wait_until(finished, timeout, f"{status_url} finished")
 
 
 def test_every_blueprint_function_is_indexed(host: DevHostProcess) -> None:

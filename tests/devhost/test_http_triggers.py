@@ -5,14 +5,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "http_basics"
 
@@ -37,13 +36,11 @@ def get(host: DevHostProcess, path: str, **kwargs: object) -> requests.Response:
 
 def wait_for_log(host: DevHostProcess, needle: str, timeout: float = 10) -> str:
     """The child writes its console to a file; give the last lines a moment to land."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        logs = host.logs()
-        if needle in logs:
-            return logs
-        time.sleep(0.05)
-    raise AssertionError(f"{needle!r} not in the devhost log:\n{host.logs()[-3000:]}")
+    return wait_until(
+        lambda: logs if needle in (logs := host.logs()) else None,
+        timeout,
+        lambda: f"{needle!r} in the devhost log:\n{host.logs()[-3000:]}",
+    )
 
 
 # -- routes ----------------------------------------------------------------------------------

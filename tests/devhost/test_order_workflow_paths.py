@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from devhost.azurite import Azurite
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 from domain.approval_tokens import issue
 from domain.fulfilment import ApprovalPolicy, WorkflowInput
 from domain.job_updates import ResultRouting
@@ -129,14 +129,13 @@ def run(host: DevHostProcess, order: Order) -> dict[str, Any]:
 
 
 def wait_for_step(host: DevHostProcess, instance_id: str, step: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = host.status(instance_id) or {}
-        if (status.get("customStatus") or {}).get("step") == step:
-            host.wait_idle()
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{instance_id} never reached step {step}: {status}")
+    wait_until(
+        lambda: ((host.status(instance_id) or {}).get("customStatus") or {}).get("step") == step,
+        timeout,
+        lambda: f"{instance_id} at step {step} (now: {host.status(instance_id)})",
+        interval=0.02,
+    )
+    host.wait_idle()
 
 
 HAPPY = [

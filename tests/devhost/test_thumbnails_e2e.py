@@ -27,7 +27,7 @@ from adapters.messaging import ServiceBusPublisher
 from app_config import StorageConnection, result_channels, service_bus_settings
 from devhost.azurite import Azurite
 from devhost.blobs.eventgrid import blob_created_event
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 from domain.images import thumbnail_instance_id
 from triggers.job_registry import JOB_TYPES
 
@@ -54,10 +54,12 @@ class Studio:
 
     def job(self, job_id: str, timeout: float = 90) -> dict[str, Any]:
         """The job's terminal status, once the watcher has delivered the upload."""
-        deadline = time.monotonic() + timeout
-        while self.host.status(job_id) is None:
-            assert time.monotonic() < deadline, f"no job {job_id}:\n{self.host.logs()[-3000:]}"
-            time.sleep(0.1)
+        wait_until(
+            lambda: self.host.status(job_id) is not None,
+            timeout,
+            lambda: f"job {job_id}:\n{self.host.logs()[-3000:]}",
+            interval=0.1,
+        )
         return self.host.wait_for(job_id, timeout=timeout, history=True)
 
     def thumbnail(self, size: int, name: str) -> tuple[bytes, str, str]:

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from PIL import Image
 
 from devhost.azurite import Azurite, build_connection_string
 from devhost.blobs.eventgrid import message_for
-from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, wait_until
 from domain.images import thumbnail_instance_id
 from scripts.upload_blob import WEBHOOK_PATH, webhook_url
 
@@ -109,10 +108,12 @@ def no_local_watcher(azurite: Azurite, host_id: str, container: str) -> Iterator
 
 
 def wait_for_job(host: DevHostProcess, job_id: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while host.status(job_id) is None:
-        assert time.monotonic() < deadline, f"no job {job_id}:\n{host.logs()[-3000:]}"
-        time.sleep(0.1)
+    wait_until(
+        lambda: host.status(job_id) is not None,
+        timeout,
+        lambda: f"job {job_id}:\n{host.logs()[-3000:]}",
+        interval=0.1,
+    )
     return host.wait_for(job_id, timeout=timeout, history=True)
 
 
