@@ -27,7 +27,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import Azurite
-from devhost.testing import DevHostProcess
+from devhost.testing import DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "blob_triggers"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -227,10 +227,7 @@ def test_blob_trigger_with_managed_identity_settings_against_oauth_azurite(
     )
     service.create_container("id-samples")
     etag = service.get_blob_client("id-samples", "who.txt").upload_blob(b"identity").get("etag")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not (journal.exists() and journal.read_text()):
-        time.sleep(0.05)
-    assert journal.exists(), host.logs()[-3000:]
+    wait_until(lambda: journal.exists() and journal.read_text(), 30, lambda: host.logs()[-3000:])
     run = json.loads(journal.read_text().splitlines()[0])
     assert run["name"] == "id-samples/who.txt" and run["content"] == "identity"
     assert run["uri"].startswith("https://127.0.0.1:")
@@ -262,9 +259,6 @@ def test_a_token_azurite_refuses_is_reported_and_devhost_keeps_running(
     env["AzureFunctionsWebHost__hostid"] = "identity-refused"
     host = devhost_factory(APP, env=env)
     host.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and "Invalid token issuer" not in host.logs():
-        time.sleep(0.05)
-    assert "Invalid token issuer" in host.logs()
+    wait_until(lambda: "Invalid token issuer" in host.logs(), 20, "the token refusal logged")
     assert "could not be created yet" in host.logs()
     assert host.http.get(host.url("/api/alive"), timeout=10).text == "yes"

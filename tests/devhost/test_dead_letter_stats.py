@@ -28,7 +28,7 @@ from devhost.servicebus.metrics import (
 )
 from devhost.servicebus.names import QueuePath
 from devhost.servicebus.namespace import StandInNamespace
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 
 # Any app will do: the host watches the declared dead-letter queues whatever its triggers are.
 APP = Path(__file__).resolve().parent.parent / "apps" / "http_basics"
@@ -160,10 +160,7 @@ def test_a_running_host_logs_the_non_empty_dead_letter_queues(
     env = {**declared.env, "DEVHOST_DEAD_LETTER_LOG_INTERVAL": "0.5"}
     with DevHostProcess(APP, state_dir=tmp_path / "state", env=env) as host:
         wanted = f"Dead letters: {declared.queue}/$deadletterqueue depth 2, oldest "
-        deadline = time.monotonic() + 20
-        while wanted not in host.logs() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert wanted in host.logs()
+        wait_until(lambda: wanted in host.logs(), 20, lambda: f"{wanted!r} in the log")
         # Only non-empty queues are named.
         assert f"{declared.topic}/Subscriptions/all" not in host.logs()
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +17,7 @@ import requests
 from devhost.durable import entity_wire
 from devhost.durable.history import parse_timestamp
 from devhost.durable.store import SCHEMA
-from devhost.testing import DURABLE, DevHostError, DevHostProcess
+from devhost.testing import DURABLE, DevHostError, DevHostProcess, wait_until
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "durable_entities"
 EVENT_SENT, EVENT_RAISED, ORCHESTRATOR_STARTED = 14, 15, 12
@@ -185,10 +184,7 @@ def test_signals_sent_in_a_continue_as_new_episode_are_delivered(host: DevHostPr
 def test_a_batch_that_fails_as_a_whole_is_retried(host: DevHostProcess, tmp_path: Path) -> None:
     marker = tmp_path / "fragile.marker"
     signal(host, "fragile", "f1", "store", str(marker))
-    deadline = time.monotonic() + 30
-    while read(host, "fragile", "f1") != (200, 1):
-        assert time.monotonic() < deadline, host.logs()[-3000:]
-        time.sleep(0.1)
+    wait_until(lambda: read(host, "fragile", "f1") == (200, 1), 30, lambda: host.logs()[-3000:])
     # The first invocation ran the operation (the marker exists), failed as a whole, and was
     # logged and retried rather than lost or half-applied.
     assert marker.exists()
@@ -204,10 +200,7 @@ def test_rewind_sends_again_an_entity_call_whose_reply_was_dropped(
     instance_id = host.start_orchestration("entity_call_and_flaky_step", data)
     assert host.wait_for(instance_id, timeout=30)["runtimeStatus"] == "Failed"
     # The slow operation still ran; its reply reached a Failed instance and was dropped.
-    deadline = time.monotonic() + 30
-    while read(host, "counter", "rewound") != (200, 5):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: read(host, "counter", "rewound") == (200, 5), 30, "the slow operation")
     host.wait_idle()
     host.rewind(instance_id, "outage over")
     status = host.wait_for(instance_id, frozenset({"Completed"}), timeout=30)
@@ -241,10 +234,7 @@ def test_queued_operations_run_after_a_restart(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with DevHostProcess(APP, state_dir=tmp_path) as second:
-        deadline = time.monotonic() + 30
-        while read(second, "counter", "queued") != (200, 3) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert read(second, "counter", "queued") == (200, 3)
+        wait_until(lambda: read(second, "counter", "queued") == (200, 3), 30, "three queued")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,6 @@ so each path, failure and retry is forced exactly; test_order_workflow.py runs t
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -420,13 +419,13 @@ def test_a_decision_raised_while_the_escalation_runs_is_not_lost(
     iid = start(paused, order)
     wait_for_step(paused, iid, "awaiting_approval")
     paused.set_time(advance_seconds=25 * 3600)
-    deadline = time.monotonic() + 10
-    while stubs.statuses(oid) != [
-        ("AwaitingApproval", None),
-        ("AwaitingApproval", "approval escalated"),
-    ]:
-        assert time.monotonic() < deadline, stubs.statuses(oid)
-        time.sleep(0.01)
+    escalated = [("AwaitingApproval", None), ("AwaitingApproval", "approval escalated")]
+    wait_until(
+        lambda: stubs.statuses(oid) == escalated,
+        10,
+        lambda: f"{stubs.statuses(oid)} == {escalated}",
+        interval=0.01,
+    )
     paused.raise_event(iid, APPROVAL_EVENT, {"approved": True})  # the escalation still sleeps
     status = paused.wait_for(iid, timeout=20)
     assert status["output"]["status"] == "Completed"
@@ -511,10 +510,12 @@ def cancel(host: DevHostProcess, order_id: str, reason: str | None = None) -> re
 
 def wait_for_step_running(host: DevHostProcess, instance_id: str, step: str) -> None:
     """Like wait_for_step, without waiting for idle (an activity is still running)."""
-    deadline = time.monotonic() + 30
-    while ((host.status(instance_id) or {}).get("customStatus") or {}).get("step") != step:
-        assert time.monotonic() < deadline, host.status(instance_id)
-        time.sleep(0.02)
+    wait_until(
+        lambda: ((host.status(instance_id) or {}).get("customStatus") or {}).get("step") == step,
+        30,
+        lambda: f"{instance_id} at step {step} (now: {host.status(instance_id)})",
+        interval=0.02,
+    )
 
 
 def test_a_cancel_after_payment_refunds_and_releases(host: DevHostProcess, stubs: Stubs) -> None:

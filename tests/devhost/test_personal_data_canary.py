@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +30,7 @@ from adapters.payments import SIMULATED
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.servicebus.client import send_message
-from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, wait_until
 from domain.payments import DECLINE_PREFIX
 
 # One token in every canary value: found anywhere, in any encoding below, it is a leak.
@@ -127,12 +126,14 @@ def run_every_path(world: dict[str, Any], azurite: Azurite) -> list[str]:
     host.set_time(auto_advance=False)
     try:
         cancelled = post(order(azurite, hooks, price=THRESHOLD * 2))
-        deadline = time.monotonic() + 30
-        while ((host.status(cancelled) or {}).get("customStatus") or {}).get(
-            "step"
-        ) != "awaiting_approval":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(
+            lambda: (
+                ((host.status(cancelled) or {}).get("customStatus") or {}).get("step")
+                == "awaiting_approval"
+            ),
+            30,
+            "the approval wait",
+        )
         cancel = host.http.post(
             host.url(f"/api/jobs/{cancelled}/cancel"), json={"reason": "changed"}, timeout=30
         )
@@ -153,10 +154,7 @@ def run_every_path(world: dict[str, Any], azurite: Azurite) -> list[str]:
     for instance_id in ids:
         host.wait_for(instance_id, timeout=90)
     host.wait_idle()
-    deadline = time.monotonic() + 30
-    while "Rejected message" not in host.logs():
-        assert time.monotonic() < deadline, "the inlined message was not rejected"
-        time.sleep(0.1)
+    wait_until(lambda: "Rejected message" in host.logs(), 30, "the inlined message rejected")
     return ids
 
 
