@@ -522,6 +522,9 @@ def invalid_drafts(draw: st.DrawFn, case: Case) -> Draft:
             body["deep"] = nested(depth - 1)  # the body object is the first level
         else:
             lines[0]["deep"] = nested(depth - 3)  # below the body, `lines` and a line
+        # Compact: an indented style would repeat the indentation at each of ~300 levels and
+        # outgrow the stand-in's message size.
+        raw = json.dumps(body, separators=(",", ":")).encode()
         reasons = ("the body is not JSON: recursion limit exceeded",)
     bad_message_id, correlation_id = None, draw(st.none() | correlation_ids)
     if kind == "bad MessageId":
