@@ -7,12 +7,13 @@ are checked here as text: bash parses them and every repository file they name e
 
 The run: one devhost (the app, wall-clock time, settings from `local.settings.json.example`,
 as `make run` gives a newcomer) on a free port with its own Azurite, and each document's blocks
-as one bash script in reading order, README first. Only what the reader's machine would differ
-in is rewritten: the port, the Python interpreter, the monitor demo's port and file, and a
-leading `make run` (devhost is already running). A `curl` ending in
-`# until "key": "value"` is repeated until its answer holds that, as a reader would. Every curl
-call's status and key fields and every Python command's exit code are compared with what the
-docs say they are (EXPECTED below).
+as one bash script in reading order, README first, in a linked copy of the repository whose
+`local.settings.json` is the example's copy (as after `make run`), not the developer's. Only
+what the reader's machine would differ in is rewritten: the port, the Python interpreter, the
+monitor demo's port and file, and a leading `make run` (devhost is already running). A `curl`
+ending in `# until "key": "value"` is repeated until its answer holds that, as a reader would.
+Every curl call's status and key fields and every Python command's exit code are compared with
+what the docs say they are (EXPECTED below).
 """
 
 from __future__ import annotations
@@ -298,9 +299,22 @@ def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the sequences run: the repository as links, with the `local.settings.json` that
+    `make run` gives a newcomer (a copy of the example), never the developer's own."""
+    folder = tmp_path_factory.mktemp("checkout")
+    for entry in PROJECT_ROOT.iterdir():
+        if entry.name not in {"local.settings.json", ".git", ".devhost"}:
+            (folder / entry.name).symlink_to(entry)
+    example = (PROJECT_ROOT / "local.settings.json.example").read_text(encoding="utf-8")
+    (folder / "local.settings.json").write_text(example, encoding="utf-8")
+    return folder
+
+
 @pytest.mark.parametrize("doc", RUN_DOCS)
 def test_the_docs_sequence_runs_with_its_documented_answers(
-    doc: str, host: DevHostProcess, tmp_path: Path
+    doc: str, host: DevHostProcess, checkout: Path, tmp_path: Path
 ) -> None:
     calls = tmp_path / "calls"
     env = {**os.environ, **host.env}
@@ -312,7 +326,7 @@ def test_the_docs_sequence_runs_with_its_documented_answers(
     script = script_for(doc, host.url("").rstrip("/"), tmp_path, free_port())
     ran = subprocess.run(
         ["bash", "-c", script],
-        cwd=PROJECT_ROOT,
+        cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
