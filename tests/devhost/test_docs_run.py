@@ -13,7 +13,9 @@ what the reader's machine would differ in is rewritten: the port, the Python int
 monitor demo's port and file, and a leading `make run` (devhost is already running). A `curl`
 ending in `# until "key": "value"` is repeated until its answer holds that, as a reader would.
 Every curl call's status and key fields and every Python command's exit code are compared with
-what the docs say they are (EXPECTED below).
+what the docs say they are (EXPECTED below), and where a doc shows an answer (an ```http or
+```json block right after the commands) its status and every field but times, payment and
+tracking ids and URLs must be what the last call of the block answered.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class Block:
     line: int  # the fence's line, 1-based
     code: str
     static: str | None  # why it is not run, or None
+    answer: str = ""  # a ```http or ```json block right after it: its last call's answer
 
 
 def blocks() -> list[Block]:
@@ -138,7 +141,13 @@ def blocks() -> list[Block]:
                 before = next((x for x in reversed(lines[:index]) if x.strip()), "")
                 marker = STATIC.match(before.strip())
                 code = "\n".join(lines[index + 1 : end]) + "\n"
-                found.append(Block(doc, index + 1, code, marker.group(1) if marker else None))
+                following = next((i for i in range(end + 1, len(lines)) if lines[i].strip()), end)
+                answer = ""
+                if lines[following].strip() in ("```http", "```json"):
+                    close = lines.index("```", following + 1)
+                    answer = "\n".join(lines[following + 1 : close])
+                why = marker.group(1) if marker else None
+                found.append(Block(doc, index + 1, code, why, answer))
                 index = end
             index += 1
     return found
@@ -243,8 +252,34 @@ def script_for(doc: str, base_url: str, scratch: Path, monitor_port: int) -> str
         text = "\n".join(lines).replace("\x00", "\\\n")
         text = text.replace(".venv/bin/python", "docs_py").replace(DOC_PORT, base_url)
         text = text.replace("/tmp/op.py", str(scratch / "op.py")).replace("8765", str(monitor_port))
-        parts.append(text)
+        parts.append(text + "\ndocs_record '@@BLOCK -'")
     return "\n".join(parts)
+
+
+# Fields of a documented answer that differ on every run or machine.
+VOLATILE = {"created_time", "last_updated_time", "payment_id", "tracking_id"}
+
+
+def _documented(answer: str) -> tuple[str | None, dict]:
+    """The status and the JSON body of a documented answer (an ```http or ```json block)."""
+    status = None
+    if answer.startswith("HTTP/"):
+        status = answer.split()[1]
+        answer = re.split(r"\n\s*\n", answer, maxsplit=1)[-1]
+    return status, json.loads(answer)
+
+
+def _differences(documented: dict, actual: dict, where: str = "") -> list[str]:
+    found = []
+    for key, want in documented.items():
+        if key in VOLATILE or key.endswith("_url"):
+            continue
+        got = actual.get(key) if isinstance(actual, dict) else None
+        if isinstance(want, dict):
+            found += _differences(want, got if isinstance(got, dict) else {}, f"{where}{key}.")
+        elif got != want:
+            found.append(f"{where}{key}: documented {want!r}, answered {got!r}")
+    return found
 
 
 def _records(path: Path) -> list[tuple[str, str, str]]:
@@ -334,7 +369,23 @@ def test_the_docs_sequence_runs_with_its_documented_answers(
         check=False,
     )
     output = ran.stdout + ran.stderr
-    records = _records(calls)
+    every = _records(calls)
+    records = [r for r in every if r[0] != "@@BLOCK"]
+    # A documented answer is its block's last HTTP answer: status and the fields it shows.
+    per_block: list[list[tuple[str, str, str]]] = [[]]
+    for record in every:
+        per_block[-1].append(record)
+        if record[0] == "@@BLOCK":
+            per_block.append([])
+    run_blocks = [b for b in BLOCKS if b.doc == doc and b.static is None]
+    for block, block_records in zip(run_blocks, per_block, strict=False):
+        if not block.answer:
+            continue
+        status, shown = _documented(block.answer)
+        last = [r for r in block_records if r[0] == "@@HTTP"][-1]
+        assert status in (None, last[1]), f"{doc}:{block.line} documents {status}, got {last}"
+        differences = _differences(shown, _json_of(last[2]))
+        assert not differences, f"{doc}:{block.line}: " + "; ".join(differences)
     expected = EXPECTED[doc]
     problems = [
         f"#{i + 1} {want}: {why}"
