@@ -34,6 +34,7 @@ import pytest
 
 from devhost.azurite import Azurite
 from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port
+from scripts.doc_snippets import parse_page
 
 DOCS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
 STATIC = re.compile(r"^<!-- docs-run: static \((.+)\) -->$")
@@ -130,26 +131,30 @@ class Block:
 
 
 def blocks() -> list[Block]:
+    """Every ```bash block (found by scripts/doc_snippets.py, which the doc-sample checks use),
+    the static marker before it and the answer shown right after it."""
     found = []
     for path in DOCS:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
         doc = str(path.relative_to(PROJECT_ROOT))
-        index = 0
-        while index < len(lines):
-            if lines[index].strip() == "```bash":
-                end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
-                before = next((x for x in reversed(lines[:index]) if x.strip()), "")
-                marker = STATIC.match(before.strip())
-                code = "\n".join(lines[index + 1 : end]) + "\n"
-                following = next((i for i in range(end + 1, len(lines)) if lines[i].strip()), end)
-                answer = ""
-                if lines[following].strip() in ("```http", "```json"):
-                    close = lines.index("```", following + 1)
-                    answer = "\n".join(lines[following + 1 : close])
-                why = marker.group(1) if marker else None
-                found.append(Block(doc, index + 1, code, why, answer))
-                index = end
-            index += 1
+        page = parse_page(text).blocks
+        for index, block in enumerate(page):
+            if block.lang != "bash":
+                continue
+            before = next((x for x in reversed(lines[: block.line - 1]) if x.strip()), "")
+            marker = STATIC.match(before.strip())
+            closing = block.line + block.code.count("\n") + 1  # the closing fence, 1-based
+            after = page[index + 1] if index + 1 < len(page) else None
+            answer = ""
+            if (
+                after is not None
+                and after.lang in ("http", "json")
+                and not any(x.strip() for x in lines[closing : after.line - 1])
+            ):
+                answer = after.code.rstrip("\n")
+            why = marker.group(1) if marker else None
+            found.append(Block(doc, block.line, block.code, why, answer))
     return found
 
 
