@@ -12,7 +12,7 @@ import pytest
 
 from devhost.azurite import Azurite, port_is_listening
 from devhost.connections import resolve_storage
-from devhost.testing import PROJECT_ROOT
+from devhost.testing import PROJECT_ROOT, wait_until
 
 
 def devhost(
@@ -93,6 +93,37 @@ def test_resubmit_all_with_nothing_to_resubmit_exits_3(azurite: Azurite, tmp_pat
     assert b"resubmitted 0 of 0 dead letter(s) to 'cli-empty'" in result.stderr
     shown = devhost("dead-letters", "--help", env=env, app_dir=tmp_path)
     assert b"exits 3 when none was resubmitted" in shown.stdout
+
+
+def test_resubmit_all_exits_0_once_it_resubmitted_one(azurite: Azurite, tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    declaration = {
+        "queues": [
+            {"name": "cli-expiring", "properties": {"deadLetteringOnMessageExpiration": True}}
+        ]
+    }
+    (tmp_path / "infra" / "servicebus.json").write_text(json.dumps(declaration))
+    env = {"AzureWebJobsStorage": azurite.connection_string}
+    sent = devhost(
+        "send-message", "cli-expiring", "-", "--message-id", "exp-1", "--time-to-live", "PT0.2S",
+        env=env, app_dir=tmp_path, stdin=b"x",
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    # Receiving applies the expiry: wait until a receive has moved it to the dead letters.
+    wait_until(
+        lambda: (
+            b"moved to the dead-letter queue"
+            in devhost("receive", "cli-expiring", "--wait", "0", env=env, app_dir=tmp_path).stderr
+        ),
+        timeout=30,
+    )
+    resubmitted = devhost(
+        "dead-letters", "cli-expiring", "--resubmit-all", env=env, app_dir=tmp_path
+    )
+    assert resubmitted.returncode == 0, resubmitted.stderr
+    assert b"resubmitted 1 of 1 dead letter(s) to 'cli-expiring'" in resubmitted.stderr
+    again = devhost("dead-letters", "cli-expiring", "--resubmit-all", env=env, app_dir=tmp_path)
+    assert again.returncode == 3 and b"resubmitted 0 of 0" in again.stderr
 
 
 @pytest.mark.skipif(
