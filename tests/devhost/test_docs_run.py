@@ -1,21 +1,21 @@
 """The docs' shell sequences, run as written: every fenced `bash` block of README.md and docs/.
 
-A block is run unless an HTML comment on the line before it says
-`<!-- docs-run: static (why) -->`: what needs Azure, Core Tools or Docker, what starts servers
-of its own (`make run`, benchmarks), what rewrites the repository, and synopses. Static blocks
-are checked here as text: bash parses them and every repository file they name exists.
+A block is run unless an HTML comment on the line before it says `<!-- docs-run: static (why) -->`:
+what needs Azure, Core Tools or Docker, what starts servers of its own (`make run`, benchmarks),
+what rewrites the repository, and synopses. Static blocks are checked here as text: bash parses
+them and every repository file they name exists.
 
-The run: one devhost (the app, wall-clock time, settings from `local.settings.json.example`,
-as `make run` gives a newcomer) on a free port with its own Azurite, and each document's blocks
-as one bash script in reading order, README first, in a linked copy of the repository whose
-`local.settings.json` is the example's copy (as after `make run`), not the developer's. Only
-what the reader's machine would differ in is rewritten: the port, the Python interpreter, the
-monitor demo's port and file, and a leading `make run` (devhost is already running). A `curl`
-ending in `# until "key": "value"` is repeated until its answer holds that, as a reader would.
-Every curl call's status and key fields and every Python command's exit code are compared with
-what the docs say they are (EXPECTED below), and where a doc shows an answer (an ```http or
-```json block right after the commands) its status and every field but times, payment and
-tracking ids and URLs must be what the last call of the block answered.
+The run: one devhost (the app, wall-clock time, settings from `local.settings.json.example`, as
+`make run` gives a newcomer) on a free port with an Azurite of its own (fresh storage), and each
+document's blocks as one bash script in reading order, README first, in a linked copy of the
+repository whose `local.settings.json` is the example's copy (as after `make run`), not the
+developer's. Only what the reader's machine would differ in is rewritten: the port, the Python
+interpreter, the monitor demo's port and file, and a leading `make run` (devhost is already
+running). A `curl` ending in `# until "key": "value"` is repeated until its answer holds that, as a
+reader would. Every curl call's status and key fields and every Python command's exit code are
+compared with what the docs say they are (EXPECTED below), and where a doc shows an answer (an
+```http or ```json block right after the commands) its status and every field but times, payment
+and tracking ids and URLs must be what the last call of the block answered.
 """
 
 from __future__ import annotations
@@ -330,10 +330,23 @@ def _matches(expected: str, record: tuple[str, str, str]) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def host(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevHostProcess]:
+def fresh_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """An Azurite of its own, empty as a newcomer's: the session's holds other tests' data."""
+    instance = Azurite(tmp_path_factory.mktemp("docs-azurite"), project_root=PROJECT_ROOT)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def host(
+    fresh_storage: Azurite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DevHostProcess]:
     example = json.loads((PROJECT_ROOT / "local.settings.json.example").read_text())
     env = {k: v for k, v in example["Values"].items() if isinstance(v, str)}
-    env["AzureWebJobsStorage"] = azurite.connection_string
+    env["AzureWebJobsStorage"] = fresh_storage.connection_string
     state = tmp_path_factory.mktemp("docs-run")
     with DevHostProcess(PROJECT_ROOT, state_dir=state, env=env) as running:
         yield running
