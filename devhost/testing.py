@@ -27,6 +27,21 @@ TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 DURABLE = "/runtime/webhooks/durabletask"
 
 
+def linked_app(folder: Path, *, settings: str | None = None, skip: set[str] = frozenset()) -> Path:
+    """A copy of the repository's app in `folder`, made of links, without the developer's own
+    `local.settings.json` (or anything else named in `skip`, or hidden): tests never read what a
+    developer created. `settings` becomes its local.settings.json when given (the example's
+    text, as `make run` gives a newcomer). The folder is made if needed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for entry in PROJECT_ROOT.iterdir():
+        hidden = entry.name.startswith(".")
+        if entry.name != "local.settings.json" and entry.name not in skip and not hidden:
+            (folder / entry.name).symlink_to(entry)
+    if settings is not None:
+        (folder / "local.settings.json").write_text(settings, encoding="utf-8")
+    return folder
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,10 +3,10 @@ to the private claim-check container, then a message carrying only `customer_ref
 
     python scripts/publish_order.py docs/examples/order.json [--queue orders-express]
 
-Settings come from the environment, else local.settings.json's `Values` (Azurite and the Service
-Bus emulator under Core Tools), so the same command works against Azure with
-`AzureWebJobsStorage__accountName` and `ServiceBusConnection__fullyQualifiedNamespace` and your
-`az login` identity. The order id is the message id: Service Bus drops a resend within the
+Settings come from the environment, else the current folder's local.settings.json `Values`
+(Azurite and the Service Bus emulator under Core Tools), so the same command works against
+Azure with `AzureWebJobsStorage__accountName` and `ServiceBusConnection__fullyQualifiedNamespace`
+and your `az login` identity. The order id is the message id: Service Bus drops a resend within the
 duplicate-detection window, and the app's starter ignores any later one.
 """
 
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("order", type=Path, help="the order as JSON, with its customer inline")
     parser.add_argument("--queue", choices=QUEUES, default="orders")
     parser.add_argument("--correlation-id", help="default: a new UUID")
-    parser.add_argument("--settings", type=Path, default=ROOT / "local.settings.json")
+    # The current folder's, as `func start` and devhost read the app folder's.
+    parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
     args = parser.parse_args(argv)
 
     order = _read_order(args.order)

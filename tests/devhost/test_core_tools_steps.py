@@ -23,7 +23,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
 from devhost.azurite import build_connection_string, port_is_listening
-from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port
+from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port, linked_app
 
 README = PROJECT_ROOT / "README.md"
 SECTION = "## Run it with Core Tools instead"
@@ -212,12 +212,14 @@ def _script_env(azurite: ReadmeAzurite) -> dict[str, str]:
     return env
 
 
-def _run(command: str, env: dict[str, str], *, prefix: list[str] | None = None) -> str:
+def _run(command: str, env: dict[str, str], app: Path, *, prefix: list[str] | None = None) -> str:
+    """The README's command in `app`, the repository's app as links without the developer's
+    local.settings.json, which the scripts would read from the folder they run in."""
     args = shlex.split(command)
     assert args[0] == "python"
     done = subprocess.run(
         [sys.executable, *(prefix or []), *args[1:]],
-        cwd=PROJECT_ROOT,
+        cwd=app,
         env=env,
         capture_output=True,
         text=True,
@@ -234,15 +236,15 @@ def test_stock_an_order_message_and_its_status_as_the_readme_shows(readme_azurit
     personal data (the claim-check pattern).
     Source: Learn, Azure Architecture Center, 'Claim-Check pattern'; Service Bus bindings,
     'Trigger' (functions-bindings-service-bus-trigger.md)."""
-    env = _script_env(readme_azurite)
+    env, app = _script_env(readme_azurite), linked_app(tmp_path / "app")
     host = DevHostProcess(PROJECT_ROOT, state_dir=tmp_path / "devhost", virtual_time=True)
     # What the copied example gives the host (`func start` reads it): storage, Service Bus and
     # the payment provider, which has no default.
     settings = ("AzureWebJobsStorage", "ServiceBusConnection", "PAYMENT_PROVIDER")
     host.env = {key: env[key] for key in settings}
     with host:  # started here, stopped (and reaped) on the way out
-        assert "BOOK-1: 5 on the shelf" in _run(SEED, env)
-        published = _run(PUBLISH, env, prefix=["-c", WITH_STANDIN, str(PROJECT_ROOT)])
+        assert "BOOK-1: 5 on the shelf" in _run(SEED, env, app)
+        published = _run(PUBLISH, env, app, prefix=["-c", WITH_STANDIN, str(PROJECT_ROOT)])
         assert "sent order q-1001 to orders" in published
         status = _order_status(host, env)
     assert status["runtime_status"] == "Completed", status

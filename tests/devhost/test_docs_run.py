@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port
+from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port, linked_app
 from scripts.doc_snippets import parse_page
 
 DOCS = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
@@ -356,13 +356,8 @@ def host(
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the sequences run: the repository as links, with the `local.settings.json` that
     `make run` gives a newcomer (a copy of the example), never the developer's own."""
-    folder = tmp_path_factory.mktemp("checkout")
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name not in {"local.settings.json", ".git", ".devhost"}:
-            (folder / entry.name).symlink_to(entry)
     example = (PROJECT_ROOT / "local.settings.json.example").read_text(encoding="utf-8")
-    (folder / "local.settings.json").write_text(example, encoding="utf-8")
-    return folder
+    return linked_app(tmp_path_factory.mktemp("checkout"), settings=example)
 
 
 @pytest.mark.parametrize("doc", RUN_DOCS)

@@ -33,7 +33,7 @@ from adapters.telemetry import CORRELATION_ID, INSTANCE_ID
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.durable.api import client_binding_json
-from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess
+from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess, linked_app
 
 TOKEN = f"spn{uuid.uuid4().hex[:12]}"
 CUSTOMER = {
@@ -69,10 +69,7 @@ def host(
 def _app_keeping_inputs(folder: Path) -> Path:
     """The repository's app, unchanged, with host.json's storeInputsInOrchestrationHistory on
     (an option Azure has too), so the history holds what each activity was called with."""
-    skip = {"host.json", "local.settings.json", "tests", "bench", "node_modules"}
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name not in skip and not entry.name.startswith("."):
-            (folder / entry.name).symlink_to(entry)
+    linked_app(folder, skip={"host.json", "tests", "bench", "node_modules"})
     settings = json.loads((PROJECT_ROOT / "host.json").read_text())
     settings["extensions"]["durableTask"]["storeInputsInOrchestrationHistory"] = True
     (folder / "host.json").write_text(json.dumps(settings))

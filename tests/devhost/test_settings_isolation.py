@@ -15,20 +15,13 @@ import pytest
 
 from adapters.payments import SIMULATED
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port
+from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port, linked_app
 
 
 def _app_with_developer_settings(folder: Path) -> Path:
     """The repository's app, unchanged, plus the local.settings.json `make run` creates."""
-    skip = {"local.settings.json", "tests", "bench", "node_modules"}
-    folder.mkdir()
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name not in skip and not entry.name.startswith("."):
-            (folder / entry.name).symlink_to(entry)
-    (folder / "local.settings.json").write_bytes(
-        (PROJECT_ROOT / "local.settings.json.example").read_bytes()
-    )
-    return folder
+    example = (PROJECT_ROOT / "local.settings.json.example").read_text(encoding="utf-8")
+    return linked_app(folder, settings=example, skip={"tests", "bench", "node_modules"})
 
 
 def _monitor(status_port: int) -> dict[str, Any]:

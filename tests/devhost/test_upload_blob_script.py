@@ -24,7 +24,7 @@ from PIL import Image
 
 from devhost.azurite import Azurite, build_connection_string
 from devhost.blobs.eventgrid import message_for
-from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, wait_until
+from devhost.testing import PROJECT_ROOT, DevHostProcess, WebhookReceiver, linked_app, wait_until
 from domain.images import thumbnail_instance_id
 from scripts.upload_blob import WEBHOOK_PATH, webhook_url
 
@@ -44,10 +44,7 @@ _APP: list[Path] = []
 def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The app directory the script runs from: the repository's app (symlinked) without any
     local.settings.json a developer created there, which the script would otherwise read."""
-    folder = tmp_path_factory.mktemp("upload-app")
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name != "local.settings.json" and not entry.name.startswith("."):
-            (folder / entry.name).symlink_to(entry)
+    folder = linked_app(tmp_path_factory.mktemp("upload-app"))
     _APP[:] = [folder]
     return folder
 
