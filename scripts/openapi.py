@@ -95,10 +95,9 @@ def job_path(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def start_operation(job: Any) -> dict[str, Any]:
-    """POST /jobs/<type>: that type's request and answers."""
-    rules = f" {job.rules}" if getattr(job, "rules", "") else ""
-    not_found = "There is no upload of this name." if job.name == "thumbnail" else None
+def job_started(not_found: str | None = None) -> dict[str, Any]:
+    """The answers to a job start: 202 started or running, 200 already ran, 400, 401, and a
+    404 where the start can name something that does not exist."""
     responses = {
         "202": answer(
             "Started, or already running (`duplicate`). Poll `Location`.",
@@ -113,6 +112,14 @@ def start_operation(job: Any) -> dict[str, Any]:
     }
     if not_found:
         responses["404"] = problem(not_found)
+    return responses
+
+
+def start_operation(job: Any) -> dict[str, Any]:
+    """POST /jobs/<type>: that type's request and answers."""
+    rules = f" {job.rules}" if job.rules else ""
+    not_found = "There is no upload of this name." if job.name == "thumbnail" else None
+    responses = job_started(not_found)
     return {
         "operationId": f"jobs_start_{job.name.replace('-', '_')}",
         "tags": ["jobs"],
@@ -143,23 +150,9 @@ def paths() -> dict[str, Any]:
                 CORRELATION,
             ],
             "requestBody": {"required": True, "content": body("JobRequest")},
-            "responses": {
-                "202": answer(
-                    "Started, or already running (`duplicate`). Poll `Location`.",
-                    JobAccepted,
-                    headers=STARTED,
-                ),
-                "200": answer(
-                    "The job already ran: its status and result.",
-                    JobView,
-                    headers={"Location": "Location"},
-                ),
-                "400": shared("InvalidRequest"),
-                "401": KEY,
-                "404": problem(
-                    "There is no job type of this name, or (thumbnail jobs) no upload of this name."
-                ),
-            },
+            "responses": job_started(
+                "There is no job type of this name, or (thumbnail jobs) no upload of this name."
+            ),
         },
         "get": {
             "operationId": "jobs_status",
@@ -305,8 +298,7 @@ def paths() -> dict[str, Any]:
                 "through the outbound guard on durable timers with backoff until `condition` "
                 "holds on its JSON answer, `failure_condition` holds, or it expires; then it "
                 "reports through the job API, the status record, the topic and the optional "
-                "callback webhook. See docs/monitor.md. "
-                + getattr(JOB_TYPES["monitor"], "rules", ""),
+                "callback webhook. See docs/monitor.md. " + JOB_TYPES["monitor"].rules,
             }
         },
         "/openapi.json": {
