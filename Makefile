@@ -43,7 +43,8 @@ test: install infra-tools
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-# The `fast` marker (tests/unit and tests/integration, set in tests/conftest.py): no devhost
+# The `fast` marker (the unit and integration folders, tests/{unit,integration} and
+# tests/devhost_runtime/{unit,integration}, set in tests/conftest.py): no devhost
 # processes, no infra tools; Azurite from node_modules for the integration tier.
 test-fast: install
 	$(PY) -m ruff check .

@@ -34,81 +34,31 @@ _STORAGE_SETTINGS = (
 
 
 # Markers by place, so no test file carries its own (the README's "Run the tests" names them).
-# Tier, from the folder under tests/: `make test-fast` runs the `fast` ones (unit, integration).
+# Subject, from the first folder under tests/: devhost's own tests (the local runtime: its
+# triggers, Durable engine, stand-ins, CLI) live in tests/devhost_runtime/ and are
+# `devhost_runtime`; every other test is about the app and is `app`, including the app's
+# end-to-end tests in tests/devhost that run it on devhost.
+# Tier, from the next folder: `make test-fast` runs the `fast` ones (unit, integration).
+DEVHOST_RUNTIME_FOLDER = "devhost_runtime"
 TIERS = {"unit": "unit", "integration": "integration", "devhost": "e2e", "infra": "infra"}
+DEVHOST_RUNTIME_TIERS = {"unit": "unit", "integration": "integration", "e2e": "e2e"}
 FAST_TIERS = frozenset({"unit", "integration"})
-# Subject: devhost's own tests (the local runtime: its triggers, Durable engine, stand-ins, CLI)
-# are `devhost_runtime`; every other test is about the app and is `app`, including the app's
-# end-to-end tests in tests/devhost that run it on devhost. Files stay where they are; a new
-# test of devhost itself goes on this list.
-DEVHOST_RUNTIME = frozenset(
-    {
-        "devhost/test_app_layouts.py",
-        "devhost/test_blob_trigger.py",
-        "devhost/test_blob_trigger_eventgrid.py",
-        "devhost/test_blob_trigger_identity.py",
-        "devhost/test_call_http.py",
-        "devhost/test_crash_recovery.py",
-        "devhost/test_dead_letter_stats.py",
-        "devhost/test_durable_client.py",
-        "devhost/test_entities.py",
-        "devhost/test_http_triggers.py",
-        "devhost/test_lifecycle.py",
-        "devhost/test_orchestrations.py",
-        "devhost/test_queue_trigger.py",
-        "devhost/test_replay_process.py",
-        "devhost/test_servicebus_cli.py",
-        "devhost/test_servicebus_lifecycle.py",
-        "devhost/test_servicebus_sender.py",
-        "devhost/test_servicebus_standin.py",
-        "devhost/test_servicebus_topic_trigger.py",
-        "devhost/test_servicebus_topics_standin.py",
-        "devhost/test_servicebus_trigger.py",
-        "devhost/test_settings_isolation.py",
-        "devhost/test_timer_trigger.py",
-        "integration/test_azurite.py",
-        "unit/test_azurite_helpers.py",
-        "unit/test_blob_eventgrid.py",
-        "unit/test_blob_executor.py",
-        "unit/test_blob_inputstream.py",
-        "unit/test_blob_messages.py",
-        "unit/test_blob_paths.py",
-        "unit/test_check_doc_samples.py",
-        "unit/test_devhost_settings.py",
-        "unit/test_devhost_telemetry.py",
-        "unit/test_entity_wire.py",
-        "unit/test_http_activity.py",
-        "unit/test_lifecycle_rules.py",
-        "unit/test_played_history.py",
-        "unit/test_queue_trigger_units.py",
-        "unit/test_routing.py",
-        "unit/test_servicebus_declarations.py",
-        "unit/test_servicebus_live.py",
-        "unit/test_servicebus_messages.py",
-        "unit/test_servicebus_names.py",
-        "unit/test_servicebus_options.py",
-        "unit/test_servicebus_sender_shim.py",
-        "unit/test_servicebus_topic_trigger_live.py",
-        "unit/test_servicebus_topics_declarations.py",
-        "unit/test_servicebus_topics_live.py",
-        "unit/test_store_sync.py",
-        "unit/test_wait_until.py",
-        "unit/test_walk_entities.py",
-        "unit/test_walk_events.py",
-    }
-)
 
 
 def markers_for(path: Path) -> list[str]:
     """The markers a test file gets from where it lives: its tier (and `fast`) and its subject."""
-    relative = path.resolve().relative_to(PROJECT_ROOT / "tests")
+    parts = path.resolve().relative_to(PROJECT_ROOT / "tests").parts
+    tiers = TIERS
+    subject = "app"
+    if parts and parts[0] == DEVHOST_RUNTIME_FOLDER:
+        parts, tiers, subject = parts[1:], DEVHOST_RUNTIME_TIERS, "devhost_runtime"
     markers = []
-    tier = TIERS.get(relative.parts[0]) if len(relative.parts) > 1 else None
+    tier = tiers.get(parts[0]) if len(parts) > 1 else None
     if tier:
         markers.append(tier)
-        if relative.parts[0] in FAST_TIERS:
+        if tier in FAST_TIERS:
             markers.append("fast")
-    markers.append("devhost_runtime" if relative.as_posix() in DEVHOST_RUNTIME else "app")
+    markers.append(subject)
     return markers
 
 
@@ -120,8 +70,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def test_subjects() -> dict[str, frozenset[str]]:
-    """The marker lists above, for the test that keeps them true to the files."""
-    return {"devhost_runtime": DEVHOST_RUNTIME, "fast_tiers": FAST_TIERS, "tiers": frozenset(TIERS)}
+    """The folders above, for the test that keeps them true to the tree."""
+    return {
+        "fast_tiers": FAST_TIERS,
+        "tiers": frozenset(TIERS),
+        "devhost_runtime_tiers": frozenset(
+            f"{DEVHOST_RUNTIME_FOLDER}/{tier}" for tier in DEVHOST_RUNTIME_TIERS
+        ),
+    }
+
+
+@pytest.fixture(scope="session")
+def test_markers_for() -> Callable[[Path], list[str]]:
+    """The function that marks a test file by its place."""
+    return markers_for
 
 
 @pytest.fixture(scope="session")

@@ -248,7 +248,8 @@ def waits_forever(context: df.DurableOrchestrationContext):
 @app.orchestration_trigger(context_name="context")
 def kills_its_worker_once(context: df.DurableOrchestrationContext):
     """Ends the process replaying it the first time its second episode replays (a worker
-    killed mid-episode); only for devhost's replay worker (tests/devhost/test_replay_process.py)."""
+    killed mid-episode); only for devhost's replay worker
+    (tests/devhost_runtime/e2e/test_replay_process.py)."""
     first = yield context.call_activity("say_hello", "before")
     marker = Path(os.environ["FEATURES_JOURNAL"]).with_suffix(".worker-killed")
     if not marker.exists():

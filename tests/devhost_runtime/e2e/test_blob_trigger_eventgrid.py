@@ -15,7 +15,7 @@ from devhost.azurite import Azurite
 from devhost.blobs.eventgrid import blob_created_event
 from devhost.testing import DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "blob_triggers"
+APP = Path(__file__).resolve().parents[2] / "apps" / "blob_triggers"
 WEBHOOK = "/runtime/webhooks/blobs"
 FUNCTION = "Host.Functions.on_upload"
 

@@ -29,8 +29,8 @@ from azure.storage.blob import BlobServiceClient
 from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "blob_triggers"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+APP = Path(__file__).resolve().parents[2] / "apps" / "blob_triggers"
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 IDENTITY_SECRET = "devhost-test-identity-header"
 

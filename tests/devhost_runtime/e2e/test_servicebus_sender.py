@@ -20,7 +20,7 @@ from devhost.servicebus.client import receive_messages
 from devhost.servicebus.models import ReceivedMessage
 from devhost.testing import PROJECT_ROOT, DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "servicebus_sender"
+APP = Path(__file__).resolve().parents[2] / "apps" / "servicebus_sender"
 # Microsoft's documented connection string for the Service Bus emulator.
 EMULATOR = (
     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"

@@ -19,7 +19,7 @@ from devhost.durable.history import parse_timestamp
 from devhost.durable.store import SCHEMA
 from devhost.testing import DURABLE, DevHostError, DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "durable_entities"
+APP = Path(__file__).resolve().parents[2] / "apps" / "durable_entities"
 EVENT_SENT, EVENT_RAISED, ORCHESTRATOR_STARTED = 14, 15, 12
 
 

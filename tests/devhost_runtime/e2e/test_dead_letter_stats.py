@@ -31,7 +31,7 @@ from devhost.servicebus.namespace import StandInNamespace
 from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 
 # Any app will do: the host watches the declared dead-letter queues whatever its triggers are.
-APP = Path(__file__).resolve().parent.parent / "apps" / "http_basics"
+APP = Path(__file__).resolve().parents[2] / "apps" / "http_basics"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess, wait_until
 from devhost.triggers.timer import ScheduleError, TimerSchedule
 
-APPS = Path(__file__).resolve().parent.parent / "apps"
+APPS = Path(__file__).resolve().parents[2] / "apps"
 
 
 def entries(journal: Path, function: str | None = None) -> list[dict]:

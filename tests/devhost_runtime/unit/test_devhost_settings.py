@@ -22,7 +22,7 @@ from devhost.settings import (
     strip_json_comments,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -17,7 +17,7 @@ import requests
 
 from devhost.testing import DURABLE, PROJECT_ROOT, DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "lifecycle"
+APP = Path(__file__).resolve().parents[2] / "apps" / "lifecycle"
 EXECUTION_SUSPENDED, EXECUTION_RESUMED, GENERIC_EVENT = 19, 20, 17
 TASK_COMPLETED, TASK_FAILED, SUB_COMPLETED, SUB_FAILED, TIMER_FIRED, EVENT_RAISED = (
     5,

@@ -10,7 +10,7 @@ import pytest
 
 from devhost.testing import DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
+APP = Path(__file__).resolve().parents[2] / "apps" / "durable_features"
 
 
 @pytest.fixture(scope="module", params=["in-process", "replay-process"])

@@ -24,7 +24,7 @@ from azure.storage.queue import (
 from devhost.azurite import Azurite
 from devhost.testing import PROJECT_ROOT, DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "queue_trigger"
+APP = Path(__file__).resolve().parents[2] / "apps" / "queue_trigger"
 
 
 class QueueRun:

@@ -17,7 +17,7 @@ from devhost.servicebus.client import send_message
 from devhost.servicebus.names import active_queue_name
 from devhost.testing import DevHostProcess, wait_until
 
-APPS = Path(__file__).resolve().parent.parent / "apps"
+APPS = Path(__file__).resolve().parents[2] / "apps"
 
 
 def rows(journal: Path) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from azure.storage.queue import QueueClient
 from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess, wait_until
 
-APPS = Path(__file__).resolve().parent.parent / "apps"
+APPS = Path(__file__).resolve().parents[2] / "apps"
 APP = APPS / "blob_triggers"
 
 

@@ -16,7 +16,7 @@ from devhost.servicebus.declarations import DeclarationError, load_declarations
 from devhost.servicebus.names import EntityNameError, QueuePath
 from devhost.servicebus.options import HostServiceBusOptions, Refused, trigger_binding
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 STORAGE_QUEUE = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 # The ARM schemas' property names (Microsoft.ServiceBus 2022-10-01-preview).
 ARM_TOPIC = {

@@ -12,7 +12,7 @@ import requests
 
 from devhost.testing import DURABLE, DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
+APP = Path(__file__).resolve().parents[2] / "apps" / "durable_features"
 
 
 @pytest.fixture(scope="module")

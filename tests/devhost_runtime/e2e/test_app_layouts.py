@@ -11,7 +11,7 @@ import pytest
 
 from devhost.testing import DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "blueprint_style"
+APP = Path(__file__).resolve().parents[2] / "apps" / "blueprint_style"
 
 
 @pytest.fixture(scope="module")

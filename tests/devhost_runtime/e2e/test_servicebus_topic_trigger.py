@@ -20,7 +20,7 @@ from devhost.servicebus.client import peek_dead_letters, send_message
 from devhost.servicebus.models import DeadLetter, SendResult
 from devhost.testing import PROJECT_ROOT, DevHostProcess, stand_in_settled, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "servicebus_topics"
+APP = Path(__file__).resolve().parents[2] / "apps" / "servicebus_topics"
 TOPIC = "tt-events"
 AUDIT, BILLING = f"{TOPIC}/Subscriptions/audit", f"{TOPIC}/Subscriptions/billing"
 

@@ -13,7 +13,7 @@ import requests
 
 from devhost.testing import DevHostProcess, wait_until
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "http_basics"
+APP = Path(__file__).resolve().parents[2] / "apps" / "http_basics"
 
 EXECUTING = re.compile(
     r"Executing 'Functions\.(?P<name>\w+)' \((?:Reason='[^']*', )?Id=(?P<id>[\w-]+)\)"

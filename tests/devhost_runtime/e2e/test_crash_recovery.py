@@ -13,7 +13,7 @@ import requests
 
 from devhost.testing import DevHostError, DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "crash_workload"
+APP = Path(__file__).resolve().parents[2] / "apps" / "crash_workload"
 CRASH_POINTS = [
     "store.before_commit",
     "store.after_commit",

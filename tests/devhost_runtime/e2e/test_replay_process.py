@@ -1,9 +1,9 @@
 """Orchestrator replays in a worker process of their own (the default; `--replay-process`).
 
-The whole feature suite (tests/devhost/test_orchestrations.py) runs in both modes; these tests
-cover what only this mode has: the worker's lines in devhost's console, the replay time the
-worker reports, durable state and results across a restart, no worker left behind when devhost
-is killed, and none started with `--no-replay-process`.
+The whole feature suite (tests/devhost_runtime/e2e/test_orchestrations.py) runs in both modes;
+these tests cover what only this mode has: the worker's lines in devhost's console, the replay
+time the worker reports, durable state and results across a restart, no worker left behind when
+devhost is killed, and none started with `--no-replay-process`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from devhost.testing import DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "durable_features"
+APP = Path(__file__).resolve().parents[2] / "apps" / "durable_features"
 
 
 def _workers(host: DevHostProcess) -> list[int]:

@@ -14,7 +14,7 @@ import pytest
 
 from devhost.testing import DevHostProcess
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "durable_http"
+APP = Path(__file__).resolve().parents[2] / "apps" / "durable_http"
 HTTP_ACTIVITY = "BuiltIn::HttpActivity"
 TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED, TIMER_CREATED = 4, 5, 6, 10
 

@@ -15,7 +15,7 @@ from devhost.servicebus.declarations import (
     load_declarations,
 )
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(tmp_path: Path, queues: list[dict]) -> Path:
