@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.requirements-dev.stamp
 NODE_STAMP := node_modules/.package-lock.stamp
 CHECKOV_STAMP := $(VENV)/checkov/.requirements.stamp
+# pytest-xdist workers: tests mostly wait on Azurite and devhost, so two suit CI's two cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv node infra-tools install run test test-fast lint format bench bench-express \
 	bench-thumbnails bench-nightly clean distclean
@@ -41,7 +43,7 @@ run: install
 test: install infra-tools
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS)
 
 # The `fast` marker (the unit and integration folders, tests/{unit,integration} and
 # tests/devhost_runtime/{unit,integration}, set in tests/conftest.py): no devhost
@@ -49,7 +51,7 @@ test: install infra-tools
 test-fast: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m pytest -m fast
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -m fast
 
 lint: venv
 	$(PY) -m ruff check .
