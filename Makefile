@@ -11,9 +11,11 @@ NODE_STAMP := node_modules/.package-lock.stamp
 CHECKOV_STAMP := $(VENV)/checkov/.requirements.stamp
 # pytest-xdist workers: tests mostly wait on Azurite and devhost, so two suit CI's two cores.
 PYTEST_WORKERS ?= 2
+# The browser tests' Chromium (Debian's package); tests/conftest.py launches the same path.
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: venv node infra-tools install run test test-fast lint format bench bench-express \
-	bench-thumbnails bench-nightly clean distclean
+.PHONY: venv node infra-tools browser install run test test-fast lint format bench \
+	bench-express bench-thumbnails bench-nightly clean distclean
 
 venv: $(VENV_STAMP)
 
@@ -34,13 +36,29 @@ infra-tools: $(CHECKOV_STAMP)
 $(CHECKOV_STAMP): infra/requirements-checkov.txt
 	PYTHON=$(PYTHON) bash scripts/install_infra_tools.sh
 
+# Browser tests (pytest-playwright, e.g. tests/devhost/test_approval_page.py) drive Debian's
+# Chromium: Playwright's own browser download does not work in CI. Nothing to do when it is
+# there; as root with apt-get (CI), installed without the recommended desktop packages (25
+# packages, a 119 MB download, 10-17 s measured); otherwise install it yourself.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM). Install Debian's package as root" >&2; \
+		echo "(sudo apt-get install chromium), or run 'make browser' as root." >&2; \
+		exit 1; \
+	fi
+
 install: venv node
 
 run: install
 	@test -f local.settings.json || cp local.settings.json.example local.settings.json
 	$(PY) -m devhost start . --port 7071
 
-test: install infra-tools
+test: install infra-tools browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n $(PYTEST_WORKERS)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,6 +120,61 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         yield instance
     finally:
         instance.stop()
+
+
+# Browser tests (pytest-playwright's `page`, e.g. tests/devhost/test_approval_page.py) drive
+# Debian's Chromium, which `make browser` installs: Playwright's own browser download does not
+# work in CI. Without the background-networking flags Chromium's own connections (component
+# updates, sync and the like) are refused by our closed network. Playwright gives each launch a
+# fresh temporary profile.
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch options (`--headed`, `--slowmo`) on the system Chromium."""
+    if not SYSTEM_CHROMIUM.is_file():
+        pytest.fail(f"the browser tests need Chromium at {SYSTEM_CHROMIUM}: run `make browser`")
+    return {
+        "headless": True,
+        **browser_type_launch_args,
+        "executable_path": str(SYSTEM_CHROMIUM),
+        "args": [*CHROMIUM_ARGS, *browser_type_launch_args.get("args", [])],
+    }
+
+
+# pytest-playwright runs every test that requests one of its browser fixtures by name once
+# per browser (`[chromium]` in its id, grouped with the other browser tests), even where a
+# test module defines a fixture of that name for something else: tests/infra/test_alerts.py's
+# `context` (what its alert queries may name). Such names are hidden from the plugin while it
+# parametrizes; the module's own fixture is what those tests get either way.
+PLAYWRIGHT_BROWSER_FIXTURES = ("page", "context", "new_context", "browser", "browser_type")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, None]:
+    names = metafunc.fixturenames
+    own = [
+        (index, name)
+        for index, name in enumerate(names)
+        if name in PLAYWRIGHT_BROWSER_FIXTURES and name in vars(metafunc.module)
+    ]
+    for index, _ in reversed(own):
+        del names[index]
+    try:
+        return (yield)
+    finally:
+        for index, name in own:
+            names.insert(index, name)
 
 
 @pytest.fixture
