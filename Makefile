@@ -36,7 +36,7 @@ infra-tools: $(CHECKOV_STAMP)
 $(CHECKOV_STAMP): infra/requirements-checkov.txt
 	PYTHON=$(PYTHON) bash scripts/install_infra_tools.sh
 
-# Browser tests (pytest-playwright, e.g. tests/devhost/test_approval_page.py) drive Debian's
+# Browser tests (pytest-playwright, e.g. tests/devhost/test_approvals.py) drive Debian's
 # Chromium: Playwright's own browser download does not work in CI. Nothing to do when it is
 # there; as root with apt-get (CI), installed without the recommended desktop packages (25
 # packages, a 119 MB download, 10-17 s measured); otherwise install it yourself.

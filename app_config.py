@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from domain.approvers import Approver, parse_approvers
 from domain.fulfilment import ApprovalPolicy
 from domain.images import ImageLimits, parse_sizes
 from domain.outbound import AllowList
@@ -194,6 +196,55 @@ def approval_policy(env: Env = None) -> ApprovalPolicy:
         escalate_after_seconds=_number(env, "ORDER_APPROVAL_ESCALATION_HOURS", 24) * hour,
         timeout_seconds=_number(env, "ORDER_APPROVAL_TIMEOUT_HOURS", 72) * hour,
     )
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Who is asked to approve, where approval links point, and whether deciding also needs
+    the approver signed in through App Service Authentication."""
+
+    approvers: tuple[Approver, ...] = ()
+    escalation_approvers: tuple[Approver, ...] = ()
+    public_base_url: str | None = None
+    require_signed_in: bool = False
+
+    def approver(self, approver_id: str) -> Approver | None:
+        return next(
+            (a for a in self.approvers + self.escalation_approvers if a.id == approver_id), None
+        )
+
+
+def approval_settings(env: Env = None) -> ApprovalSettings:
+    """ORDER_APPROVERS and ORDER_ESCALATION_APPROVERS (comma-separated `id=email`), the
+    public base URL of approval links (PUBLIC_BASE_URL, else https://WEBSITE_HOSTNAME, which
+    Azure sets; never a request's Host header) and APPROVAL_REQUIRE_SIGNED_IN (false).
+    function_app.py reads them at start, so a bad value stops the app with this error."""
+    return ApprovalSettings(
+        approvers=parse_approvers(_list(env, "ORDER_APPROVERS"), "ORDER_APPROVERS"),
+        escalation_approvers=parse_approvers(
+            _list(env, "ORDER_ESCALATION_APPROVERS"), "ORDER_ESCALATION_APPROVERS"
+        ),
+        public_base_url=_public_base_url(env),
+        require_signed_in=_flag(env, "APPROVAL_REQUIRE_SIGNED_IN"),
+    )
+
+
+def _public_base_url(env: Env) -> str | None:
+    chosen = _setting(env, "PUBLIC_BASE_URL")
+    if chosen is None:
+        host = _setting(env, "WEBSITE_HOSTNAME")
+        return f"https://{host}" if host else None
+    parts = urlsplit(chosen)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("PUBLIC_BASE_URL must be an http(s) URL without query or fragment")
+    return chosen.rstrip("/")
+
+
+def _flag(env: Env, name: str) -> bool:
+    value = (_setting(env, name) or "false").lower()
+    if value not in ("true", "false"):
+        raise ValueError(f"{name} must be true or false")
+    return value == "true"
 
 
 # --- Secrets ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from orchestrators.order_workflow import bp as order_workflow
 from orchestrators.retention import bp as retention_workflow
 from orchestrators.supervisor import bp as supervisor_workflow
 from orchestrators.thumbnails import bp as thumbnail_workflow
+from triggers.approval_page import bp as approval_page
 from triggers.health import bp as health_bp
 from triggers.jobs_http import bp as jobs_http
 from triggers.openapi_http import bp as openapi_http
@@ -32,6 +33,9 @@ from triggers.thumbnail_job import bp as thumbnail_job
 
 # Once, before any function runs: export to Application Insights when it is configured.
 telemetry.start(app_config.telemetry_settings())
+# A bad approver list or base URL stops the app here, with the setting named, rather than
+# failing each order that waits for approval.
+app_config.approval_settings()
 
 # FUNCTION is the default for HTTP routes; the few public ones (the health probe) opt out
 # explicitly in their own blueprint.
@@ -40,6 +44,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(health_bp)
 app.register_functions(orders_http)
 app.register_functions(order_approval)
+app.register_functions(approval_page)
 app.register_functions(orders_queue)
 app.register_functions(order_workflow)
 app.register_functions(order_activities)

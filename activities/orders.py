@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 
+import app_config
 from activities.envelope import ActivityBlueprint, JobIds
 from adapters.factory import OrderAdapters, root
 from domain.claims import InvalidClaimRef
 from domain.failures import JobFailure, PermanentFailure, TransientFailure
 from domain.order_payloads import (
+    ApprovalRequestsResult,
     OrderIdInput,
     PaymentResult,
     RecordOrderInput,
     RefundPaymentInput,
     RefundResult,
     ReleasedResult,
+    RequestApprovalInput,
     ReservedResult,
     ReserveStockInput,
     SendConfirmationInput,
@@ -173,6 +176,25 @@ def send_notification(step: SendNotificationInput, adapters: OrderAdapters) -> S
     """Queue a notification of the given kind (escalation, rejection, ...); once per kind."""
     adapters.outbox.enqueue(step.order_id, str(step.kind), step.customer_ref)
     return SentResult(sent=True)
+
+
+REQUEST_APPROVAL = "request_approval"
+
+
+@bp.activity(REQUEST_APPROVAL, RequestApprovalInput)
+def request_approval(step: RequestApprovalInput, adapters: OrderAdapters) -> ApprovalRequestsResult:
+    """Queue an approval request for each approver of the round (ORDER_APPROVERS, or
+    ORDER_ESCALATION_APPROVERS at escalation); once per approver, round and order."""
+    settings = app_config.approval_settings()
+    round_ = settings.approvers if step.stage == "approval" else settings.escalation_approvers
+    if not round_:
+        no_one = "Order %s waits for approval, but no %s approver is configured"
+        logger.warning(no_one, step.order_id, step.stage)
+    for approver in round_:
+        adapters.outbox.enqueue_approval_request(
+            step.order_id, approver.id, step.stage, step.expires_at
+        )
+    return ApprovalRequestsResult(approvers=tuple(a.id for a in round_))
 
 
 SET_ORDER_STATUS = "set_order_status"

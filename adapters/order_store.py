@@ -5,6 +5,8 @@
   created_at, updated_at). The nightly report reads a day with `PartitionKey eq '<day>'`.
 - PartitionKey = "order-index", RowKey = order id: the order's `day`, so a lookup by id is two
   point reads (the day in the id would leak storage layout into ids that customers choose).
+- PartitionKey = "approval-decision", RowKey = order id: the first approver's decision, inserted
+  if absent, so of two approvers (or two clicks) exactly one decides.
 
 The index row is written first and never changes, so it decides the order's day: a duplicate
 message that arrives after midnight lands on the original row, not a second one.
@@ -31,6 +33,7 @@ from domain.reports import OrderFacts
 logger = logging.getLogger(__name__)
 
 INDEX_PARTITION = "order-index"
+DECISION_PARTITION = "approval-decision"
 # A Table transaction holds at most 100 operations, all in one partition.
 _TRANSACTION_SIZE = 100
 # What the nightly report reads of an order row: no customer reference, nothing personal.
@@ -91,6 +94,27 @@ class OrderStore(TableStore):
         if created:
             self._fault("orders.created")
         return _record(stored), created
+
+    def claim_decision(self, order_id: str, approver: str, approved: bool) -> bool:
+        """True if this call is the order's first decision; False if one was claimed before."""
+        claim = {
+            "PartitionKey": DECISION_PARTITION,
+            "RowKey": check_key(order_id),
+            "approver": approver,
+            "approved": approved,
+            "decided_at": self._now(),
+        }
+        _, created = insert_if_absent(self._table, claim)
+        return created
+
+    def release_decision(self, order_id: str) -> None:
+        """Give a claim back (its event could not be raised), so the decision can be retried."""
+        self._table.delete_entity(DECISION_PARTITION, check_key(order_id))
+
+    def decision_of(self, order_id: str) -> bool | None:
+        """The claimed decision (approved or not), or None when nobody has decided."""
+        claim = get_or_none(self._table, DECISION_PARTITION, check_key(order_id))
+        return None if claim is None else bool(claim["approved"])
 
     def get(self, order_id: str) -> OrderRecord | None:
         entity = self._entity(order_id)

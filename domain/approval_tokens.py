@@ -8,12 +8,13 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 VERSION = "v1"
 MIN_KEY_LENGTH = 32
 MAX_TOKEN_LENGTH = 2048
-_APPROVER = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
+APPROVER_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
 
 
 class InvalidApprovalToken(ValueError):
@@ -47,7 +48,7 @@ def issue(order_id: str, approver: str, expires_at: datetime, key: str | bytes) 
     """A token that lets `approver` decide on `order_id` until `expires_at` (timezone-aware)."""
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
-    if not _APPROVER.match(approver):
+    if not APPROVER_PATTERN.match(approver):
         raise ValueError("approver must be 1-128 letters, digits or ._@+-")
     claims = {"order_id": order_id, "approver": approver, "exp": int(expires_at.timestamp())}
     body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
@@ -55,10 +56,19 @@ def issue(order_id: str, approver: str, expires_at: datetime, key: str | bytes) 
     return f"{signed}.{_b64encode(_signature(signed, _key_bytes(key)))}"
 
 
-def verify(token: str, order_id: str, now: datetime, key: str | bytes) -> str:
-    """The approver a genuine token names for `order_id`; raises InvalidApprovalToken (or its
-    subclass TokenForAnotherOrder) otherwise. The signature is checked, in constant time, before
-    anything in the token is read; the messages never contain the token."""
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a genuine, unexpired token says: who may decide on which order, until when."""
+
+    order_id: str
+    approver: str
+    expires_at: datetime
+
+
+def read_claims(token: str, now: datetime, key: str | bytes) -> TokenClaims:
+    """The claims of a genuine, unexpired token; InvalidApprovalToken otherwise. The signature
+    is checked, in constant time, before anything in the token is read; the messages never
+    contain the token."""
     secret = _key_bytes(key)
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise InvalidApprovalToken("malformed token")
@@ -80,12 +90,19 @@ def verify(token: str, order_id: str, now: datetime, key: str | bytes) -> str:
     if not isinstance(claims, dict):
         raise InvalidApprovalToken("malformed token")
     approver, subject, expiry = claims.get("approver"), claims.get("order_id"), claims.get("exp")
-    if not (isinstance(approver, str) and _APPROVER.match(approver)):
+    if not (isinstance(approver, str) and APPROVER_PATTERN.match(approver)):
         raise InvalidApprovalToken("malformed token")
     if not isinstance(subject, str) or isinstance(expiry, bool) or not isinstance(expiry, int):
         raise InvalidApprovalToken("malformed token")
     if now.timestamp() >= expiry:
         raise InvalidApprovalToken("token expired")
-    if not hmac.compare_digest(subject.encode("utf-8"), order_id.encode("utf-8")):
+    return TokenClaims(subject, approver, datetime.fromtimestamp(expiry, UTC))
+
+
+def verify(token: str, order_id: str, now: datetime, key: str | bytes) -> str:
+    """The approver a genuine token names for `order_id`; raises InvalidApprovalToken (or its
+    subclass TokenForAnotherOrder) otherwise."""
+    claims = read_claims(token, now, key)
+    if not hmac.compare_digest(claims.order_id.encode("utf-8"), order_id.encode("utf-8")):
         raise TokenForAnotherOrder("token is for another order")
-    return approver
+    return claims.approver

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.approval_tokens import MAX_TOKEN_LENGTH
 from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderStatus
 from domain.payload import InvalidPayload, Model, read
@@ -102,6 +103,12 @@ class WorkflowInput(Model):
     approval: ApprovalPolicy
     correlation_id: str | None = None
     routing: ResultRouting = ResultRouting()
+    # Absent (1) in inputs recorded before version 2, so those orders replay as they ran.
+    version: int = 1
+
+
+# 2: approval requests go to the approvers when an order starts waiting and at escalation.
+WORKFLOW_VERSION = 2
 
 
 MAX_DECISION_REASON = 200
@@ -135,6 +142,24 @@ class ApprovalRequest(Model):
         """The event the workflow waits for; a blank reason is no reason."""
         reason = (self.reason or "").strip() or None
         return ApprovalDecision(approved=self.approved, reason=reason, approver=approver)
+
+
+class ApprovalLinkRequest(Model):
+    """POST /api/approvals/summary: the token from an approval link's fragment, in a body."""
+
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+
+
+class ApprovalLinkDecision(ApprovalLinkRequest):
+    """POST /api/approvals/decision: the token decides; no order id (the token names it)."""
+
+    approved: bool
+    reason: str | None = Field(
+        None, description=f"Kept to its first {MAX_DECISION_REASON} characters."
+    )
+
+    def decision(self, approver: str) -> ApprovalDecision:
+        return ApprovalRequest(approved=self.approved, reason=self.reason).decision(approver)
 
 
 class ApprovalDecision(Model):

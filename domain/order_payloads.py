@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from domain.approvers import Stage
 from domain.orders import Currency, CustomerRef, Order, OrderId, OrderStatus
 from domain.payload import WHOLE, CorrelationId, Model, NullsWritten, Timestamp
 from domain.stock import StockLine
@@ -73,6 +74,14 @@ class SendNotificationInput(OrderIdInput):
         return self
 
 
+class RequestApprovalInput(OrderIdInput):
+    """`request_approval`: which round, and when the order's approval ends (its links expire
+    then). Never a token or a link: activity inputs and results are kept in the history."""
+
+    stage: Stage
+    expires_at: Timestamp
+
+
 class SetOrderStatusInput(OrderIdInput):
     """`set_order_status`: the new status and why (reasons are ids and causes, never personal)."""
 
@@ -109,3 +118,7 @@ class ShipmentResult(Model):
 
 class SentResult(Model):
     sent: bool
+
+
+class ApprovalRequestsResult(Model):
+    approvers: tuple[str, ...]  # the ids asked (queued now or by an earlier attempt)

@@ -53,6 +53,12 @@ param deployerPrincipalType string = 'User'
 @description('The version the health probe reports.')
 param appVersion string = '0.1.0'
 
+@description('Who approves large orders: comma-separated id=email pairs (ORDER_APPROVERS). Empty: orders above the threshold wait with nobody asked.')
+param orderApprovers string = ''
+
+@description('Who is asked when an approval escalates: comma-separated id=email pairs (ORDER_ESCALATION_APPROVERS).')
+param orderEscalationApprovers string = ''
+
 @description('\'recover\' when this environment\'s Key Vault is soft-deleted (after `azd down`): set before each deployment by scripts/hooks/keyvault_create_mode.sh, never by hand.')
 @allowed([
   'default'
@@ -203,6 +209,12 @@ var appSettings = {
   ORDER_APPROVAL_THRESHOLD_CENTS: '100000'
   ORDER_APPROVAL_ESCALATION_HOURS: '24'
   ORDER_APPROVAL_TIMEOUT_HOURS: '72'
+  // Approval requests go to these (docs/order-workflow.md, "Approving in a browser"); their
+  // links point at https://WEBSITE_HOSTNAME, which the platform sets (PUBLIC_BASE_URL overrides).
+  ORDER_APPROVERS: orderApprovers
+  ORDER_ESCALATION_APPROVERS: orderEscalationApprovers
+  // true: deciding also needs App Service Authentication's signed-in user to be the approver.
+  APPROVAL_REQUIRE_SIGNED_IN: 'false'
   // The payment provider, chosen here because there is no default. 'simulated' is the in-tree
   // ledger (adapters/payments.py): it takes no money, declines order ids starting 'decline-',
   // fails those starting 'payflaky-' twice and 'paydown-' always. Plug in a real provider

@@ -10,6 +10,8 @@ param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
 param deployerPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('AZURE_PRINCIPAL_TYPE', 'User')
 param appVersion = readEnvironmentVariable('APP_VERSION', '0.1.0')
+param orderApprovers = readEnvironmentVariable('ORDER_APPROVERS', '')
+param orderEscalationApprovers = readEnvironmentVariable('ORDER_ESCALATION_APPROVERS', '')
 // Set before every provisioning (azd's preprovision hook, scripts/deploy.sh): docs/infra.md.
 param keyVaultCreateMode = readEnvironmentVariable('AZURE_KEY_VAULT_CREATE_MODE', 'default')
 param durableAlwaysReady = 1

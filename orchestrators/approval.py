@@ -53,24 +53,31 @@ def wait_for_decision(
 def wait_for_approval(
     context: df.DurableOrchestrationContext,
     policy: ApprovalPolicy,
-    escalate: Callable[[], Generator[Any, Any, Any]],
+    ask: Callable[[datetime], Generator[Any, Any, Any]] | None,
+    escalate: Callable[[datetime], Generator[Any, Any, Any]],
     cancel: CancelWatch,
 ) -> Generator[Any, Any, ApprovalOutcome]:
-    """Wait up to `policy.escalate_after`, run `escalate`, wait until `policy.timeout`, then
-    reject. Both deadlines count from the start of the wait and live in durable timers, so a
-    restart or a redeploy neither shortens nor extends them. A cancellation ends the wait
-    (outcome `cancelled`), whichever wait is open."""
+    """Ask the approvers (`ask`, with the final deadline; None asks nobody, as orders before
+    workflow version 2 did), wait up to `policy.escalate_after`, run `escalate`, wait until
+    `policy.timeout`, then reject. Both deadlines count from the start of the wait and live in
+    durable timers, so a restart or a redeploy neither shortens nor extends them. A
+    cancellation ends the wait (outcome `cancelled`), whichever wait is open."""
     started = context.current_utc_datetime
+    final_deadline = started + policy.timeout
+    # Open before asking: a decision that comes while the requests are queued is kept.
     first = context.wait_for_external_event(APPROVAL_EVENT)
-    deadline = started + policy.escalate_after
-    decision = yield from wait_for_decision(context, first, deadline, cancel.wait())
+    if ask is not None:
+        yield from ask(final_deadline)
+    decision = yield from wait_for_decision(
+        context, first, started + policy.escalate_after, cancel.wait()
+    )
     if cancel.requested:
         return CANCELLED
     if decision is not None:
         return ApprovalOutcome(decision)
     if not context.is_replaying:
         logger.warning("No approval decision for %s yet; escalating", context.instance_id)
-    yield from escalate()
+    yield from escalate(final_deadline)
     if cancel.requested:
         return CANCELLED
     if first.is_completed:
@@ -79,9 +86,7 @@ def wait_for_approval(
         return ApprovalOutcome(ApprovalDecision.parse(first.result), escalated=True)
     # A new wait, as the extension expects of a wait in a loop: it now gets the next event.
     second = context.wait_for_external_event(APPROVAL_EVENT)
-    decision = yield from wait_for_decision(
-        context, second, started + policy.timeout, cancel.wait()
-    )
+    decision = yield from wait_for_decision(context, second, final_deadline, cancel.wait())
     if cancel.requested:
         return CANCELLED
     if decision is not None:

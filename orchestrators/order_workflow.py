@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -14,6 +14,7 @@ from activities.orders import (
     RECORD_ORDER,
     REFUND_PAYMENT,
     RELEASE_STOCK,
+    REQUEST_APPROVAL,
     RESERVE_STOCK,
     SEND_CONFIRMATION,
     SEND_NOTIFICATION,
@@ -172,8 +173,9 @@ class _Workflow:
             yield from self.milestone(OrderStatus.AWAITING_APPROVAL)
             if self.cancelled:
                 return (yield from self.cancelled_run())
+            ask = self.ask_approvers if self.run.version >= 2 else None
             outcome = yield from wait_for_approval(
-                self.context, self.run.approval, self.escalate, self.cancel
+                self.context, self.run.approval, ask, self.escalate, self.cancel
             )
             if self.cancelled:  # during the wait, or with the decision: cancelling wins
                 return (yield from self.cancelled_run())
@@ -189,11 +191,27 @@ class _Workflow:
         yield from self.milestone(OrderStatus.SHIPPED)
         return (yield from self.confirm(shipped["tracking_id"]))
 
-    def escalate(self) -> Generator[Any, Any, None]:
-        """Tell the escalation approvers, and record the escalation on the order."""
+    def ask_approvers(self, deadline: datetime) -> Generator[Any, Any, None]:
+        """Queue a request for each approver; their links expire at the final deadline."""
+        yield from self.request_approval("approval", deadline)
+
+    def request_approval(self, stage: str, deadline: datetime) -> Generator[Any, Any, None]:
+        request = self.payload(
+            order_id=self.order.order_id, stage=stage, expires_at=deadline.isoformat()
+        )
+        yield from call_activity_with_backoff(self.context, REQUEST_APPROVAL, request, UNDO_RETRY)
+
+    def escalate(self, deadline: datetime) -> Generator[Any, Any, None]:
+        """Ask the escalation approvers (before version 2: a bare escalation notice), and
+        record the escalation on the order."""
         self.context.set_custom_status(custom_status(Step.APPROVAL_ESCALATED))
-        notice = self.payload(order_id=self.order.order_id, kind="escalation")
-        yield from call_activity_with_backoff(self.context, SEND_NOTIFICATION, notice, UNDO_RETRY)
+        if self.run.version >= 2:
+            yield from self.request_approval("escalation", deadline)
+        else:
+            notice = self.payload(order_id=self.order.order_id, kind="escalation")
+            yield from call_activity_with_backoff(
+                self.context, SEND_NOTIFICATION, notice, UNDO_RETRY
+            )
         yield from self.set_status(OrderStatus.AWAITING_APPROVAL, "approval escalated")
 
     def confirm(self, tracking_id: str) -> Generator[Any, Any, dict[str, Any]]:

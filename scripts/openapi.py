@@ -23,12 +23,18 @@ if str(ROOT) not in sys.path:
 from pydantic import BaseModel  # noqa: E402
 from pydantic.json_schema import models_json_schema  # noqa: E402
 
-from domain.fulfilment import ApprovalRequest, CancelRequest  # noqa: E402
+from domain.fulfilment import (  # noqa: E402
+    ApprovalLinkDecision,
+    ApprovalLinkRequest,
+    ApprovalRequest,
+    CancelRequest,
+)
 from domain.health import HealthReport  # noqa: E402
 from domain.order_requests import OrderRequest  # noqa: E402
 from triggers.correlation import PATTERN as CORRELATION_ID_PATTERN  # noqa: E402
 from triggers.job_registry import JOB_TYPES  # noqa: E402
 from triggers.views import (  # noqa: E402
+    ApprovalSummary,
     JobAccepted,
     JobCancelAccepted,
     JobView,
@@ -258,11 +264,18 @@ def paths() -> dict[str, Any]:
                     ),
                     "403": problem("The approval token is for another order."),
                     "404": shared("OrderNotFound"),
-                    "409": problem("The order is not waiting for an approval decision."),
-                    "503": problem("Approvals are not configured (no signing key)."),
+                    "409": problem(
+                        "The order is not waiting for an approval decision, or another decision "
+                        "came first."
+                    ),
+                    "503": problem(
+                        "Approvals are not configured (no signing key), or the decision could "
+                        "not be delivered (nothing changed; try again)."
+                    ),
                 },
             },
         },
+        **approval_page_paths(),
         "/jobs/{job}": job_types,
         "/jobs/{job}/cancel": {
             "post": {
@@ -328,9 +341,103 @@ def paths() -> dict[str, Any]:
     return document
 
 
+TEXT = {"schema": {"type": "string"}}
+APPROVAL_PAGE = (
+    "Anonymous: the token from the link's fragment, sent in the body, is the only credential."
+)
+
+
+def approval_page_paths() -> dict[str, Any]:
+    """The approval page (triggers/approval_page.py): a page, its assets, and two POSTs."""
+    token_401 = problem("The token is malformed, forged or expired.")
+    unavailable = "Approvals are not configured (no signing key)"
+    return {
+        "/approvals": {
+            "get": {
+                "operationId": "approval_page",
+                "tags": ["approvals"],
+                "summary": "The approval page an approval link opens",
+                "description": "The same HTML for everyone: the link's token is in its "
+                "fragment, which browsers never send. Changes nothing.",
+                "security": [],
+                "responses": {"200": {"description": "The page.", "content": {"text/html": TEXT}}},
+            }
+        },
+        "/approvals/assets/{name}": {
+            "get": {
+                "operationId": "approval_asset",
+                "tags": ["approvals"],
+                "summary": "The approval page's script and style sheet",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "description": "approval.js or approval.css.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file.",
+                        "content": {"text/javascript": TEXT, "text/css": TEXT},
+                    },
+                    "404": {"description": "No such file (empty body)."},
+                },
+            }
+        },
+        "/approvals/summary": {
+            "post": {
+                "operationId": "approval_summary",
+                "tags": ["approvals"],
+                "summary": "What the approver of a link sees before deciding",
+                "description": APPROVAL_PAGE + " Reads only.",
+                "security": [],
+                "requestBody": {"required": True, "content": body(ApprovalLinkRequest)},
+                "responses": {
+                    "200": answer("The order as the approver needs it.", ApprovalSummary),
+                    "400": problem("The body is not JSON or not an ApprovalLinkRequest."),
+                    "401": token_401,
+                    "404": shared("OrderNotFound"),
+                    "503": problem(unavailable + "."),
+                },
+            }
+        },
+        "/approvals/decision": {
+            "post": {
+                "operationId": "approval_decision",
+                "tags": ["approvals"],
+                "summary": "Approve or reject the order an approval link names",
+                "description": APPROVAL_PAGE + " The first decision on an order wins.",
+                "security": [],
+                "requestBody": {"required": True, "content": body(ApprovalLinkDecision)},
+                "responses": {
+                    "202": answer("Decision accepted.", OrderCommandAccepted),
+                    "400": problem("The body is not JSON or not an ApprovalLinkDecision."),
+                    "401": token_401,
+                    "403": problem(
+                        "APPROVAL_REQUIRE_SIGNED_IN is on and the signed-in user is not the "
+                        "link's approver."
+                    ),
+                    "404": shared("OrderNotFound"),
+                    "409": problem(
+                        "The order is not waiting for a decision, or another decision came first."
+                    ),
+                    "503": problem(
+                        unavailable + ", or the decision could not be delivered (nothing "
+                        "changed; try again)."
+                    ),
+                },
+            }
+        },
+    }
+
+
 def schemas() -> dict[str, Any]:
     """Every model's schema under #/components/schemas/<its name>, and the job registry's."""
-    requests = [OrderRequest, CancelRequest, ApprovalRequest]
+    requests = [OrderRequest, CancelRequest, ApprovalRequest, ApprovalLinkRequest]
+    requests += [ApprovalLinkDecision]
     requests += [job.request for job in JOB_TYPES.values()]
     answers: list[type[BaseModel]] = [
         Problem,
@@ -338,6 +445,7 @@ def schemas() -> dict[str, Any]:
         OrderAccepted,
         OrderView,
         OrderCommandAccepted,
+        ApprovalSummary,
         JobAccepted,
         JobView,
         JobCancelAccepted,
@@ -402,6 +510,7 @@ def document() -> dict[str, Any]:
         "tags": [
             {"name": "jobs", "description": "The job API: start, status, cancel."},
             {"name": "orders", "description": "The order workflow's own endpoints."},
+            {"name": "approvals", "description": "The page an approval link opens."},
             {"name": "operations", "description": "Health and this document."},
         ],
         "paths": paths(),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from devhost.azurite import Azurite
 
@@ -122,7 +123,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         instance.stop()
 
 
-# Browser tests (pytest-playwright's `page`, e.g. tests/devhost/test_approval_page.py) drive
+# Browser tests (pytest-playwright's `page`, e.g. tests/devhost/test_approvals.py) drive
 # Debian's Chromium, which `make browser` installs: Playwright's own browser download does not
 # work in CI. Without the background-networking flags Chromium's own connections (component
 # updates, sync and the like) are refused by our closed network. Playwright gives each launch a
@@ -152,29 +153,40 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-# pytest-playwright runs every test that requests one of its browser fixtures by name once
-# per browser (`[chromium]` in its id, grouped with the other browser tests), even where a
-# test module defines a fixture of that name for something else: tests/infra/test_alerts.py's
-# `context` (what its alert queries may name). Such names are hidden from the plugin while it
-# parametrizes; the module's own fixture is what those tests get either way.
-PLAYWRIGHT_BROWSER_FIXTURES = ("page", "context", "new_context", "browser", "browser_type")
+# pytest-playwright starts Playwright once per session. Its sync API keeps an event loop running
+# in the worker's main thread for as long as Playwright is started, so every later test in the
+# same xdist worker that calls asyncio.run would fail. Here Playwright and the browser live for
+# one test module, as the browser tests' devhost does.
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as started:
+        yield started
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> Generator[None, None, None]:
-    names = metafunc.fixturenames
-    own = [
-        (index, name)
-        for index, name in enumerate(names)
-        if name in PLAYWRIGHT_BROWSER_FIXTURES and name in vars(metafunc.module)
-    ]
-    for index, _ in reversed(own):
-        del names[index]
-    try:
-        return (yield)
-    finally:
-        for index, name in own:
-            names.insert(index, name)
+@pytest.fixture(scope="module")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(
+    browser_type_launch_args: dict[str, Any], browser_type: BrowserType
+) -> Callable[..., Browser]:
+    return lambda **options: browser_type.launch(**{**browser_type_launch_args, **options})
+
+
+@pytest.fixture(scope="module")
+def browser_context_args() -> dict[str, Any]:
+    """The plugin's reads the session's Playwright (for --device): the tests open whole links
+    in a plain context."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Callable[..., Browser]) -> Iterator[Browser]:
+    launched = launch_browser()
+    yield launched
+    launched.close()
 
 
 @pytest.fixture

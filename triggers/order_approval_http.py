@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -9,8 +10,9 @@ import azure.durable_functions as df
 import azure.functions as func
 
 import app_config
+from adapters.factory import root
 from domain.approval_tokens import InvalidApprovalToken, TokenForAnotherOrder, verify
-from domain.fulfilment import AWAITING_DECISION, ApprovalRequest
+from domain.fulfilment import AWAITING_DECISION, ApprovalDecision, ApprovalRequest
 from domain.orders import instance_id_for
 from domain.payload import InvalidPayload, parse_request
 from orchestrators.approval import APPROVAL_EVENT
@@ -33,8 +35,8 @@ async def orders_approval(
 ) -> func.HttpResponse:
     """Body {"approved": bool, "token": str, "reason"?: str}. The signed, expiring token
     (domain.approval_tokens) proves who decides, never the body: 401 missing or invalid, 403
-    for another order; then 404 unknown order, 409 not awaiting approval, 503 no signing key
-    configured; else 202."""
+    for another order; then 404 unknown order, 409 not awaiting approval or already decided,
+    503 no signing key configured; else 202."""
     order_id = req.route_params.get("order_id", "")
     answers = OrderAnswers(url_above(req, 2))
     try:
@@ -56,15 +58,35 @@ async def orders_approval(
         # %r: the id comes from the URL, and a decoded CR or LF must not start a new log line.
         logger.warning("Approval for order %r refused: %s", order_id, invalid)
         return _unauthorized(answers.refuse("bad_token"))
+    refusal = await decide(client, order_id, body.decision(approver))
+    if refusal is not None:
+        return answers.refuse(refusal)
+    return command_accepted(order_id, "decision accepted")
+
+
+async def decide(
+    client: df.DurableOrchestrationClient, order_id: str, decision: ApprovalDecision
+) -> str | None:
+    """Raise `decision` as the order's approval event, once per order: None when raised, else
+    the refusal's name (not_found, not_awaiting_approval, already_decided, not_raised). The
+    claim row decides between two approvers or two clicks; the workflow waits for one event."""
     status = await find_job(client, ORDER_JOB, instance_id_for(order_id))
     if status is None:
-        return answers.refuse("not_found")
+        return "not_found"
     if runtime_status_of(status) not in RUNNING or step_of(status) not in AWAITING_DECISION:
-        return answers.refuse("not_awaiting_approval")
-    decision = body.decision(approver).dump()
-    await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision)
+        return "not_awaiting_approval"
+    orders = root.orders().orders
+    approver = decision.approver or ""
+    if not await asyncio.to_thread(orders.claim_decision, order_id, approver, decision.approved):
+        return "already_decided"
+    try:
+        await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision.dump())
+    except Exception:
+        logger.exception("Approval decision for order %s not raised; claim released", order_id)
+        await asyncio.to_thread(orders.release_decision, order_id)
+        return "not_raised"
     logger.info("Approval decision raised for order %s", order_id)
-    return command_accepted(order_id, "decision accepted")
+    return None
 
 
 def _unauthorized(response: func.HttpResponse) -> func.HttpResponse:

@@ -9,7 +9,7 @@ import azure.durable_functions as df
 
 import app_config
 from adapters.factory import outbound_allow_list, root
-from domain.fulfilment import NOT_CANCELLABLE, WorkflowInput, WorkflowResult
+from domain.fulfilment import NOT_CANCELLABLE, WORKFLOW_VERSION, WorkflowInput, WorkflowResult
 from domain.job_updates import ResultRouting
 from domain.order_requests import OrderMessage, OrderRequest
 from domain.orders import ORDER_ID, instance_id_for
@@ -53,6 +53,7 @@ async def start_order(
             approval=app_config.approval_policy(),
             correlation_id=correlation_id,
             routing=routing or ResultRouting(),
+            version=WORKFLOW_VERSION,
         )
 
     return await start_once(

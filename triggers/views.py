@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from domain.fulfilment import Step, WorkflowResult
-from domain.orders import OrderId
+from domain.orders import OrderId, OrderLine
 from domain.payload import Model
 
 
@@ -103,6 +103,27 @@ class OrderView(View):
 class OrderCommandAccepted(View):
     order_id: OrderId
     message: Literal["cancellation requested", "decision accepted"]
+
+
+class ApprovalSummary(View):
+    """What an approver sees before deciding: the order's amount and lines and why it waits;
+    never the customer's name, email or address (the order holds only a reference)."""
+
+    order_id: OrderId
+    approver: str = Field(description="The approver the link was made for.")
+    total_cents: int
+    currency: str
+    lines: tuple[OrderLine, ...]
+    why: str = Field(description="Why the order needs an approval, in words.")
+    threshold_cents: int = Field(description="The approval threshold the order ran with.")
+    expires_at: Timestamp = Field(description="When the link, and the order's wait, end.")
+    seconds_left: int
+    awaiting_decision: bool = Field(
+        description="False once the order no longer waits (decided, cancelled or ended)."
+    )
+    decision: Literal["approved", "rejected"] | None = Field(
+        None, description="The decision already taken on this order, if any."
+    )
 
 
 class JobAccepted(View):

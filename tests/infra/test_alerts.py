@@ -254,7 +254,7 @@ def jobs_with_a_heartbeat(h: Any) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def context(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def emitted(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
     jobs = heartbeat_jobs(templates)
     return {
         "log_lines": [
@@ -269,14 +269,14 @@ def context(templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
 # --- Tests ---------------------------------------------------------------------------------
 
 
-def test_every_log_alert_queries_names_the_code_emits(templates, context):
+def test_every_log_alert_queries_names_the_code_emits(templates, emitted):
     rules = query_rules(templates)
     assert rules, "no scheduled query rules found"
     problems = [
         f"{rule.file}:{label}: {problem}"
         for rule in rules
         for label, query in renderings(rule, templates)
-        for problem in check_query(query, **context)
+        for problem in check_query(query, **emitted)
     ]
     assert not problems, "\n".join(problems)
 
@@ -309,7 +309,7 @@ def test_the_alerts_use_exactly_these_constants(templates):
     }
 
 
-def test_a_renamed_metric_breaks_the_alerts(templates, context):
+def test_a_renamed_metric_breaks_the_alerts(templates, emitted):
     """What the first test would say if jobs.failures were renamed in the code only."""
     renamed = dict(telemetry.METRIC_ATTRIBUTES)
     renamed["jobs.failed"] = renamed.pop(telemetry.METRIC_JOB_FAILURES)
@@ -317,7 +317,7 @@ def test_a_renamed_metric_breaks_the_alerts(templates, context):
         problem
         for rule in query_rules(templates)
         for _, query in renderings(rule, templates)
-        for problem in check_query(query, metrics=renamed, **context)
+        for problem in check_query(query, metrics=renamed, **emitted)
     ]
     assert f"metric {telemetry.METRIC_JOB_FAILURES!r} is not one adapters/telemetry.py records" in (
         problems
@@ -383,8 +383,8 @@ def test_a_renamed_metric_breaks_the_alerts(templates, context):
         "unrecognised-string",
     ],
 )
-def test_a_query_naming_what_the_code_does_not_emit_is_reported(query, expected, context):
-    assert expected in check_query(query, **context)
+def test_a_query_naming_what_the_code_does_not_emit_is_reported(query, expected, emitted):
+    assert expected in check_query(query, **emitted)
 
 
 def test_the_heartbeat_alerts_cover_every_job_with_a_heartbeat(templates, h):

@@ -14,8 +14,12 @@ LOCAL_ONLY = {
     "WEBHOOK_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
     "OUTBOUND_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
 }
+# Set by the platform on every app ("Environment variables and app settings reference",
+# learn.microsoft.com/azure/app-service/reference-app-settings: WEBSITE_HOSTNAME).
+SET_BY_PLATFORM = {"WEBSITE_HOSTNAME": "the app's default host name: approval links' base"}
 # Alternatives to a declared identity setting (the code accepts either).
 ALTERNATIVES = {
+    "PUBLIC_BASE_URL": "WEBSITE_HOSTNAME",  # a custom domain for approval links, when there is one
     "AzureWebJobsStorage__blobServiceUri": "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__tableServiceUri": "AzureWebJobsStorage__accountName",
 }
@@ -81,7 +85,15 @@ ARM_PROPERTIES = {
 
 
 def _declared(templates, h) -> dict:
-    return h.variable(templates, "main.bicep", "appSettings")
+    """The app settings; a value that names a parameter of main.bicep is its default (pycep
+    writes a parameter reference as its bare name)."""
+    parameters = templates["main.bicep"]["parameters"]
+    return {
+        name: parameters[value]["default"]
+        if isinstance(value, str) and "default" in parameters.get(value, {})
+        else value
+        for name, value in h.variable(templates, "main.bicep", "appSettings").items()
+    }
 
 
 def _placeholder_env(settings: dict) -> dict[str, str]:
@@ -105,7 +117,7 @@ def _storage_lists(templates, h) -> tuple[set[str], set[str]]:
 def test_every_setting_the_code_reads_is_declared(templates, h):
     declared = _declared(templates, h)
     read = h.settings_read_by_code(_placeholder_env(declared))
-    missing = read - set(declared) - set(LOCAL_ONLY) - set(ALTERNATIVES)
+    missing = read - set(declared) - set(LOCAL_ONLY) - set(ALTERNATIVES) - set(SET_BY_PLATFORM)
     assert not missing, f"settings the code reads that main.bicep does not declare: {missing}"
 
 

@@ -125,6 +125,20 @@ def test_a_stock_take_keeps_reservations(world: World) -> None:
 # -- the order store -------------------------------------------------------------------------
 
 
+def test_of_racing_decisions_on_an_order_exactly_one_claims_it(world: World) -> None:
+    """Two approvers, or two clicks, at once: one decision reaches the workflow."""
+    orders = world.adapters.orders
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        won = list(pool.map(lambda n: orders.claim_decision("o-9", f"a{n}", n % 2 == 0), range(8)))
+    assert won.count(True) == 1
+    assert orders.decision_of("o-9") is (won.index(True) % 2 == 0)
+    assert orders.decision_of("o-10") is None
+    # Given back when its event could not be raised: the next decision can claim it.
+    orders.release_decision("o-9")
+    assert orders.decision_of("o-9") is None
+    assert orders.claim_decision("o-9", "a1", False) is True
+
+
 def test_orders_are_partitioned_by_utc_day_with_an_index_row(world: World) -> None:
     orders = world.adapters.orders
     late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)

@@ -27,6 +27,7 @@ def test_each_step_is_an_activity_with_a_payload_input() -> None:
         "ship_order",
         "send_confirmation",
         "send_notification",
+        "request_approval",
         "set_order_status",
     }
     for name, bindings in functions.items():

@@ -125,6 +125,12 @@ def send_notification(payload: dict) -> dict:
 
 
 @app.activity_trigger(input_name="payload")
+def request_approval(payload: dict) -> dict:
+    _call("request_approval", payload)
+    return {"approvers": ["approver-1"]}
+
+
+@app.activity_trigger(input_name="payload")
 def set_order_status(payload: dict) -> dict:
     _call("set_order_status", payload)
     return {"status": payload["status"]}

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[3]
 # Folders of development code .funcignore keeps out of the package.
 APP_TOP_LEVEL = frozenset(
     {"function_app.py", "app_config.py", "host.json", "requirements.txt", "README.md"}
-    | {"triggers", "orchestrators", "activities", "adapters", "domain", "api"}
+    | {"triggers", "orchestrators", "activities", "adapters", "domain", "api", "web"}
 )
 DEV_FOLDERS = frozenset({"tests", "devhost", "bench", "scripts", "infra", ".venv"})
 
