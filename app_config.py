@@ -247,6 +247,63 @@ def _flag(env: Env, name: str) -> bool:
     return value == "true"
 
 
+@dataclass(frozen=True)
+class MailSettings:
+    """How notifications leave the app (adapters/mail.py). `transport`: `file` (the local
+    default: .eml files in `file_folder`), `smtp` or `acs` (Azure Communication Services Email
+    with the managed identity `acs_client_id`, None lets DefaultAzureCredential choose)."""
+
+    transport: str = "file"
+    sender: str = "orders@localhost"
+    file_folder: str = ".devhost/mail"
+    acs_endpoint: str | None = None
+    acs_client_id: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    max_attempts: int = 8
+
+
+MAIL_TRANSPORTS = ("file", "smtp", "acs")
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def mail_settings(env: Env = None) -> MailSettings:
+    """MAIL_TRANSPORT (file), MAIL_FROM, MAIL_FILE_FOLDER (.devhost/mail), ACS_EMAIL_ENDPOINT and
+    ACS_EMAIL_CLIENT_ID, SMTP_HOST, SMTP_PORT (587), SMTP_SECURITY (starttls, tls or none),
+    SMTP_USERNAME and SMTP_PASSWORD (a Key Vault reference in Azure), MAIL_MAX_ATTEMPTS (8):
+    then a notification is marked dead. What the chosen transport needs must be set."""
+    transport = (_setting(env, "MAIL_TRANSPORT") or "file").lower()
+    if transport not in MAIL_TRANSPORTS:
+        raise ValueError(f"MAIL_TRANSPORT must be one of {', '.join(MAIL_TRANSPORTS)}")
+    security = (_setting(env, "SMTP_SECURITY") or "starttls").lower()
+    if security not in SMTP_SECURITY:
+        raise ValueError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
+    password = _setting(env, "SMTP_PASSWORD")
+    if password is not None and password.startswith("@Microsoft.KeyVault("):
+        raise ValueError("SMTP_PASSWORD is an unresolved Key Vault reference")
+    settings = MailSettings(
+        transport=transport,
+        sender=_setting(env, "MAIL_FROM") or MailSettings.sender,
+        file_folder=_setting(env, "MAIL_FILE_FOLDER") or MailSettings.file_folder,
+        acs_endpoint=_setting(env, "ACS_EMAIL_ENDPOINT"),
+        acs_client_id=_setting(env, "ACS_EMAIL_CLIENT_ID"),
+        smtp_host=_setting(env, "SMTP_HOST"),
+        smtp_port=int(_number(env, "SMTP_PORT", 587, whole=True)),
+        smtp_security=security,
+        smtp_username=_setting(env, "SMTP_USERNAME"),
+        smtp_password=password,
+        max_attempts=int(_number(env, "MAIL_MAX_ATTEMPTS", 8, whole=True)),
+    )
+    if transport == "acs" and not (settings.acs_endpoint or "").startswith("https://"):
+        raise ValueError("MAIL_TRANSPORT=acs needs ACS_EMAIL_ENDPOINT (https://...)")
+    if transport == "smtp" and settings.smtp_host is None:
+        raise ValueError("MAIL_TRANSPORT=smtp needs SMTP_HOST")
+    return settings
+
+
 # --- Secrets ----------------------------------------------------------------------------------
 
 MIN_SECRET_BYTES = 32

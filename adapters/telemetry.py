@@ -34,6 +34,7 @@ METRIC_QUEUE_WAIT = "jobs.queue_wait"
 METRIC_JOB_FAILURES = "jobs.failures"
 METRIC_HEARTBEAT = "jobs.heartbeat"
 METRIC_SUPERVISOR_FINDINGS = "jobs.supervisor.findings"
+METRIC_NOTIFICATIONS_DEAD = "notifications.dead"
 
 ATTR_JOB_TYPE = "job.type"
 ATTR_JOB_OUTCOME = "job.outcome"
@@ -44,6 +45,7 @@ ATTR_ORCHESTRATOR = "job.orchestrator"
 ATTR_SUPERVISOR_FINDING = "supervisor.finding"
 ATTR_SUPERVISOR_ACTION = "supervisor.action"
 ATTR_SUPERVISOR_OUTCOME = "supervisor.outcome"
+ATTR_NOTIFICATION_KIND = "notification.kind"
 
 # Each metric and the attributes (customDimensions keys) it is recorded with.
 METRIC_ATTRIBUTES: dict[str, frozenset[str]] = {
@@ -52,6 +54,7 @@ METRIC_ATTRIBUTES: dict[str, frozenset[str]] = {
     METRIC_QUEUE_WAIT: frozenset({ATTR_QUEUE_NAME}),
     METRIC_JOB_FAILURES: frozenset({ATTR_JOB_TYPE, ATTR_JOB_OUTCOME}),
     METRIC_HEARTBEAT: frozenset({ATTR_HEARTBEAT_JOB, ATTR_PAST_DUE}),
+    METRIC_NOTIFICATIONS_DEAD: frozenset({ATTR_NOTIFICATION_KIND}),
     METRIC_SUPERVISOR_FINDINGS: frozenset(
         {
             ATTR_ORCHESTRATOR,
@@ -93,6 +96,11 @@ job_failures = meter.create_counter(
 )
 heartbeats = meter.create_counter(
     METRIC_HEARTBEAT, unit="{run}", description="One per run of each scheduled job"
+)
+notifications_dead = meter.create_counter(
+    METRIC_NOTIFICATIONS_DEAD,
+    unit="{mail}",
+    description="Outbox notifications given up on after their last attempt, by kind",
 )
 supervisor_findings = meter.create_counter(
     METRIC_SUPERVISOR_FINDINGS,
