@@ -76,6 +76,7 @@ class StorageConnection:
     blob_service_uri: str | None = None
     managed_identity_client_id: str | None = None
     table_service_uri: str | None = None
+    queue_service_uri: str | None = None
 
 
 def storage_connection(env: Env = None) -> StorageConnection:
@@ -83,8 +84,8 @@ def storage_connection(env: Env = None) -> StorageConnection:
 
     Precedence: a connection string in `AzureWebJobsStorage` ("UseDevelopmentStorage=true" is
     Azurite); then the identity-based `AzureWebJobsStorage__blobServiceUri` or `__accountName`
-    (with `__clientId` for a user-assigned identity and `__tableServiceUri` if the Table
-    endpoint is not the account's usual one); otherwise local Azurite.
+    (with `__clientId` for a user-assigned identity, and `__tableServiceUri` or
+    `__queueServiceUri` where an endpoint is not the account's usual one); otherwise Azurite.
     """
     value = _setting(env, STORAGE_SETTING)
     if value is not None and not _is_development_storage(value):
@@ -95,16 +96,22 @@ def storage_connection(env: Env = None) -> StorageConnection:
         blob_uri = f"https://{account}.blob.core.windows.net"
     if value is not None or blob_uri is None:
         return StorageConnection(connection_string=DEV_STORAGE_CONNECTION_STRING)
-    table_uri = _setting(env, f"{STORAGE_SETTING}__tableServiceUri")
-    if table_uri is None and account is not None:
-        table_uri = f"https://{account}.table.core.windows.net"
-    if table_uri is None and ".blob." in blob_uri:
-        table_uri = blob_uri.replace(".blob.", ".table.", 1)
     return StorageConnection(
         blob_service_uri=blob_uri,
         managed_identity_client_id=_setting(env, f"{STORAGE_SETTING}__clientId"),
-        table_service_uri=table_uri,
+        table_service_uri=_service_uri(env, "table", account, blob_uri),
+        queue_service_uri=_service_uri(env, "queue", account, blob_uri),
     )
+
+
+def _service_uri(env: Env, service: str, account: str | None, blob_uri: str) -> str | None:
+    """`AzureWebJobsStorage__<service>ServiceUri`, else the account's usual endpoint."""
+    uri = _setting(env, f"{STORAGE_SETTING}__{service}ServiceUri")
+    if uri is None and account is not None:
+        uri = f"https://{account}.{service}.core.windows.net"
+    if uri is None and ".blob." in blob_uri:
+        uri = blob_uri.replace(".blob.", f".{service}.", 1)
+    return uri
 
 
 def _is_development_storage(value: str) -> bool:
@@ -264,6 +271,7 @@ class MailSettings:
     smtp_username: str | None = None
     smtp_password: str | None = field(default=None, repr=False)
     max_attempts: int = 8
+    first_retry_seconds: float = 30
 
 
 MAIL_TRANSPORTS = ("file", "smtp", "acs")
@@ -274,7 +282,8 @@ def mail_settings(env: Env = None) -> MailSettings:
     """MAIL_TRANSPORT (file), MAIL_FROM, MAIL_FILE_FOLDER (.devhost/mail), ACS_EMAIL_ENDPOINT and
     ACS_EMAIL_CLIENT_ID, SMTP_HOST, SMTP_PORT (587), SMTP_SECURITY (starttls, tls or none),
     SMTP_USERNAME and SMTP_PASSWORD (a Key Vault reference in Azure), MAIL_MAX_ATTEMPTS (8):
-    then a notification is marked dead. What the chosen transport needs must be set."""
+    then a notification is marked dead, MAIL_FIRST_RETRY_SECONDS (30, doubling per failed
+    attempt up to an hour). What the chosen transport needs must be set."""
     transport = (_setting(env, "MAIL_TRANSPORT") or "file").lower()
     if transport not in MAIL_TRANSPORTS:
         raise ValueError(f"MAIL_TRANSPORT must be one of {', '.join(MAIL_TRANSPORTS)}")
@@ -296,6 +305,7 @@ def mail_settings(env: Env = None) -> MailSettings:
         smtp_username=_setting(env, "SMTP_USERNAME"),
         smtp_password=password,
         max_attempts=int(_number(env, "MAIL_MAX_ATTEMPTS", 8, whole=True)),
+        first_retry_seconds=_number(env, "MAIL_FIRST_RETRY_SECONDS", 30),
     )
     if transport == "acs" and not (settings.acs_endpoint or "").startswith("https://"):
         raise ValueError("MAIL_TRANSPORT=acs needs ACS_EMAIL_ENDPOINT (https://...)")
@@ -429,6 +439,8 @@ NIGHTLY_REPORT_SCHEDULE_SETTING = "NIGHTLY_REPORT_SCHEDULE"
 DEFAULT_NIGHTLY_REPORT_SCHEDULE = "0 0 2 * * *"
 RETENTION_SCHEDULE_SETTING = "RETENTION_SCHEDULE"
 DEFAULT_RETENTION_SCHEDULE = "0 30 3 * * *"
+NOTIFICATIONS_SCHEDULE_SETTING = "NOTIFICATIONS_RESEND_SCHEDULE"
+DEFAULT_NOTIFICATIONS_SCHEDULE = "0 */5 * * * *"
 
 
 def timer_schedule(setting: str, default: str, env: Env = None) -> str:

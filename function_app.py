@@ -22,6 +22,7 @@ from orchestrators.thumbnails import bp as thumbnail_workflow
 from triggers.approval_page import bp as approval_page
 from triggers.health import bp as health_bp
 from triggers.jobs_http import bp as jobs_http
+from triggers.notifications import bp as notifications
 from triggers.openapi_http import bp as openapi_http
 from triggers.order_approval_http import bp as order_approval
 from triggers.orders_http import bp as orders_http
@@ -66,3 +67,4 @@ app.register_functions(retention_activities)
 app.register_functions(supervisor_timer)
 app.register_functions(supervisor_workflow)
 app.register_functions(supervision_activities)
+app.register_functions(notifications)

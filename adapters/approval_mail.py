@@ -24,6 +24,7 @@ class ApprovalMail:
     to: str = field(repr=False)
     subject: str
     text: str = field(repr=False)
+    html: str = field(repr=False)
     link: str = field(repr=False)
 
 
@@ -50,17 +51,18 @@ def render_approval_request(
         expires_at = expires_at.replace(tzinfo=UTC)
     link = approval_link(settings.public_base_url, issue(order_id, approver.id, expires_at, key))
     stage = str(row["stage"])
-    text = TEMPLATES.get_template("approval_request.txt").render(
-        order_id=order_id,
-        stage=stage,
-        link=link,
-        expires_at=expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        approver=approver.id,
-    )
+    values = {
+        "order_id": order_id,
+        "stage": stage,
+        "link": link,
+        "expires_at": expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        "approver": approver.id,
+    }
     prefix = "Escalated: " if stage == "escalation" else ""
     return ApprovalMail(
         to=approver.email,
         subject=f"{prefix}Order {order_id} needs your approval",
-        text=text,
+        text=TEMPLATES.get_template("approval_request.txt").render(values),
+        html=TEMPLATES.get_template("approval_request.html").render(values),
         link=link,
     )

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Hashable
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from azure.core.exceptions import ResourceExistsError
@@ -21,9 +22,12 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 import app_config
 from adapters.claim_check import ClaimCheckStore
 from adapters.faults import FaultHook, no_fault
+from adapters.mail import build_transport
+from adapters.mail_content import MailContext, render
 from adapters.messaging import ServiceBusPublisher
-from adapters.notifications import NotificationOutbox
+from adapters.notifications import NOTIFICATIONS_QUEUE, NotificationOutbox
 from adapters.order_store import OrderStore
+from adapters.outbox_sender import OutboxSender
 from adapters.payments import (
     SIMULATED,
     LedgerPaymentProvider,
@@ -45,6 +49,7 @@ from domain.outbound import AllowList
 
 if TYPE_CHECKING:
     from azure.identity import DefaultAzureCredential
+    from azure.storage.queue import QueueClient
 
 T = TypeVar("T")
 
@@ -64,6 +69,30 @@ def table_service(connection: StorageConnection) -> TableServiceClient:
             "no Table endpoint: set AzureWebJobsStorage__tableServiceUri or __accountName"
         )
     return TableServiceClient(connection.table_service_uri, credential=_credential(connection))
+
+
+def notifications_queue(connection: StorageConnection) -> QueueClient:
+    """The `notifications` queue, Base64-encoded as the Functions host's queue trigger reads
+    messages by default (host.json messageEncoding); created if missing."""
+    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+    encode = {"message_encode_policy": TextBase64EncodePolicy()}
+    if connection.connection_string is not None:
+        queue = QueueClient.from_connection_string(
+            connection.connection_string, NOTIFICATIONS_QUEUE, **encode
+        )
+    elif connection.queue_service_uri:
+        queue = QueueClient(
+            connection.queue_service_uri,
+            NOTIFICATIONS_QUEUE,
+            credential=_credential(connection),
+            **encode,
+        )
+    else:
+        raise ValueError("no Queue endpoint: set AzureWebJobsStorage__queueServiceUri")
+    with suppress(ResourceExistsError):
+        queue.create_queue()
+    return queue
 
 
 def blob_service(connection: StorageConnection, **options: Any) -> BlobServiceClient:
@@ -151,7 +180,9 @@ def build_order_adapters(
         stock=StockStore(table(names.stock_table), fault=fault),
         payments=payments,
         shipping=LocalCarrier(table(names.shipments_table), fault=fault),
-        outbox=NotificationOutbox(table(names.outbox_table), fault=fault),
+        outbox=NotificationOutbox(
+            table(names.outbox_table), notifications_queue(connection), fault=fault
+        ),
         claims=ClaimCheckStore(container, fault=fault),
     )
 
@@ -279,6 +310,27 @@ class Root:
                 app_config.order_storage_names().rejected_messages_table,
             ),
         )
+
+    def outbox_sender(self) -> OutboxSender:
+        """The notification sender over the order adapters' outbox and MAIL_TRANSPORT."""
+
+        def build() -> OutboxSender:
+            mail = app_config.mail_settings()
+            context = MailContext(
+                sender=mail.sender,
+                approvals=app_config.approval_settings(),
+                signing_key=app_config.approval_signing_key,
+                customer=self.claims().read,
+            )
+            return OutboxSender(
+                self.orders().outbox,
+                build_transport(mail),
+                lambda row: render(row, context),
+                max_attempts=mail.max_attempts,
+                first_retry=timedelta(seconds=mail.first_retry_seconds),
+            )
+
+        return self._once("outbox sender", build)
 
     def storage_probe(self, connection: StorageConnection, timeout: float) -> BlobStorageProbe:
         """The health probe's, by the settings it reads at every request: no retries (a probe

@@ -55,6 +55,7 @@ def test_identity_with_blob_service_uri() -> None:
         blob_service_uri="https://acct.blob.core.windows.net",
         managed_identity_client_id="00000000-0000-0000-0000-000000000001",
         table_service_uri="https://acct.table.core.windows.net",
+        queue_service_uri="https://acct.queue.core.windows.net",
     )
     assert connection.connection_string is None
 
