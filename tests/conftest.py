@@ -112,6 +112,20 @@ def shared_reference() -> Path:
     pytest.skip(f"the shared reference data is not on this machine (tried {tried})")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mail_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The app's file transport (the default) writes under the app folder; apps the tests start
+    inherit this instead, so no test writes into the repository."""
+    folder = tmp_path_factory.mktemp("mail")
+    previous = os.environ.get("MAIL_FILE_FOLDER")
+    os.environ["MAIL_FILE_FOLDER"] = str(folder)
+    yield
+    if previous is None:
+        os.environ.pop("MAIL_FILE_FOLDER", None)
+    else:
+        os.environ["MAIL_FILE_FOLDER"] = previous
+
+
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """A real Azurite on free ports in a temporary folder, shared by the session."""

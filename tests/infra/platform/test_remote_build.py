@@ -429,8 +429,9 @@ def test_deployed_code_imports_only_distributions_requirements_txt_lists() -> No
 
 def test_import_check_reports_dev_only_and_transitive_only_distributions() -> None:
     """Rule: the import check must fail for a package only requirements-dev.txt installs
-    (croniter; azure-storage-queue, whose top-level `azure` every azure-* package shares) and
-    for one requirements.txt installs only as another's dependency (isodate); and it did fail
+    (croniter) and for one requirements.txt installs only as another's dependency (isodate;
+    azure-core-tracing-opentelemetry, whose top-level `azure` every azure-* package shares,
+    which azure-monitor-opentelemetry brings); and it did fail
     for azure-servicebus before requirements.txt listed it (adapters/messaging.py).
     Learn's words: 'Remote build installs all dependencies listed in requirements.txt'
     (learn.microsoft.com/azure/azure-functions/python-build-options).
@@ -439,7 +440,7 @@ def test_import_check_reports_dev_only_and_transitive_only_distributions() -> No
     synthetic = (
         "from typing import TYPE_CHECKING\n"
         "import croniter\n"
-        "from azure.storage.queue import QueueClient\n"
+        "from azure.core.tracing.ext.opentelemetry_span import OpenTelemetrySpan\n"
         "import isodate\n"
         "if TYPE_CHECKING:\n"
         "    import pytest\n"
@@ -448,7 +449,7 @@ def test_import_check_reports_dev_only_and_transitive_only_distributions() -> No
     found = {(p.site.line, p.module, p.owner) for p in problems}
     assert found == {
         (2, "croniter", "croniter"),
-        (3, "azure.storage.queue", "azure-storage-queue"),
+        (3, "azure.core.tracing.ext.opentelemetry_span", "azure-core-tracing-opentelemetry"),
         (4, "isodate", "isodate"),
     }, _report(problems)
     assert "does not install it" in str(problems[0])
