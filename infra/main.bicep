@@ -1,5 +1,6 @@
 // The whole app in one resource group: Flex Consumption function app, storage, Service Bus,
-// Key Vault, monitoring, alerts and least-privilege roles for one user-assigned identity.
+// Key Vault, monitoring, Communication Services Email, alerts and least-privilege roles for one
+// user-assigned identity.
 // Deploy with `azd up` or scripts/deploy.sh (docs/infra.md). The Event Grid subscription of
 // the blob trigger needs a key that exists only after the code is deployed: eventgrid.bicep,
 // run by scripts/hooks/postdeploy.sh, subscribes on the system topic declared here.
@@ -59,6 +60,9 @@ param orderApprovers string = ''
 @description('Who is asked when an approval escalates: comma-separated id=email pairs (ORDER_ESCALATION_APPROVERS).')
 param orderEscalationApprovers string = ''
 
+@description('Where the Communication Services Email resources keep their data at rest (\'Europe\', \'United States\', \'UK\', ...): fixed when they are created.')
+param emailDataLocation string = 'Europe'
+
 @description('\'recover\' when this environment\'s Key Vault is soft-deleted (after `azd down`): set before each deployment by scripts/hooks/keyvault_create_mode.sh, never by hand.')
 @allowed([
   'default'
@@ -81,6 +85,8 @@ var names = {
   appInsights: 'appi-${environmentName}-${token}'
   plan: 'plan-${environmentName}-${token}'
   functionApp: 'func-${environmentName}-${token}'
+  emailService: 'ecs-${environmentName}-${token}'
+  communicationService: 'acs-${environmentName}-${token}'
 }
 
 // Flex Consumption deploys the app package to this container.
@@ -167,6 +173,18 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+// Notifications: an Azure-managed sending domain and the Communication Service the app sends
+// through with its identity (local auth off).
+module email 'modules/email.bicep' = {
+  name: 'email'
+  params: {
+    emailServiceName: names.emailService
+    communicationServiceName: names.communicationService
+    dataLocation: emailDataLocation
+    tags: tags
+  }
+}
+
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
@@ -182,6 +200,7 @@ module roles 'modules/roles.bicep' = {
     senderTopicNames: eventTopicNames
     eventGridPrincipalId: eventGridTopic.outputs.principalId
     deadLetterContainerName: deadLetterContainer
+    communicationServiceName: email.outputs.communicationServiceName
   }
 }
 
@@ -249,6 +268,15 @@ var appSettings = {
   SUPERVISOR_MAX_PENDING: 'PT30M'
   SUPERVISOR_TERMINATE_AFTER: ''
   SUPERVISOR_REWIND: ''
+  // Notifications go out through Azure Communication Services Email as the identity (its role
+  // is on the Communication Service): no key or connection string. The sender is on the
+  // Azure-managed domain, whose limits are low: production needs a custom domain (docs/infra.md,
+  // "Mail"). A notification is marked dead after MAIL_MAX_ATTEMPTS attempts.
+  MAIL_TRANSPORT: 'acs'
+  MAIL_FROM: 'DoNotReply@${email.outputs.senderDomain}'
+  ACS_EMAIL_ENDPOINT: 'https://${email.outputs.hostName}'
+  ACS_EMAIL_CLIENT_ID: identity.properties.clientId
+  MAIL_MAX_ATTEMPTS: '8'
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -12,6 +12,8 @@ param deployerPrincipalType = readEnvironmentVariable('AZURE_PRINCIPAL_TYPE', 'U
 param appVersion = readEnvironmentVariable('APP_VERSION', '0.1.0')
 param orderApprovers = readEnvironmentVariable('ORDER_APPROVERS', '')
 param orderEscalationApprovers = readEnvironmentVariable('ORDER_ESCALATION_APPROVERS', '')
+// Where the Communication Services Email resources keep their data; fixed once they exist.
+param emailDataLocation = readEnvironmentVariable('EMAIL_DATA_LOCATION', 'Europe')
 // Set before every provisioning (azd's preprovision hook, scripts/deploy.sh): docs/infra.md.
 param keyVaultCreateMode = readEnvironmentVariable('AZURE_KEY_VAULT_CREATE_MODE', 'default')
 param durableAlwaysReady = 1

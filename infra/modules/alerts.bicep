@@ -1,5 +1,6 @@
 // Operational alerts and the action group they notify: dead letters on any queue, queue backlog
-// age, a missed scheduled run, the job failure rate and stuck jobs the supervisor reports.
+// age, a missed scheduled run, the job failure rate, stuck jobs the supervisor reports and
+// notification mail the app gave up on.
 //
 // Log alerts query only what the app's own worker exports (adapters/telemetry.py, through
 // azure-monitor-opentelemetry): its metrics in customMetrics (`name`, `value`, `valueCount`,
@@ -270,6 +271,55 @@ resource stuckJobs 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
           dimensions: [
             {
               name: 'orchestrator'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The outbox sender counts each notification it gives up on (its last attempt failed, or the
+// transport refused it for good) in notifications.dead: someone (an approver, a customer) was
+// never told. Any one in the window alerts, per notification kind.
+resource deadNotifications 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-dead-notifications'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Dead notifications'
+    description: 'Notification mail was given up on after its last attempt: its recipient was never told.'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "notifications.dead" | summarize dead = sum(value) by kind = tostring(customDimensions["notification.kind"])'
+          timeAggregation: 'Total'
+          metricMeasureColumn: 'dead'
+          dimensions: [
+            {
+              name: 'kind'
               operator: 'Include'
               values: [
                 '*'

@@ -34,6 +34,9 @@ param eventGridPrincipalId string
 @description('The container Event Grid dead-letters undeliverable blob events to.')
 param deadLetterContainerName string
 
+@description('The Communication Service the app sends notification mail through (modules/email.bicep).')
+param communicationServiceName string
+
 // Built-in role definition ids (the same in every subscription).
 var roleIds = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -45,6 +48,7 @@ var roleIds = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  communicationAndEmailServiceOwner: '09976791-48a7-449e-bb21-39d1a415f350'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
@@ -92,6 +96,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
+}
+
+resource communicationService 'Microsoft.Communication/communicationServices@2025-09-01' existing = {
+  name: communicationServiceName
 }
 
 // Host storage (AzureWebJobsStorage), the Flex deployment container, blob triggers and the
@@ -187,6 +195,22 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
     principalId: principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
+  }
+}
+
+// Sending mail through Azure Communication Services Email with an Entra identity checks
+// Microsoft.Communication/CommunicationServices/Read and /Write and EmailServices/write on the
+// Communication Service. No built-in role holds only those: the narrowest that does is
+// Communication and Email Service Owner (it can also manage, delete and list the keys of that
+// resource), so it is scoped to that one Communication Service, never the group. Why not a
+// custom role: docs/infra.md, "Roles".
+resource mailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communicationService.id, principalId, roleIds.communicationAndEmailServiceOwner)
+  scope: communicationService
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.communicationAndEmailServiceOwner)
   }
 }
 

@@ -298,6 +298,7 @@ def test_the_alerts_use_exactly_these_constants(templates):
         telemetry.METRIC_JOB_DURATION,
         telemetry.METRIC_JOB_FAILURES,
         telemetry.METRIC_SUPERVISOR_FINDINGS,
+        telemetry.METRIC_NOTIFICATIONS_DEAD,
     }
     assert dimensions == {
         telemetry.ATTR_HEARTBEAT_JOB,
@@ -306,6 +307,7 @@ def test_the_alerts_use_exactly_these_constants(templates):
         telemetry.ATTR_ORCHESTRATOR,
         telemetry.ATTR_SUPERVISOR_ACTION,
         telemetry.ATTR_SUPERVISOR_OUTCOME,
+        telemetry.ATTR_NOTIFICATION_KIND,
     }
 
 
@@ -403,6 +405,29 @@ def test_the_heartbeat_alerts_cover_every_job_with_a_heartbeat(templates, h):
         assert {text for _, text in names.messages} == {
             telemetry.HEARTBEAT_MESSAGE.split("%s")[0] + job + " ran at "
         }, label
+
+
+def test_dead_notifications_alert_on_any_one_in_fifteen_minutes(templates, h):
+    """The outbox sender's notifications.dead counter (telemetry.METRIC_NOTIFICATIONS_DEAD, by
+    ATTR_NOTIFICATION_KIND): one dead notification in a 15-minute window alerts, per kind."""
+    [(_, _, rule)] = [
+        (file, name, body)
+        for file, name, body in h.resources(templates, QUERY_RULE)
+        if file == ALERTS and name == "deadNotifications"
+    ]
+    properties = rule["properties"]
+    assert properties["evaluationFrequency"] == properties["windowSize"] == "PT15M"
+    [criterion] = properties["criteria"]["allOf"]
+    names = read_query(criterion["query"])
+    assert names.tables == {"customMetrics"}
+    assert names.metrics == {telemetry.METRIC_NOTIFICATIONS_DEAD}
+    assert names.dimensions == {telemetry.ATTR_NOTIFICATION_KIND}
+    assert not names.values, "every kind counts: no value filter"
+    assert criterion["timeAggregation"] == "Total"
+    assert criterion["operator"] == "GreaterThan" and criterion["threshold"] == 0
+    assert criterion["metricMeasureColumn"] in criterion["query"]
+    assert [d["name"] for d in criterion["dimensions"]] == ["kind"]
+    assert h.accessor(properties["actions"]["actionGroups"][0]) == ("actionGroup", "id")
 
 
 def test_metric_alerts_use_service_bus_platform_metrics(templates, h):

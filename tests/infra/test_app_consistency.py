@@ -13,6 +13,7 @@ LOCAL_ONLY = {
     "ServiceBusConnection": "a connection string; Azure uses its __fullyQualifiedNamespace",
     "WEBHOOK_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
     "OUTBOUND_ALLOWED_HOSTS": "exempts hosts from the SSRF guard: local development only",
+    "MAIL_FILE_FOLDER": "the file transport's .eml folder: local development; Azure sends by ACS",
 }
 # Set by the platform on every app ("Environment variables and app settings reference",
 # learn.microsoft.com/azure/app-service/reference-app-settings: WEBSITE_HOSTNAME).
@@ -22,6 +23,14 @@ ALTERNATIVES = {
     "PUBLIC_BASE_URL": "WEBSITE_HOSTNAME",  # a custom domain for approval links, when there is one
     "AzureWebJobsStorage__blobServiceUri": "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__tableServiceUri": "AzureWebJobsStorage__accountName",
+    # SMTP (MAIL_TRANSPORT=smtp) instead of Azure Communication Services, e.g. a provider of
+    # your own: Azure sends with ACS and its managed identity, so none is set there (a password
+    # would be a Key Vault reference, docs/infra.md "Mail").
+    "SMTP_HOST": "ACS_EMAIL_ENDPOINT",
+    "SMTP_PORT": "ACS_EMAIL_ENDPOINT",
+    "SMTP_SECURITY": "ACS_EMAIL_ENDPOINT",
+    "SMTP_USERNAME": "ACS_EMAIL_CLIENT_ID",
+    "SMTP_PASSWORD": "ACS_EMAIL_CLIENT_ID",
 }
 # Declared for the platform or the host, not read by app_config.
 PLATFORM = {
@@ -130,6 +139,15 @@ def test_every_declared_setting_is_read_by_the_code(templates, h):
 
 def test_local_only_settings_are_never_declared(templates, h):
     assert not set(LOCAL_ONLY) & set(_declared(templates, h))
+
+
+def test_each_alternative_stands_in_for_a_setting_azure_has(templates, h):
+    """An alternative is left out because Azure has the setting it replaces: declared, or set
+    by the platform; the alternative itself is never declared as well."""
+    declared = set(_declared(templates, h))
+    for alternative, replaced in ALTERNATIVES.items():
+        assert replaced in declared | set(SET_BY_PLATFORM), f"{alternative}: {replaced}"
+        assert alternative not in declared, alternative
 
 
 def test_declared_values_pass_the_codes_own_validation(templates, h):

@@ -20,6 +20,7 @@ BUILT_IN_ROLES = {
     "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Communication and Email Service Owner": "09976791-48a7-449e-bb21-39d1a415f350",
 }
 
 ROLES_FILE = "modules/roles.bicep"
@@ -32,6 +33,7 @@ SCOPE_KINDS = {
     "Microsoft.ServiceBus/namespaces/topics": "topics",
     "Microsoft.KeyVault/vaults": "key vault",
     "Microsoft.Insights/components": "application insights",
+    "Microsoft.Communication/communicationServices": "communication service",
 }
 PRINCIPALS = {
     "principalId": "app identity",

@@ -31,6 +31,10 @@ KNOWN_API_VERSIONS = {
     "Microsoft.Authorization/roleAssignments": {"2022-04-01"},
     "Microsoft.EventGrid/systemTopics": {"2022-06-15"},
     "Microsoft.EventGrid/systemTopics/eventSubscriptions": {"2022-06-15"},
+    # disableLocalAuth on communicationServices needs 2025-05-01 or later.
+    "Microsoft.Communication/emailServices": {"2025-09-01"},
+    "Microsoft.Communication/emailServices/domains": {"2025-09-01"},
+    "Microsoft.Communication/communicationServices": {"2025-09-01"},
 }
 
 # Text that means a key or a connection string with a key is being read or written.
