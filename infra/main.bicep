@@ -104,6 +104,10 @@ var containers = [
   'reports'
   deadLetterContainer
 ]
+// Storage queues the app's queue triggers read (Service Bus queues are in servicebus.json).
+var storageQueues = [
+  'notifications'
+]
 var tables = [
   'orders'
   'stock'
@@ -150,6 +154,7 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     containers: containers
     tables: tables
+    queues: storageQueues
   }
 }
 
@@ -277,6 +282,9 @@ var appSettings = {
   ACS_EMAIL_ENDPOINT: 'https://${email.outputs.hostName}'
   ACS_EMAIL_CLIENT_ID: identity.properties.clientId
   MAIL_MAX_ATTEMPTS: '8'
+  MAIL_FIRST_RETRY_SECONDS: '30'
+  // The outbox sender's timer: sends rows still pending (a lost queue message, a due retry).
+  NOTIFICATIONS_RESEND_SCHEDULE: '0 */5 * * * *'
 }
 
 module functionApp 'modules/functionapp.bicep' = {

@@ -15,6 +15,9 @@ param containers array
 @description('Tables to create (the app also creates them on first use; idempotent).')
 param tables array
 
+@description('Storage queues to create (the app also creates them on first use; idempotent).')
+param queues array
+
 @description('Redundancy: geo-redundant by default, so order data survives a regional outage.')
 @allowed([
   'Standard_GRS'
@@ -91,6 +94,18 @@ resource storageTables 'Microsoft.Storage/storageAccounts/tableServices/tables@2
   for table in tables: {
     parent: tableService
     name: table
+  }
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2024-01-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource storageQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2024-01-01' = [
+  for queue in queues: {
+    parent: queueService
+    name: queue
   }
 ]
 

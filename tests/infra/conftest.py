@@ -208,6 +208,21 @@ def entities_used_by_code() -> dict[str, set[str]]:
     return found
 
 
+# Bindings of the Functions host's Storage queue extension (the other queues are Service Bus).
+STORAGE_QUEUE_BINDINGS = ("queueTrigger", "queue")
+
+
+def storage_queues(app_functions: list[dict[str, Any]]) -> set[str]:
+    """Storage queues the app's bindings name. A `*_QUEUE` constant may name a Service Bus
+    queue or a Storage queue; the binding that reads it tells which."""
+    return {
+        binding["queueName"]
+        for function in app_functions
+        for binding in function["bindings"]
+        if binding["type"] in STORAGE_QUEUE_BINDINGS
+    }
+
+
 _INDEX_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -276,6 +291,7 @@ def h() -> Any:
         accessor=accessor,
         settings_read_by_code=settings_read_by_code,
         entities_used_by_code=entities_used_by_code,
+        storage_queues=storage_queues,
         docs_table=docs_table,
         code_spans=code_spans,
     )

@@ -23,6 +23,7 @@ ALTERNATIVES = {
     "PUBLIC_BASE_URL": "WEBSITE_HOSTNAME",  # a custom domain for approval links, when there is one
     "AzureWebJobsStorage__blobServiceUri": "AzureWebJobsStorage__accountName",
     "AzureWebJobsStorage__tableServiceUri": "AzureWebJobsStorage__accountName",
+    "AzureWebJobsStorage__queueServiceUri": "AzureWebJobsStorage__accountName",
     # SMTP (MAIL_TRANSPORT=smtp) instead of Azure Communication Services, e.g. a provider of
     # your own: Azure sends with ACS and its managed identity, so none is set there (a password
     # would be a Key Vault reference, docs/infra.md "Mail").
@@ -202,8 +203,25 @@ def test_every_queue_and_topic_the_code_uses_is_declared(h, app_functions):
         for binding in function["bindings"]:
             if binding["type"] == "serviceBusTrigger":
                 used["queue"].add(binding["queueName"])
+    used["queue"] -= h.storage_queues(app_functions)
     assert used["queue"] <= queues, f"queues missing: {used['queue'] - queues}"
     assert used["topic"] <= topics, f"topics missing: {used['topic'] - topics}"
+
+
+def test_every_storage_queue_the_code_uses_is_created(templates, h, app_functions):
+    """Storage queues (queue bindings on AzureWebJobsStorage, e.g. the notification outbox)
+    are declared in main.bicep's storageQueues and created by modules/storage.bicep; the app
+    may also create them, but none is left to chance. None is in servicebus.json."""
+    variables = templates["main.bicep"]["variables"]
+    declared = set(h.resolve(variables["storageQueues"]["value"], variables))
+    used = h.storage_queues(app_functions)
+    assert used, "no queue binding found: is the notification outbox gone?"
+    assert used <= declared, f"storage queues missing: {used - declared}"
+    params = templates["main.bicep"]["modules"]["storage"]["config"]["params"]
+    assert params["queues"] == "storageQueues"
+    created = templates["modules/storage.bicep"]["resources"]["storageQueues"]["config"]
+    assert created["loop_type"]["detail"]["array_name"] == "queues"
+    assert not used & {q["name"] for q in _servicebus(h)["queues"]}
 
 
 def test_every_blob_trigger_container_exists(templates, h, app_functions):
@@ -277,8 +295,9 @@ def test_role_lists_in_main_match_the_code(templates, h, app_functions):
         if b["type"] == "serviceBusTrigger"
     }
     used = h.entities_used_by_code()
+    service_bus_queues = used["queue"] - h.storage_queues(app_functions)
     assert set(variables["triggerQueueNames"]["value"]) == trigger_queues
-    assert set(variables["replyQueueNames"]["value"]) == used["queue"] - trigger_queues
+    assert set(variables["replyQueueNames"]["value"]) == service_bus_queues - trigger_queues
     assert set(variables["eventTopicNames"]["value"]) == used["topic"]
 
 

@@ -99,6 +99,8 @@ def test_mail_settings_point_at_the_provisioned_resources(templates, h):
     assert _output(templates, h, "senderDomain") == (domain, "properties", "mailFromSenderDomain")
     assert h.accessor(settings["ACS_EMAIL_CLIENT_ID"]) == ("identity", "properties", "clientId")
     assert settings["MAIL_MAX_ATTEMPTS"] == str(app_config.MailSettings.max_attempts)
+    first_retry = app_config.MailSettings.first_retry_seconds
+    assert float(settings["MAIL_FIRST_RETRY_SECONDS"]) == first_retry
 
 
 def test_the_mail_settings_carry_no_secret(templates, h):
@@ -109,6 +111,7 @@ def test_the_mail_settings_carry_no_secret(templates, h):
         "MAIL_TRANSPORT",
         "MAIL_FROM",
         "MAIL_MAX_ATTEMPTS",
+        "MAIL_FIRST_RETRY_SECONDS",
         "ACS_EMAIL_ENDPOINT",
         "ACS_EMAIL_CLIENT_ID",
     }

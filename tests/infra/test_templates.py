@@ -17,6 +17,8 @@ KNOWN_API_VERSIONS = {
     "Microsoft.Storage/storageAccounts/blobServices/containers": {"2024-01-01"},
     "Microsoft.Storage/storageAccounts/tableServices": {"2024-01-01"},
     "Microsoft.Storage/storageAccounts/tableServices/tables": {"2024-01-01"},
+    "Microsoft.Storage/storageAccounts/queueServices": {"2024-01-01"},
+    "Microsoft.Storage/storageAccounts/queueServices/queues": {"2024-01-01"},
     "Microsoft.ServiceBus/namespaces": {"2022-10-01-preview"},
     "Microsoft.ServiceBus/namespaces/queues": {"2022-10-01-preview"},
     "Microsoft.ServiceBus/namespaces/topics": {"2022-10-01-preview"},
