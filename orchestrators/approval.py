@@ -68,6 +68,8 @@ def wait_for_approval(
     first = context.wait_for_external_event(APPROVAL_EVENT)
     if ask is not None:
         yield from ask(final_deadline)
+        if cancel.requested:  # it came while the requests were queued
+            return CANCELLED
     decision = yield from wait_for_decision(
         context, first, started + policy.escalate_after, cancel.wait()
     )

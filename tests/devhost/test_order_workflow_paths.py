@@ -19,7 +19,7 @@ import requests
 from devhost.azurite import Azurite
 from devhost.testing import DevHostProcess, wait_until
 from domain.approval_tokens import issue
-from domain.fulfilment import ApprovalPolicy, WorkflowInput
+from domain.fulfilment import WORKFLOW_VERSION, ApprovalPolicy, WorkflowInput
 from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderLine, instance_id_for
 from orchestrators.approval import APPROVAL_EVENT, TIMED_OUT
@@ -112,13 +112,16 @@ def new_order(amount_cents: int = SMALL) -> Order:
     return Order(order_id=order_id, customer_ref="ref-123", currency="EUR", lines=(line,))
 
 
-def start(host: DevHostProcess, order: Order, routing: ResultRouting | None = None) -> str:
+def start(
+    host: DevHostProcess, order: Order, routing: ResultRouting | None = None, version: int = 1
+) -> str:
     run = WorkflowInput(
         order=order,
         received_at="2026-11-22T00:00:00+00:00",
         approval=POLICY,
         correlation_id="corr-1",
         routing=routing or NO_ROUTING,
+        version=version,
     )
     return host.start_orchestration("process_order", run.dump(), instance_id_for(order.order_id))
 
@@ -563,6 +566,39 @@ def test_a_cancel_while_awaiting_approval_ends_the_wait(
         ("AwaitingApproval", None),
         ("Cancelled", "cancelled on request"),
     ]
+
+
+def test_a_cancel_while_the_approval_requests_are_queued_ends_the_order(
+    paused: DevHostProcess, stubs: Stubs
+) -> None:
+    """Workflow version 2 asks the approvers first; a cancel that comes meanwhile wins."""
+    order = new_order(LARGE)
+    oid = order.order_id
+    stubs.script(oid, {"request_approval": ["sleep:1.5"]})
+    iid = start(paused, order, version=WORKFLOW_VERSION)
+    wait_until(lambda: "request_approval" in stubs.names(oid), 30, "the approval requests")
+    assert cancel(paused, oid).status_code == 202
+    status = paused.wait_for(iid)
+    assert status["output"]["status"] == "Cancelled"
+    assert stubs.names(oid)[-3:] == ["refund_payment", "release_stock", "set_order_status"]
+
+
+def test_version_2_asks_the_approvers_then_the_escalation_approvers(
+    paused: DevHostProcess, stubs: Stubs
+) -> None:
+    order = new_order(LARGE)
+    oid = order.order_id
+    iid = start(paused, order, version=WORKFLOW_VERSION)
+    wait_for_step(paused, iid, "awaiting_approval")
+    paused.set_time(advance_seconds=POLICY.escalate_after_seconds + 1)
+    wait_for_step(paused, iid, "approval_escalated")
+    paused.raise_event(iid, APPROVAL_EVENT, {"approved": True})
+    assert paused.wait_for(iid)["output"]["status"] == "Completed"
+    asked = [p for name, p in stubs.calls(oid) if name == "request_approval"]
+    assert [p["stage"] for p in asked] == ["approval", "escalation"]
+    assert "send_notification" not in stubs.names(oid)
+    # The links expire at the order's final deadline: 72 hours after the wait began.
+    assert asked[0]["expires_at"] == asked[1]["expires_at"]
 
 
 def test_a_finished_or_unknown_order_cannot_be_cancelled(
