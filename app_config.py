@@ -52,6 +52,20 @@ def _number(
     return value
 
 
+# --- Role ---------------------------------------------------------------------------------------
+
+APP_ROLES = ("main", "express")
+
+
+def app_role(env: Env = None) -> str:
+    """APP_ROLE: `main` (the default: every function) or `express` (only what runs express
+    orders: function_app.py says which), so one package serves both apps."""
+    role = (_setting(env, "APP_ROLE") or "main").lower()
+    if role not in APP_ROLES:
+        raise ValueError(f"APP_ROLE must be one of {', '.join(APP_ROLES)}")
+    return role
+
+
 # --- Storage ----------------------------------------------------------------------------------
 
 STORAGE_SETTING = "AzureWebJobsStorage"

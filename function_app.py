@@ -27,6 +27,7 @@ from triggers.openapi_http import bp as openapi_http
 from triggers.order_approval_http import bp as order_approval
 from triggers.orders_http import bp as orders_http
 from triggers.orders_servicebus import bp as orders_queue
+from triggers.orders_servicebus import express_bp as express_orders_queue
 from triggers.report_job import bp as report_job
 from triggers.retention_timer import bp as retention_timer
 from triggers.supervisor_timer import bp as supervisor_timer
@@ -42,29 +43,36 @@ app_config.approval_settings()
 # explicitly in their own blueprint.
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-app.register_functions(health_bp)
-app.register_functions(orders_http)
-app.register_functions(order_approval)
-app.register_functions(approval_page)
-app.register_functions(orders_queue)
-app.register_functions(order_workflow)
-app.register_functions(order_activities)
-app.register_functions(job_results)
-app.register_functions(jobs_http)
-app.register_functions(openapi_http)
-app.register_functions(webhook_activities)
-app.register_functions(thumbnail_job)
-app.register_functions(thumbnail_workflow)
-app.register_functions(thumbnail_activities)
-app.register_functions(monitor_workflow)
-app.register_functions(monitor_activities)
-app.register_functions(report_job)
-app.register_functions(nightly_report)
-app.register_functions(report_activities)
-app.register_functions(retention_timer)
-app.register_functions(retention_workflow)
-app.register_functions(retention_activities)
-app.register_functions(supervisor_timer)
-app.register_functions(supervisor_workflow)
-app.register_functions(supervision_activities)
-app.register_functions(notifications)
+# What runs an order: the express role registers only these and the express queue's trigger,
+# so a second app can serve express orders from its own task hub (docs/order-workflow.md). The
+# main role registers everything, the express trigger included until an express app runs it.
+ORDER_RUNNERS = [order_workflow, order_activities, job_results, webhook_activities]
+EVERYTHING_ELSE = [
+    health_bp,
+    orders_http,
+    order_approval,
+    approval_page,
+    orders_queue,
+    jobs_http,
+    openapi_http,
+    thumbnail_job,
+    thumbnail_workflow,
+    thumbnail_activities,
+    monitor_workflow,
+    monitor_activities,
+    report_job,
+    nightly_report,
+    report_activities,
+    retention_timer,
+    retention_workflow,
+    retention_activities,
+    supervisor_timer,
+    supervisor_workflow,
+    supervision_activities,
+    notifications,
+]
+for blueprint in [express_orders_queue, *ORDER_RUNNERS]:
+    app.register_functions(blueprint)
+if app_config.app_role() == "main":
+    for blueprint in EVERYTHING_ELSE:
+        app.register_functions(blueprint)

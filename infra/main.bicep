@@ -229,6 +229,8 @@ var appSettings = {
   APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=approval-signing-key)'
   WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=webhook-signing-key)'
   APP_VERSION: appVersion
+  // Every function (app_config.app_role); 'express' would register only the express order path.
+  APP_ROLE: 'main'
   HEALTH_TIMEOUT_SECONDS: '5'
   ORDER_APPROVAL_THRESHOLD_CENTS: '100000'
   ORDER_APPROVAL_ESCALATION_HOURS: '24'

@@ -37,10 +37,15 @@ rejected_counter = metrics.get_meter(__name__).create_counter(
 )
 
 bp = df.Blueprint()
+# Its own blueprint: the express role registers this trigger and not the other (function_app).
+express_bp = df.Blueprint()
 
 
-def _queue_trigger(function_name: str, queue: str, *, express: bool) -> None:
+def _queue_trigger(
+    blueprint: df.Blueprint, function_name: str, queue: str, *, express: bool
+) -> None:
     """Register `function_name` on `queue`; both queues run handle_order_message."""
+    bp = blueprint
 
     @bp.function_name(function_name)
     @bp.service_bus_queue_trigger(
@@ -51,8 +56,8 @@ def _queue_trigger(function_name: str, queue: str, *, express: bool) -> None:
         await handle_order_message(msg, client, queue=queue, express=express)
 
 
-_queue_trigger("orders_from_queue", QUEUE, express=False)
-_queue_trigger("orders_express_from_queue", EXPRESS_QUEUE, express=True)
+_queue_trigger(bp, "orders_from_queue", QUEUE, express=False)
+_queue_trigger(express_bp, "orders_express_from_queue", EXPRESS_QUEUE, express=True)
 
 
 async def handle_order_message(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # Indexing runs in a child interpreter: get_functions() builds each function once per app
 # object, and a fresh process also proves that importing function_app has no hidden setup.
@@ -19,7 +22,9 @@ print(json.dumps({
 """
 
 
-def index_app(project_root: Path) -> dict[str, list[dict[str, object]]]:
+def index_app(
+    project_root: Path, env: dict[str, str] | None = None
+) -> dict[str, list[dict[str, object]]]:
     completed = subprocess.run(
         [sys.executable, "-c", _INDEX_SCRIPT],
         cwd=project_root,
@@ -27,6 +32,7 @@ def index_app(project_root: Path) -> dict[str, list[dict[str, object]]]:
         text=True,
         check=True,
         timeout=60,
+        env={**os.environ, **(env or {})},
     )
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -93,3 +99,39 @@ def test_every_function_name_and_binding_is_the_snapshot(project_root: Path) -> 
         for name, bindings in index_app(project_root).items()
     }
     assert functions == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+# What runs an express order and nothing that must run once per system (timers, the blob
+# trigger, the HTTP API): the express role's exact set.
+EXPRESS_ROLE = {
+    "orders_express_from_queue",
+    "process_order",
+    "record_order",
+    "reserve_stock",
+    "release_stock",
+    "take_payment",
+    "refund_payment",
+    "ship_order",
+    "send_confirmation",
+    "send_notification",
+    "request_approval",
+    "set_order_status",
+    "publish_job_update",
+    "deliver_webhook",
+}
+
+
+def test_each_role_registers_exactly_its_functions(project_root: Path) -> None:
+    main = index_app(project_root, {"APP_ROLE": "main"})
+    express = index_app(project_root, {"APP_ROLE": "express"})
+    assert set(express) == EXPRESS_ROLE
+    assert set(main) == set(json.loads(SNAPSHOT.read_text(encoding="utf-8")))
+    assert set(main) >= EXPRESS_ROLE  # until an express app serves the express queue
+    # The same bindings in both: one package, two apps.
+    assert all(express[name] == main[name] for name in EXPRESS_ROLE)
+
+
+def test_an_unknown_role_stops_the_app(project_root: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        index_app(project_root, {"APP_ROLE": "backup"})
+    assert "APP_ROLE must be one of main, express" in failed.value.stderr
