@@ -17,7 +17,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from orchestrators.order_workflow import bp as order_workflow
-from triggers.orders_servicebus import CONNECTION, EXPRESS_QUEUE, bp, handle_order_message
+from triggers.orders_servicebus import (
+    CONNECTION,
+    EXPRESS_QUEUE,
+    bp,
+    express_bp,
+    handle_order_message,
+)
 
 app = df.DFApp()
 app.register_functions(order_workflow)
@@ -43,7 +49,9 @@ _ONLY_QUEUE = os.environ.get("EXPRESS_BENCH_ONLY_QUEUE")
 if _ONLY_QUEUE:
     _only(_ONLY_QUEUE)
 else:
-    app.register_functions(bp)  # the app's own two triggers, `orders` and `orders-express`
+    # The app's own two triggers, `orders` and `orders-express`.
+    app.register_functions(bp)
+    app.register_functions(express_bp)
 
 # Milliseconds of waiting per call: in-region Table/Blob writes take about 5-20 ms, a payment
 # or carrier API tens of milliseconds.

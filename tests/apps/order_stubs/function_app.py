@@ -36,12 +36,14 @@ from orchestrators.order_workflow import bp as order_workflow  # noqa: E402
 from triggers.order_approval_http import bp as order_approval  # noqa: E402
 from triggers.orders_http import bp as orders_http  # noqa: E402
 from triggers.orders_servicebus import bp as orders_queue  # noqa: E402
+from triggers.orders_servicebus import express_bp as express_orders_queue  # noqa: E402
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(order_workflow)
 app.register_functions(orders_http)
 app.register_functions(order_approval)
 app.register_functions(orders_queue)
+app.register_functions(express_orders_queue)
 
 _lock = threading.Lock()
 
