@@ -304,9 +304,7 @@ def mail_settings(env: Env = None) -> MailSettings:
     security = (_setting(env, "SMTP_SECURITY") or "starttls").lower()
     if security not in SMTP_SECURITY:
         raise ValueError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
-    password = _setting(env, "SMTP_PASSWORD")
-    if password is not None and password.startswith("@Microsoft.KeyVault("):
-        raise ValueError("SMTP_PASSWORD is an unresolved Key Vault reference")
+    password = _resolved(env, "SMTP_PASSWORD")
     settings = MailSettings(
         transport=transport,
         sender=_setting(env, "MAIL_FROM") or MailSettings.sender,
@@ -333,18 +331,24 @@ def mail_settings(env: Env = None) -> MailSettings:
 MIN_SECRET_BYTES = 32
 
 
-def _secret(env: Env, setting: str, purpose: str) -> bytes:
-    """A secret (a Key Vault reference in Azure), read when needed, never at import. Missing,
-    short or unresolved, it fails one way: ValueError naming the setting. The platform leaves
-    the reference text as the value when it cannot read the secret: that must never sign."""
-    key = _setting(env, setting)
-    if key is None:
-        raise ValueError(f"{setting} is not set: {purpose}")
-    if key.startswith("@Microsoft.KeyVault("):
+def _resolved(env: Env, setting: str) -> str | None:
+    """A setting that may be a Key Vault reference. The platform leaves the reference text as
+    the value when it cannot read the secret: that must never be used as the secret."""
+    value = _setting(env, setting)
+    if value is not None and value.startswith("@Microsoft.KeyVault("):
         raise ValueError(
             f"{setting} is an unresolved Key Vault reference: check that the app's identity may "
             "read the secret (Key Vault Secrets User) and the secret exists"
         )
+    return value
+
+
+def _secret(env: Env, setting: str, purpose: str) -> bytes:
+    """A secret (a Key Vault reference in Azure), read when needed, never at import. Missing,
+    short or unresolved, it fails one way: ValueError naming the setting."""
+    key = _resolved(env, setting)
+    if key is None:
+        raise ValueError(f"{setting} is not set: {purpose}")
     raw = key.encode("utf-8")
     if len(raw) < MIN_SECRET_BYTES:
         raise ValueError(f"{setting} must be at least {MIN_SECRET_BYTES} bytes long")

@@ -32,7 +32,7 @@ from domain.fulfilment import (
 from domain.orders import instance_id_for
 from domain.payload import InvalidPayload, parse_request, read
 from triggers.jobs_http import RUNNING
-from triggers.order_approval_http import decide
+from triggers.order_approval_http import decide, unauthorized
 from triggers.order_job import ORDER_JOB
 from triggers.problem_details import REFUSALS, problem, problem_response
 from triggers.start_once import runtime_status_of, step_of
@@ -69,9 +69,7 @@ def _secured(response: func.HttpResponse) -> func.HttpResponse:
 
 def _refuse(name: str, errors: list[str] | None = None) -> func.HttpResponse:
     response = _secured(problem_response(problem(*REFUSALS["orders"][name], errors)))
-    if response.status_code == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="order-approval"'
-    return response
+    return unauthorized(response) if response.status_code == 401 else response
 
 
 @bp.function_name("approval_page")

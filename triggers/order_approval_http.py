@@ -49,7 +49,7 @@ async def orders_approval(
     except InvalidPayload as invalid:
         return answers.refuse("bad_approval", invalid.problems)
     if not body.token:
-        return _unauthorized(answers.refuse("no_token"))
+        return unauthorized(answers.refuse("no_token"))
     try:
         approver = verify(body.token, order_id, datetime.now(UTC), key)
     except TokenForAnotherOrder:
@@ -57,7 +57,7 @@ async def orders_approval(
     except InvalidApprovalToken as invalid:
         # %r: the id comes from the URL, and a decoded CR or LF must not start a new log line.
         logger.warning("Approval for order %r refused: %s", order_id, invalid)
-        return _unauthorized(answers.refuse("bad_token"))
+        return unauthorized(answers.refuse("bad_token"))
     refusal = await decide(client, order_id, body.decision(approver))
     if refusal is not None:
         return answers.refuse(refusal)
@@ -89,6 +89,7 @@ async def decide(
     return None
 
 
-def _unauthorized(response: func.HttpResponse) -> func.HttpResponse:
+def unauthorized(response: func.HttpResponse) -> func.HttpResponse:
+    """A 401 says how to authenticate: with an approval token (RFC 9110, 11.6.1)."""
     response.headers["WWW-Authenticate"] = 'Bearer realm="order-approval"'
     return response
