@@ -13,12 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from devhost.bindings import BindingInputs
-from devhost.durable.api import DurableHttpApi, client_binding_json
+from devhost.bindings import BindingInputs, check_durable_client_hubs
+from devhost.durable.api import WEBHOOK_PATH, DurableHttpApi, client_binding_json
 from devhost.durable.clock import Clock
 from devhost.durable.engine import DurableEngine
+from devhost.durable.hub_forwarding import TaskHubForwarding
 from devhost.durable.replay_process import ReplayProcess
 from devhost.durable.store import Store
+from devhost.durable.task_hubs import TASK_HUBS_SETTING, TaskHubs, parse_task_hubs
 from devhost.http_triggers import HttpTriggerHost
 from devhost.indexing import IndexedFunction, load_and_index
 from devhost.invoker import Invoker
@@ -26,6 +28,7 @@ from devhost.routing import ordinal_ignore_case
 from devhost.servicebus import sdk_shim
 from devhost.servicebus.metrics import DeadLetterWatch, interval_from
 from devhost.settings import apply_local_settings, load_host_options, load_local_settings
+from devhost.statelock import StateDirLock
 from devhost.telemetry import install_span_file
 from devhost.triggers.base import TriggerContext, TriggerSource
 from devhost.triggers.registry import HANDLED_ELSEWHERE, source_classes
@@ -73,6 +76,8 @@ class DevHost:
         self.ready = False  # /admin/host/status says Running only once start() has finished
         self._dead_letter_watch: DeadLetterWatch | None = None
         self._replay_process: ReplayProcess | None = None
+        self._forwarding: TaskHubForwarding | None = None
+        self._state_lock: StateDirLock | None = None
 
     async def start(self) -> None:
         # Orchestrator replays are CPU-bound and hold the GIL in a worker thread; with the
@@ -86,14 +91,24 @@ class DevHost:
         if skipped:
             log.info("Settings already in the environment take precedence: %s", ", ".join(skipped))
         options = load_host_options(app_dir)
+        hubs = TaskHubs(
+            options.durable.hub_name, parse_task_hubs(os.environ.get(TASK_HUBS_SETTING))
+        )
+        if hubs.describe():
+            log.info(
+                "Task hubs served by other devhosts (%s): %s", TASK_HUBS_SETTING, hubs.describe()
+            )
         state_dir = config.resolved_state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_lock = StateDirLock(state_dir)
+        self._state_lock.acquire()
         if config.start_azurite:
             self._azurite = _maybe_start_azurite(state_dir)
         # Before the app is imported: its SDK sends to the emulator go to the stand-in.
         sdk_shim.install(app_dir)
         install_span_file(os.environ)
         self.functions = load_and_index(app_dir)
+        check_durable_client_hubs(self.functions)
         for fn in self.functions:
             if fn.load_error:
                 log.error("Function '%s' failed to load: %s", fn.name, fn.load_error)
@@ -116,12 +131,17 @@ class DevHost:
             self.engine, self.base_url, options.durable.hub_name, self.system_key
         )
         inputs = BindingInputs(
-            lambda: client_binding_json(self.base_url, options.durable.hub_name, self.system_key)
+            lambda hub: client_binding_json(
+                self.base_url, hub or options.durable.hub_name, self.system_key
+            )
         )
         self.http = HttpTriggerHost(
             self.functions, self.invoker, options.route_prefix, inputs, app_dir
         )
-        app = web.Application(client_max_size=100 * 1024 * 1024)
+        self._forwarding = TaskHubForwarding(hubs, WEBHOOK_PATH)
+        app = web.Application(
+            client_max_size=100 * 1024 * 1024, middlewares=[self._forwarding.middleware]
+        )
         app.add_routes(durable_api.routes())
         app.add_routes(self._admin_routes())
         context = TriggerContext(
@@ -279,6 +299,9 @@ class DevHost:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._forwarding is not None:
+            await self._forwarding.close()
+            self._forwarding = None
         if self.engine is not None:
             await self.engine.stop()
         if self._replay_process is not None:
@@ -292,6 +315,9 @@ class DevHost:
         if self._azurite is not None:
             self._azurite.stop()
             self._azurite = None
+        if self._state_lock is not None:
+            self._state_lock.release()
+            self._state_lock = None
         self.stopped.set()
 
 

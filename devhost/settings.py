@@ -166,6 +166,12 @@ def _check_version(path: Path, raw: dict[str, Any]) -> None:
 # AzureStorageOptions.ValidateHubName: the name must be a valid table name (letters and digits,
 # starting with a letter, 3 to 63 characters), container and queue name, and at most 50 long.
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,49}")
+HUB_NAME_RULES = "only letters and digits, start with a letter, and be 3 to 50 characters long"
+
+
+def is_valid_hub_name(name: str) -> bool:
+    """True when `name` follows the Durable extension's Azure Storage task hub naming rules."""
+    return _HUB_NAME.fullmatch(name) is not None
 
 
 def _uses_azure_storage(durable: dict[str, Any]) -> bool:
@@ -181,11 +187,10 @@ def _hub_name(durable: dict[str, Any], default: str) -> str:
     if not isinstance(value, str):
         raise SettingsError("host.json extensions.durableTask.hubName must be a string")
     hub = resolve_app_setting_expression(value)
-    if _uses_azure_storage(durable) and not _HUB_NAME.fullmatch(hub):
+    if _uses_azure_storage(durable) and not is_valid_hub_name(hub):
         raise SettingsError(
             f"host.json extensions.durableTask.hubName: the task hub name '{hub}' must contain "
-            "only letters and digits, start with a letter, and be 3 to 50 characters long "
-            "(the Durable extension's Azure Storage naming rules)"
+            f"{HUB_NAME_RULES} (the Durable extension's Azure Storage naming rules)"
         )
     return hub
 
