@@ -1,6 +1,7 @@
-// The whole app in one resource group: Flex Consumption function app, storage, Service Bus,
-// Key Vault, monitoring, Communication Services Email, alerts and least-privilege roles for one
-// user-assigned identity.
+// The whole app in one resource group: two Flex Consumption function apps of one package (the
+// main app, APP_ROLE=main, and the express app, APP_ROLE=express: docs/infra.md, "The express
+// app"), storage, Service Bus, Key Vault, monitoring, Communication Services Email, alerts and
+// least-privilege roles for each app's user-assigned identity.
 // Deploy with `azd up` or scripts/deploy.sh (docs/infra.md). The Event Grid subscription of
 // the blob trigger needs a key that exists only after the code is deployed: eventgrid.bicep,
 // run by scripts/hooks/postdeploy.sh, subscribes on the system topic declared here.
@@ -30,6 +31,11 @@ param maximumInstanceCount int = 100
 @minValue(0)
 @maxValue(10)
 param durableAlwaysReady int = 1
+
+@description('The express app\'s always-ready instances for its "durable" group: at least 1, so express orders never wait for a cold start of the orchestrator.')
+@minValue(1)
+@maxValue(10)
+param expressDurableAlwaysReady int = 1
 
 @allowed([
   'Standard'
@@ -85,12 +91,32 @@ var names = {
   appInsights: 'appi-${environmentName}-${token}'
   plan: 'plan-${environmentName}-${token}'
   functionApp: 'func-${environmentName}-${token}'
+  expressIdentity: 'id-${environmentName}-${token}-express'
+  expressPlan: 'plan-${environmentName}-${token}-express'
+  expressApp: 'func-${environmentName}-${token}-express'
   emailService: 'ecs-${environmentName}-${token}'
   communicationService: 'acs-${environmentName}-${token}'
 }
 
-// Flex Consumption deploys the app package to this container.
+// Flex Consumption deploys each app's package to its own container: the package is one blob of a
+// fixed name, so two apps sharing a container would replace each other's (docs/infra.md).
 var deploymentContainer = 'app-package'
+var expressDeploymentContainer = 'app-package-express'
+
+// Each app's Durable task hub (host.json: "hubName": "%TASK_HUB_NAME%"). JobsHub is the main
+// app's from before the express app existed: its in-flight instances live there, so it must
+// never change. The main app's API reaches express orders in the express hub by its name.
+var taskHubs = {
+  main: 'JobsHub'
+  express: 'JobsExpress'
+}
+
+// The express app's host id (AzureFunctionsWebHost__hostid). Both apps share the storage account,
+// where the host keeps per-app state under its host id; outside Flex the default id is the first
+// 32 characters of the app's name, which the two names share once the main app's name is that
+// long. The main app keeps its default: changing it would reset its timers' and blob triggers'
+// state.
+var expressHostId = 'express-${token}'
 
 // Event Grid writes blob events it could not deliver here (infra/eventgrid.bicep, the runbook).
 var deadLetterContainer = 'eventgrid-deadletters'
@@ -98,6 +124,7 @@ var deadLetterContainer = 'eventgrid-deadletters'
 // Every container and table the code uses (tests/infra derives the list from the code).
 var containers = [
   deploymentContainer
+  expressDeploymentContainer
   'orders-private'
   'uploads'
   'thumbnails'
@@ -118,9 +145,13 @@ var tables = [
   'rejectedmessages'
 ]
 
-// Service Bus entities by use (all declared in servicebus.json); roles follow these lists.
+// Service Bus entities by use (all declared in servicebus.json); roles follow these lists. Each
+// app's triggers (tests/infra indexes each role's functions): the express queue is the express
+// app's alone.
 var triggerQueueNames = [
   'orders'
+]
+var expressTriggerQueueNames = [
   'orders-express'
 ]
 var replyQueueNames = [
@@ -132,6 +163,13 @@ var eventTopicNames = [
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: names.identity
+  location: location
+  tags: tags
+}
+
+// The express app's own identity: only the roles the express order path needs.
+resource expressIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: names.expressIdentity
   location: location
   tags: tags
 }
@@ -193,14 +231,16 @@ module email 'modules/email.bicep' = {
 module roles 'modules/roles.bicep' = {
   name: 'roles'
   params: {
-    principalId: identity.properties.principalId
+    mainPrincipalId: identity.properties.principalId
+    expressPrincipalId: expressIdentity.properties.principalId
     deployerPrincipalId: deployerPrincipalId
     deployerPrincipalType: deployerPrincipalType
     storageAccountName: storage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
-    triggerQueueNames: triggerQueueNames
+    mainTriggerQueueNames: triggerQueueNames
+    expressTriggerQueueNames: expressTriggerQueueNames
     senderQueueNames: replyQueueNames
     senderTopicNames: eventTopicNames
     eventGridPrincipalId: eventGridTopic.outputs.principalId
@@ -209,34 +249,24 @@ module roles 'modules/roles.bicep' = {
   }
 }
 
-// Identity-based connections only: no key or connection string for storage or Service Bus.
-// Settings Flex Consumption forbids (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
-// WEBSITE_CONTENTSHARE, ...) are absent: the runtime is in functionAppConfig.
-var appSettings = {
-  AzureWebJobsStorage__accountName: storage.outputs.name
-  AzureWebJobsStorage__credential: 'managedidentity'
-  AzureWebJobsStorage__clientId: identity.properties.clientId
-  ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
-  ServiceBusConnection__credential: 'managedidentity'
-  ServiceBusConnection__clientId: identity.properties.clientId
-  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.appInsightsConnectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identity.properties.clientId}'
+// The app settings, beyond the identity-based connections modules/functionapp.bicep adds for each
+// app's own identity. Each app gets only what its functions read (tests/infra derives both sets
+// from the code): orderPathSettings for the order path both roles run, then each role's own.
+var orderPathSettings = {
   // The worker takes the host's trace context per invocation and the host stops forwarding its
   // logs; the worker exports its own spans, metrics and logs (adapters/telemetry.py), once.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
   // At least maxConcurrentActivityFunctions + maxConcurrentOrchestratorFunctions (host.json).
   PYTHON_THREADPOOL_THREAD_COUNT: '16'
-  APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=approval-signing-key)'
   WEBHOOK_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=webhook-signing-key)'
-  APP_VERSION: appVersion
-  // Every function (app_config.app_role); 'express' would register only the express order path.
-  APP_ROLE: 'main'
-  HEALTH_TIMEOUT_SECONDS: '5'
+  // The main app's API reaches express orders in this hub (triggers/task_hubs.py).
+  EXPRESS_TASK_HUB_NAME: taskHubs.express
   ORDER_APPROVAL_THRESHOLD_CENTS: '100000'
   ORDER_APPROVAL_ESCALATION_HOURS: '24'
   ORDER_APPROVAL_TIMEOUT_HOURS: '72'
   // Approval requests go to these (docs/order-workflow.md, "Approving in a browser"); their
   // links point at https://WEBSITE_HOSTNAME, which the platform sets (PUBLIC_BASE_URL overrides).
+  // The main app renders and mails them, so its host name is the one in the links.
   ORDER_APPROVERS: orderApprovers
   ORDER_ESCALATION_APPROVERS: orderEscalationApprovers
   // true: deciding also needs App Service Authentication's signed-in user to be the approver.
@@ -257,6 +287,16 @@ var appSettings = {
   JOB_EVENTS_TOPIC: 'order-events'
   REPLY_QUEUE: 'replies'
   REPLY_QUEUES: 'replies'
+}
+
+// The main app: every function but the express queue's trigger (function_app.py), in the task
+// hub it has always had.
+var mainSettings = {
+  APP_ROLE: 'main'
+  TASK_HUB_NAME: taskHubs.main
+  APPROVAL_SIGNING_KEY: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=approval-signing-key)'
+  APP_VERSION: appVersion
+  HEALTH_TIMEOUT_SECONDS: '5'
   REPORTS_CONTAINER: 'reports'
   NIGHTLY_REPORT_SCHEDULE: '0 0 2 * * *'
   RETENTION_SCHEDULE: '0 30 3 * * *'
@@ -289,6 +329,16 @@ var appSettings = {
   NOTIFICATIONS_RESEND_SCHEDULE: '0 */5 * * * *'
 }
 
+// The express app: only the express queue's trigger, the order orchestrator and its activities
+// (function_app.py), in its own task hub and under its own host id.
+var expressSettings = {
+  APP_ROLE: 'express'
+  TASK_HUB_NAME: taskHubs.express
+  AzureFunctionsWebHost__hostid: expressHostId
+}
+
+// Both apps: one package, one storage account and one Service Bus namespace, each app on its own
+// Flex Consumption plan (one app per plan) with its own identity and deployment container.
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   // The identity must hold its storage and Key Vault roles before the app starts.
@@ -300,12 +350,41 @@ module functionApp 'modules/functionapp.bicep' = {
     planName: names.plan
     location: location
     tags: tags
+    serviceName: 'api'
     identityId: identity.id
+    identityClientId: identity.properties.clientId
+    storageAccountName: storage.outputs.name
+    serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     deploymentContainerUrl: '${storage.outputs.blobEndpoint}${deploymentContainer}'
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     durableAlwaysReady: durableAlwaysReady
-    appSettings: appSettings
+    appSettings: union(orderPathSettings, mainSettings)
+  }
+}
+
+module expressApp 'modules/functionapp.bicep' = {
+  name: 'functionapp-express'
+  dependsOn: [
+    roles
+  ]
+  params: {
+    name: names.expressApp
+    planName: names.expressPlan
+    location: location
+    tags: tags
+    serviceName: 'express'
+    identityId: expressIdentity.id
+    identityClientId: expressIdentity.properties.clientId
+    storageAccountName: storage.outputs.name
+    serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
+    deploymentContainerUrl: '${storage.outputs.blobEndpoint}${expressDeploymentContainer}'
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    durableAlwaysReady: expressDurableAlwaysReady
+    appSettings: union(orderPathSettings, expressSettings)
   }
 }
 
@@ -343,6 +422,7 @@ module eventGridTopic 'modules/eventgrid-topic.bicep' = {
 // Names only: no keys, connection strings or secret values (azd turns these into env vars).
 output AZURE_LOCATION string = location
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_EXPRESS_FUNCTION_APP_NAME string = expressApp.outputs.name
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_SERVICE_BUS_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace

@@ -17,5 +17,7 @@ param emailDataLocation = readEnvironmentVariable('EMAIL_DATA_LOCATION', 'Europe
 // Set before every provisioning (azd's preprovision hook, scripts/deploy.sh): docs/infra.md.
 param keyVaultCreateMode = readEnvironmentVariable('AZURE_KEY_VAULT_CREATE_MODE', 'default')
 param durableAlwaysReady = 1
+// The express app's: at least 1 (docs/infra.md, "The express app").
+param expressDurableAlwaysReady = 1
 param maximumInstanceCount = 100
 param instanceMemoryMB = 2048

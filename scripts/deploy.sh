@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Provisions infra/main.bicep with `az deployment group create`, publishes the code with
-# `func azure functionapp publish`, and runs the same post-provision and post-deploy steps azd
+# Provisions infra/main.bicep with `az deployment group create`, publishes the one package to
+# both apps (the main app and the express app) with `func azure functionapp publish`, and runs
+# the same post-provision and post-deploy steps azd
 # runs as hooks (signing keys in Key Vault, Event Grid subscriptions). Prints its plan first.
 # `--azd` runs `azd up` instead, which does the same through azure.yaml. docs/infra.md.
 set -euo pipefail
@@ -65,7 +66,8 @@ else
     "scripts/hooks/keyvault_create_mode.sh: recover this environment's Key Vault if it is soft-deleted (az keyvault list-deleted)"
     "az deployment group create --resource-group $resource_group --name $deployment --parameters infra/main.bicepparam"
     "scripts/hooks/postprovision.sh: create the signing keys in Key Vault if missing"
-    "func azure functionapp publish <app from the deployment outputs> --python"
+    "func azure functionapp publish <main app from the deployment outputs> --python"
+    "func azure functionapp publish <express app from the deployment outputs> --python (the same package; APP_ROLE=express)"
     "scripts/hooks/postdeploy.sh: Event Grid subscriptions for the blob triggers"
   )
 fi
@@ -128,12 +130,19 @@ output() {
   OUTPUTS="$outputs" "$PYTHON" -c 'import json, os, sys; print(json.loads(os.environ["OUTPUTS"])[sys.argv[1]]["value"])' "$1"
 }
 AZURE_FUNCTION_APP_NAME="$(output AZURE_FUNCTION_APP_NAME)"
+AZURE_EXPRESS_FUNCTION_APP_NAME="$(output AZURE_EXPRESS_FUNCTION_APP_NAME)"
 AZURE_STORAGE_ACCOUNT_NAME="$(output AZURE_STORAGE_ACCOUNT_NAME)"
 AZURE_KEY_VAULT_NAME="$(output AZURE_KEY_VAULT_NAME)"
-export AZURE_RESOURCE_GROUP="$resource_group" AZURE_FUNCTION_APP_NAME AZURE_STORAGE_ACCOUNT_NAME AZURE_KEY_VAULT_NAME
+export AZURE_RESOURCE_GROUP="$resource_group" AZURE_FUNCTION_APP_NAME AZURE_EXPRESS_FUNCTION_APP_NAME \
+  AZURE_STORAGE_ACCOUNT_NAME AZURE_KEY_VAULT_NAME
 
 scripts/hooks/postprovision.sh
-# Remote build (the default for Python): requirements.txt is installed by the platform.
-func azure functionapp publish "$AZURE_FUNCTION_APP_NAME" --python
+# Remote build (the default for Python): requirements.txt is installed by the platform. The main
+# app first: its new code stops reading the express queue, then the express app starts reading
+# it (in between, express messages wait in the queue; none is lost or taken twice).
+for app in "$AZURE_FUNCTION_APP_NAME" "$AZURE_EXPRESS_FUNCTION_APP_NAME"; do
+  func azure functionapp publish "$app" --python
+done
 scripts/hooks/postdeploy.sh
 echo "Deployed $AZURE_FUNCTION_APP_NAME: https://$AZURE_FUNCTION_APP_NAME.azurewebsites.net/api/health"
+echo "Deployed $AZURE_EXPRESS_FUNCTION_APP_NAME (express orders; no HTTP routes)"

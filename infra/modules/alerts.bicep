@@ -1,6 +1,6 @@
 // Operational alerts and the action group they notify: dead letters on any queue, queue backlog
-// age, a missed scheduled run, the job failure rate, stuck jobs the supervisor reports and
-// notification mail the app gave up on.
+// age, a missed scheduled run, the job failure rate, stuck jobs the supervisor reports,
+// notification mail the app gave up on and express orders slower than their target.
 //
 // Log alerts query only what the app's own worker exports (adapters/telemetry.py, through
 // azure-monitor-opentelemetry): its metrics in customMetrics (`name`, `value`, `valueCount`,
@@ -41,6 +41,10 @@ param jobFailurePercent int = 5
   'PT1H'
 ])
 param backlogWindow string = 'PT30M'
+
+@description('Alert when express orders take longer than this on average, in seconds, from their message\'s enqueue to their orchestration\'s end (orders.express_latency), over 5 minutes.')
+@minValue(1)
+param expressLatencyTargetSeconds int = 5
 
 var emailReceivers = [
   {
@@ -328,6 +332,48 @@ resource deadNotifications 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
           ]
           operator: 'GreaterThan'
           threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        actionGroup.id
+      ]
+    }
+  }
+}
+
+// The express app serves express orders from their own task hub and instances (docs/infra.md,
+// "The express app") so that they finish quickly: orders.express_latency records, per express
+// order, the seconds from its message's enqueue to its orchestration's end. A histogram is a
+// customMetrics row per export with the sum in `value` and the count in `valueCount`: their
+// ratio over the window is the average. No express order in the window: no row, no alert.
+resource expressLatency 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-express-latency'
+  location: location
+  tags: tags
+  properties: {
+    displayName: 'Express orders slow'
+    description: 'Express orders took more than ${expressLatencyTargetSeconds} s on average from enqueue to completion in the last 5 minutes.'
+    severity: 2
+    enabled: true
+    scopes: [
+      appInsightsId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      allOf: [
+        {
+          query: 'customMetrics | where name == "orders.express_latency" | summarize total = sum(value), orders = sum(valueCount) | where orders > 0 | extend latency = total / orders'
+          timeAggregation: 'Average'
+          metricMeasureColumn: 'latency'
+          operator: 'GreaterThan'
+          threshold: expressLatencyTargetSeconds
           failingPeriods: {
             numberOfEvaluationPeriods: 1
             minFailingPeriodsToAlert: 1

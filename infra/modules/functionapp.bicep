@@ -1,5 +1,7 @@
-// The Flex Consumption (FC1) plan and the Linux function app: runtime, scale and deployment in
-// functionAppConfig, the user-assigned identity for everything, identity-only app settings.
+// One Flex Consumption (FC1) plan and its Linux function app (Flex allows one app per plan):
+// runtime, scale and deployment in functionAppConfig, the user-assigned identity for everything,
+// identity-only app settings. main.bicep deploys it once per role of the codebase (APP_ROLE):
+// the main app and the express app, each with its own identity, plan and settings.
 
 param name string
 param planName string
@@ -8,6 +10,21 @@ param tags object
 
 @description('Resource id of the user-assigned identity the app runs as.')
 param identityId string
+
+@description('Client id of that identity: every identity-based connection of the app uses it.')
+param identityClientId string
+
+@description('The azd service (azure.yaml) whose code azd deploys to this app.')
+param serviceName string
+
+@description('The storage account of the host, the task hub and the app\'s data (AzureWebJobsStorage).')
+param storageAccountName string
+
+@description('The Service Bus namespace of the triggers and the app\'s sender (`<name>.servicebus.windows.net`).')
+param serviceBusNamespace string
+
+@description('Application Insights\' connection string: an ingestion endpoint, not a secret (local auth is off).')
+param appInsightsConnectionString string
 
 @description('URL of the blob container Flex deploys the package to.')
 param deploymentContainerUrl string
@@ -28,7 +45,7 @@ param maximumInstanceCount int
 @minValue(0)
 param durableAlwaysReady int
 
-@description('The app settings: identity-based connections and the settings the code reads.')
+@description('The settings the code and the host read; the identity-based connections are added here.')
 param appSettings object
 
 @allowed([
@@ -43,6 +60,23 @@ var durableGroup = [
     instanceCount: durableAlwaysReady
   }
 ]
+
+// Identity-based connections only, each as this app's identity: no key or connection string for
+// storage, Service Bus or Application Insights. Settings Flex Consumption forbids
+// (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_CONTENTSHARE, ...) are absent:
+// the runtime is in functionAppConfig.
+var connectionSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+}
+// What the site gets: the connections, then the caller's settings (tests/infra keeps them apart).
+var siteSettings = union(connectionSettings, appSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225:Zone redundancy for Flex Consumption is not offered in every region; turn it on where it is (docs/infra.md)
@@ -67,8 +101,8 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_78:Flex Consumption refuses siteConfig.ftpsState; FTP publishing credentials are off (basicPublishingCredentialsPolicies)
   name: name
   location: location
-  // azd finds the app to deploy the `api` service to by this tag.
-  tags: union(tags, { 'azd-service-name': 'api' })
+  // azd finds the app to deploy a service of azure.yaml to by this tag.
+  tags: union(tags, { 'azd-service-name': serviceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -86,7 +120,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scmMinTlsVersion: '1.2'
       http20Enabled: true
       appSettings: [
-        for setting in items(appSettings): {
+        for setting in items(siteSettings): {
           name: setting.key
           value: setting.value
         }

@@ -1,8 +1,14 @@
-// Every role assignment, each scoped as narrowly as the code or binding that needs it allows.
-// docs/infra.md lists them (role, scope, who needs it, why); tests/infra checks both agree.
+// Every role assignment, each scoped as narrowly as the code or binding that needs it allows:
+// here those of one principal (the main app's mail, Event Grid's dead letters, the deployer's
+// secrets), and through app-roles.bicep those every app's identity holds, once per app (main,
+// express). docs/infra.md lists them (role, scope, who needs it, why); tests/infra checks both
+// agree.
 
-@description('Principal (object) id of the app\'s user-assigned identity.')
-param principalId string
+@description('Principal (object) id of the main app\'s user-assigned identity.')
+param mainPrincipalId string
+
+@description('Principal (object) id of the express app\'s user-assigned identity.')
+param expressPrincipalId string
 
 @description('Object id of the person or pipeline that deploys; empty to assign nothing.')
 param deployerPrincipalId string = ''
@@ -19,13 +25,16 @@ param serviceBusNamespaceName string
 param keyVaultName string
 param appInsightsName string
 
-@description('Queues the app\'s Service Bus triggers listen on.')
-param triggerQueueNames array
+@description('Queues the main app\'s Service Bus triggers listen on.')
+param mainTriggerQueueNames array
 
-@description('Queues the app sends to (replies).')
+@description('Queues the express app\'s Service Bus triggers listen on.')
+param expressTriggerQueueNames array
+
+@description('Queues both apps send to (replies: publish_job_update runs in both).')
 param senderQueueNames array
 
-@description('Topics the app publishes to (job events).')
+@description('Topics both apps publish to (job events).')
 param senderTopicNames array
 
 @description('Principal (object) id of the Event Grid system topic\'s system-assigned identity.')
@@ -34,7 +43,7 @@ param eventGridPrincipalId string
 @description('The container Event Grid dead-letters undeliverable blob events to.')
 param deadLetterContainerName string
 
-@description('The Communication Service the app sends notification mail through (modules/email.bicep).')
+@description('The Communication Service the main app sends notification mail through (modules/email.bicep).')
 param communicationServiceName string
 
 // Built-in role definition ids (the same in every subscription).
@@ -65,139 +74,47 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   name: deadLetterContainerName
 }
 
-resource namespace 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
-  name: serviceBusNamespaceName
-}
-
-resource triggerQueues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = [
-  for queueName in triggerQueueNames: {
-    parent: namespace
-    name: queueName
-  }
-]
-
-resource senderQueues 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = [
-  for queueName in senderQueueNames: {
-    parent: namespace
-    name: queueName
-  }
-]
-
-resource senderTopics 'Microsoft.ServiceBus/namespaces/topics@2022-10-01-preview' existing = [
-  for topicName in senderTopicNames: {
-    parent: namespace
-    name: topicName
-  }
-]
-
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
-}
-
-resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
-  name: appInsightsName
 }
 
 resource communicationService 'Microsoft.Communication/communicationServices@2025-09-01' existing = {
   name: communicationServiceName
 }
 
-// Host storage (AzureWebJobsStorage), the Flex deployment container, blob triggers and the
-// app's containers: the Functions docs ask for Blob Data Owner on host storage.
-resource blobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roleIds.storageBlobDataOwner)
-  scope: storage
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataOwner)
+// Each app's identity and the queues its triggers read. Both apps run the order path, so both
+// send replies and publish job events; app-roles.bicep gives each the same roles otherwise.
+var apps = [
+  {
+    role: 'main'
+    principalId: mainPrincipalId
+    triggerQueueNames: mainTriggerQueueNames
   }
-}
-
-// Durable Functions' task hub queues (created by the extension at run time).
-resource queueDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roleIds.storageQueueDataContributor)
-  scope: storage
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageQueueDataContributor)
+  {
+    role: 'express'
+    principalId: expressPrincipalId
+    triggerQueueNames: expressTriggerQueueNames
   }
-}
+]
 
-// Durable Functions' history and instance tables, and the app's own tables.
-resource tableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roleIds.storageTableDataContributor)
-  scope: storage
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataContributor)
-  }
-}
-
-// The Service Bus triggers receive; their scale controller reads each queue's runtime
-// properties (message counts), which needs Manage rights: Data Owner, on those queues only.
-resource triggerQueueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (queueName, i) in triggerQueueNames: {
-    name: guid(triggerQueues[i].id, principalId, roleIds.serviceBusDataOwner)
-    scope: triggerQueues[i]
-    properties: {
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.serviceBusDataOwner)
+module appRoles 'app-roles.bicep' = [
+  for app in apps: {
+    name: 'app-roles-${app.role}'
+    params: {
+      roleIds: roleIds
+      principalId: app.principalId
+      storageAccountName: storageAccountName
+      serviceBusNamespaceName: serviceBusNamespaceName
+      keyVaultName: keyVaultName
+      appInsightsName: appInsightsName
+      triggerQueueNames: app.triggerQueueNames
+      senderQueueNames: senderQueueNames
+      senderTopicNames: senderTopicNames
     }
   }
 ]
 
-// adapters/messaging.py sends replies to these queues only.
-resource replyQueueSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (queueName, i) in senderQueueNames: {
-    name: guid(senderQueues[i].id, principalId, roleIds.serviceBusDataSender)
-    scope: senderQueues[i]
-    properties: {
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.serviceBusDataSender)
-    }
-  }
-]
-
-// adapters/messaging.py publishes job events to these topics only.
-resource eventTopicSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for (topicName, i) in senderTopicNames: {
-    name: guid(senderTopics[i].id, principalId, roleIds.serviceBusDataSender)
-    scope: senderTopics[i]
-    properties: {
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.serviceBusDataSender)
-    }
-  }
-]
-
-// Key Vault references (APPROVAL_SIGNING_KEY, WEBHOOK_SIGNING_KEY) resolve with this identity.
-resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, roleIds.keyVaultSecretsUser)
-  scope: vault
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.keyVaultSecretsUser)
-  }
-}
-
-// Telemetry with Entra auth (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
-resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, principalId, roleIds.monitoringMetricsPublisher)
-  scope: appInsights
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.monitoringMetricsPublisher)
-  }
-}
-
+// The main app's outbox sender mails notifications (the express app only queues them).
 // Sending mail through Azure Communication Services Email with an Entra identity checks
 // Microsoft.Communication/CommunicationServices/Read and /Write and EmailServices/write on the
 // Communication Service. No built-in role holds only those: the narrowest that does is
@@ -205,10 +122,10 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 // resource), so it is scoped to that one Communication Service, never the group. Why not a
 // custom role: docs/infra.md, "Roles".
 resource mailSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(communicationService.id, principalId, roleIds.communicationAndEmailServiceOwner)
+  name: guid(communicationService.id, mainPrincipalId, roleIds.communicationAndEmailServiceOwner)
   scope: communicationService
   properties: {
-    principalId: principalId
+    principalId: mainPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.communicationAndEmailServiceOwner)
   }

@@ -8,6 +8,7 @@ import ast
 import contextlib
 import inspect
 import json
+import os
 import re
 import subprocess
 import sys
@@ -86,6 +87,70 @@ def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
     return value
 
 
+def union_of(value: Any, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """An object written as a variable, a literal or `union(a, b, ...)` of those, merged as
+    Bicep merges it (a later argument wins)."""
+    if isinstance(value, str) and value in variables:
+        return union_of(variables[value]["value"], variables)
+    function = value.get("function") if isinstance(value, dict) else None
+    if isinstance(function, dict) and function.get("type") == "union":
+        merged: dict[str, Any] = {}
+        for argument in function["parameters"].values():
+            merged.update(union_of(argument, variables))
+        return merged
+    assert isinstance(value, dict), f"not an object this reader knows: {value!r}"
+    return dict(value)
+
+
+# The function app modules of main.bicep, one per role of the codebase (APP_ROLE).
+APP_MODULES = {"main": "functionApp", "express": "expressApp"}
+FUNCTIONAPP = "modules/functionapp.bicep"
+
+
+def with_arguments(value: Any, arguments: Mapping[str, Any]) -> Any:
+    """A module's value with the caller's arguments in place of its parameters: a bare name, or
+    `${name}` in an interpolation (written back as the argument's dotted path)."""
+    if isinstance(value, str) and value in arguments:
+        return arguments[value]
+    if isinstance(value, str):
+
+        def argument(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in arguments:
+                return match.group(0)
+            path = accessor(arguments[name])
+            return "${" + (".".join(path) if path else str(arguments[name])) + "}"
+
+        return re.sub(r"\$\{(\w+)\}", argument, value)
+    return value
+
+
+def app_settings(templates: dict[str, dict[str, Any]], app: str) -> dict[str, Any]:
+    """Every app setting the site of `app` (main, express) gets, as main.bicep writes the
+    values: the identity-based connections modules/functionapp.bicep adds for the identity it
+    is given, then the settings main.bicep passes (a union of its variables)."""
+    main = templates["main.bicep"]
+    arguments = main["modules"][APP_MODULES[app]]["config"]["params"]
+    connections = templates[FUNCTIONAPP]["variables"]["connectionSettings"]["value"]
+    own = {name: with_arguments(value, arguments) for name, value in connections.items()}
+    return {**own, **union_of(arguments["appSettings"], main["variables"])}
+
+
+INTERPOLATION = re.compile(r"\$\{([^}]*)\}")
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    """A Bicep interpolation with each `${name}` replaced by its value; anything else inside
+    `${...}` (a function call) is refused, so a changed expression fails the test using it."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"cannot evaluate ${{{name}}} in {text!r}"
+        return values[name]
+
+    return INTERPOLATION.sub(value, text)
+
+
 def accessor(value: Any) -> tuple[str, ...]:
     """`a.b.c` (pycep's nested property accessors) as ('a', 'b', 'c'); a name as ('name',)."""
     if isinstance(value, str):
@@ -128,14 +193,17 @@ class RecordingEnv(Mapping[str, str]):
         return len(self._values)
 
 
-def settings_read_by_code(declared: Mapping[str, str]) -> set[str]:
+def settings_read_by_code(declared: Mapping[str, str], readers: set[str] | None = None) -> set[str]:
     """Every setting app_config reads: each public function taking `env` is called with a
     recording environment, empty and then holding the declared settings (so identity branches
     run too); names of `*_SETTING` constants and `*_SETTINGS` mappings are added from the
-    source, for settings read by functions that need other arguments (timer schedules)."""
+    source, for settings read by functions that need other arguments (timer schedules).
+    With `readers`, only what those functions read (no constants)."""
     read: set[str] = set()
     for name, function in inspect.getmembers(app_config, inspect.isfunction):
         if name.startswith("_") or function.__module__ != app_config.__name__:
+            continue
+        if readers is not None and name not in readers:
             continue
         parameters = inspect.signature(function).parameters
         required = [
@@ -149,6 +217,8 @@ def settings_read_by_code(declared: Mapping[str, str]) -> set[str]:
             with contextlib.suppress(ValueError):
                 function(env=env)
             read |= env.read
+    if readers is not None:
+        return read
     tree = ast.parse(Path(app_config.__file__).read_text())
     for node in tree.body:
         if not isinstance(node, ast.Assign) or len(node.targets) != 1:
@@ -236,19 +306,39 @@ print(json.dumps([
 """
 
 
-@pytest.fixture(scope="session")
-def app_functions() -> list[dict[str, Any]]:
-    """The app's functions and raw bindings, indexed in a fresh process (get_functions() may
-    run once per app object, and other tests index the same module)."""
+def index_functions(role: str) -> list[dict[str, Any]]:
+    """The functions and raw bindings one role's app registers (APP_ROLE), indexed in a fresh
+    process (get_functions() may run once per app object, and other tests index the same
+    module)."""
     result = subprocess.run(
         [sys.executable, "-c", _INDEX_SCRIPT, str(REPO)],
         capture_output=True,
         text=True,
         cwd=REPO,
+        env={**os.environ, "APP_ROLE": role},
         timeout=120,
         check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def app_functions() -> list[dict[str, Any]]:
+    """The main app's functions (APP_ROLE=main: every function but the express queue's)."""
+    return index_functions("main")
+
+
+@pytest.fixture(scope="session")
+def express_functions() -> list[dict[str, Any]]:
+    """The express app's functions (APP_ROLE=express)."""
+    return index_functions("express")
+
+
+@pytest.fixture(scope="session")
+def functions_by_app(
+    app_functions: list[dict[str, Any]], express_functions: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    return {"main": app_functions, "express": express_functions}
 
 
 # --- docs/infra.md -------------------------------------------------------------------------
@@ -289,6 +379,12 @@ def h() -> Any:
         variable=variable,
         resolve=resolve,
         accessor=accessor,
+        union_of=union_of,
+        with_arguments=with_arguments,
+        app_settings=app_settings,
+        render=render,
+        APP_MODULES=APP_MODULES,
+        FUNCTIONAPP=FUNCTIONAPP,
         settings_read_by_code=settings_read_by_code,
         entities_used_by_code=entities_used_by_code,
         storage_queues=storage_queues,

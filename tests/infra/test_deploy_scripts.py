@@ -21,6 +21,7 @@ BLOB_KEY = "fake-blob-extension-key-0123456789"
 TOKEN_SIGNATURE = "fake-access-token-signature-0123456789"  # of the stand-in's access tokens
 OUTPUTS = {
     "AZURE_FUNCTION_APP_NAME": {"type": "String", "value": "func-dev-abc"},
+    "AZURE_EXPRESS_FUNCTION_APP_NAME": {"type": "String", "value": "func-dev-abc-express"},
     "AZURE_STORAGE_ACCOUNT_NAME": {"type": "String", "value": "stabc"},
     "AZURE_KEY_VAULT_NAME": {"type": "String", "value": "kvabc"},
 }
@@ -180,7 +181,10 @@ def test_dry_run_prints_the_plan_and_runs_nothing(cli):
     assert result.returncode == 0, result.stderr
     assert "az group create --name rg-dev --location westeurope" in result.stdout
     assert "az deployment group create --resource-group rg-dev --name main-dev" in result.stdout
-    assert "func azure functionapp publish" in result.stdout
+    assert "func azure functionapp publish <main app from the deployment outputs>" in result.stdout
+    assert "func azure functionapp publish <express app from the deployment outputs>" in (
+        result.stdout
+    )
     assert cli.calls == []
 
 
@@ -188,6 +192,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
     result = _deploy(cli, "-l", "westeurope", "--alert-email", "ops@example.com", "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.index("Plan for environment 'dev'") < result.stdout.index("Deployed")
+    assert "Deployed func-dev-abc-express" in result.stdout
     commands = _commands(cli)
     assert commands == [
         ["az", "account", "show", "--query", "id", "--output", "tsv"],
@@ -263,7 +268,9 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "tsv",
         ],
         commands[10],
+        # The same package to both apps, the main app first.
         ["func", "azure", "functionapp", "publish", "func-dev-abc", "--python"],
+        ["func", "azure", "functionapp", "publish", "func-dev-abc-express", "--python"],
         [
             "az",
             "functionapp",
@@ -278,7 +285,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
             "--output",
             "tsv",
         ],
-        commands[13],
+        commands[14],
     ]
     # main.bicepparam reads these from the environment of `az deployment group create`.
     assert cli.calls[5]["env"] == {
@@ -301,7 +308,7 @@ def test_deploy_provisions_publishes_and_subscribes_in_order(cli):
         ]
         assert cli.calls[index]["secret_length"] == 64  # token_urlsafe(48)
         assert cli.calls[index]["secret_mode"] == 0o600
-    eventgrid = cli.calls[13]
+    eventgrid = cli.calls[14]
     assert eventgrid["args"][:9] == [
         "deployment",
         "group",
@@ -433,6 +440,8 @@ def test_blob_trigger_discovery_names_a_missing_setting(h):
 def test_azure_yaml_runs_the_same_hooks(h):
     text = (h.REPO / "azure.yaml").read_text()
     assert "host: function" in text and "language: python" in text
+    # One service per app, the same package (tests/infra/test_express_app.py: their tags).
+    assert set(yaml.safe_load(text)["services"]) == {"api", "express"}
     assert "run: bash scripts/hooks/preprovision.sh" in text
     assert "run: bash scripts/hooks/postprovision.sh" in text
     assert "run: bash scripts/hooks/postdeploy.sh" in text

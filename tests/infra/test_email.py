@@ -33,7 +33,8 @@ def _one(templates: dict[str, dict[str, Any]], h: Any, resource_type: str) -> tu
 
 
 def _settings(templates: dict[str, dict[str, Any]], h: Any) -> dict[str, Any]:
-    return h.variable(templates, "main.bicep", "appSettings")
+    """The main app's: its outbox sender mails (the express app only queues notifications)."""
+    return h.app_settings(templates, "main")
 
 
 def _output(templates: dict[str, dict[str, Any]], h: Any, name: str) -> tuple[str, ...]:
@@ -132,25 +133,27 @@ def test_the_mail_settings_pass_the_codes_validation(templates, h):
 
 def test_the_identity_may_send_on_the_communication_service_only(templates, h):
     """One role assignment reaches Communication Services: Communication and Email Service
-    Owner for the app identity, scoped to the Communication Service the module creates (not
+    Owner for the main app's identity, scoped to the Communication Service the module creates (not
     the resource group, not the Email Communication Service)."""
     roles = templates[ROLES]
     role_ids = roles["variables"]["roleIds"]["value"]
     on_communication = []
-    for _, name, body in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
-        target = roles["resources"][h.accessor(body["scope"])[0]]
+    for file, name, body in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
+        target = templates[file]["resources"][h.accessor(body["scope"])[0]]
         if target["type"].lower().startswith("microsoft.communication/"):
-            on_communication.append((name, body, target))
-    [(name, body, target)] = on_communication
+            on_communication.append((file, name, body, target))
+    [(file, name, body, target)] = on_communication
+    assert file == ROLES, "deployed once, for the main app, not per app"
     assert target["type"] == COMMUNICATION_SERVICE and target["existing"], name
     assert target["config"]["name"] == "communicationServiceName"
     properties = body["properties"]
     definition = properties["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
     role_key = h.accessor(definition)
     assert role_ids[role_key[1]] == MAIL_SENDER_ROLE
-    assert properties["principalId"] == "principalId"
+    assert properties["principalId"] == "mainPrincipalId"
     assert properties["principalType"] == "ServicePrincipal"
     passed = templates["main.bicep"]["modules"]["roles"]["config"]["params"]
+    assert h.accessor(passed["mainPrincipalId"]) == ("identity", "properties", "principalId")
     assert h.accessor(passed["communicationServiceName"]) == (
         "email",
         "outputs",

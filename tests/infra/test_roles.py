@@ -1,11 +1,15 @@
 """Role assignments: every GUID is the documented built-in role, the set of (role, principal,
-scope) equals the table in docs/infra.md, Service Bus roles sit on exactly the entities the
-code triggers on or sends to, and Event Grid's identity may write its dead-letter container
-only."""
+scope) equals the table in docs/infra.md, Service Bus roles sit on exactly the entities each
+app's code triggers on or sends to, the express app's identity holds exactly the roles of the
+express order path, and Event Grid's identity may write its dead-letter container only."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
 
 # Built-in role definition ids as Microsoft documents them (Learn "Azure built-in roles";
 # shared/reference/infra-anchors.md section 3). The same in every subscription.
@@ -24,6 +28,9 @@ BUILT_IN_ROLES = {
 }
 
 ROLES_FILE = "modules/roles.bicep"
+# The roles every app's identity holds: roles.bicep deploys it once per app.
+APP_ROLES_FILE = "modules/app-roles.bicep"
+ROLE_FILES = (ROLES_FILE, APP_ROLES_FILE)
 
 # How a scope's symbolic resource in roles.bicep reads in the docs table.
 SCOPE_KINDS = {
@@ -35,14 +42,17 @@ SCOPE_KINDS = {
     "Microsoft.Insights/components": "application insights",
     "Microsoft.Communication/communicationServices": "communication service",
 }
+# Principals by the roles.bicep parameter that carries them.
 PRINCIPALS = {
-    "principalId": "app identity",
+    "mainPrincipalId": "main app identity",
+    "expressPrincipalId": "express app identity",
     "deployerPrincipalId": "deployer",
     "eventGridPrincipalId": "event grid system topic",
 }
+APP_PRINCIPALS = {"main": "main app identity", "express": "express app identity"}
 # Managed identities: their assignments say ServicePrincipal (no directory lookup that a new
 # identity's replication delay could fail).
-MANAGED_IDENTITIES = {"app identity", "event grid system topic"}
+MANAGED_IDENTITIES = {"main app identity", "express app identity", "event grid system topic"}
 
 
 def _key(name: str) -> str:
@@ -73,43 +83,77 @@ def test_no_role_guid_is_written_outside_the_roles_table(h):
             assert not guid.search(path.read_text()), f"{path}: a GUID outside roles.bicep"
 
 
-def _assignments(templates, h) -> set[tuple[str, str, str, frozenset[str]]]:
-    """(role, principal, scope kind, entity names) of every role assignment in the templates."""
-    roles_template = templates[ROLES_FILE]
-    names = _role_names(templates)
+Lift = Callable[[str], Any]
+
+
+def _instances(templates, h) -> Iterator[tuple[str, Lift]]:
+    """Each deployment of a role file, with how a parameter of that file reads as a parameter
+    of roles.bicep: roles.bicep itself once, app-roles.bicep once per element of the list its
+    `appRoles` module loops over (one per app)."""
+    yield ROLES_FILE, lambda name: name
+    module = templates[ROLES_FILE]["modules"]["appRoles"]
+    assert module["detail"]["path"] == "app-roles.bicep"
+    loop = module["config"]["loop_type"]["detail"]
+    arguments = module["config"]["config"]["params"]
+    assert arguments["roleIds"] == "roleIds"  # the one table of GUIDs
+    for element in templates[ROLES_FILE]["variables"][loop["array_name"]]["value"]:
+
+        def lift(name: str, element: dict[str, Any] = element) -> Any:
+            path = h.accessor(arguments[name])
+            return element[path[1]] if path[:1] == (loop["item_name"],) else arguments[name]
+
+        yield APP_ROLES_FILE, lift
+
+
+def _roles_argument(templates, h, name: str) -> Any:
+    """A parameter of roles.bicep as main.bicep passes it, resolved through main's variables."""
     main = templates["main.bicep"]
-    module_params = main["modules"]["roles"]["config"]["params"]
+    return h.resolve(main["modules"]["roles"]["config"]["params"][name], main["variables"])
+
+
+def _assignments(templates, h) -> set[tuple[str, str, str, frozenset[str]]]:
+    """(role, principal, scope kind, entity names) of every role assignment the templates
+    deploy, each deployment of a role file with its own arguments."""
+    for file, name, _ in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
+        assert file in ROLE_FILES, f"{file}:{name}: keep role assignments in {ROLE_FILES}"
+    names = _role_names(templates)
     found = set()
-    for file, name, body in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
-        assert file == ROLES_FILE, f"{file}:{name}: keep role assignments in {ROLES_FILE}"
-        properties = body["properties"]
-        definition = properties["roleDefinitionId"]["function"]
-        assert definition["type"] == "subscription_resource_id"
-        role_key = h.accessor(definition["parameters"]["resource_name_1"])
-        assert role_key[0] == "roleIds", f"{name}: role id not from roleIds"
-        principal = PRINCIPALS[properties["principalId"]]
-        if principal in MANAGED_IDENTITIES:
-            assert properties["principalType"] == "ServicePrincipal", name
-        scope = h.accessor(body["scope"])
-        assert scope, f"{name}: no scope (it would be the whole resource group)"
-        target = roles_template["resources"][scope[0]]
-        entities: frozenset[str] = frozenset()
-        loop = target["config"].get("loop_type")
-        if loop:
-            array = loop["detail"]["array_name"]
-            entities = frozenset(h.resolve(module_params[array], main["variables"]))
-        elif "parent" in target["config"]:  # one child resource named by a parameter
-            parameter = target["config"]["name"]
-            entities = frozenset([h.resolve(module_params[parameter], main["variables"])])
-        found.add((names[role_key[1]], principal, SCOPE_KINDS[target["type"]], entities))
+    for file, lift in _instances(templates, h):
+        template = templates[file]
+        for name, resource in template["resources"].items():
+            if resource["type"] != "Microsoft.Authorization/roleAssignments":
+                continue
+            properties = h.resource_body(resource)["properties"]
+            definition = properties["roleDefinitionId"]["function"]
+            assert definition["type"] == "subscription_resource_id"
+            role_key = h.accessor(definition["parameters"]["resource_name_1"])
+            assert role_key[0] == "roleIds", f"{name}: role id not from roleIds"
+            principal = PRINCIPALS[lift(properties["principalId"])]
+            if principal in MANAGED_IDENTITIES:
+                assert properties["principalType"] == "ServicePrincipal", name
+            scope = h.accessor(h.resource_body(resource)["scope"])
+            assert scope, f"{name}: no scope (it would be the whole resource group)"
+            target = template["resources"][scope[0]]
+            entities: frozenset[str] = frozenset()
+            loop = target["config"].get("loop_type")
+            if loop:
+                array = lift(loop["detail"]["array_name"])
+                entities = frozenset(_roles_argument(templates, h, array))
+            elif "parent" in target["config"]:  # one child resource named by a parameter
+                parameter = lift(target["config"]["name"])
+                entities = frozenset([_roles_argument(templates, h, parameter)])
+            found.add((names[role_key[1]], principal, SCOPE_KINDS[target["type"]], entities))
     return found
 
 
 def _documented(h) -> set[tuple[str, str, str, frozenset[str]]]:
+    """The docs table's rows; a row may name several principals, comma-separated."""
     rows = set()
     for row in h.docs_table("Roles"):
         kind = row["Scope"].split("`")[0].strip()
-        rows.add((row["Role"], row["Principal"], kind, frozenset(h.code_spans(row["Scope"]))))
+        for principal in row["Principal"].split(","):
+            entities = frozenset(h.code_spans(row["Scope"]))
+            rows.add((row["Role"], principal.strip(), kind, entities))
     return rows
 
 
@@ -123,29 +167,72 @@ def test_every_documented_role_says_who_needs_it_and_why(h):
         assert row["Needed by"] and row["Why"], row
 
 
-def test_service_bus_roles_cover_exactly_what_the_code_uses(templates, h, app_functions):
-    trigger_queues = {
+def _trigger_queues(functions: list[dict[str, Any]]) -> frozenset[str]:
+    return frozenset(
         binding["queueName"]
-        for function in app_functions
+        for function in functions
         for binding in function["bindings"]
         if binding["type"] == "serviceBusTrigger"
-    }
+    )
+
+
+@pytest.mark.parametrize("app", list(APP_PRINCIPALS))
+def test_service_bus_roles_cover_exactly_what_the_code_uses(templates, h, functions_by_app, app):
+    """Each app's identity receives (Data Owner, for the scale controller) on exactly the
+    queues its own triggers listen on, and sends to the reply queues and event topics the
+    order path publishes to (publish_job_update runs in both apps)."""
+    everything = [f for functions in functions_by_app.values() for f in functions]
+    all_triggers = _trigger_queues(everything)
     entities = h.entities_used_by_code()
-    service_bus_queues = frozenset(entities["queue"] - h.storage_queues(app_functions))
-    assignments = _assignments(templates, h)
-    owner = {a[3] for a in assignments if a[0] == "Azure Service Bus Data Owner"}
-    senders = {(a[2], a[3]) for a in assignments if a[0] == "Azure Service Bus Data Sender"}
-    assert owner == {frozenset(trigger_queues)}
+    service_bus_queues = frozenset(entities["queue"] - h.storage_queues(everything))
+    mine = {a for a in _assignments(templates, h) if a[1] == APP_PRINCIPALS[app]}
+    owner = {a[3] for a in mine if a[0] == "Azure Service Bus Data Owner"}
+    senders = {(a[2], a[3]) for a in mine if a[0] == "Azure Service Bus Data Sender"}
+    assert owner == {_trigger_queues(functions_by_app[app])}
     assert senders == {
-        ("queues", service_bus_queues - frozenset(trigger_queues)),
+        ("queues", service_bus_queues - all_triggers),
         ("topics", frozenset(entities["topic"])),
     }
+    assert not {a for a in mine if a[0] == "Azure Service Bus Data Receiver"}
+
+
+def test_the_express_identity_holds_exactly_the_express_order_paths_roles(templates, h):
+    """The express app's identity: host storage, its task hub and the order tables and claim
+    checks (blob, queue, table on the shared account), its own queue's trigger, the replies
+    and events publish_job_update sends, the webhook signing key deliver_webhook reads, and
+    telemetry. No mail, no Event Grid, no `orders` queue, nothing on the reports."""
+    express = APP_PRINCIPALS["express"]
+    assert {a for a in _assignments(templates, h) if a[1] == express} == {
+        ("Storage Blob Data Owner", express, "storage account", frozenset()),
+        ("Storage Queue Data Contributor", express, "storage account", frozenset()),
+        ("Storage Table Data Contributor", express, "storage account", frozenset()),
+        ("Azure Service Bus Data Owner", express, "queues", frozenset({"orders-express"})),
+        ("Azure Service Bus Data Sender", express, "queues", frozenset({"replies"})),
+        ("Azure Service Bus Data Sender", express, "topics", frozenset({"order-events"})),
+        ("Key Vault Secrets User", express, "key vault", frozenset()),
+        ("Monitoring Metrics Publisher", express, "application insights", frozenset()),
+    }
+
+
+def test_each_app_has_its_own_identity(templates, h):
+    """Two user-assigned identities, one per app, each passed to roles.bicep as its app's."""
+    identities = h.resources(templates, "Microsoft.ManagedIdentity/userAssignedIdentities")
+    assert {name for file, name, _ in identities if file == "main.bicep"} == {
+        "identity",
+        "expressIdentity",
+    }
+    for parameter, identity in (
+        ("mainPrincipalId", "identity"),
+        ("expressPrincipalId", "expressIdentity"),
+    ):
+        passed = templates["main.bicep"]["modules"]["roles"]["config"]["params"][parameter]
+        assert h.accessor(passed) == (identity, "properties", "principalId")
 
 
 def test_no_role_is_granted_on_the_namespace_or_resource_group(templates, h):
-    for _, name, body in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
+    for file, name, body in h.resources(templates, "Microsoft.Authorization/roleAssignments"):
         scope = h.accessor(body["scope"])
-        target = templates[ROLES_FILE]["resources"][scope[0]]
+        target = templates[file]["resources"][scope[0]]
         assert target["type"] != "Microsoft.ServiceBus/namespaces", name
 
 

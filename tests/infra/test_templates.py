@@ -3,8 +3,11 @@ review asks for: no shared keys or local auth, TLS 1.2, identity-only settings, 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+
+import pytest
 
 # API versions the templates may use: each is published for its type (infra-anchors.md and the
 # ARM references); a typo or an invented version fails here instead of at deployment.
@@ -171,10 +174,32 @@ def test_every_function_app_runs_on_flex_with_its_user_assigned_identity(templat
         assert scale["instanceMemoryMB"] in parameters
         durable = h.variable(templates, file, "durableGroup")
         assert durable == [{"name": "durable", "instanceCount": "durableAlwaysReady"}]
+        # `durableAlwaysReady > 0 ? durableGroup : []` (pycep's tree of a ternary is not kept).
+        ready = json.dumps(scale["alwaysReady"])
+        assert '"durableGroup"' in ready and '"durableAlwaysReady"' in ready
 
 
 def test_always_ready_for_the_durable_group_defaults_to_microsofts_advice(templates, h):
     assert templates["main.bicep"]["parameters"]["durableAlwaysReady"]["default"] == 1
+
+
+def test_the_express_app_keeps_one_durable_instance_ready_and_main_keeps_its_scale(templates, h):
+    """The express app's orchestrator and activities never wait for a cold start: its durable
+    group has an always-ready instance (1 by default, never 0). The main app's scale settings
+    are the parameters they always were."""
+    main = templates["main.bicep"]
+    express = main["parameters"]["expressDurableAlwaysReady"]
+    assert express["default"] == 1
+    assert {"type": "min_value", "argument": 1} in express["decorators"]
+    modules = main["modules"]
+    assert modules["expressApp"]["config"]["params"]["durableAlwaysReady"] == (
+        "expressDurableAlwaysReady"
+    )
+    scale = {
+        name: modules["functionApp"]["config"]["params"][name]
+        for name in ("durableAlwaysReady", "maximumInstanceCount", "instanceMemoryMB")
+    }
+    assert scale == {name: name for name in scale}
 
 
 def test_basic_publishing_credentials_are_off_for_ftp_and_scm(templates, h):
@@ -225,12 +250,24 @@ def test_the_post_deploy_template_takes_the_webhook_key_as_secure_and_outputs_no
     assert not eventgrid.get("outputs")
 
 
-def _app_settings(templates, h) -> dict[str, Any]:
-    return h.variable(templates, "main.bicep", "appSettings")
+# Each app (main.bicep's function app modules) and the identity it runs as.
+APP_IDENTITIES = {"main": "identity", "express": "expressIdentity"}
+# The Key Vault references each app's code reads: the express app signs webhooks only.
+SIGNING_KEYS = {
+    "main": {
+        "APPROVAL_SIGNING_KEY": "approval-signing-key",
+        "WEBHOOK_SIGNING_KEY": "webhook-signing-key",
+    },
+    "express": {"WEBHOOK_SIGNING_KEY": "webhook-signing-key"},
+}
+each_app = pytest.mark.parametrize("app", list(APP_IDENTITIES))
 
 
-def test_settings_are_identity_based_only(templates, h):
-    settings = _app_settings(templates, h)
+@each_app
+def test_settings_are_identity_based_only(templates, h, app):
+    """Each app connects as its own identity: the express app never borrows the main one's."""
+    settings = h.app_settings(templates, app)
+    client_id = (APP_IDENTITIES[app], "properties", "clientId")
     for connection, identity_setting in (
         ("AzureWebJobsStorage", "AzureWebJobsStorage__accountName"),
         ("ServiceBusConnection", "ServiceBusConnection__fullyQualifiedNamespace"),
@@ -238,34 +275,59 @@ def test_settings_are_identity_based_only(templates, h):
         assert connection not in settings, f"{connection} would be a connection string"
         assert identity_setting in settings
         assert settings[f"{connection}__credential"] == "managedidentity"
-        assert h.accessor(settings[f"{connection}__clientId"]) == (
-            "identity",
-            "properties",
-            "clientId",
-        )
+        assert h.accessor(settings[f"{connection}__clientId"]) == client_id
     for name in settings:
         if "connectionstring" in name.lower():
             assert name == "APPLICATIONINSIGHTS_CONNECTION_STRING", name
-    assert "Authorization=AAD" in str(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
+    assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
+        "Authorization=AAD;ClientId=${" + ".".join(client_id) + "}"
+    )
+    identity_id = templates["main.bicep"]["modules"][h.APP_MODULES[app]]["config"]["params"]
+    assert h.accessor(identity_id["identityId"]) == (APP_IDENTITIES[app], "id")
 
 
-def test_signing_keys_are_key_vault_references(templates, h):
-    settings = _app_settings(templates, h)
-    for setting, secret in (
-        ("APPROVAL_SIGNING_KEY", "approval-signing-key"),
-        ("WEBHOOK_SIGNING_KEY", "webhook-signing-key"),
-    ):
+@each_app
+def test_signing_keys_are_key_vault_references(templates, h, app):
+    settings = h.app_settings(templates, app)
+    references = {
+        name for name, value in settings.items() if str(value).startswith("@Microsoft.KeyVault(")
+    }
+    assert references == set(SIGNING_KEYS[app]), app
+    for setting, secret in SIGNING_KEYS[app].items():
         value = str(settings[setting])
         assert value.startswith("@Microsoft.KeyVault(VaultName="), setting
         assert value.endswith(f";SecretName={secret})"), setting
 
 
-def test_the_site_receives_the_declared_settings(templates, h):
-    functionapp = templates["main.bicep"]["modules"]["functionApp"]
-    assert functionapp["config"]["params"]["appSettings"] == "appSettings"
+@each_app
+def test_the_site_receives_the_declared_settings(templates, h, app):
+    """main.bicep passes each app the order path's settings and its role's own; the module
+    adds the connections, which nothing passed may override."""
+    arguments = templates["main.bicep"]["modules"][h.APP_MODULES[app]]["config"]["params"]
+    union = arguments["appSettings"]["function"]
+    assert union["type"] == "union"
+    assert list(union["parameters"].values()) == ["orderPathSettings", f"{app}Settings"]
+    module = templates[h.FUNCTIONAPP]["variables"]
+    assert module["siteSettings"]["value"]["function"]["parameters"] == {
+        "arg_1": "connectionSettings",
+        "arg_2": "appSettings",
+    }
+    passed = h.union_of(arguments["appSettings"], templates["main.bicep"]["variables"])
+    assert not set(passed) & set(module["connectionSettings"]["value"])
     site = h.resources(templates, "Microsoft.Web/sites")[0][2]
     loop = site["properties"]["siteConfig"]["appSettings"]
-    assert loop["loop_type"]["detail"]["object_name"] == "appSettings"
+    assert loop["loop_type"]["detail"]["object_name"] == "siteSettings"
+
+
+def test_the_role_settings_name_their_own_role_only(templates, h):
+    """What both roles read is in orderPathSettings; each role's own variable holds its own
+    values, so no setting is written twice with two values."""
+    variables = templates["main.bicep"]["variables"]
+    shared = set(variables["orderPathSettings"]["value"])
+    for app in APP_IDENTITIES:
+        own = variables[f"{app}Settings"]["value"]
+        assert not shared & set(own), app
+        assert own["APP_ROLE"] == app
 
 
 def test_containers_and_tables_are_created_from_the_declared_lists(templates, h):

@@ -170,9 +170,10 @@ def found_app_settings(names: set[str]) -> list[str]:
 
 
 def _app_setting_names(templates, h) -> set[str]:
-    """Every app setting name a template can give the site: main.bicep's `appSettings` object
-    and any literal `{name: ...}` entries of a site's siteConfig.appSettings."""
-    names = set(h.variable(templates, "main.bicep", "appSettings"))
+    """Every app setting name a template can give a site: each app's settings (the module's
+    connections and what main.bicep passes) and any literal `{name: ...}` entries of a site's
+    siteConfig.appSettings."""
+    names = {name for app in h.APP_MODULES for name in h.app_settings(templates, app)}
     for _, _, body in h.resources(templates, "Microsoft.Web/sites"):
         listed = body.get("properties", {}).get("siteConfig", {}).get("appSettings", [])
         if isinstance(listed, list):
@@ -276,7 +277,8 @@ def test_the_runtime_is_a_python_version_flex_supports_and_the_one_tested(templa
 
 def test_each_flex_plan_hosts_exactly_one_app(templates, h):
     """Only one app is allowed per Flex Consumption plan: each FC1 plan is the serverFarmId of
-    exactly one site.
+    exactly one site, and each deployment of the module (one per app: main, express) creates
+    its own plan.
     Source: flex-consumption-plan.md, 'Considerations', 'Apps per Plan'."""
     for file, plan_name, _ in h.resources(templates, "Microsoft.Web/serverfarms"):
         hosted = [
@@ -285,6 +287,16 @@ def test_each_flex_plan_hosts_exactly_one_app(templates, h):
             if site_file == file and h.accessor(body["properties"]["serverFarmId"])[0] == plan_name
         ]
         assert len(hosted) == 1, (file, plan_name, hosted)
+    main = templates["main.bicep"]
+    deployments = [
+        module["config"]["params"]
+        for module in main["modules"].values()
+        if module["detail"]["path"] == h.FUNCTIONAPP
+    ]
+    assert len(deployments) == len(h.APP_MODULES)
+    names = main["variables"]["names"]["value"]
+    plans = {names[h.accessor(d["planName"])[1]] for d in deployments}
+    assert len(plans) == len(deployments), f"two apps on one plan: {plans}"
 
 
 def test_always_ready_names_only_flex_scale_groups(templates, h):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 IDENTITY_CONNECTIONS = (
     "Learn, 'Azure Functions developer guide' (functions-reference.md), 'Configure an "
     "identity-based connection' and 'Connecting to host storage with an identity'"
@@ -20,8 +22,8 @@ SERVICE_LOCATORS = {
 HOST_STORAGE = "AzureWebJobsStorage"
 
 
-def _settings(templates, h) -> dict[str, Any]:
-    return h.variable(templates, "main.bicep", "appSettings")
+def _settings(templates, h, app: str = "main") -> dict[str, Any]:
+    return h.app_settings(templates, app)
 
 
 def _connections(app_functions: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -52,15 +54,19 @@ def identity_problems(connection: str, types: set[str], settings: dict[str, Any]
     return problems
 
 
-def test_every_connection_the_app_uses_is_identity_based_in_azure(templates, h, app_functions):
-    """Every `connection` of the app's bindings, and host storage, has `__credential`,
-    `__clientId` and its service's locator setting (`__accountName` / `__blobServiceUri` for
-    storage, `__fullyQualifiedNamespace` for Service Bus), and no plain connection string.
+@pytest.mark.parametrize("app", ["main", "express"])
+def test_every_connection_the_app_uses_is_identity_based_in_azure(
+    templates, h, functions_by_app, app
+):
+    """Every `connection` of each app's bindings (the main app's and the express app's), and
+    host storage, has `__credential`, `__clientId` and its service's locator setting
+    (`__accountName` / `__blobServiceUri` for storage, `__fullyQualifiedNamespace` for Service
+    Bus), and no plain connection string.
     Source: Learn, functions-reference.md, 'Configure an identity-based connection' and
     'Connecting to host storage with an identity'; Service Bus bindings, 'Identity-based
     connections' (functions-bindings-service-bus.md)."""
-    settings = _settings(templates, h)
-    connections = _connections(app_functions)
+    settings = _settings(templates, h, app)
+    connections = _connections(functions_by_app[app])
     assert "ServiceBusConnection" in connections
     problems = [
         f"{name}: {problem}"
@@ -90,14 +96,19 @@ def test_the_identity_check_names_what_is_missing(h):
     assert any("__fullyQualifiedNamespace" in p for p in problems)
 
 
-def test_application_insights_authenticates_with_the_user_assigned_identity(templates, h):
+@pytest.mark.parametrize(
+    ("app", "identity"), [("main", "identity"), ("express", "expressIdentity")]
+)
+def test_application_insights_authenticates_with_the_user_assigned_identity(
+    templates, h, app, identity
+):
     """With local auth off, Application Insights ingestion uses Entra ID:
     `APPLICATIONINSIGHTS_AUTHENTICATION_STRING` is `Authorization=AAD;ClientId=<client id>` for
-    a user-assigned identity, and no instrumentation key setting is used.
+    a user-assigned identity (each app's own), and no instrumentation key setting is used.
     Source: Learn, functions-app-settings.md, 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'."""
-    settings = _settings(templates, h)
+    settings = _settings(templates, h, app)
     assert settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] == (
-        "Authorization=AAD;ClientId=${identity.properties.clientId}"
+        "Authorization=AAD;ClientId=${" + identity + ".properties.clientId}"
     )
     assert "APPINSIGHTS_INSTRUMENTATIONKEY" not in settings
     assert "APPLICATIONINSIGHTS_CONNECTION_STRING" in settings
