@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from azure.core.exceptions import ResourceExistsError
@@ -22,7 +23,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 import app_config
 from adapters.claim_check import ClaimCheckStore
 from adapters.faults import FaultHook, no_fault
-from adapters.mail import build_transport
+from adapters.mail import FileTransport, MailTransport, SmtpTransport
 from adapters.mail_content import MailContext, render
 from adapters.messaging import ServiceBusPublisher
 from adapters.notifications import NOTIFICATIONS_QUEUE, NotificationOutbox
@@ -43,7 +44,7 @@ from adapters.stock import StockStore
 from adapters.storage_probe import BlobStorageProbe
 from adapters.thumbnail_store import THUMBNAILS_CONTAINER, UPLOADS_CONTAINER, ThumbnailStore
 from adapters.webhooks import WebhookSender
-from app_config import OrderStorageNames, ResultChannels, StorageConnection
+from app_config import MailSettings, OrderStorageNames, ResultChannels, StorageConnection
 from domain.failures import PermanentFailure
 from domain.outbound import AllowList
 
@@ -144,6 +145,23 @@ def build_webhook_sender(env: app_config.Env = None) -> WebhookSender:
     except ValueError as error:
         raise PermanentFailure(f"webhooks are not configured: {error}") from None
     return WebhookSender(key, outbound_allow_list(env, purpose="webhooks"))
+
+
+def build_transport(settings: MailSettings) -> MailTransport:
+    """The transport MAIL_TRANSPORT names (app_config.mail_settings checked what it needs)."""
+    if settings.transport == "smtp" and settings.smtp_host:
+        return SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            settings.smtp_security,
+            settings.smtp_username,
+            settings.smtp_password,
+        )
+    if settings.transport == "acs":
+        from adapters.mail_acs import acs_transport  # the SDK only where it is used
+
+        return acs_transport(settings)
+    return FileTransport(Path(settings.file_folder).resolve())
 
 
 @dataclass(frozen=True)

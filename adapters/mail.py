@@ -11,8 +11,6 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Protocol
 
-from app_config import MailSettings
-
 
 @dataclass(frozen=True)
 class OutgoingMail:
@@ -136,20 +134,3 @@ def _by_code(code: int, what: str) -> MailError:
     if 400 <= code < 500:
         return TransientMailError(f"{what} ({code}, temporary)")
     return PermanentMailError(f"{what} ({code})")
-
-
-def build_transport(settings: MailSettings) -> MailTransport:
-    """The transport MAIL_TRANSPORT names (app_config.mail_settings checked what it needs)."""
-    if settings.transport == "smtp" and settings.smtp_host:
-        return SmtpTransport(
-            settings.smtp_host,
-            settings.smtp_port,
-            settings.smtp_security,
-            settings.smtp_username,
-            settings.smtp_password,
-        )
-    if settings.transport == "acs":
-        from adapters.mail_acs import acs_transport  # the SDK only where it is used
-
-        return acs_transport(settings)
-    return FileTransport(Path(settings.file_folder).resolve())

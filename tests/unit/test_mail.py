@@ -7,14 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import app_config
-from adapters.mail import (
-    FileTransport,
-    OutgoingMail,
-    PermanentMailError,
-    SmtpTransport,
-    build_transport,
-    mime,
-)
+from adapters.factory import build_transport
+from adapters.mail import FileTransport, OutgoingMail, PermanentMailError, SmtpTransport, mime
 from adapters.mail_content import MailContext, render
 from domain.notifications import mail_id, retry_delay
 
