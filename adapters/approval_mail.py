@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.templates import TEMPLATES
+from adapters.templates import mail_parts
 from app_config import ApprovalSettings
 from domain.approval_tokens import issue
 
@@ -59,10 +59,6 @@ def render_approval_request(
         "approver": approver.id,
     }
     prefix = "Escalated: " if stage == "escalation" else ""
-    return ApprovalMail(
-        to=approver.email,
-        subject=f"{prefix}Order {order_id} needs your approval",
-        text=TEMPLATES.get_template("approval_request.txt").render(values),
-        html=TEMPLATES.get_template("approval_request.html").render(values),
-        link=link,
-    )
+    text, html = mail_parts("approval_request", values)
+    subject = f"{prefix}Order {order_id} needs your approval"
+    return ApprovalMail(to=approver.email, subject=subject, text=text, html=html, link=link)

@@ -10,7 +10,7 @@ from typing import Any
 from adapters.approval_mail import render_approval_request
 from adapters.mail import OutgoingMail, PermanentMailError
 from adapters.notifications import APPROVAL_REQUEST
-from adapters.templates import TEMPLATES
+from adapters.templates import mail_parts
 from app_config import ApprovalSettings
 from domain.notifications import mail_id
 
@@ -41,14 +41,14 @@ def render(row: Mapping[str, Any], context: MailContext) -> OutgoingMail:
     elif kind == "escalation":  # workflow version 1: a notice to the escalation approvers
         to = tuple(a.email for a in context.approvals.escalation_approvers)
         subject = f"Escalated: order {order_id} is waiting for approval"
-        text, html = _both("escalation_notice", values)
+        text, html = mail_parts("escalation_notice", values)
     elif kind == "confirmation":
         customer = context.customer(str(row["customer_ref"]))
         email = customer.get("email")
         if not isinstance(email, str) or "@" not in email:
             raise PermanentMailError("the customer's record has no email address")
         to, subject = (email,), f"Your order {order_id} is confirmed"
-        text, html = _both("confirmation", {**values, "name": customer.get("name") or "there"})
+        text, html = mail_parts("confirmation", {**values, "name": customer.get("name") or "there"})
     else:
         raise PermanentMailError(f"no mail is written for notifications of kind {kind!r}")
     if not to:
@@ -61,8 +61,3 @@ def render(row: Mapping[str, Any], context: MailContext) -> OutgoingMail:
         text=text,
         html=html,
     )
-
-
-def _both(template: str, values: Mapping[str, Any]) -> tuple[str, str]:
-    text = TEMPLATES.get_template(f"{template}.txt").render(values)
-    return text, TEMPLATES.get_template(f"{template}.html").render(values)

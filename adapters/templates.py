@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -15,3 +17,9 @@ TEMPLATES = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+def mail_parts(template: str, values: Mapping[str, Any]) -> tuple[str, str]:
+    """A mail's plain-text and HTML parts, from web/<template>.txt and web/<template>.html."""
+    text = TEMPLATES.get_template(f"{template}.txt").render(values)
+    return text, TEMPLATES.get_template(f"{template}.html").render(values)
