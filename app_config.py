@@ -1,27 +1,34 @@
 """The app's one configuration module: reads settings from the environment, with local defaults.
 
 Every reader takes `env` (None: the process environment). A bad value raises ValueError naming
-the setting, never a secret's value: a silently ignored setting is harder to find.
+the setting, never a secret's value: a silently ignored setting is harder to find. A settings
+dataclass names each field's setting beside it (`_from`); one function reads them all (`_read`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
 
 from domain.approvers import Approver, parse_approvers
 from domain.fulfilment import ApprovalPolicy
-from domain.images import ImageLimits, parse_sizes
+from domain.images import DEFAULT_THUMBNAIL_SIZES, ImageLimits, parse_sizes
 from domain.outbound import AllowList
 from domain.reports import ChunkingPolicy
 from domain.retention import RetentionPolicy
 from domain.supervision import parse_duration, parse_durations
 
 Env = Mapping[str, str] | None
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def _setting(env: Env, name: str) -> str | None:
@@ -37,8 +44,9 @@ def _list(env: Env, name: str) -> tuple[str, ...]:
 
 
 def _number(
-    env: Env, name: str, default: float, *, allow_zero: bool = False, whole: bool = False
+    env: Env, name: str, default: float = 0, *, allow_zero: bool = False, whole: bool = False
 ) -> float:
+    """A positive (or `allow_zero`) number, an int when `whole`; `default` when unset."""
     raw = _setting(env, name)
     if raw is None:
         return default
@@ -49,7 +57,72 @@ def _number(
     if not (value >= 0 if allow_zero else value > 0) or (whole and not value.is_integer()):
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a {kind} {'whole number' if whole else 'number'}")
+    return int(value) if whole else value
+
+
+def _choice(env: Env, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, in lower case; the first when unset."""
+    value = (_setting(env, name) or choices[0]).lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}")
     return value
+
+
+def _flag(env: Env, name: str) -> bool:
+    value = (_setting(env, name) or "false").lower()
+    if value not in ("true", "false"):
+        raise ValueError(f"{name} must be true or false")
+    return value == "true"
+
+
+def _resolved(env: Env, setting: str) -> str | None:
+    """A setting that may be a Key Vault reference. The platform leaves the reference text as
+    the value when it cannot read the secret: that must never be used as the secret."""
+    value = _setting(env, setting)
+    if value is not None and value.startswith("@Microsoft.KeyVault("):
+        raise ValueError(
+            f"{setting} is an unresolved Key Vault reference: check that the app's identity may "
+            "read the secret (Key Vault Secrets User) and the secret exists"
+        )
+    return value
+
+
+def _from(
+    setting: str, default: Any = None, read: Callable[..., Any] = _setting, **options: Any
+) -> Any:
+    """A settings dataclass field that `_read` fills with `read(env, setting, **options)`, text
+    by default. Secrets, read with `_resolved`, stay out of repr()."""
+    metadata = {"setting": setting, "read": partial(read, **options)}
+    return field(default=default, repr=read is not _resolved, metadata=metadata)
+
+
+def _read(cls: type[T], env: Env, **given: Any) -> T:
+    """A settings dataclass with each field whose setting is set read by `_from`'s reader, and
+    the `given` ones; the others keep their defaults."""
+    values = {
+        item.name: item.metadata["read"](env, item.metadata["setting"])
+        for item in fields(cls)
+        if "setting" in item.metadata and _setting(env, item.metadata["setting"]) is not None
+    }
+    return cls(**{**values, **given})
+
+
+def _policy(model: type[M], env: Env, prefix: str) -> M:
+    """A domain model of whole numbers, each field read from the setting named by `prefix` and
+    the field in capitals (REPORT_ + page_size: REPORT_PAGE_SIZE); unset ones keep the model's
+    defaults, and the model's range errors name the setting."""
+    settings = {name: prefix + name.upper() for name in model.model_fields}
+    values = {
+        name: _number(env, setting, whole=True)
+        for name, setting in settings.items()
+        if _setting(env, setting) is not None
+    }
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]
+        where = settings.get(str(problem["loc"][0])) if problem["loc"] else None
+        raise ValueError(f"{where or ', '.join(settings.values())}: {problem['msg']}") from None
 
 
 # --- Role ---------------------------------------------------------------------------------------
@@ -60,10 +133,20 @@ APP_ROLES = ("main", "express")
 def app_role(env: Env = None) -> str:
     """APP_ROLE: `main` (the default: every function) or `express` (only what runs express
     orders: function_app.py says which), so one package serves both apps."""
-    role = (_setting(env, "APP_ROLE") or "main").lower()
-    if role not in APP_ROLES:
-        raise ValueError(f"APP_ROLE must be one of {', '.join(APP_ROLES)}")
-    return role
+    return _choice(env, "APP_ROLE", APP_ROLES)
+
+
+# The task hub of each role's app: host.json reads the app's own from TASK_HUB_NAME, and the
+# main app reaches express orders in the hub named by EXPRESS_TASK_HUB_NAME.
+EXPRESS_HUB_SETTING = "EXPRESS_TASK_HUB_NAME"
+
+
+def express_hub_name(env: Env = None) -> str:
+    """The express app's task hub, which the main app's API and timers also reach."""
+    hub = _setting(env, EXPRESS_HUB_SETTING)
+    if not hub:
+        raise ValueError(f"{EXPRESS_HUB_SETTING} must name the express app's task hub")
+    return hub
 
 
 # --- Storage ----------------------------------------------------------------------------------
@@ -105,9 +188,7 @@ def storage_connection(env: Env = None) -> StorageConnection:
     if value is not None and not _is_development_storage(value):
         return StorageConnection(connection_string=value)
     account = _setting(env, f"{STORAGE_SETTING}__accountName")
-    blob_uri = _setting(env, f"{STORAGE_SETTING}__blobServiceUri")
-    if blob_uri is None and account is not None:
-        blob_uri = f"https://{account}.blob.core.windows.net"
+    blob_uri = _service_uri(env, "blob", account)
     if value is not None or blob_uri is None:
         return StorageConnection(connection_string=DEV_STORAGE_CONNECTION_STRING)
     return StorageConnection(
@@ -118,8 +199,9 @@ def storage_connection(env: Env = None) -> StorageConnection:
     )
 
 
-def _service_uri(env: Env, service: str, account: str | None, blob_uri: str) -> str | None:
-    """`AzureWebJobsStorage__<service>ServiceUri`, else the account's usual endpoint."""
+def _service_uri(env: Env, service: str, account: str | None, blob_uri: str = "") -> str | None:
+    """`AzureWebJobsStorage__<service>ServiceUri`, else the account's usual endpoint, else the
+    blob endpoint's sibling."""
     uri = _setting(env, f"{STORAGE_SETTING}__{service}ServiceUri")
     if uri is None and account is not None:
         uri = f"https://{account}.{service}.core.windows.net"
@@ -143,56 +225,41 @@ TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 CONTAINER_NAME = re.compile(r"^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")
 
 
+def _storage_name(setting: str, name: str) -> str:
+    """`name` if it is a valid container (a `*_CONTAINER` setting) or table name. Checked at
+    the start: a bad name would otherwise fail every use at run time."""
+    container = setting.endswith("_CONTAINER")
+    if not (CONTAINER_NAME if container else TABLE_NAME).match(name):
+        kind = "container" if container else "table"
+        raise ValueError(f"{setting} is not a valid {kind} name: {name!r}")
+    return name
+
+
 @dataclass(frozen=True)
 class OrderStorageNames:
-    """Where the order workflow keeps its state; each field has a setting (see the mapping)."""
+    """Where the order workflow keeps its state, each name from the setting beside it."""
 
-    orders_table: str = "orders"
-    stock_table: str = "stock"
-    payments_table: str = "paymentledger"
-    shipments_table: str = "shipments"
-    outbox_table: str = "notificationoutbox"
-    claim_check_container: str = "orders-private"
+    orders_table: str = _from("ORDERS_TABLE", "orders")
+    stock_table: str = _from("STOCK_TABLE", "stock")
+    payments_table: str = _from("PAYMENTS_LEDGER_TABLE", "paymentledger")
+    shipments_table: str = _from("SHIPMENTS_TABLE", "shipments")
+    outbox_table: str = _from("NOTIFICATIONS_OUTBOX_TABLE", "notificationoutbox")
+    claim_check_container: str = _from("CLAIM_CHECK_CONTAINER", "orders-private")
     # One row per malformed queue message and why, never its body.
-    rejected_messages_table: str = "rejectedmessages"
+    rejected_messages_table: str = _from("REJECTED_MESSAGES_TABLE", "rejectedmessages")
 
     def __post_init__(self) -> None:
-        for name in fields(self):
-            value = getattr(self, name.name)
-            pattern = CONTAINER_NAME if name.name.endswith("_container") else TABLE_NAME
-            if not pattern.match(value):
-                # Fail loudly at start: a bad name would otherwise fail every order at run time.
-                setting = ORDER_STORAGE_SETTINGS[name.name]
-                raise ValueError(f"{setting} is not a valid storage name: {value!r}")
-
-
-ORDER_STORAGE_SETTINGS = {
-    "orders_table": "ORDERS_TABLE",
-    "stock_table": "STOCK_TABLE",
-    "payments_table": "PAYMENTS_LEDGER_TABLE",
-    "shipments_table": "SHIPMENTS_TABLE",
-    "outbox_table": "NOTIFICATIONS_OUTBOX_TABLE",
-    "claim_check_container": "CLAIM_CHECK_CONTAINER",
-    "rejected_messages_table": "REJECTED_MESSAGES_TABLE",
-}
+        for item in fields(self):
+            _storage_name(item.metadata["setting"], getattr(self, item.name))
 
 
 def order_storage_names(env: Env = None) -> OrderStorageNames:
-    """The order workflow's tables and claim-check container, each overridable by its setting."""
-    chosen = {
-        name: value
-        for name, setting in ORDER_STORAGE_SETTINGS.items()
-        if (value := _setting(env, setting)) is not None
-    }
-    return OrderStorageNames(**chosen)
+    return _read(OrderStorageNames, env)
 
 
 def reports_container(env: Env = None) -> str:
     """REPORTS_CONTAINER: the private container of `<day>.json` and `<day>.csv`."""
-    name = _setting(env, "REPORTS_CONTAINER") or "reports"
-    if not CONTAINER_NAME.match(name):
-        raise ValueError(f"REPORTS_CONTAINER is not a valid container name: {name!r}")
-    return name
+    return _storage_name("REPORTS_CONTAINER", _setting(env, "REPORTS_CONTAINER") or "reports")
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -211,23 +278,29 @@ def approval_policy(env: Env = None) -> ApprovalPolicy:
     order is rejected). Resolved by the starters: orchestrators must not read settings."""
     hour = timedelta(hours=1).total_seconds()
     return ApprovalPolicy(
-        threshold_cents=int(
-            _number(env, "ORDER_APPROVAL_THRESHOLD_CENTS", 100_000, allow_zero=True, whole=True)
+        threshold_cents=_number(
+            env, "ORDER_APPROVAL_THRESHOLD_CENTS", 100_000, allow_zero=True, whole=True
         ),
         escalate_after_seconds=_number(env, "ORDER_APPROVAL_ESCALATION_HOURS", 24) * hour,
         timeout_seconds=_number(env, "ORDER_APPROVAL_TIMEOUT_HOURS", 72) * hour,
     )
 
 
+def _approvers(env: Env, name: str) -> tuple[Approver, ...]:
+    return parse_approvers(_list(env, name), name)
+
+
 @dataclass(frozen=True)
 class ApprovalSettings:
-    """Who is asked to approve, where approval links point, and whether deciding also needs
-    the approver signed in through App Service Authentication."""
+    """Who is asked to approve (`id=email` entries), where approval links point, and whether
+    deciding also needs the approver signed in through App Service Authentication.
+    function_app.py reads them at start, so a bad value stops the app with its error."""
 
-    approvers: tuple[Approver, ...] = ()
-    escalation_approvers: tuple[Approver, ...] = ()
+    approvers: tuple[Approver, ...] = _from("ORDER_APPROVERS", (), _approvers)
+    escalation_approvers: tuple[Approver, ...] = _from("ORDER_ESCALATION_APPROVERS", (), _approvers)
+    # PUBLIC_BASE_URL, else https://WEBSITE_HOSTNAME (which Azure sets); never a request's Host.
     public_base_url: str | None = None
-    require_signed_in: bool = False
+    require_signed_in: bool = _from("APPROVAL_REQUIRE_SIGNED_IN", False, _flag)
 
     def approver(self, approver_id: str) -> Approver | None:
         return next(
@@ -236,18 +309,7 @@ class ApprovalSettings:
 
 
 def approval_settings(env: Env = None) -> ApprovalSettings:
-    """ORDER_APPROVERS and ORDER_ESCALATION_APPROVERS (comma-separated `id=email`), the
-    public base URL of approval links (PUBLIC_BASE_URL, else https://WEBSITE_HOSTNAME, which
-    Azure sets; never a request's Host header) and APPROVAL_REQUIRE_SIGNED_IN (false).
-    function_app.py reads them at start, so a bad value stops the app with this error."""
-    return ApprovalSettings(
-        approvers=parse_approvers(_list(env, "ORDER_APPROVERS"), "ORDER_APPROVERS"),
-        escalation_approvers=parse_approvers(
-            _list(env, "ORDER_ESCALATION_APPROVERS"), "ORDER_ESCALATION_APPROVERS"
-        ),
-        public_base_url=_public_base_url(env),
-        require_signed_in=_flag(env, "APPROVAL_REQUIRE_SIGNED_IN"),
-    )
+    return _read(ApprovalSettings, env, public_base_url=_public_base_url(env))
 
 
 def _public_base_url(env: Env) -> str | None:
@@ -261,67 +323,36 @@ def _public_base_url(env: Env) -> str | None:
     return chosen.rstrip("/")
 
 
-def _flag(env: Env, name: str) -> bool:
-    value = (_setting(env, name) or "false").lower()
-    if value not in ("true", "false"):
-        raise ValueError(f"{name} must be true or false")
-    return value == "true"
-
-
 @dataclass(frozen=True)
 class MailSettings:
     """How notifications leave the app (adapters/mail.py). `transport`: `file` (the local
     default: .eml files in `file_folder`), `smtp` or `acs` (Azure Communication Services Email
-    with the managed identity `acs_client_id`, None lets DefaultAzureCredential choose)."""
+    as the managed identity `acs_client_id`; None lets DefaultAzureCredential choose). After
+    `max_attempts` a notification is dead; retries wait `first_retry_seconds`, doubling per
+    failed attempt up to an hour."""
 
-    transport: str = "file"
-    sender: str = "orders@localhost"
-    file_folder: str = ".devhost/mail"
-    acs_endpoint: str | None = None
-    acs_client_id: str | None = None
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_security: str = "starttls"
-    smtp_username: str | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    max_attempts: int = 8
-    first_retry_seconds: float = 30
-
-
-MAIL_TRANSPORTS = ("file", "smtp", "acs")
-SMTP_SECURITY = ("starttls", "tls", "none")
+    transport: str = _from("MAIL_TRANSPORT", "file", _choice, choices=("file", "smtp", "acs"))
+    sender: str = _from("MAIL_FROM", "orders@localhost")
+    file_folder: str = _from("MAIL_FILE_FOLDER", ".devhost/mail")
+    acs_endpoint: str | None = _from("ACS_EMAIL_ENDPOINT")
+    acs_client_id: str | None = _from("ACS_EMAIL_CLIENT_ID")
+    smtp_host: str | None = _from("SMTP_HOST")
+    smtp_port: int = _from("SMTP_PORT", 587, _number, whole=True)
+    smtp_security: str = _from(
+        "SMTP_SECURITY", "starttls", _choice, choices=("starttls", "tls", "none")
+    )
+    smtp_username: str | None = _from("SMTP_USERNAME")
+    smtp_password: str | None = _from("SMTP_PASSWORD", read=_resolved)  # Key Vault, in Azure
+    max_attempts: int = _from("MAIL_MAX_ATTEMPTS", 8, _number, whole=True)
+    first_retry_seconds: float = _from("MAIL_FIRST_RETRY_SECONDS", 30, _number)
 
 
 def mail_settings(env: Env = None) -> MailSettings:
-    """MAIL_TRANSPORT (file), MAIL_FROM, MAIL_FILE_FOLDER (.devhost/mail), ACS_EMAIL_ENDPOINT and
-    ACS_EMAIL_CLIENT_ID, SMTP_HOST, SMTP_PORT (587), SMTP_SECURITY (starttls, tls or none),
-    SMTP_USERNAME and SMTP_PASSWORD (a Key Vault reference in Azure), MAIL_MAX_ATTEMPTS (8):
-    then a notification is marked dead, MAIL_FIRST_RETRY_SECONDS (30, doubling per failed
-    attempt up to an hour). What the chosen transport needs must be set."""
-    transport = (_setting(env, "MAIL_TRANSPORT") or "file").lower()
-    if transport not in MAIL_TRANSPORTS:
-        raise ValueError(f"MAIL_TRANSPORT must be one of {', '.join(MAIL_TRANSPORTS)}")
-    security = (_setting(env, "SMTP_SECURITY") or "starttls").lower()
-    if security not in SMTP_SECURITY:
-        raise ValueError(f"SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}")
-    password = _resolved(env, "SMTP_PASSWORD")
-    settings = MailSettings(
-        transport=transport,
-        sender=_setting(env, "MAIL_FROM") or MailSettings.sender,
-        file_folder=_setting(env, "MAIL_FILE_FOLDER") or MailSettings.file_folder,
-        acs_endpoint=_setting(env, "ACS_EMAIL_ENDPOINT"),
-        acs_client_id=_setting(env, "ACS_EMAIL_CLIENT_ID"),
-        smtp_host=_setting(env, "SMTP_HOST"),
-        smtp_port=int(_number(env, "SMTP_PORT", 587, whole=True)),
-        smtp_security=security,
-        smtp_username=_setting(env, "SMTP_USERNAME"),
-        smtp_password=password,
-        max_attempts=int(_number(env, "MAIL_MAX_ATTEMPTS", 8, whole=True)),
-        first_retry_seconds=_number(env, "MAIL_FIRST_RETRY_SECONDS", 30),
-    )
-    if transport == "acs" and not (settings.acs_endpoint or "").startswith("https://"):
+    """The mail settings; what the chosen transport needs must be set."""
+    settings = _read(MailSettings, env)
+    if settings.transport == "acs" and not (settings.acs_endpoint or "").startswith("https://"):
         raise ValueError("MAIL_TRANSPORT=acs needs ACS_EMAIL_ENDPOINT (https://...)")
-    if transport == "smtp" and settings.smtp_host is None:
+    if settings.transport == "smtp" and settings.smtp_host is None:
         raise ValueError("MAIL_TRANSPORT=smtp needs SMTP_HOST")
     return settings
 
@@ -329,18 +360,6 @@ def mail_settings(env: Env = None) -> MailSettings:
 # --- Secrets ----------------------------------------------------------------------------------
 
 MIN_SECRET_BYTES = 32
-
-
-def _resolved(env: Env, setting: str) -> str | None:
-    """A setting that may be a Key Vault reference. The platform leaves the reference text as
-    the value when it cannot read the secret: that must never be used as the secret."""
-    value = _setting(env, setting)
-    if value is not None and value.startswith("@Microsoft.KeyVault("):
-        raise ValueError(
-            f"{setting} is an unresolved Key Vault reference: check that the app's identity may "
-            "read the secret (Key Vault Secrets User) and the secret exists"
-        )
-    return value
 
 
 def _secret(env: Env, setting: str, purpose: str) -> bytes:
@@ -400,38 +419,28 @@ def service_bus_settings(env: Env = None) -> ServiceBusSettings:
     )
 
 
-# Where jobs publish results (infra/servicebus.json declares these entities).
-DEFAULT_JOB_EVENTS_TOPIC = "order-events"
-DEFAULT_REPLY_QUEUE = "replies"
-DEFAULT_JOB_STATUS_TABLE = "jobstatus"
-
-
 @dataclass(frozen=True)
 class ResultChannels:
-    """The entities and table that carry job results; each has a setting."""
+    """The entities and table that carry job results (infra/servicebus.json declares the
+    entities), each from the setting beside it."""
 
-    events_topic: str = DEFAULT_JOB_EVENTS_TOPIC
-    reply_queue: str = DEFAULT_REPLY_QUEUE
-    # Queues a message's ReplyTo may name; any other ReplyTo falls back to `reply_queue`.
-    reply_queues: frozenset[str] = frozenset({DEFAULT_REPLY_QUEUE})
-    status_table: str = DEFAULT_JOB_STATUS_TABLE
+    events_topic: str = _from("JOB_EVENTS_TOPIC", "order-events")
+    reply_queue: str = _from("REPLY_QUEUE", "replies")
+    # REPLY_QUEUES, the queues a message's ReplyTo may name (unset: REPLY_QUEUE); any other
+    # ReplyTo falls back to `reply_queue`.
+    reply_queues: frozenset[str] = frozenset({"replies"})
+    status_table: str = _from("JOB_STATUS_TABLE", "jobstatus")
 
     def __post_init__(self) -> None:
-        if not TABLE_NAME.match(self.status_table):
-            raise ValueError(f"JOB_STATUS_TABLE is not a valid table name: {self.status_table!r}")
+        _storage_name("JOB_STATUS_TABLE", self.status_table)
         if self.reply_queue not in self.reply_queues:
             raise ValueError("REPLY_QUEUE must be one of REPLY_QUEUES")
 
 
 def result_channels(env: Env = None) -> ResultChannels:
-    """JOB_EVENTS_TOPIC, REPLY_QUEUE, REPLY_QUEUES (comma-separated) and JOB_STATUS_TABLE."""
-    reply_queue = _setting(env, "REPLY_QUEUE") or DEFAULT_REPLY_QUEUE
-    return ResultChannels(
-        events_topic=_setting(env, "JOB_EVENTS_TOPIC") or DEFAULT_JOB_EVENTS_TOPIC,
-        reply_queue=reply_queue,
-        reply_queues=frozenset(_list(env, "REPLY_QUEUES") or {reply_queue}),
-        status_table=_setting(env, "JOB_STATUS_TABLE") or DEFAULT_JOB_STATUS_TABLE,
-    )
+    reply_queue = _setting(env, "REPLY_QUEUE") or ResultChannels.reply_queue
+    queues = frozenset(_list(env, "REPLY_QUEUES") or {reply_queue})
+    return _read(ResultChannels, env, reply_queues=queues)
 
 
 def outbound_allow_list(env: Env = None) -> AllowList:
@@ -472,59 +481,31 @@ def timer_schedule(setting: str, default: str, env: Env = None) -> str:
     return f"%{setting}%"
 
 
-def _whole_numbers(env: Env, settings: Mapping[str, str]) -> dict[str, int]:
-    """The whole-number settings that are set, by field name (the model keeps its defaults)."""
-    return {
-        name: int(_number(env, setting, 0, whole=True))
-        for name, setting in settings.items()
-        if _setting(env, setting) is not None
-    }
-
-
 def report_chunking(env: Env = None) -> ChunkingPolicy:
     """REPORT_PAGE_SIZE (orders per activity, 500), REPORT_PAGES_PER_CHUNK (4) and
-    REPORT_CHUNKS_PER_WAVE (10); the model checks the ranges."""
-    settings = {
-        "page_size": "REPORT_PAGE_SIZE",
-        "pages_per_chunk": "REPORT_PAGES_PER_CHUNK",
-        "chunks_per_wave": "REPORT_CHUNKS_PER_WAVE",
-    }
-    return ChunkingPolicy(**_whole_numbers(env, settings))
+    REPORT_CHUNKS_PER_WAVE (10)."""
+    return _policy(ChunkingPolicy, env, "REPORT_")
 
 
 def retention_policy(env: Env = None) -> RetentionPolicy:
     """RETENTION_INSTANCE_DAYS (30), RETENTION_REPORT_DAYS (90) and RETENTION_CLAIM_DAYS (30):
     how old finished instances, report files and claim-check blobs get before they go."""
-    settings = {
-        "instance_days": "RETENTION_INSTANCE_DAYS",
-        "report_days": "RETENTION_REPORT_DAYS",
-        "claim_days": "RETENTION_CLAIM_DAYS",
-    }
-    return RetentionPolicy(**_whole_numbers(env, settings))
+    return _policy(RetentionPolicy, env, "RETENTION_")
 
 
 def thumbnail_sizes(env: Env = None) -> tuple[int, ...]:
     """THUMBNAIL_SIZES: comma-separated longest sides in pixels (16 to 4096), e.g. "128,256,512".
     Resolved by the starter and passed in the job's input: orchestrators must not read settings."""
-    try:
-        return parse_sizes(_setting(env, "THUMBNAIL_SIZES") or "128,256,512")
-    except ValueError as error:
-        raise ValueError(f"THUMBNAIL_SIZES: {error}") from error
+    if _setting(env, "THUMBNAIL_SIZES") is None:
+        return DEFAULT_THUMBNAIL_SIZES
+    return parse_sizes(_list(env, "THUMBNAIL_SIZES"), "THUMBNAIL_SIZES")
 
 
 def thumbnail_limits(env: Env = None) -> ImageLimits:
-    """THUMBNAIL_MAX_BYTES (default 20 MiB), THUMBNAIL_MAX_PIXELS (default 40 million, at most
-    100 million) and THUMBNAIL_MAX_SIDE (default 16384): uploads beyond them are rejected before
-    they are decoded, which stops decompression bombs."""
-    settings = {
-        "max_bytes": "THUMBNAIL_MAX_BYTES",
-        "max_pixels": "THUMBNAIL_MAX_PIXELS",
-        "max_side": "THUMBNAIL_MAX_SIDE",
-    }
-    try:  # checked here, at the start, rather than in every job
-        return ImageLimits(**_whole_numbers(env, settings))
-    except ValueError as error:
-        raise ValueError(f"thumbnail limits: {error}") from error
+    """THUMBNAIL_MAX_BYTES (20 MiB), THUMBNAIL_MAX_PIXELS (40 million, at most 100 million) and
+    THUMBNAIL_MAX_SIDE (16384): uploads beyond them are rejected before they are decoded, which
+    stops decompression bombs. Checked here, at the start, rather than in every job."""
+    return _policy(ImageLimits, env, "THUMBNAIL_")
 
 
 # --- Operations -------------------------------------------------------------------------------

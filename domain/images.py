@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -32,6 +33,7 @@ _NOT_IN_BLOB_NAMES = re.compile(
 MIN_THUMBNAIL_SIZE = 16
 THUMBNAIL_ID_PREFIX = "thumb-"
 MAX_THUMBNAIL_SIZE = 4096
+DEFAULT_THUMBNAIL_SIZES = (128, 256, 512)
 
 
 class ImageFormat(StrEnum):
@@ -259,21 +261,19 @@ def thumbnail_name(size: int, name: str) -> str:
     return f"{size}/{name}"
 
 
-def parse_sizes(text: str) -> tuple[int, ...]:
-    """ "128,256,512" → (128, 256, 512): sorted, distinct, each within the allowed range."""
+def parse_sizes(entries: Iterable[str], setting: str) -> tuple[int, ...]:
+    """Sizes as a list setting holds them ("512", "128", "256") → (128, 256, 512): sorted,
+    distinct, each within the allowed range; ValueError naming the setting otherwise."""
     sizes: set[int] = set()
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit() or not MIN_THUMBNAIL_SIZE <= int(part) <= MAX_THUMBNAIL_SIZE:
+    for entry in entries:
+        if not entry.isdigit() or not MIN_THUMBNAIL_SIZE <= int(entry) <= MAX_THUMBNAIL_SIZE:
             raise ValueError(
-                f"thumbnail size {part!r} is not a whole number of pixels "
+                f"{setting}: thumbnail size {entry!r} is not a whole number of pixels "
                 f"from {MIN_THUMBNAIL_SIZE} to {MAX_THUMBNAIL_SIZE}"
             )
-        sizes.add(int(part))
+        sizes.add(int(entry))
     if not sizes:
-        raise ValueError("at least one thumbnail size is needed")
+        raise ValueError(f"{setting}: at least one thumbnail size is needed")
     return tuple(sorted(sizes))
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
-from app_config import ORDER_STORAGE_SETTINGS, OrderStorageNames, order_storage_names
+from app_config import OrderStorageNames, order_storage_names
 
 
 def test_defaults() -> None:
@@ -15,9 +17,7 @@ def test_defaults() -> None:
 
 
 def test_each_name_has_a_setting() -> None:
-    env = {
-        setting: f"x{field.replace('_', '')}" for field, setting in ORDER_STORAGE_SETTINGS.items()
-    }
+    env = {f.metadata["setting"]: f"x{f.name.replace('_', '')}" for f in fields(OrderStorageNames)}
     env["CLAIM_CHECK_CONTAINER"] = "private-claims"
 
     names = order_storage_names(env)

@@ -163,7 +163,9 @@ def test_settings_defaults_and_schedules() -> None:
         page_size=500, pages_per_chunk=4, chunks_per_wave=10
     )
     assert app_config.report_chunking({"REPORT_PAGE_SIZE": "100"}).page_size == 100
-    with pytest.raises(ValueError, match="less than or equal to 1000"):
+    with pytest.raises(
+        ValueError, match="REPORT_PAGE_SIZE: Input should be less than or equal to 1000"
+    ):
         app_config.report_chunking({"REPORT_PAGE_SIZE": "5000"})
     assert app_config.reports_container({}) == "reports"
     with pytest.raises(ValueError):

@@ -175,21 +175,25 @@ def test_names_ids_and_sizes_are_deterministic() -> None:
     assert first != thumbnail_instance_id("dog.jpg", '"0x1"')
     assert JOB_ID.match(first) and first.startswith("thumb-") and len(first) == 46
     assert JOB_ID.match(thumbnail_instance_id("ünïcödé ☃/" + "x" * 900, '"0x1"'))
-    assert parse_sizes(" 512,128,256,128 ") == (128, 256, 512)
-    for bad in ("", "0", "12", "5000", "abc", "128,-1"):
-        with pytest.raises(ValueError):
-            parse_sizes(bad)
+    assert parse_sizes(("512", "128", "256", "128"), "SIZES") == (128, 256, 512)
+    for bad in ((), ("0",), ("12",), ("5000",), ("abc",), ("128", "-1")):
+        with pytest.raises(ValueError, match="SIZES: "):
+            parse_sizes(bad, "SIZES")
 
 
 def test_settings_are_read_and_checked_in_app_config() -> None:
     assert app_config.thumbnail_sizes({}) == (128, 256, 512)
     assert app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "64, 32"}) == (32, 64)
+    assert app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "64;32"}) == (32, 64)  # as every list
     assert app_config.thumbnail_limits({"THUMBNAIL_MAX_PIXELS": "1000"}).max_pixels == 1000
-    with pytest.raises(ValueError, match="THUMBNAIL_SIZES"):
-        app_config.thumbnail_sizes({"THUMBNAIL_SIZES": "big"})
+    for bad in ("big", ","):
+        with pytest.raises(ValueError, match="THUMBNAIL_SIZES"):
+            app_config.thumbnail_sizes({"THUMBNAIL_SIZES": bad})
     with pytest.raises(ValueError, match="THUMBNAIL_MAX_BYTES"):
         app_config.thumbnail_limits({"THUMBNAIL_MAX_BYTES": "-5"})
-    with pytest.raises(ValueError, match="less than or equal to 100000000"):
+    with pytest.raises(
+        ValueError, match="THUMBNAIL_MAX_PIXELS: Input should be less than or equal to 100000000"
+    ):
         app_config.thumbnail_limits({"THUMBNAIL_MAX_PIXELS": "200000000"})
 
 
