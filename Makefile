@@ -57,7 +57,7 @@ install: venv node
 run: install
 	@test -f local.settings.json || cp local.settings.json.example local.settings.json
 	@echo "Mail (MAIL_TRANSPORT=file) is written as .eml files to $(CURDIR)/.devhost/mail"
-	$(PY) -m devhost start . --port 7071
+	$(PY) scripts/run_local.py
 
 test: install infra-tools browser
 	$(PY) -m ruff check .

@@ -34,7 +34,7 @@ from triggers.supervisor_timer import bp as supervisor_timer
 from triggers.thumbnail_job import bp as thumbnail_job
 
 # Once, before any function runs: export to Application Insights when it is configured.
-telemetry.start(app_config.telemetry_settings())
+telemetry.start(app_config.telemetry_settings(), role=app_config.app_role())
 # A bad approver list or base URL stops the app here, with the setting named, rather than
 # failing each order that waits for approval.
 app_config.approval_settings()
@@ -43,9 +43,9 @@ app_config.approval_settings()
 # explicitly in their own blueprint.
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
-# What runs an order: the express role registers only these and the express queue's trigger,
-# so a second app can serve express orders from its own task hub (docs/order-workflow.md). The
-# main role registers everything, the express trigger included until an express app runs it.
+# What runs an order: both roles register these. The express role adds only the express queue's
+# trigger, so a second app serves express orders from its own task hub; the main role adds
+# everything else (docs/order-workflow.md, "Express orders").
 ORDER_RUNNERS = [order_workflow, order_activities, job_results, webhook_activities]
 EVERYTHING_ELSE = [
     health_bp,
@@ -71,8 +71,6 @@ EVERYTHING_ELSE = [
     supervision_activities,
     notifications,
 ]
-for blueprint in [express_orders_queue, *ORDER_RUNNERS]:
+ROLES = {"main": ORDER_RUNNERS + EVERYTHING_ELSE, "express": [*ORDER_RUNNERS, express_orders_queue]}
+for blueprint in ROLES[app_config.app_role()]:
     app.register_functions(blueprint)
-if app_config.app_role() == "main":
-    for blueprint in EVERYTHING_ELSE:
-        app.register_functions(blueprint)

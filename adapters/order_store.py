@@ -7,6 +7,10 @@
   point reads (the day in the id would leak storage layout into ids that customers choose).
 - PartitionKey = "approval-decision", RowKey = order id: the first approver's decision, inserted
   if absent, so of two approvers (or two clicks) exactly one decides.
+- PartitionKey = "order-hub", RowKey = order id: the task hub (`main` or `express`) that runs
+  the order, inserted if absent before either hub starts it, so an order sent both ways runs
+  once, and the API finds it without asking both hubs. No row: the main hub (orders started
+  before the express app existed ran there).
 
 The index row is written first and never changes, so it decides the order's day: a duplicate
 message that arrives after midnight lands on the original row, not a second one.
@@ -34,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 INDEX_PARTITION = "order-index"
 DECISION_PARTITION = "approval-decision"
+HUB_PARTITION = "order-hub"
 # A Table transaction holds at most 100 operations, all in one partition.
 _TRANSACTION_SIZE = 100
 # What the nightly report reads of an order row: no customer reference, nothing personal.
@@ -94,6 +99,17 @@ class OrderStore(TableStore):
         if created:
             self._fault("orders.created")
         return _record(stored), created
+
+    def claim_hub(self, order_id: str, hub: str) -> str:
+        """The hub that runs the order: `hub` if this call claimed it first, else the winner's."""
+        claim = {"PartitionKey": HUB_PARTITION, "RowKey": check_key(order_id), "hub": hub}
+        stored, _ = insert_if_absent(self._table, claim)
+        return str(stored["hub"])
+
+    def hub_of(self, order_id: str) -> str | None:
+        """The hub claimed for the order, or None when none was (never started, or older)."""
+        claim = get_or_none(self._table, HUB_PARTITION, check_key(order_id))
+        return None if claim is None else str(claim["hub"])
 
     def claim_decision(self, order_id: str, approver: str, approved: bool) -> bool:
         """True if this call is the order's first decision; False if one was claimed before."""

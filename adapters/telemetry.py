@@ -35,6 +35,9 @@ METRIC_JOB_FAILURES = "jobs.failures"
 METRIC_HEARTBEAT = "jobs.heartbeat"
 METRIC_SUPERVISOR_FINDINGS = "jobs.supervisor.findings"
 METRIC_NOTIFICATIONS_DEAD = "notifications.dead"
+# The express app's orders, from the message's enqueued time (or the request's arrival) to the
+# order's end: what the express task hub exists for (docs/operations.md, "Express orders slow").
+METRIC_EXPRESS_LATENCY = "orders.express_latency"
 
 ATTR_JOB_TYPE = "job.type"
 ATTR_JOB_OUTCOME = "job.outcome"
@@ -55,6 +58,7 @@ METRIC_ATTRIBUTES: dict[str, frozenset[str]] = {
     METRIC_JOB_FAILURES: frozenset({ATTR_JOB_TYPE, ATTR_JOB_OUTCOME}),
     METRIC_HEARTBEAT: frozenset({ATTR_HEARTBEAT_JOB, ATTR_PAST_DUE}),
     METRIC_NOTIFICATIONS_DEAD: frozenset({ATTR_NOTIFICATION_KIND}),
+    METRIC_EXPRESS_LATENCY: frozenset({ATTR_JOB_OUTCOME}),
     METRIC_SUPERVISOR_FINDINGS: frozenset(
         {
             ATTR_ORCHESTRATOR,
@@ -101,6 +105,11 @@ notifications_dead = meter.create_counter(
     METRIC_NOTIFICATIONS_DEAD,
     unit="{mail}",
     description="Outbox notifications given up on after their last attempt, by kind",
+)
+express_latency = meter.create_histogram(
+    METRIC_EXPRESS_LATENCY,
+    unit="s",
+    description="An express order's enqueued (or arrival) time to its end, in the express app",
 )
 supervisor_findings = meter.create_counter(
     METRIC_SUPERVISOR_FINDINGS,
@@ -264,6 +273,9 @@ class JobLogMetrics(logging.Filter):
     orchestrator code and record only what the lines already say.
     """
 
+    # Set in the express app, which runs only express orders: their latency has its own metric.
+    express_orders = False
+
     def filter(self, record: logging.LogRecord) -> bool:
         fields = getattr(record, "job", None)
         args = record.args if isinstance(record.args, tuple) else ()
@@ -278,20 +290,27 @@ class JobLogMetrics(logging.Filter):
             return True  # "started" and anything else: nothing to measure yet
         try:
             enqueued = fields.get("enqueued_at")
+            enqueued_at = datetime.fromisoformat(enqueued) if enqueued else None
+            ended_at = datetime.fromtimestamp(record.created, UTC)
+            job_type = str(fields.get("job_type") or "unknown")
             record_job_end(
-                str(fields.get("job_type") or "unknown"),
+                job_type,
                 outcome,
                 duration_seconds=float(fields.get("duration_ms") or 0) / 1000,
                 succeeded=succeeded,
-                enqueued_at=datetime.fromisoformat(enqueued) if enqueued else None,
-                ended_at=datetime.fromtimestamp(record.created, UTC),
+                enqueued_at=enqueued_at,
+                ended_at=ended_at,
             )
+            if self.express_orders and job_type == ORDER_JOB and enqueued_at is not None:
+                latency = _seconds(enqueued_at, ended_at)
+                express_latency.record(latency, {ATTR_JOB_OUTCOME: outcome})
         except (TypeError, ValueError) as error:  # a metric must never break the log line
             logger.debug("job metrics skipped for a log record: %s", error)
         return True
 
 
 JOB_LOGGER = "orchestrators.job_results"
+ORDER_JOB = "order"  # the order job type's name (triggers/order_job.py)
 _job_metrics = JobLogMetrics()
 
 
@@ -305,9 +324,10 @@ def install_job_metrics(logger_name: str = JOB_LOGGER) -> None:
         target.addFilter(_job_metrics)
 
 
-def start(settings: TelemetrySettings) -> bool:
+def start(settings: TelemetrySettings, *, role: str = "main") -> bool:
     """The app's one start-up call: export when configured, and job metrics either way."""
     install_job_metrics()
+    _job_metrics.express_orders = role == "express"
     credential = None
     if settings.connection_string and settings.entra:
         from azure.identity import ManagedIdentityCredential

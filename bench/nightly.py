@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
                     "Endpoint=sb://localhost;SharedAccessKeyName=RootManageSharedAccessKey;"
                     "SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"
                 ),
+                "TASK_HUB_NAME": "JobsHub",  # host.json reads it (local.settings.json.example)
+                "EXPRESS_TASK_HUB_NAME": "JobsExpress",
                 "ORDERS_TABLE": "benchorders",
                 "REPORTS_CONTAINER": "bench-reports",
                 "NIGHTLY_REPORT_SCHEDULE": "0 0 0 1 1 *",

@@ -41,6 +41,7 @@ def main() -> int:
         port = free_port()
         env = {
             "AzureWebJobsStorage": azurite.connection_string,
+            "TASK_HUB_NAME": "JobsHub",  # host.json reads it
             "PAYMENT_PROVIDER": "simulated",
             "APPROVAL_SIGNING_KEY": KEY,
             "ORDER_APPROVERS": "approver-1=approver-1@example.com",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from devhost.azurite import Azurite
+from devhost.testing import DevHostProcess
 
 pytest_plugins = ["devhost.pytest_plugin"]
 
@@ -33,6 +36,13 @@ _STORAGE_SETTINGS = (
     "APP_VERSION",
     "HEALTH_TIMEOUT_SECONDS",
 )
+
+
+# The task hubs, as local.settings.json.example names them: host.json reads TASK_HUB_NAME, so every
+# app a test starts needs it; a test that runs the express role sets its own.
+TASK_HUBS = {"TASK_HUB_NAME": "JobsHub", "EXPRESS_TASK_HUB_NAME": "JobsExpress"}
+for _name, _hub in TASK_HUBS.items():
+    os.environ.setdefault(_name, _hub)
 
 
 # Markers by place, so no test file carries its own (the README's "Run the tests" names them).
@@ -124,6 +134,40 @@ def mail_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Ite
         os.environ.pop("MAIL_FILE_FOLDER", None)
     else:
         os.environ["MAIL_FILE_FOLDER"] = previous
+
+
+@dataclass(frozen=True)
+class BothApps:
+    """The main app and the express app (APP_ROLE=express, its own task hub) on two devhosts
+    sharing one storage account, as in Azure; `main` reaches the express hub (DEVHOST_TASK_HUBS)."""
+
+    main: DevHostProcess
+    express: DevHostProcess
+
+
+@contextmanager
+def _both_apps(
+    app_dir: Path, *, env: dict[str, str], state_dir: Path, **options: Any
+) -> Iterator[BothApps]:
+    hub = env.get("EXPRESS_TASK_HUB_NAME") or os.environ["EXPRESS_TASK_HUB_NAME"]
+    # Its own host id, as in Azure: timers and blob receipts are keyed by it (docs/devhost.md).
+    express_env = {
+        **env,
+        "APP_ROLE": "express",
+        "TASK_HUB_NAME": hub,
+        "AzureFunctionsWebHost__hostid": "express",
+    }
+    express = DevHostProcess(app_dir, state_dir=state_dir / "express", env=express_env, **options)
+    main_env = {**env, "APP_ROLE": "main", "DEVHOST_TASK_HUBS": f"{hub}={express.base_url}"}
+    main = DevHostProcess(app_dir, state_dir=state_dir / "main", env=main_env, **options)
+    with express, main:
+        yield BothApps(main, express)
+
+
+@pytest.fixture(scope="session")
+def both_apps() -> Callable[..., AbstractContextManager[BothApps]]:
+    """Start both roles of an app: `with both_apps(app_dir, env=..., state_dir=...) as apps`."""
+    return _both_apps
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ from triggers.order_approval_http import decide, unauthorized
 from triggers.order_job import ORDER_JOB
 from triggers.problem_details import REFUSALS, problem, problem_response
 from triggers.start_once import runtime_status_of, step_of
+from triggers.task_hubs import client_for
 from triggers.views import ApprovalSummary, OrderCommandAccepted
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ async def approval_summary(
         return checked
     _, claims = checked
     instance_id = instance_id_for(claims.order_id)
-    status = await client.get_status(instance_id, show_input=True)
+    status = await (await client_for(client, instance_id)).get_status(instance_id, show_input=True)
     if status is None or status.name != ORDER_JOB.orchestrator or status.input_ is None:
         return _refuse("not_found")
     given = status.input_  # the SDK hands it over parsed or as JSON text, by version

@@ -25,6 +25,7 @@ from triggers.job_registry import JOB_TYPES, job_type_of
 from triggers.job_types import JobSubjectNotFound, JobType, StartRequest
 from triggers.problem_details import problem, problem_response
 from triggers.start_once import runtime_status_of, step_of
+from triggers.task_hubs import client_for
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,9 @@ async def start_job(
 
     headers = {"Location": answers.location(started.instance_id), **NO_STORE}
     if started.runtime_status in FINISHED:
-        status = await client.get_status(started.instance_id)
+        status = await (await client_for(client, started.instance_id)).get_status(
+            started.instance_id
+        )
         if status:  # falsy only if its history was purged since the start looked
             return json_response(200, answers.finished(job_type, status), headers)
     retry = {"Retry-After": RETRY_AFTER_SECONDS}
@@ -134,11 +137,12 @@ async def show_job(
 async def find_job(
     client: df.DurableOrchestrationClient, job_type: JobType | None, job_id: str
 ) -> DurableOrchestrationStatus | None:
-    """The job's status; None for an id its type could not have given, or no such job. The name
-    check keeps other orchestrations in the task hub out of sight, whatever their id."""
+    """The job's status, from the task hub that runs it; None for an id its type could not have
+    given, or no such job. The name check keeps other orchestrations in the hub out of sight,
+    whatever their id."""
     if job_type is None or not job_type.owns(job_id):
         return None
-    status = await client.get_status(job_id)
+    status = await (await client_for(client, job_id)).get_status(job_id)
     return status if status and status.name == job_type.orchestrator else None
 
 
@@ -185,6 +189,7 @@ async def cancel_job(
         or step_of(status) in job_type.not_cancellable_steps
     ):
         return answers.refuse("not_cancellable")
-    await client.raise_event(job_id, job_type.cancel_event, {"reason": cancel.effective_reason})
+    hub_client = await client_for(client, job_id)
+    await hub_client.raise_event(job_id, job_type.cancel_event, {"reason": cancel.effective_reason})
     logger.info("Cancellation requested for %s", job_id)
     return answers.cancelled(job_type, job_id)

@@ -21,6 +21,7 @@ from triggers.jobs_http import RUNNING, find_job
 from triggers.order_job import ORDER_JOB
 from triggers.orders_http import OrderAnswers, command_accepted
 from triggers.start_once import runtime_status_of, step_of
+from triggers.task_hubs import client_for
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ async def decide(
     if not await asyncio.to_thread(orders.claim_decision, order_id, approver, decision.approved):
         return "already_decided"
     try:
-        await client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision.dump())
+        hub_client = await client_for(client, instance_id_for(order_id))
+        await hub_client.raise_event(instance_id_for(order_id), APPROVAL_EVENT, decision.dump())
     except Exception:
         logger.exception("Approval decision for order %s not raised; claim released", order_id)
         await asyncio.to_thread(orders.release_decision, order_id)

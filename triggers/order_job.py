@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime
 
 import azure.durable_functions as df
@@ -17,9 +18,11 @@ from domain.outbound import check_urls
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR
 from triggers.job_types import JobType, StartRequest, job_ids
-from triggers.start_once import Started, start_once
+from triggers.start_once import Started, runtime_status_of, start_once
+from triggers.task_hubs import MAIN, hub_of_request, on_hub
 
 PREFIX = instance_id_for("")
+logger = logging.getLogger(__name__)
 
 
 def vet_callback_url(url: str | None) -> str | None:
@@ -37,7 +40,16 @@ async def start_order(
     correlation_id: str | None,
     routing: ResultRouting | None = None,
 ) -> Started:
+    """Start the order in its task hub (express orders in the express app's) unless it runs.
+
+    The order id is claimed for one hub before either starts it, so an order sent both ways
+    (HTTP and a queue, or both queues) runs once, in the hub that claimed it first."""
     order_id = request.order_id
+    hub = hub_of_request(request.express)
+    claimed = await asyncio.to_thread(root.orders().orders.claim_hub, order_id, hub)
+    if claimed != hub:
+        logger.info("Order %s runs in the %s task hub, not the %s hub", order_id, claimed, hub)
+        return await _running_elsewhere(client, instance_id_for(order_id), claimed)
 
     async def workflow_input() -> WorkflowInput:
         if isinstance(request, OrderRequest):
@@ -57,13 +69,25 @@ async def start_order(
         )
 
     return await start_once(
-        client,
+        on_hub(client, hub),
         ORCHESTRATOR,
         instance_id_for(order_id),
         workflow_input,
         label=f"Order {order_id}",
         correlation_id=correlation_id,
     )
+
+
+async def _running_elsewhere(
+    client: df.DurableOrchestrationClient, instance_id: str, hub: str
+) -> Started:
+    """A duplicate of an order another hub claimed: its status there, as a duplicate's answer
+    needs (the express app cannot see the main hub: it only logs the duplicate)."""
+    status = None
+    if app_config.app_role() == MAIN:
+        status = await on_hub(client, hub).get_status(instance_id)
+    runtime_status = runtime_status_of(status) if status else "Pending"
+    return Started(instance_id, started=False, runtime_status=runtime_status)
 
 
 async def start_order_job(client: df.DurableOrchestrationClient, request: StartRequest) -> Started:

@@ -22,6 +22,7 @@ from domain.retention import (
 )
 from orchestrators.retention import ORCHESTRATOR
 from triggers.start_once import Started, start_once
+from triggers.task_hubs import every_hub
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +51,13 @@ async def purge_finished_instances(client: df.DurableOrchestrationClient, before
 async def run_retention(
     client: df.DurableOrchestrationClient, as_of: datetime, policy: RetentionPolicy
 ) -> Started:
-    """Purge old finished instances (only a durable client can), then start `retention-<day>`
-    for the blobs once a day (again if that day's run failed). The ages travel in the input, as
-    orchestrators must not read settings, and `as_of` is the start time, so a rerun deletes the
-    same things; purging again on a repeated tick is harmless: what is gone stays gone.
+    """Purge old finished instances in both task hubs (only a durable client can), then start
+    `retention-<day>` for the blobs once a day (again if that day's run failed). The ages
+    travel in the input, as orchestrators must not read settings, and `as_of` is the start
+    time, so a rerun deletes the same things; purging again on a repeated tick is harmless.
     """
-    purged = await purge_finished_instances(client, cutoffs(as_of, policy).instances_before)
+    before = cutoffs(as_of, policy).instances_before
+    purged = sum([await purge_finished_instances(hub, before) for hub in every_hub(client)])
     run = RetentionRun(as_of=as_of, policy=policy, purged=purged)
     instance_id = run_instance_id(as_of)
     return await start_once(

@@ -27,6 +27,7 @@ from domain.supervision import (
 from orchestrators.cancellation import CANCEL_EVENT
 from orchestrators.order_workflow import ORCHESTRATOR as ORDER_ORCHESTRATOR
 from triggers.start_once import runtime_status_of, step_of
+from triggers.task_hubs import every_hub
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +151,18 @@ async def supervise(
     settings: app_config.SupervisorSettings,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[str]:
-    """One run: list, decide at `clock()`, act on each decision oldest first; the outcomes."""
+    """One run: in each task hub list, decide at `clock()`, act on each decision oldest first;
+    the outcomes."""
     policy = supervision_policy(settings)
     with telemetry.job_span(
         "supervise_jobs_timer", job_type=JOB, instance_id=INSTANCE_ID, correlation_id=None
     ):
-        jobs = await list_jobs(client, policy)
-        outcomes = [await act(client, decision) for decision in plan(jobs, policy, clock())]
+        jobs, outcomes = [], []
+        for hub_client in every_hub(client):  # express orders run in their own task hub
+            found = await list_jobs(hub_client, policy)
+            decisions = plan(found, policy, clock())
+            outcomes += [await act(hub_client, decision) for decision in decisions]
+            jobs += found
     acted = sum(
         1 for outcome in outcomes if outcome not in (REPORTED, telemetry.SUPERVISION_FAILED)
     )

@@ -87,7 +87,8 @@ def running(suite: Suite, workdir: Path) -> Iterator[Session]:
             app,
             state_dir=folder,
             virtual_time=True,
-            env=suite.env(folder, azurite),
+            # host.json names the task hub through TASK_HUB_NAME (the stubs app's too).
+            env={"TASK_HUB_NAME": "JobsHub", **suite.env(folder, azurite)},
             extra_args=["--log-level", "WARNING"],
         )
         host.start()

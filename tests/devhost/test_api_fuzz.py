@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from devhost.azurite import Azurite
-from devhost.testing import PROJECT_ROOT, DevHostProcess
+from devhost.testing import PROJECT_ROOT
 
 DOCUMENT = PROJECT_ROOT / "api" / "openapi.json"
 # The same requests every run: the seed fixes the data Hypothesis draws (which also depends on
@@ -72,18 +73,22 @@ MAX_TESTS = 20
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app's /api on a devhost of its own (free port, own Azurite, virtual time)."""
+def app_url(
+    tmp_path_factory: pytest.TempPathFactory,
+    both_apps: Callable[..., AbstractContextManager[Any]],
+) -> Iterator[str]:
+    """The main app's /api on a devhost of its own (free port, own Azurite, virtual time), with
+    the express app beside it: a generated order marked express runs in its hub."""
     azurite = Azurite(tmp_path_factory.mktemp("api-fuzz-azurite"), project_root=PROJECT_ROOT)
     azurite.start()
     try:
         env = {**ENV, "AzureWebJobsStorage": azurite.connection_string}
         state = tmp_path_factory.mktemp("api-fuzz-devhost")
         # No fsync: this state is thrown away, and every valid order starts a workflow.
-        with DevHostProcess(
+        with both_apps(
             PROJECT_ROOT, state_dir=state, virtual_time=True, env=env, fsync=False
-        ) as host:
-            yield host.url("/api")
+        ) as apps:
+            yield apps.main.url("/api")
     finally:
         azurite.stop()
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -589,7 +590,8 @@ class Sent:
 
 @dataclass
 class App:
-    host: DevHostProcess
+    host: DevHostProcess  # the main app: its `orders` trigger starts every order
+    express: DevHostProcess  # the express app, whose hub runs the orders marked express
     env: dict[str, str]
     storage: str
     adapters: OrderAdapters
@@ -627,12 +629,21 @@ class App:
         return build_rejected_messages(connection, "rejectedmessages").for_queue(QUEUE)
 
     def orders(self) -> dict[str, dict[str, Any]]:
-        """Every order orchestration on devhost, by instance id, with its input."""
+        """Every order orchestration in both task hubs, by instance id, with its input."""
+        found: dict[str, dict[str, Any]] = {}
+        for host in (self.host, self.express):
+            for instance_id, status in self._orders(host).items():
+                assert instance_id not in found  # one hub runs each order
+                found[instance_id] = status
+        return found
+
+    @staticmethod
+    def _orders(host: DevHostProcess) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         token = ""
         while True:
-            response = self.host.http.get(
-                self.host.url(f"{DURABLE}/instances"),
+            response = host.http.get(
+                host.url(f"{DURABLE}/instances"),
                 params={"instanceIdPrefix": "order-", "showInput": "true", "top": "200"},
                 headers={"x-ms-continuation-token": token} if token else {},
                 timeout=30,
@@ -647,8 +658,12 @@ class App:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    """The app at the repository root on a devhost of its own (own Azurite, virtual time)."""
+def app(
+    tmp_path_factory: pytest.TempPathFactory,
+    both_apps: Callable[..., AbstractContextManager[Any]],
+) -> Iterator[App]:
+    """The app at the repository root in both roles on devhosts of their own (own Azurite,
+    virtual time): a valid message marked express runs in the express app's hub."""
     azurite = Azurite(tmp_path_factory.mktemp("message-fuzz-azurite"), project_root=PROJECT_ROOT)
     azurite.start()
     try:
@@ -658,10 +673,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         adapters = build_order_adapters(
             connection, order_storage_names({}), payment_provider=ENV["PAYMENT_PROVIDER"]
         )
-        with DevHostProcess(
+        with both_apps(
             PROJECT_ROOT, state_dir=state, virtual_time=True, env=env, fsync=False
-        ) as host:
-            yield App(host, env, azurite.connection_string, adapters)
+        ) as apps:
+            yield App(apps.main, apps.express, env, azurite.connection_string, adapters)
     finally:
         azurite.stop()
 

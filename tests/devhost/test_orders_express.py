@@ -1,14 +1,16 @@
-"""The `orders-express` queue: the same starter as `orders`, its orders marked express.
+"""The `orders-express` queue: the express app starts its orders, marked express, in its hub.
 
-Runs the real triggers and orchestrator over the stub activities of tests/apps/order_stubs, with
-the Service Bus stand-in on Azurite and the real queue declaration (infra/servicebus.json).
+Runs the real triggers and orchestrator over the stub activities of tests/apps/order_stubs in
+both roles (the main app and the express app, each a devhost with its own task hub, one
+Azurite), with the Service Bus stand-in and the real queue declaration (infra/servicebus.json).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,8 @@ CANARY = {"name": "Canary Person", "email": "canary@example.invalid", "address":
 
 @dataclass
 class Queues:
-    host: DevHostProcess
+    host: DevHostProcess  # the express app
+    main: DevHostProcess
     folder: Path
     env: dict[str, str]
     azurite: Azurite
@@ -65,7 +68,11 @@ class Queues:
 
 
 @pytest.fixture(scope="module")
-def queues(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[Queues]:
+def queues(
+    tmp_path_factory: pytest.TempPathFactory,
+    azurite: Azurite,
+    both_apps: Callable[..., AbstractContextManager[Any]],
+) -> Iterator[Queues]:
     folder = tmp_path_factory.mktemp("orders-express")
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
@@ -73,8 +80,8 @@ def queues(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterat
         "ORDER_STUBS_DIR": str(folder),
         "ORDER_APPROVAL_THRESHOLD_CENTS": "100000",
     }
-    with DevHostProcess(APP, state_dir=folder / "state", virtual_time=True, env=env) as host:
-        yield Queues(host, folder, env, azurite)
+    with both_apps(APP, state_dir=folder / "state", virtual_time=True, env=env) as apps:
+        yield Queues(apps.express, apps.main, folder, env, azurite)
 
 
 def message_body(**extra: Any) -> dict[str, Any]:
@@ -108,9 +115,26 @@ def test_one_order_sent_on_both_queues_runs_once(queues: Queues) -> None:
     body = message_body()
     oid = body["order_id"]
     assert queues.send("orders", body).accepted
-    queues.finished(oid)
+    assert queues.main.wait_for(f"order-{oid}", timeout=30)["runtimeStatus"] == "Completed"
     assert queues.send(EXPRESS, body).accepted
+    # The main hub claimed it first: the express app does not start it again.
     wait_until(lambda: f"on {EXPRESS} repeats order {oid}" in queues.host.logs())
+    assert f"Order {oid} runs in the main task hub, not the express hub" in queues.host.logs()
+    assert queues.host.status(f"order-{oid}") is None
+    assert len(queues.calls(oid, "take_payment")) == 1
+
+
+def test_sent_on_both_queues_at_once_one_order_runs(queues: Queues) -> None:
+    body = message_body()
+    oid = body["order_id"]
+    assert queues.send(EXPRESS, body).accepted
+    assert queues.send("orders", body).accepted
+    # Whichever starter claims the order first starts it; the other logs that it runs there.
+    wait_until(lambda: f"Order {oid} runs in the" in queues.main.logs() + queues.host.logs())
+    (runner,) = [host for host in (queues.main, queues.host) if host.status(f"order-{oid}")]
+    assert runner.wait_for(f"order-{oid}", timeout=30)["runtimeStatus"] == "Completed"
+    logs = queues.main.logs() + queues.host.logs()
+    assert logs.count(f"Order {oid} started as") == 1
     assert len(queues.calls(oid, "take_payment")) == 1
 
 
@@ -139,3 +163,26 @@ def test_a_malformed_express_message_is_recorded_under_its_queue(
     assert queues.rejected(EXPRESS, sent.message_id)[0].rejected_at == row.rejected_at
     assert sent.message_id not in queues.dead_letters(EXPRESS)
     assert f"Rejected message {sent.message_id} on {EXPRESS}" in queues.host.logs()
+
+
+def test_an_express_order_completes_while_normal_orders_wait(queues: Queues) -> None:
+    """The priority the express app exists for: normal orders that hold the main hub's workers
+    (their payment step takes seconds) do not delay an express order, which its own hub runs."""
+    # Fewer than the host's worker threads (min(32, cores + 4)), so all of them sleep at once.
+    normal = [message_body() for _ in range(4)]
+    script_file = queues.folder / "script.json"
+    script = json.loads(script_file.read_text()) if script_file.exists() else {}
+    script.update({body["order_id"]: {"take_payment": ["sleep:10"]} for body in normal})
+    script_file.write_text(json.dumps(script))
+    for body in normal:
+        assert queues.send("orders", body).accepted
+    wait_until(lambda: all(queues.calls(b["order_id"], "take_payment") for b in normal))
+
+    express = message_body()
+    assert queues.send(EXPRESS, express).accepted
+    assert queues.finished(express["order_id"])["output"]["status"] == "Completed"
+    waiting = [queues.main.status(f"order-{b['order_id']}") for b in normal]
+    assert [status and status["runtimeStatus"] for status in waiting] == ["Running"] * 4
+    for body in normal:  # and they finish too
+        status = queues.main.wait_for(f"order-{body['order_id']}", timeout=60)
+        assert status["output"]["status"] == "Completed"

@@ -139,6 +139,17 @@ def test_of_racing_decisions_on_an_order_exactly_one_claims_it(world: World) -> 
     assert orders.claim_decision("o-9", "a1", False) is True
 
 
+def test_of_racing_starters_in_two_task_hubs_exactly_one_claims_the_order(world: World) -> None:
+    """One order sent on both queues at once: every starter learns the one hub that runs it."""
+    orders = world.adapters.orders
+    hubs = ["main", "express"] * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        claimed = list(pool.map(lambda hub: orders.claim_hub("o-11", hub), hubs))
+    assert len(set(claimed)) == 1
+    assert orders.hub_of("o-11") == claimed[0]
+    assert orders.hub_of("o-12") is None  # never claimed: started before there were claims
+
+
 def test_orders_are_partitioned_by_utc_day_with_an_index_row(world: World) -> None:
     orders = world.adapters.orders
     late = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)

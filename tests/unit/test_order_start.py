@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -47,8 +48,26 @@ class FakeClient:
         return instance_id
 
 
+class Hubs:
+    """The order store's hub claims: insert-if-absent, in memory."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, str] = {}
+
+    def claim_hub(self, order_id: str, hub: str) -> str:
+        return self.claims.setdefault(order_id, hub)
+
+
 @pytest.fixture
-def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+def hubs(monkeypatch: pytest.MonkeyPatch) -> Hubs:
+    claims = Hubs()
+    monkeypatch.setattr(root, "orders", lambda: SimpleNamespace(orders=claims))
+    monkeypatch.setenv("APP_ROLE", "main")
+    return claims
+
+
+@pytest.fixture
+def stored(monkeypatch: pytest.MonkeyPatch, hubs: Hubs) -> list[tuple[str, dict]]:
     calls: list[tuple[str, dict]] = []
 
     class Claims:
@@ -60,8 +79,8 @@ def stored(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
     return calls
 
 
-def start(client: FakeClient) -> Started:
-    request = parse_request(OrderRequest, json.dumps(BODY))
+def start(client: FakeClient, **changes: Any) -> Started:
+    request = parse_request(OrderRequest, json.dumps({**BODY, **changes}))
     return asyncio.run(
         order_job.start_order(client, request, received_at=WHEN, correlation_id="c-1")  # type: ignore[arg-type]
     )
@@ -100,3 +119,37 @@ def test_other_start_failures_are_raised(stored: list) -> None:
 
     with pytest.raises(Exception, match="503"):
         start(Broken())
+
+
+def test_an_order_runs_in_the_hub_that_claimed_it_first(
+    stored: list, hubs: Hubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main, express = FakeClient(), FakeClient(existing="Completed")
+    reached: list[str] = []
+
+    def on_hub(client: FakeClient, hub: str) -> FakeClient:
+        reached.append(hub)
+        return express if hub == "express" else client
+
+    monkeypatch.setattr(order_job, "on_hub", on_hub)
+
+    # Sent express first: claimed for the express hub and started there.
+    express.existing = None
+    assert start(main, express=True) == Started("order-o-7", True, "Pending")
+    assert (len(express.started), len(main.started), hubs.claims) == (1, 0, {"o-7": "express"})
+    # The same order sent the normal way: not started in the main hub; the answer is its status
+    # in the express hub, as a duplicate's is.
+    express.existing = "Completed"
+    assert start(main) == Started("order-o-7", False, "Completed")
+    assert (len(express.started), len(main.started)) == (1, 0)
+    assert reached == ["express", "express"]
+
+
+def test_the_express_app_only_logs_a_duplicate_the_main_hub_claimed(
+    stored: list, hubs: Hubs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hubs.claims["o-7"] = "main"
+    monkeypatch.setenv("APP_ROLE", "express")
+    client = FakeClient()
+    assert start(client, express=True) == Started("order-o-7", False, "Pending")
+    assert client.started == []

@@ -54,6 +54,12 @@ class FakeClient:
         self.done.append(("rewind", instance_id, reason))
 
 
+@pytest.fixture(autouse=True)
+def one_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake stands for one task hub; test_task_hubs covers reaching the express hub."""
+    monkeypatch.setattr(supervisor_timer, "every_hub", lambda client: [client])
+
+
 SETTINGS = app_config.supervisor_settings(
     {
         "SUPERVISOR_EXPECTED_DURATIONS": "nightly_report=PT3H",
@@ -93,6 +99,24 @@ def test_one_run_lists_decides_at_its_clock_and_acts_oldest_first() -> None:
         ("rewind", "thumbs-1", "supervisor: make_thumbnails failed for 0:05:00 (limit 1:00:00)"),
     ]
     assert client.listed == ["Running", "Pending", "Failed"]
+
+
+def test_each_task_hub_is_supervised_with_its_own_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    main = FakeClient(
+        [_instance("nightly-report-x", "nightly_report", "Running", timedelta(hours=5))]
+    )
+    express = FakeClient(
+        [_instance("order-fast", "process_order", "Running", timedelta(days=5), "reserving")]
+    )
+    monkeypatch.setattr(supervisor_timer, "every_hub", lambda client: [client, express])
+
+    outcomes = asyncio.run(supervisor_timer.supervise(main, SETTINGS, lambda: NOW))  # type: ignore[arg-type]
+
+    assert outcomes == ["terminated", "cancel requested"]
+    assert [done[:2] for done in main.done] == [("terminate", "nightly-report-x")]
+    assert [done[:2] for done in express.done] == [("event", "order-fast")]
 
 
 def test_failed_instances_are_listed_only_when_an_orchestrator_opted_into_rewinds() -> None:

@@ -40,10 +40,13 @@ from triggers.orders_servicebus import express_bp as express_orders_queue  # noq
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(order_workflow)
-app.register_functions(orders_http)
-app.register_functions(order_approval)
-app.register_functions(orders_queue)
-app.register_functions(express_orders_queue)
+# Two roles, as the app's: the express app runs only the express queue's orders, in its hub.
+if os.environ.get("APP_ROLE") == "express":
+    app.register_functions(express_orders_queue)
+else:
+    app.register_functions(orders_http)
+    app.register_functions(order_approval)
+    app.register_functions(orders_queue)
 
 _lock = threading.Lock()
 
