@@ -1,7 +1,7 @@
 """Publishes an order to the `orders` queue the way a real publisher must: personal data first
 to the private claim-check container, then a message carrying only `customer_ref`.
 
-    python scripts/publish_order.py docs/examples/order.json [--queue orders-express] [--count N]
+    python scripts/publish_order.py docs/examples/order.json [--queue orders-express]
 
 Settings come from the environment, else the current folder's local.settings.json `Values`
 (Azurite and the Service Bus emulator under Core Tools), so the same command works against
@@ -63,42 +63,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("order", type=Path, help="the order as JSON, with its customer inline")
     parser.add_argument("--queue", choices=QUEUES, default="orders")
     parser.add_argument("--correlation-id", help="default: a new UUID")
-    parser.add_argument(
-        "--count",
-        type=int,
-        help="send N orders, each the file's with the id <order_id>-<run>-<n> (a backlog)",
-    )
     # The current folder's, as `func start` and devhost read the app folder's.
     parser.add_argument("--settings", type=Path, default=Path("local.settings.json"))
     args = parser.parse_args(argv)
 
     order = _read_order(args.order)
-    if args.count is not None and args.count < 1:
-        parser.error("--count must be at least 1")
     load_local_settings(args.settings)
-    orders = [order]
-    if args.count is not None:
-        run = uuid.uuid4().hex[:6]
-        orders = [
-            order.model_copy(update={"order_id": f"{order.order_id}-{run}-{n}"})
-            for n in range(1, args.count + 1)
-        ]
-    publisher = ServiceBusPublisher(app_config.service_bus_settings())
-    for each in orders:
-        correlation_id = args.correlation_id or str(uuid.uuid4())
-        ref = root.claims().put(each.order_id, each.customer.model_dump(exclude_none=True))
-        message = order_message(each, ref, correlation_id)
-        try:
-            publisher.send_to_queue(args.queue, message)
-        except (PermanentFailure, TransientFailure, ValueError) as error:
-            print(f"not sent: {error}", file=sys.stderr)
-            return 1
-        if len(orders) == 1:
-            print(f"sent order {message.message_id} to {args.queue} (correlation {correlation_id})")
-            print(f"personal data stored at {ref}; the message carries only that reference")
-    if len(orders) > 1:
-        first, last = orders[0].order_id, orders[-1].order_id
-        print(f"sent {len(orders)} orders to {args.queue}: {first} to {last}")
+    correlation_id = args.correlation_id or str(uuid.uuid4())
+    ref = root.claims().put(order.order_id, order.customer.model_dump(exclude_none=True))
+    message = order_message(order, ref, correlation_id)
+    try:
+        ServiceBusPublisher(app_config.service_bus_settings()).send_to_queue(args.queue, message)
+    except (PermanentFailure, TransientFailure, ValueError) as error:
+        print(f"not sent: {error}", file=sys.stderr)
+        return 1
+    print(f"sent order {message.message_id} to {args.queue} (correlation {correlation_id})")
+    print(f"personal data stored at {ref}; the message carries only that reference")
     return 0
 
 
