@@ -31,6 +31,9 @@ SECTION = "## Run it with Core Tools instead"
 # Commands that need what CI machines cannot run, and why.
 NEEDS_CORE_TOOLS_OR_DOCKER = {
     "func start": "Core Tools' installer downloads the .NET host from a CDN",
+    "APP_ROLE=express TASK_HUB_NAME=JobsExpress AzureFunctionsWebHost__hostid=express "
+    "func start --port 7072": "Core Tools, as `func start` (devhost runs both roles in "
+    "tests/devhost/test_express_hub.py)",
     "docker compose -f infra/servicebus-emulator/docker-compose.yaml up -d": (
         "no Docker engine; the compose file is checked statically "
         "(tests/infra/platform/test_servicebus_emulator.py)"

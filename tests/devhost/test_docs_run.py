@@ -26,9 +26,11 @@ import re
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -341,15 +343,24 @@ def fresh_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]
 
 
 @pytest.fixture(scope="module")
-def host(
-    fresh_storage: Azurite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DevHostProcess]:
+def apps(
+    fresh_storage: Azurite,
+    tmp_path_factory: pytest.TempPathFactory,
+    both_apps: Callable[..., AbstractContextManager[Any]],
+) -> Iterator[Any]:
+    """Both apps, as `make run` starts them, with the example's settings."""
     example = json.loads((PROJECT_ROOT / "local.settings.json.example").read_text())
     env = {k: v for k, v in example["Values"].items() if isinstance(v, str)}
     env["AzureWebJobsStorage"] = fresh_storage.connection_string
     state = tmp_path_factory.mktemp("docs-run")
-    with DevHostProcess(PROJECT_ROOT, state_dir=state, env=env) as running:
+    with both_apps(PROJECT_ROOT, state_dir=state, env=env) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def host(apps: Any) -> DevHostProcess:
+    """The main app, on whose URL the docs' commands run."""
+    return apps.main
 
 
 @pytest.fixture(scope="module")
@@ -412,12 +423,18 @@ def test_the_docs_sequence_runs_with_its_documented_answers(
     assert "Traceback" not in output, output[-4000:]
 
 
-def test_the_readme_function_list_is_what_devhost_prints(host: DevHostProcess) -> None:
+def test_the_readme_function_list_is_what_devhost_prints(apps: Any) -> None:
+    """The README's listing: the main app's lines, then the express app's, marked `[express]`
+    as scripts/run_local.py marks them."""
     text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    listing = text.split("It prints every\nfunction and its URL:\n\n```\n", 1)[1].split("```", 1)[0]
-    shown = [line.strip() for line in listing.splitlines() if line.strip() not in ("", "...")]
+    listing = text.split("Each prints its functions and their URLs:\n\n```\n", 1)[1]
+    lines = [line.strip() for line in listing.split("```", 1)[0].splitlines()]
     origin = re.compile(r"http://(?:localhost|127\.0\.0\.1):\d+")  # the port differs
-    printed = {origin.sub("ORIGIN", line.strip()) for line in host.logs().splitlines()}
-    assert len(shown) > 15
-    missing = [line for line in shown if origin.sub("ORIGIN", line) not in printed]
-    assert not missing, f"the README lists what devhost does not print: {missing}"
+    for host, marker in ((apps.main, None), (apps.express, "[express]")):
+        mine = [line for line in lines if line.startswith("[express]") == bool(marker)]
+        shown = [line.removeprefix(marker or "").strip() for line in mine]
+        shown = [line for line in shown if line not in ("", "...")]
+        printed = {origin.sub("ORIGIN", line.strip()) for line in host.logs().splitlines()}
+        assert len(shown) > (15 if marker is None else 1)
+        missing = [line for line in shown if origin.sub("ORIGIN", line) not in printed]
+        assert not missing, f"the README lists what devhost does not print: {missing}"
