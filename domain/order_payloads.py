@@ -7,11 +7,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from domain.approvers import Stage
-from domain.orders import Currency, CustomerRef, Order, OrderId, OrderStatus
+from domain.orders import Currency, CustomerRef, Order, OrderId, OrderLine, OrderStatus
 from domain.payload import WHOLE, CorrelationId, Model, NullsWritten, Timestamp
 from domain.stock import StockLine
 
 PAYMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"
+PaymentId = Annotated[str, Field(pattern=PAYMENT_ID_PATTERN)]
 MAX_REASON = 1000
 
 
@@ -19,11 +20,22 @@ MAX_REASON = 1000
 NotificationKind = Literal["confirmation", "escalation", "rejection", "cancellation"]
 
 
-class OrderIdInput(Model):
-    """`release_stock` and `ship_order`: just the order; the base of the other inputs."""
+class OrderStep(Model):
+    """The base of the inputs below: the order. Each input lists its fields in the order the
+    recorded histories hold them, because a replay compares activity inputs as text: the step's
+    own fields, then the correlation id (for the activities' log lines), then a status reason."""
 
     order_id: OrderId
-    correlation_id: CorrelationId | None = None
+
+
+# Absent in inputs recorded before correlation ids were passed on.
+Correlation = CorrelationId | None
+
+
+class OrderIdInput(OrderStep):
+    """`release_stock` and `ship_order`: just the order."""
+
+    correlation_id: Correlation = None
 
 
 class RecordOrderInput(Model):
@@ -31,41 +43,47 @@ class RecordOrderInput(Model):
 
     order: Order
     received_at: Timestamp
-    correlation_id: CorrelationId | None = None
+    correlation_id: Correlation = None
 
 
-class ReserveStockInput(OrderIdInput):
-    """`reserve_stock`: the order's lines (order lines with prices are accepted as they are)."""
+class ReserveStockInput(OrderStep):
+    """`reserve_stock`: the units to reserve. The workflow sends the order's lines, prices and
+    all (the history holds them so), which are kept as they are; bare stock lines do as well."""
 
-    lines: Annotated[tuple[StockLine, ...], Field(min_length=1)]
+    lines: Annotated[tuple[OrderLine | StockLine, ...], Field(min_length=1)]
+    correlation_id: Correlation = None
 
 
-class TakePaymentInput(OrderIdInput):
+class TakePaymentInput(OrderStep):
     """`take_payment`: the amount to charge, once per order whatever the retries."""
 
     amount_cents: Annotated[int, Field(ge=0), WHOLE]
     currency: Currency
+    correlation_id: Correlation = None
 
 
-class RefundPaymentInput(OrderIdInput):
+class RefundPaymentInput(OrderStep):
     """`refund_payment`: the payment `take_payment` returned, or None when its outcome is
     unknown (every attempt failed, perhaps after charging): then whatever the order's charge
     key took is refunded, and nothing if it took nothing."""
 
-    payment_id: Annotated[str, Field(pattern=PAYMENT_ID_PATTERN)] | None = None
+    payment_id: PaymentId | None = None
+    correlation_id: Correlation = None
 
 
-class SendConfirmationInput(OrderIdInput):
+class SendConfirmationInput(OrderStep):
     """`send_confirmation`: the customer's reference, never their data."""
 
     customer_ref: CustomerRef
+    correlation_id: Correlation = None
 
 
-class SendNotificationInput(OrderIdInput):
+class SendNotificationInput(OrderStep):
     """`send_notification`: a reference at most, never data."""
 
     kind: NotificationKind
     customer_ref: CustomerRef | None = None
+    correlation_id: Correlation = None
 
     @model_validator(mode="after")
     def _confirmation_has_a_customer(self) -> SendNotificationInput:
@@ -74,18 +92,20 @@ class SendNotificationInput(OrderIdInput):
         return self
 
 
-class RequestApprovalInput(OrderIdInput):
+class RequestApprovalInput(OrderStep):
     """`request_approval`: which round, and when the order's approval ends (its links expire
     then). Never a token or a link: activity inputs and results are kept in the history."""
 
     stage: Stage
     expires_at: Timestamp
+    correlation_id: Correlation = None
 
 
-class SetOrderStatusInput(OrderIdInput):
+class SetOrderStatusInput(OrderStep):
     """`set_order_status`: the new status and why (reasons are ids and causes, never personal)."""
 
     status: OrderStatus
+    correlation_id: Correlation = None
     reason: Annotated[str, AfterValidator(lambda text: text[:MAX_REASON])] | None = None
 
 
@@ -105,7 +125,7 @@ class ReleasedResult(Model):
 
 
 class PaymentResult(Model):
-    payment_id: str
+    payment_id: PaymentId
 
 
 class RefundResult(NullsWritten):

@@ -22,6 +22,7 @@ from activities.orders import (
     SHIP_ORDER,
     TAKE_PAYMENT,
 )
+from domain.approvers import Stage
 from domain.failures import FailureKind, failure_kind, failure_reason
 from domain.fulfilment import (
     MILESTONES,
@@ -31,8 +32,22 @@ from domain.fulfilment import (
     cancel_reason,
     custom_status,
 )
+from domain.order_payloads import (
+    OrderIdInput,
+    PaymentResult,
+    RecordOrderInput,
+    RefundPaymentInput,
+    RequestApprovalInput,
+    ReserveStockInput,
+    SendConfirmationInput,
+    SendNotificationInput,
+    SetOrderStatusInput,
+    ShipmentResult,
+    StatusResult,
+    TakePaymentInput,
+)
 from domain.orders import Order, OrderStatus, needs_approval
-from domain.payload import read
+from domain.payload import Model, read
 from domain.retry import RetryPolicy
 from orchestrators.approval import wait_for_approval
 from orchestrators.cancellation import CancelWatch
@@ -68,6 +83,8 @@ class _Workflow:
         self.context = context
         self.run = run
         self.order: Order = run.order
+        # Every activity input carries it, for the activity's log lines.
+        self.correlation_id = run.correlation_id
         self.undo = Compensations()
         self.recorded = False
         self.payment_id: str | None = None
@@ -78,21 +95,27 @@ class _Workflow:
             context, JOB_TYPE, run.correlation_id, run.routing, enqueued_at=run.received_at
         )
 
-    def payload(self, **fields: Any) -> dict[str, Any]:
-        """An activity input; the correlation id rides along for the activity's log lines."""
-        if self.run.correlation_id is not None:
-            fields["correlation_id"] = self.run.correlation_id
-        return fields
+    def ids(self) -> OrderIdInput:
+        """The input of the steps that need only the order (release, ship, refund unknown)."""
+        return OrderIdInput(order_id=self.order.order_id, correlation_id=self.correlation_id)
 
-    def step(self, step: Step, activity: str, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
+    def step(self, step: Step, activity: str, payload: Model) -> Generator[Any, Any, Any]:
         self.context.set_custom_status(custom_status(step))
         return (
             yield from call_activity_with_backoff(
                 self.context,
                 activity,
-                payload,
+                payload.dump(),
                 STEP_RETRY,
                 watch=self.cancel.wait if self.cancellable else None,
+            )
+        )
+
+    def call(self, activity: str, payload: Model) -> Generator[Any, Any, Any]:
+        """A bookkeeping step (status, notices, approval requests): patient, never cancelled."""
+        return (
+            yield from call_activity_with_backoff(
+                self.context, activity, payload.dump(), UNDO_RETRY
             )
         )
 
@@ -119,20 +142,25 @@ class _Workflow:
     def set_status(
         self, status: OrderStatus, reason: str | None = None
     ) -> Generator[Any, Any, Any]:
-        payload = self.payload(order_id=self.order.order_id, status=str(status))
-        if reason is not None:
-            payload["reason"] = reason
-        yield from call_activity_with_backoff(self.context, SET_ORDER_STATUS, payload, UNDO_RETRY)
+        update = SetOrderStatusInput(
+            order_id=self.order.order_id,
+            status=status,
+            correlation_id=self.correlation_id,
+            reason=reason,
+        )
+        yield from self.call(SET_ORDER_STATUS, update)
 
     def forward(self) -> Generator[Any, Any, dict[str, Any]]:
         order, order_id = self.order, self.order.order_id
-        recorded = yield from self.step(
-            Step.RECORDING,
-            RECORD_ORDER,
-            self.payload(order=order.dump(), received_at=self.run.received_at),
+        # The starter wrote received_at with isoformat(): parsed and written back, it is the
+        # same text, so the input recorded in the history is what it always was.
+        received_at = datetime.fromisoformat(self.run.received_at)
+        record = RecordOrderInput(
+            order=order, received_at=received_at, correlation_id=self.correlation_id
         )
+        recorded = yield from self.step(Step.RECORDING, RECORD_ORDER, record)
         self.recorded = True
-        status = OrderStatus(recorded["status"])
+        status = read(StatusResult, recorded).status
         if status.is_terminal:
             # An earlier run finished this order and its history was purged: do nothing again.
             self.context.set_custom_status(custom_status(FINAL_STEP.get(status, Step.FAILED)))
@@ -141,9 +169,11 @@ class _Workflow:
 
         if self.cancelled:
             return (yield from self.cancelled_run())
-        reserve = self.payload(order_id=order_id, lines=order.dump()["lines"])
+        reserve = ReserveStockInput(
+            order_id=order_id, lines=order.lines, correlation_id=self.correlation_id
+        )
         yield from self.step(Step.RESERVING_STOCK, RESERVE_STOCK, reserve)
-        self.undo.add(RELEASE_STOCK, self.payload(order_id=order_id))
+        self.undo.add(RELEASE_STOCK, self.ids().dump())
         if self.cancelled:
             return (yield from self.cancelled_run())
 
@@ -151,18 +181,25 @@ class _Workflow:
             paid = yield from self.step(
                 Step.TAKING_PAYMENT,
                 TAKE_PAYMENT,
-                self.payload(
-                    order_id=order_id, amount_cents=order.total_cents, currency=order.currency
+                TakePaymentInput(
+                    order_id=order_id,
+                    amount_cents=order.total_cents,
+                    currency=order.currency,
+                    correlation_id=self.correlation_id,
                 ),
             )
+            self.payment_id = read(PaymentResult, paid).payment_id
         except Exception as error:
             if failure_kind(error) is not FailureKind.PERMANENT:
-                # Out of retries: the last attempt may have charged before it failed. Refund
-                # whatever the order's charge key took (nothing, if it took nothing).
-                self.undo.add(REFUND_PAYMENT, self.payload(order_id=order_id))
+                # Out of retries (or an answer without a usable payment id): the last attempt
+                # may have charged. Refund whatever the order's charge key took (nothing, if it
+                # took nothing).
+                self.undo.add(REFUND_PAYMENT, self.ids().dump())
             raise
-        self.payment_id = paid["payment_id"]
-        self.undo.add(REFUND_PAYMENT, self.payload(order_id=order_id, payment_id=self.payment_id))
+        refund = RefundPaymentInput(
+            order_id=order_id, payment_id=self.payment_id, correlation_id=self.correlation_id
+        )
+        self.undo.add(REFUND_PAYMENT, refund.dump())
         if self.cancelled:
             return (yield from self.cancelled_run())
         yield from self.milestone(OrderStatus.PAID)
@@ -185,21 +222,25 @@ class _Workflow:
 
         # Shipped goods cannot be unshipped: from here on a cancellation is ignored.
         self.cancellable = False
-        shipped = yield from self.step(Step.SHIPPING, SHIP_ORDER, self.payload(order_id=order_id))
+        shipped = yield from self.step(Step.SHIPPING, SHIP_ORDER, self.ids())
         # Nothing is compensated any more either.
         self.undo.steps.clear()
+        tracking_id = read(ShipmentResult, shipped).tracking_id
         yield from self.milestone(OrderStatus.SHIPPED)
-        return (yield from self.confirm(shipped["tracking_id"]))
+        return (yield from self.confirm(tracking_id))
 
     def ask_approvers(self, deadline: datetime) -> Generator[Any, Any, None]:
         """Queue a request for each approver; their links expire at the final deadline."""
         yield from self.request_approval("approval", deadline)
 
-    def request_approval(self, stage: str, deadline: datetime) -> Generator[Any, Any, None]:
-        request = self.payload(
-            order_id=self.order.order_id, stage=stage, expires_at=deadline.isoformat()
+    def request_approval(self, stage: Stage, deadline: datetime) -> Generator[Any, Any, None]:
+        request = RequestApprovalInput(
+            order_id=self.order.order_id,
+            stage=stage,
+            expires_at=deadline,
+            correlation_id=self.correlation_id,
         )
-        yield from call_activity_with_backoff(self.context, REQUEST_APPROVAL, request, UNDO_RETRY)
+        yield from self.call(REQUEST_APPROVAL, request)
 
     def escalate(self, deadline: datetime) -> Generator[Any, Any, None]:
         """Ask the escalation approvers (before version 2: a bare escalation notice), and
@@ -208,20 +249,21 @@ class _Workflow:
         if self.run.version >= 2:
             yield from self.request_approval("escalation", deadline)
         else:
-            notice = self.payload(order_id=self.order.order_id, kind="escalation")
-            yield from call_activity_with_backoff(
-                self.context, SEND_NOTIFICATION, notice, UNDO_RETRY
+            notice = SendNotificationInput(
+                order_id=self.order.order_id, kind="escalation", correlation_id=self.correlation_id
             )
+            yield from self.call(SEND_NOTIFICATION, notice)
         yield from self.set_status(OrderStatus.AWAITING_APPROVAL, "approval escalated")
 
     def confirm(self, tracking_id: str) -> Generator[Any, Any, dict[str, Any]]:
         reason = None
+        confirmation = SendConfirmationInput(
+            order_id=self.order.order_id,
+            customer_ref=self.order.customer_ref,
+            correlation_id=self.correlation_id,
+        )
         try:
-            yield from self.step(
-                Step.CONFIRMING,
-                SEND_CONFIRMATION,
-                self.payload(order_id=self.order.order_id, customer_ref=self.order.customer_ref),
-            )
+            yield from self.step(Step.CONFIRMING, SEND_CONFIRMATION, confirmation)
         except Exception as error:  # the order is shipped; a missing email does not undo it
             reason = f"confirmation not sent: {failure_reason(error)}"
         yield from self.set_status(OrderStatus.COMPLETED, reason)

@@ -207,10 +207,24 @@ def _extract_reserve_method(tree: ast.Module) -> None:
     workflow.body.append(helper)
 
 
+class _WithSchemaField(ast.NodeTransformer):
+    """`payload.dump()` becomes `{**payload.dump(), "schema": 2}`."""
+
+    replaced = 0
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        if ast.unparse(node) != "payload.dump()":
+            return self.generic_visit(node)  # type: ignore[return-value]
+        self.replaced += 1
+        return ast.parse('{**payload.dump(), "schema": 2}', mode="eval").body
+
+
 def _add_payload_field(tree: ast.Module) -> None:
     """Every activity input gains a field: the same activities with different inputs."""
-    payload = _method(tree, "payload")
-    payload.body.insert(1, ast.parse('fields["schema"] = 2').body[0])
+    change = _WithSchemaField()
+    for name in ("step", "call"):  # every activity the workflow calls goes through these two
+        change.visit(_method(tree, name))
+    assert change.replaced == 2, "the order workflow no longer dumps its inputs in step and call"
 
 
 def _require_new_input(tree: ast.Module) -> None:
