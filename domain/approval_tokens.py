@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import json
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import Field, ValidationError
+
+from domain.orders import OrderId
+from domain.payload import InvalidPayload, Model, problems
 
 VERSION = "v1"
 MIN_KEY_LENGTH = 32
@@ -44,31 +47,43 @@ def _signature(signed: str, key: bytes) -> bytes:
     return hmac.new(key, signed.encode("ascii"), hashlib.sha256).digest()
 
 
+# The latest expiry a datetime can hold (9999-12-31T23:59:59Z).
+MAX_EXPIRY = 253_402_300_799
+
+
+class TokenClaims(Model):
+    """What a token carries: who may decide on which order, until when (`exp`, unix seconds).
+
+    Signed as compact JSON with the members in this, alphabetical, order: the bytes every token
+    has had since v1 (they were written with `json.dumps(..., sort_keys=True)`), so tokens
+    already in approvers' mailboxes still verify."""
+
+    approver: Annotated[str, Field(pattern=APPROVER_PATTERN.pattern)]
+    exp: Annotated[int, Field(ge=0, le=MAX_EXPIRY)]
+    order_id: OrderId
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(self.exp, UTC)
+
+
 def issue(order_id: str, approver: str, expires_at: datetime, key: str | bytes) -> str:
     """A token that lets `approver` decide on `order_id` until `expires_at` (timezone-aware)."""
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
-    if not APPROVER_PATTERN.match(approver):
-        raise ValueError("approver must be 1-128 letters, digits or ._@+-")
-    claims = {"order_id": order_id, "approver": approver, "exp": int(expires_at.timestamp())}
-    body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    try:
+        claims = TokenClaims(approver=approver, exp=int(expires_at.timestamp()), order_id=order_id)
+    except ValidationError as error:
+        raise InvalidPayload(problems(error)) from None
+    body = _b64encode(claims.model_dump_json(ensure_ascii=True).encode("ascii"))
     signed = f"{VERSION}.{body}"
     return f"{signed}.{_b64encode(_signature(signed, _key_bytes(key)))}"
-
-
-@dataclass(frozen=True)
-class TokenClaims:
-    """What a genuine, unexpired token says: who may decide on which order, until when."""
-
-    order_id: str
-    approver: str
-    expires_at: datetime
 
 
 def read_claims(token: str, now: datetime, key: str | bytes) -> TokenClaims:
     """The claims of a genuine, unexpired token; InvalidApprovalToken otherwise. The signature
     is checked, in constant time, before anything in the token is read; the messages never
-    contain the token."""
+    contain the token, and nothing from it is chained to them."""
     secret = _key_bytes(key)
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise InvalidApprovalToken("malformed token")
@@ -79,24 +94,17 @@ def read_claims(token: str, now: datetime, key: str | bytes) -> TokenClaims:
         raise InvalidApprovalToken("malformed token")
     try:
         given = _b64decode(parts[2])
-    except (binascii.Error, ValueError) as error:
-        raise InvalidApprovalToken("malformed token") from error
+    except ValueError:  # binascii.Error
+        raise InvalidApprovalToken("malformed token") from None
     if not hmac.compare_digest(given, _signature(f"{parts[0]}.{parts[1]}", secret)):
         raise InvalidApprovalToken("bad signature")
-    try:
-        claims = json.loads(_b64decode(parts[1]))
-    except (binascii.Error, ValueError) as error:
-        raise InvalidApprovalToken("malformed token") from error
-    if not isinstance(claims, dict):
-        raise InvalidApprovalToken("malformed token")
-    approver, subject, expiry = claims.get("approver"), claims.get("order_id"), claims.get("exp")
-    if not (isinstance(approver, str) and APPROVER_PATTERN.match(approver)):
-        raise InvalidApprovalToken("malformed token")
-    if not isinstance(subject, str) or isinstance(expiry, bool) or not isinstance(expiry, int):
-        raise InvalidApprovalToken("malformed token")
-    if now.timestamp() >= expiry:
+    try:  # strict: exactly these members, an integer expiry, nothing converted
+        claims = TokenClaims.model_validate_json(_b64decode(parts[1]))
+    except ValueError:  # binascii.Error, pydantic's ValidationError
+        raise InvalidApprovalToken("malformed token") from None
+    if now.timestamp() >= claims.exp:
         raise InvalidApprovalToken("token expired")
-    return TokenClaims(subject, approver, datetime.fromtimestamp(expiry, UTC))
+    return claims
 
 
 def verify(token: str, order_id: str, now: datetime, key: str | bytes) -> str:

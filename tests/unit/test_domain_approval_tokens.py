@@ -12,6 +12,7 @@ from domain.approval_tokens import (
     InvalidApprovalToken,
     TokenForAnotherOrder,
     issue,
+    read_claims,
     verify,
 )
 
@@ -100,3 +101,64 @@ def test_errors_never_contain_the_token() -> None:
     with pytest.raises(InvalidApprovalToken) as refused:
         verify(token + "x", "o-1", NOW, KEY)
     assert token not in str(refused.value)
+
+
+# Minted by the hand-written encoder this module had before its claims became a model (commit
+# 7b5207e): tokens already in approvers' mailboxes must still verify, and be minted the same.
+MINTED_KEY = "fixture-key-minted-2026-by-v1-code-0123456789"
+MINTED = (
+    "v1.eyJhcHByb3ZlciI6ImFwcHJvdmVyLjdAZXhhbXBsZS5pbnZhbGlkIiwiZXhwIjoxOTQwNjMwMzk5LCJvcmRlcl9"
+    "pZCI6Im9yZGVyLTIwMjYtMDA0MiJ9.Dth8l_ILyVtNLAdbdl_XQ9bh89t__XKfGge5nd_eWsA"
+)
+MINTED_EXPIRY = datetime(2031, 6, 30, 23, 59, 59, tzinfo=UTC)
+
+
+def test_a_token_minted_by_the_earlier_code_still_verifies() -> None:
+    assert verify(MINTED, "order-2026-0042", NOW, MINTED_KEY) == "approver.7@example.invalid"
+    claims = read_claims(MINTED, NOW, MINTED_KEY)
+    assert (claims.order_id, claims.approver, claims.expires_at) == (
+        "order-2026-0042",
+        "approver.7@example.invalid",
+        MINTED_EXPIRY,
+    )
+    with pytest.raises(InvalidApprovalToken, match="expired"):
+        verify(MINTED, "order-2026-0042", MINTED_EXPIRY, MINTED_KEY)
+
+
+def test_tokens_are_minted_byte_for_byte_as_before() -> None:
+    again = issue("order-2026-0042", "approver.7@example.invalid", MINTED_EXPIRY, MINTED_KEY)
+    assert again == MINTED
+
+
+def _signed_body(raw: bytes, key: str = KEY) -> str:
+    import hashlib
+    import hmac
+
+    body = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    mac = hmac.new(key.encode(), f"v1.{body}".encode(), hashlib.sha256).digest()
+    return f"v1.{body}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        b'{"approver":"alice","exp":1893501000.0,"order_id":"o-1"}',  # a float expiry
+        b'{"approver":"alice","exp":"1893501000","order_id":"o-1"}',  # a text expiry
+        b'{"approver":"alice","exp":true,"order_id":"o-1"}',
+        b'{"approver":"has space","exp":1893501000,"order_id":"o-1"}',
+        b'{"approver":"alice","exp":1893501000,"order_id":7}',
+        b'{"approver":"alice","exp":1893501000}',
+        b'{"approver":"alice","exp":1893501000,"order_id":"o-1","admin":true}',
+        b'{"approver":"alice","exp":99999999999999999999,"order_id":"o-1"}',
+        b'{"approver":"alice","exp":1893501000,"order_id":"o-1"',
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_signed_claims_of_the_wrong_shape_fail_closed_without_echoing(claims: bytes) -> None:
+    """Genuinely signed (a key leak, or a bug in a minter): still refused, as malformed, and the
+    refusal quotes nothing from the token."""
+    token = _signed_body(claims)
+    with pytest.raises(InvalidApprovalToken) as refused:
+        read_claims(token, NOW, KEY)
+    assert str(refused.value) == "malformed token"
+    assert refused.value.__cause__ is None and refused.value.__suppress_context__
