@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from domain.approval_tokens import MAX_TOKEN_LENGTH
 from domain.job_updates import ResultRouting
 from domain.orders import Order, OrderStatus
-from domain.payload import InvalidPayload, Model, read
+from domain.payload import Model
 
 
 class Step(StrEnum):
@@ -115,14 +121,28 @@ MAX_DECISION_REASON = 200
 UNREADABLE_DECISION = "unreadable approval decision"
 
 
-def _event_data(value: Any) -> Any:
-    """An external event's data: the SDK's raise_event may double-encode it as JSON text."""
+E = TypeVar("E", bound=Model)
+
+
+def _event_data(model: type[E], value: Any, *, strict: bool) -> E:
+    """An external event's data as `model`, unknown members ignored; the SDK's raise_event may
+    double-encode it as JSON text. ValidationError when it is not such an object."""
     if isinstance(value, str):
+        return model.model_validate_json(value, strict=strict, extra="ignore")
+    return model.model_validate(value, strict=strict, extra="ignore")
+
+
+def _fail_closed(default: Any) -> WrapValidator:
+    """A member that is not what its type says reads as `default`, and the rest still counts:
+    a decision is never approved, nor refused as unreadable, because of a bad reason."""
+
+    def read_member(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
+            return handler(value)
+        except ValidationError:
+            return default
+
+    return WrapValidator(read_member)
 
 
 class ApprovalRequest(Model):
@@ -162,25 +182,39 @@ class ApprovalLinkDecision(ApprovalLinkRequest):
         return ApprovalRequest(approved=self.approved, reason=self.reason).decision(approver)
 
 
+DecisionReason = Annotated[str, AfterValidator(lambda text: text[:MAX_DECISION_REASON])]
+
+
 class ApprovalDecision(Model):
     """A human's answer to an approval request: approved, or not with an optional reason."""
 
     approved: bool
-    reason: Annotated[str, AfterValidator(lambda text: text[:MAX_DECISION_REASON])] | None = None
+    reason: DecisionReason | None = None
     approver: str | None = None
 
     @classmethod
     def parse(cls, value: Any) -> ApprovalDecision:
-        """Read an `ApprovalDecision` event's data; anything but `approved: true` is a rejection.
-
-        Read member by member, failing closed: "yes" or 1 never approves, and a reason or
-        approver that is not a text is dropped (recorded histories replay on this reading).
-        """
-        value = _event_data(value)
-        if not isinstance(value, dict):
+        """Read an `ApprovalDecision` event's data; anything but `approved: true` is a rejection,
+        and data that is not an object is an unreadable one (recorded histories replay on this
+        reading)."""
+        try:
+            data = _event_data(_DecisionData, value, strict=True)
+        except ValidationError:
             return cls(approved=False, reason=UNREADABLE_DECISION)
-        texts = {k: v for k in ("reason", "approver") if isinstance(v := value.get(k), str) and v}
-        return cls(approved=value.get("approved") is True, **texts)
+        return cls.model_validate(data.model_dump())
+
+
+# An empty text is no text.
+_Text = Annotated[Annotated[str, Field(min_length=1)] | None, _fail_closed(None)]
+
+
+class _DecisionData(Model):
+    """How the event's data is read, failing closed: only JSON `true` approves ("yes" and 1 do
+    not), and a reason or approver that is not a non-empty text is left out."""
+
+    approved: Annotated[bool, _fail_closed(False)] = False
+    reason: _Text = None  # cut to its first MAX_DECISION_REASON characters by ApprovalDecision
+    approver: _Text = None
 
 
 DEFAULT_CANCEL_REASON = "cancelled on request"
@@ -204,8 +238,8 @@ class CancelRequest(Model):
 def cancel_reason(value: Any) -> str:
     """The reason a `CancelOrder` event gives, or a default one."""
     try:
-        return read(CancelRequest, _event_data(value)).effective_reason
-    except InvalidPayload:
+        return _event_data(CancelRequest, value, strict=False).effective_reason
+    except ValidationError:
         return DEFAULT_CANCEL_REASON
 
 

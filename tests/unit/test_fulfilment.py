@@ -117,6 +117,55 @@ def test_only_an_explicit_approval_approves(value: object, expected: ApprovalDec
     assert ApprovalDecision.parse(value) == expected
 
 
+# The event data the recorded histories hold (tests/histories/process_order/approval_*.json):
+# the SDK double-encodes raised events as JSON text.
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            '{"approved": true, "approver": "approver-7"}',
+            ApprovalDecision(approved=True, approver="approver-7"),
+        ),
+        (
+            '{"approved": false, "approver": "approver-7", "reason": "too risky"}',
+            ApprovalDecision(approved=False, reason="too risky", approver="approver-7"),
+        ),
+        ({"approved": "yes"}, ApprovalDecision(approved=False)),  # approval_malformed.json
+        ('{"approved": "yes"}', ApprovalDecision(approved=False)),
+    ],
+)
+def test_recorded_decisions_read_as_they_always_did(
+    value: object, expected: ApprovalDecision
+) -> None:
+    assert ApprovalDecision.parse(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"approved": None}, ApprovalDecision(approved=False)),
+        ({"approved": "true"}, ApprovalDecision(approved=False)),
+        ({"approved": 1.0, "approver": "a-1"}, ApprovalDecision(approved=False, approver="a-1")),
+        ({"approved": True, "reason": "", "approver": ""}, ApprovalDecision(approved=True)),
+        ({"approved": True, "reason": None}, ApprovalDecision(approved=True)),
+        ({"approved": False, "reason": ["x"], "approver": 5}, ApprovalDecision(approved=False)),
+        ({"approved": True, "reason": " "}, ApprovalDecision(approved=True, reason=" ")),
+        ('{"approved": 1}', ApprovalDecision(approved=False)),
+        ('{"approved": true, "reason": {"a": 1}}', ApprovalDecision(approved=True)),
+        ("[true]", UNREADABLE),
+        ("null", UNREADABLE),
+        ('"{\\"approved\\": true}"', UNREADABLE),  # encoded twice over: text, not an object
+        ('{"approved": true', UNREADABLE),
+        ("", UNREADABLE),
+        (b'{"approved": true}', UNREADABLE),
+        ([{"approved": True}], UNREADABLE),
+        (1, UNREADABLE),
+    ],
+)
+def test_malformed_event_data_fails_closed(value: object, expected: ApprovalDecision) -> None:
+    assert ApprovalDecision.parse(value) == expected
+
+
 def test_a_decision_reason_is_bounded() -> None:
     decision = ApprovalDecision.parse({"approved": False, "reason": "x" * 5000})
     assert decision.reason is not None and len(decision.reason) == MAX_DECISION_REASON
@@ -138,3 +187,8 @@ def test_cancel_reasons_are_read_like_decisions() -> None:
     assert cancel_reason({"reason": "x" * 500}) == "x" * 200
     assert cancel_reason(None) == DEFAULT_CANCEL_REASON
     assert cancel_reason("not json") == DEFAULT_CANCEL_REASON
+    assert cancel_reason('"{\\"reason\\": \\"x\\"}"') == DEFAULT_CANCEL_REASON
+    assert cancel_reason({"reason": 5}) == DEFAULT_CANCEL_REASON
+    assert cancel_reason({"reason": "  "}) == DEFAULT_CANCEL_REASON
+    assert cancel_reason({"reason": "late", "by": "x"}) == "late"
+    assert cancel_reason('{"reason": "changed my mind"}') == "changed my mind"  # as recorded
