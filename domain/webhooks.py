@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from domain.outbound import MAX_URL_LENGTH
 from domain.payload import CorrelationId, Model, NullsWritten, Timestamp
@@ -93,12 +93,26 @@ def verify(
     if abs(now - int(timestamp)) > tolerance_seconds:
         raise InvalidSignature("timestamp outside the tolerance window")
     try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise InvalidSignature("the body is not JSON") from error
-    if not isinstance(payload, dict) or payload.get("delivery_id") != delivery_id:
-        raise InvalidSignature("the body's delivery_id does not match the Webhook-Id header")
-    return payload
+        payload = SignedBody.model_validate_json(body)
+    except ValidationError as error:
+        if any(problem["type"] == "json_invalid" for problem in error.errors()):
+            raise InvalidSignature("the body is not JSON") from None
+        raise InvalidSignature(MISMATCHED_ID) from None
+    if payload.delivery_id != delivery_id:
+        raise InvalidSignature(MISMATCHED_ID)
+    return payload.model_dump()
+
+
+MISMATCHED_ID = "the body's delivery_id does not match the Webhook-Id header"
+
+
+class SignedBody(Model):
+    """What `verify` reads from a genuine body: the signed copy of the delivery id, and every
+    other member as sent (the event, the correlation id, members a newer sender adds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    delivery_id: str
 
 
 class WebhookResult(Model):

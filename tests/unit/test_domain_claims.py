@@ -43,3 +43,36 @@ def test_anything_else_is_refused(ref: object) -> None:
 def test_names_need_a_valid_order_id() -> None:
     with pytest.raises(ValueError):
         claim_name_for("../etc")
+
+
+@pytest.mark.parametrize(
+    ("container", "name", "refusal"),
+    [
+        ("Orders", "x.json", "valid blob container"),
+        ("ab", "x.json", "valid blob container"),
+        ("a" * 64, "x.json", "valid blob container"),
+        ("orders--private", "x.json", "valid blob container"),
+        ("-orders", "x.json", "valid blob container"),
+        ("Orders", "../x", "valid blob container"),  # the container is checked first
+        ("orders-private", "a..b", "plain blob path"),
+        ("orders-private", "a/..b", "plain blob path"),
+        ("orders-private", ".x", "plain blob path"),
+        ("orders-private", "a//b", "plain blob path"),
+        ("orders-private", "x" * 256, "plain blob path"),
+        ("orders-private", "", "plain blob path"),
+        ("orders-private", "a b", "plain blob path"),
+    ],
+)
+def test_each_part_is_refused_by_its_rule_without_quoting_it(
+    container: str, name: str, refusal: str
+) -> None:
+    with pytest.raises(InvalidClaimRef) as refused:
+        ClaimRef(container, name)
+    assert str(refused.value) == f"a claim reference names a {refusal}"
+    assert refused.value.__cause__ is None
+
+
+def test_names_up_to_the_limit_with_single_dots_are_plain() -> None:
+    for name in ("x" * 255, "a.b.c", "a./b", "a_b-c.json", "customers/o-1.json"):
+        ref = ClaimRef("orders-private", name)
+        assert ClaimRef.parse(str(ref)) == ref and hash(ClaimRef.parse(str(ref))) == hash(ref)

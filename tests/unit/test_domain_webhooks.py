@@ -345,6 +345,40 @@ def test_a_replayed_body_under_another_delivery_id_is_refused() -> None:
         verify(body, headers, KEY, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("body", "refusal"),
+    [
+        (b'{"delivery_id":"d-1","event":', "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"", "not JSON"),
+        (b'["d-1"]', "delivery_id does not match"),
+        (b'"d-1"', "delivery_id does not match"),
+        (b"null", "delivery_id does not match"),
+        (b'{"event":{}}', "delivery_id does not match"),
+        (b'{"delivery_id":1,"event":{}}', "delivery_id does not match"),
+        (b'{"delivery_id":null}', "delivery_id does not match"),
+    ],
+)
+def test_a_genuinely_signed_body_of_the_wrong_shape_is_refused(body: bytes, refusal: str) -> None:
+    headers = sign(body, KEY, delivery_id="d-1", timestamp=NOW)
+
+    with pytest.raises(InvalidSignature, match=refusal) as refused:
+        verify(body, headers, KEY, now=NOW)
+    assert refused.value.__cause__ is None
+
+
+def test_every_member_of_the_body_is_returned_as_sent() -> None:
+    payload = {
+        "correlation_id": "c-1",
+        "delivery_id": "d-1",
+        "event": {"n": 2**70, "x": 1.5, "list": [None, True, "é"], "nested": {"a": {}}},
+        "added_later": "by a newer sender",
+    }
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+
+    assert verify(body, sign(body, KEY, delivery_id="d-1", timestamp=NOW), KEY, now=NOW) == payload
+
+
 def test_any_offered_signature_may_match_during_a_key_rotation() -> None:
     body, headers = _signed()
     headers[SIGNATURE_HEADER] = f"v1={'0' * 64} {headers[SIGNATURE_HEADER]}"
