@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
+from datetime import UTC, datetime
 
 import azure.functions as func
 
 import app_config
 from adapters.factory import root
 from adapters.notifications import NOTIFICATIONS_QUEUE
+from adapters.rejected_messages import RejectedMessage
+from domain.notifications import OutboxRowKeys
+from domain.payload import InvalidPayload, parse_request, utc
 
 logger = logging.getLogger(__name__)
 
@@ -26,15 +29,34 @@ bp = func.Blueprint()
     arg_name="message", queue_name=NOTIFICATIONS_QUEUE, connection="AzureWebJobsStorage"
 )
 def notifications_from_queue(message: func.QueueMessage) -> None:
-    """One row's keys ({"order_id", "row"}); anything else is logged and dropped, as the row
-    itself is never lost: the timer finds every pending row."""
+    """One row's keys (OutboxRowKeys). A message that is not can never be sent: it is recorded
+    with its reason (never its body) and completed, not retried into the poison queue; no row
+    is lost by that, as the timer finds every pending row. Any other failure raises, so the
+    message is tried again."""
+    body = message.get_body()
     try:
-        keys = json.loads(message.get_body())
-        order_id, row_key = str(keys["order_id"]), str(keys["row"])
-    except (ValueError, KeyError, TypeError):
-        logger.warning("Notification message %s is not a row's keys; dropped", message.id)
+        keys = parse_request(OutboxRowKeys, body)
+    except InvalidPayload as invalid:
+        reject(message, "; ".join(invalid.problems), len(body))
         return
-    root.outbox_sender().send_row(order_id, row_key)
+    root.outbox_sender().send_row(keys.order_id, keys.row)
+
+
+def reject(message: func.QueueMessage, reason: str, body_bytes: int) -> None:
+    """Record why the message was refused (never its body) and log it."""
+    inserted = message.insertion_time
+    root.rejected_messages().record(
+        RejectedMessage(
+            queue=NOTIFICATIONS_QUEUE,
+            message_id=message.id or "",
+            reason=reason,
+            delivery_count=message.dequeue_count or 0,
+            body_bytes=body_bytes,
+            enqueued_at=None if inserted is None else utc(inserted),
+            rejected_at=datetime.now(UTC),
+        )
+    )
+    logger.warning("Rejected message %s on %s: %s", message.id, NOTIFICATIONS_QUEUE, reason)
 
 
 @bp.function_name("notifications_resend_timer")

@@ -1,9 +1,13 @@
 """Notifications delivered end to end: the app on devhost (wall-clock time) and Azurite sends
 through a real SMTP server (aiosmtpd on a free port): approval requests with their links, the
-escalation, the customer's confirmation; an SMTP outage delays mail and loses none."""
+escalation, the customer's confirmation; an SMTP outage delays mail and loses none; a queue
+message that is not a row's keys is recorded as rejected, not retried into the poison queue."""
 
 from __future__ import annotations
 
+import base64
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,12 +17,17 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.queue import QueueClient
 
-from adapters.factory import build_order_adapters
+from adapters.factory import build_order_adapters, build_rejected_messages, notifications_queue
+from adapters.notifications import NOTIFICATIONS_QUEUE
 from adapters.payments import SIMULATED
+from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port, wait_until
+from domain.notifications import TABLE_KEY_PATTERN
 
 CUSTOMER = {"name": "Ada Canary", "email": "ada.canary@example.com", "address": "1 Canary Rd"}
 THRESHOLD = 100_000
@@ -155,3 +164,49 @@ def test_an_smtp_outage_delays_mail_and_loses_none(mailroom: Mailroom) -> None:
         mailroom.smtp.start()
     wait_until(lambda: mailroom.inbox.about(order_id), 60, "the confirmation after the outage")
     assert len(mailroom.inbox.about(order_id)) == 1
+
+
+def test_a_message_that_is_not_a_row_s_keys_is_recorded_not_retried(mailroom: Mailroom) -> None:
+    """A wrong shape and keys the Table service refuses ("a/b" passed the old parse, then failed
+    every attempt into the poison queue): each is recorded with its reason, once, and completed;
+    a valid message still delivers."""
+    connection = StorageConnection(connection_string=mailroom.storage)
+    queue = notifications_queue(connection)
+    bodies = {"not a row's keys", json.dumps({"order_id": "a/b", "row": "x"})}
+    sent = {queue.send_message(body).id: body for body in bodies}
+    store = build_rejected_messages(connection, order_storage_names({}).rejected_messages_table)
+
+    def rejected() -> dict[str, RejectedMessage]:
+        rows = store.for_queue(NOTIFICATIONS_QUEUE)
+        return {row.message_id: row for row in rows if row.message_id in sent}
+
+    wait_until(lambda: len(rejected()) == len(sent), 60, "both messages recorded as rejected")
+    time.sleep(3)  # a retried message would be back within a second (visibilityTimeout 0)
+    rows = rejected()
+    reasons = {sent[message_id]: row.reason for message_id, row in rows.items()}
+    assert reasons["not a row's keys"].startswith("the body is not JSON: ")
+    assert reasons['{"order_id": "a/b", "row": "x"}'] == (
+        f"order_id: String should match pattern '{TABLE_KEY_PATTERN}'"
+    )
+    for message_id, row in rows.items():
+        assert (row.delivery_count, row.body_bytes) == (1, len(sent[message_id].encode()))
+        assert row.enqueued_at is not None and row.enqueued_at <= row.rejected_at
+    logs = mailroom.host.logs()
+    for message_id in sent:
+        assert f"Rejected message {message_id} on notifications" in logs
+        assert f"message {message_id} failed on attempt" not in logs
+    assert not [m for m in queue.peek_messages(max_messages=32) if m.id in sent]
+    assert _poisoned(mailroom.storage) & bodies == set()
+
+    order_id = mailroom.order(2_500)  # its confirmation's message is a row's keys
+    wait_until(lambda: mailroom.inbox.about(order_id), 60, "the confirmation")
+
+
+def _poisoned(storage: str) -> set[str]:
+    """The bodies in the notifications queue's poison queue (none if it was never created)."""
+    poison = QueueClient.from_connection_string(storage, f"{NOTIFICATIONS_QUEUE}-poison")
+    try:
+        messages = poison.peek_messages(max_messages=32)
+    except ResourceNotFoundError:
+        return set()
+    return {base64.b64decode(m.content).decode("utf-8", "replace") for m in messages}
