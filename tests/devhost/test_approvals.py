@@ -117,7 +117,20 @@ def settings(azurite: Azurite, port: int, **approvals: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def shop(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+def own_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """An Azurite of the module's own: "nothing stored anywhere" reads every table, and the
+    session's holds other tests' rows."""
+    instance = Azurite(tmp_path_factory.mktemp("approvals-azurite"), project_root=PROJECT_ROOT)
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def shop(own_storage: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    azurite = own_storage
     state = tmp_path_factory.mktemp("approvals")
     port = free_port()
     env = settings(
