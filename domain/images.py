@@ -165,9 +165,15 @@ def check_header(header: ImageHeader, limits: ImageLimits) -> None:
 
 
 def check_name(name: str, image_format: ImageFormat) -> None:
-    """The name's extension must agree with the content, so a thumbnail's name never lies."""
+    """The name must be one an upload may have (check_upload_name: the rules POST
+    /api/jobs/thumbnail applies, here for uploads that came another way), and its extension
+    must agree with the content, so a thumbnail's name never lies."""
     if not name or len(name) > MAX_NAME_LENGTH:
         raise ImageRejected(f"the blob name must have 1 to {MAX_NAME_LENGTH} characters")
+    try:
+        check_upload_name(name)
+    except ValueError as refused:
+        raise ImageRejected(f"the blob name is not allowed: {refused}") from None
     leaf = name.rsplit("/", 1)[-1]  # a dot in a folder name is not an extension
     extension = "." + leaf.rsplit(".", 1)[-1].lower() if "." in leaf else ""
     if extension not in image_format.extensions:

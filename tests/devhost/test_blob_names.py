@@ -124,6 +124,10 @@ REFUSED = {
         lambda: _at_most(MAX_NAME_LENGTH + 1),
         f"the blob name must have 1 to {MAX_NAME_LENGTH} characters",
     ),
+    "an empty path segment": (
+        lambda: f"{_folder()}//cat.jpg",
+        "the blob name is not allowed: path segments must not be empty",
+    ),
     "1,024 characters (Azure's limit)": (
         lambda: _at_most(1024),
         f"the blob name must have 1 to {MAX_NAME_LENGTH} characters",

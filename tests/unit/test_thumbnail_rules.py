@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -20,6 +21,7 @@ from domain.images import (
     ImageFormat,
     ImageLimits,
     ImageRejected,
+    check_name,
     fit_within,
     inspect,
     parse_sizes,
@@ -114,6 +116,23 @@ def test_sniffing_names_what_it_refuses(data: bytes, reason: str) -> None:
 def test_truncated_or_empty_headers_are_corrupt(data: bytes) -> None:
     with pytest.raises(ImageRejected, match="corrupt"):
         read_header(data)
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("a//b.jpg", "path segments must not be empty"),
+        ("/b.jpg", "path segments must not be empty"),
+        ("a/../b.jpg", "'.' and '..' are not allowed"),
+        ("a\\b.jpg", "backslashes are not allowed"),
+        ("a/\x07b.jpg", "control characters"),
+        ("a/b.jpg.", "a blob name must not end with '.'"),
+    ],
+)
+def test_an_upload_that_came_another_way_meets_the_apis_name_rules(name: str, rule: str) -> None:
+    """The blob trigger's uploads get POST /api/jobs/thumbnail's name rules (UploadName)."""
+    with pytest.raises(ImageRejected, match=re.escape(f"the blob name is not allowed: {rule}")):
+        check_name(name, ImageFormat.JPEG)
 
 
 def test_limits_refuse_a_bomb_by_its_header_and_big_uploads_by_their_bytes() -> None:
