@@ -4,6 +4,7 @@ backoff, and the base of every store over one Table."""
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,14 +15,15 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import EdmType, EntityProperty, TableClient
 
 from adapters.faults import FaultHook, no_fault
+from domain.payload import MAX_TABLE_KEY, TABLE_KEY_PATTERN
 
-# Entity keys may not hold these (and no control characters); every key this app writes is
-# built from validated ids, so this is a last line of defence, not a sanitiser.
-_FORBIDDEN_IN_KEYS = set("/\\#?")
+_TABLE_KEY = re.compile(TABLE_KEY_PATTERN)
 
 
 def check_key(value: str) -> str:
-    if not value or any(c in _FORBIDDEN_IN_KEYS or ord(c) < 32 for c in value):
+    """`value` if it is a Table key (domain.payload's rule). Every key this app writes is built
+    from validated ids, so this is a last line of defence, not a sanitiser."""
+    if len(value) > MAX_TABLE_KEY or not _TABLE_KEY.fullmatch(value):
         raise ValueError("not usable as a Table key")
     return value
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
-from domain.payload import Model
+from domain.payload import Model, TableKey
 
 # A fixed namespace: the same outbox row gives the same mail id on every machine, forever.
 _MAIL_IDS = uuid.UUID("6f1d3c52-8a8e-4f57-9d55-2b9f0b7c1e01")
@@ -28,14 +27,6 @@ def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """After `attempts` failed attempts: `first` (30 s), then twice as long each time, at
     most an hour."""
     return min(first * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
-
-
-# An Azure Table key (PartitionKey or RowKey): 1 to 512 characters (1 KiB in UTF-16), none of
-# / \ # ? and no control character (U+0000-U+001F, U+007F-U+009F). adapters/tables.py's
-# check_key guards every key the adapters write with the part of this rule it checks.
-MAX_TABLE_KEY = 512
-TABLE_KEY_PATTERN = r"^[^/\\#?\x00-\x1f\x7f-\x9f]+$"
-TableKey = Annotated[str, Field(min_length=1, max_length=MAX_TABLE_KEY, pattern=TABLE_KEY_PATTERN)]
 
 
 class OutboxRowKeys(Model):

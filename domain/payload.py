@@ -146,3 +146,10 @@ Timestamp = Annotated[
 ]
 # A correlation id as payloads carry it (triggers/correlation.py says which ids callers may send).
 CorrelationId = Annotated[str, Field(max_length=128)]
+
+# An Azure Table key (PartitionKey or RowKey): 1 to 512 characters (1 KiB in UTF-16), none of
+# / \ # ? and no control character (U+0000-U+001F, U+007F-U+009F). adapters/tables.py's
+# check_key holds every key the adapters write to it.
+MAX_TABLE_KEY = 512
+TABLE_KEY_PATTERN = r"^[^/\\#?\x00-\x1f\x7f-\x9f]+$"
+TableKey = Annotated[str, Field(min_length=1, max_length=MAX_TABLE_KEY, pattern=TABLE_KEY_PATTERN)]

@@ -27,7 +27,7 @@ from adapters.rejected_messages import RejectedMessage
 from app_config import StorageConnection, order_storage_names
 from devhost.azurite import Azurite
 from devhost.testing import PROJECT_ROOT, DevHostProcess, free_port, wait_until
-from domain.notifications import TABLE_KEY_PATTERN
+from domain.payload import TABLE_KEY_PATTERN
 
 CUSTOMER = {"name": "Ada Canary", "email": "ada.canary@example.com", "address": "1 Canary Rd"}
 THRESHOLD = 100_000

@@ -12,8 +12,9 @@ from azure.functions.queue import QueueMessage
 
 import triggers.notifications as trigger
 from adapters.rejected_messages import RejectedMessage
-from domain.notifications import MAX_TABLE_KEY, OutboxRowKeys
-from domain.payload import InvalidPayload, parse_request
+from adapters.tables import check_key
+from domain.notifications import OutboxRowKeys
+from domain.payload import MAX_TABLE_KEY, InvalidPayload, parse_request
 
 
 @pytest.mark.parametrize(
@@ -149,3 +150,11 @@ def test_any_other_failure_raises_so_the_message_is_tried_again(root: FakeRoot) 
     with pytest.raises(ConnectionError):
         trigger.notifications_from_queue(message('{"order_id": "o-1", "row": "confirmation"}'))
     assert root.rejected == []
+
+
+@pytest.mark.parametrize("key", ["a/b", "a#b", "a?b", "a\\b", "a\x7fb", "a\x85b", "", "x" * 513])
+def test_the_table_adapters_refuse_what_the_table_key_rule_refuses(key: str) -> None:
+    """adapters/tables.py's last line of defence holds the same rule as the message model."""
+    with pytest.raises(ValueError, match="not usable as a Table key"):
+        check_key(key)
+    assert check_key("x" * MAX_TABLE_KEY) and check_key("é ü ☃")
