@@ -128,6 +128,10 @@ def test_entities_and_lists_are_forwarded_with_their_headers(hubs: Hubs) -> None
 
     for iid in ("listed-1", "listed-2"):
         hubs.b.start_orchestration("waits_for_approval", instance_id=iid)
+    # Both waiting (Running) before the two listings are compared: a start between them would
+    # show one instance Pending, then Running.
+    for iid in ("listed-1", "listed-2"):
+        wait_until(lambda iid=iid: (hubs.b.status(iid) or {}).get("runtimeStatus") == "Running")
     query = {"taskHub": "HubB", "top": "1"}
     direct = hubs.b.http.get(hubs.b.url(f"{DURABLE}/instances"), params=query, timeout=30)
     forwarded = hubs.a.http.get(hubs.a.url(f"{DURABLE}/instances"), params=query, timeout=30)
