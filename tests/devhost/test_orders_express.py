@@ -167,22 +167,26 @@ def test_a_malformed_express_message_is_recorded_under_its_queue(
 
 def test_an_express_order_completes_while_normal_orders_wait(queues: Queues) -> None:
     """The priority the express app exists for: normal orders that hold the main hub's workers
-    (their payment step takes seconds) do not delay an express order, which its own hub runs."""
-    # Fewer than the host's worker threads (min(32, cores + 4)), so all of them sleep at once.
+    (their payment step waits until the test lets it go) do not delay an express order, which
+    its own hub runs."""
+    # Fewer than the host's worker threads (min(32, cores + 4)), so all of them wait at once.
     normal = [message_body() for _ in range(4)]
+    release = f"release-{uuid.uuid4().hex[:8]}"
     script_file = queues.folder / "script.json"
     script = json.loads(script_file.read_text()) if script_file.exists() else {}
-    script.update({body["order_id"]: {"take_payment": ["sleep:10"]} for body in normal})
+    script.update({body["order_id"]: {"take_payment": [f"wait:{release}"]} for body in normal})
     script_file.write_text(json.dumps(script))
     for body in normal:
         assert queues.send("orders", body).accepted
-    wait_until(lambda: all(queues.calls(b["order_id"], "take_payment") for b in normal))
+    wait_until(lambda: all(queues.calls(b["order_id"], "take_payment") for b in normal), 90)
 
     express = message_body()
     assert queues.send(EXPRESS, express).accepted
-    assert queues.finished(express["order_id"])["output"]["status"] == "Completed"
+    done = queues.host.wait_for(f"order-{express['order_id']}", timeout=90)
+    assert done["output"]["status"] == "Completed"
     waiting = [queues.main.status(f"order-{b['order_id']}") for b in normal]
     assert [status and status["runtimeStatus"] for status in waiting] == ["Running"] * 4
-    for body in normal:  # and they finish too
+    (queues.folder / release).touch()  # and they finish too
+    for body in normal:
         status = queues.main.wait_for(f"order-{body['order_id']}", timeout=60)
         assert status["output"]["status"] == "Completed"

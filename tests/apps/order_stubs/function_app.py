@@ -1,7 +1,8 @@
 """The real order triggers and workflow over same-named stub activities and a stub claim check.
 
 `ORDER_STUBS_DIR/script.json` maps an order id to, per activity, the outcomes of its calls in
-turn ("ok", "transient", "permanent:<reason>", "sleep:<seconds>"; calls past the list
+turn ("ok", "transient", "permanent:<reason>", "sleep:<seconds>", "wait:<file>": until the
+test creates ORDER_STUBS_DIR/<file>, two minutes at most; calls past the list
 succeed), and optionally `record_status` (what record_order reports). Every call is appended
 to `calls.jsonl`. Personal data given to the claim check goes to `personal/<order id>.json`.
 """
@@ -74,6 +75,10 @@ def _call(activity: str, payload: dict) -> dict:
     outcome = outcomes[number] if number < len(outcomes) else "ok"
     if outcome.startswith("sleep:"):
         time.sleep(float(outcome.removeprefix("sleep:")))
+    if outcome.startswith("wait:"):
+        release, deadline = folder / outcome.removeprefix("wait:"), time.monotonic() + 120
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     if outcome == "transient":
         raise TransientFailure(f"{activity} busy")
     if outcome.startswith("permanent:"):
