@@ -84,7 +84,8 @@ format: venv
 bench: install
 	$(PY) -m bench
 
-# Express-order latency with and without 500 queued normal orders (docs/benchmarks.md).
+# Express-order latency, idle and behind 500 and 2,000 queued normal orders, on the main and
+# express apps; normal-order throughput beside the express app (docs/benchmarks.md).
 bench-express: install
 	$(PY) -m bench.express
 

@@ -1,13 +1,12 @@
-"""The express benchmark's figures: exact times from devhost's histories, printed and saved."""
+"""The express benchmark's figures: times from the task hubs' histories, medians, ratios, JSON."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
-import sqlite3
 import statistics
-from contextlib import closing
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -16,215 +15,263 @@ from typing import Any
 
 from bench.report import devhost_revision
 
-EXECUTION_STARTED = 0
-EXECUTION_COMPLETED = 1
-TASK_SCHEDULED = 4
+# The targets of issue 20: an express order behind either backlog at most this many times its
+# idle median, and the normal orders' throughput beside the express app at least this share of
+# the main app's alone.
+LATENCY_TARGET = 3.0
+THROUGHPUT_TARGET = 0.8
 
 
 @dataclass(frozen=True)
-class Sent:
-    """One order message: its order id, queue, and the wall-clock time just before the send."""
+class Span:
+    """One order as its task hub recorded it (epoch seconds): its message's enqueued time (the
+    `received_at` the trigger put in the workflow input), ExecutionStarted, ExecutionCompleted."""
 
-    order_id: str
-    queue: str
-    at: float
-
-
-@dataclass(frozen=True)
-class Timing:
-    """One instance as its history tells it: started, completed (epoch seconds), its outcome."""
-
+    enqueued: float
     started: float
-    completed: float | None
-    status: str | None
-    activities: int
+    completed: float
+
+    @property
+    def latency_s(self) -> float:
+        return self.completed - self.enqueued
+
+    @property
+    def start_s(self) -> float:
+        """Queue wait, trigger and start_new: the message enqueued to ExecutionStarted."""
+        return self.started - self.enqueued
+
+    @property
+    def run_s(self) -> float:
+        """The orchestration: ExecutionStarted to ExecutionCompleted."""
+        return self.completed - self.started
 
 
 @dataclass(frozen=True)
 class Latency:
-    """One order: send to completion, split into send to start and start to completion."""
+    """An order's latency split into start and run (seconds)."""
 
-    order_id: str
     latency_s: float
     start_s: float
     run_s: float
 
+    @classmethod
+    def of(cls, span: Span) -> Latency:
+        return cls(span.latency_s, span.start_s, span.run_s)
+
 
 @dataclass(frozen=True)
-class Round:
-    """One backlog round: when the app was up again, the normal orders, the express order."""
+class Drain:
+    """A backlog's normal orders: how many, the first ExecutionStarted, the last completion."""
 
-    ready: float
-    normal: list[Sent]
-    express: Sent
+    orders: int
+    first_started: float
+    last_completed: float
 
+    @property
+    def seconds(self) -> float:
+        return self.last_completed - self.first_started
 
-@dataclass
-class Runs:
-    idle: list[Sent]
-    rounds: list[Round]
-    isolated: Round | None = None
-
-
-@dataclass
-class RoundFigures:
-    """One round, every time counted from the moment the app was up with the backlog queued."""
-
-    express: Latency
-    last_normal: Latency  # the normal order sent last: what express saves over normal
-    normal_completed_first: int
-    normal_started_first: int
-    normal_median_s: float
-    started_all_s: float  # the triggers admit the whole backlog long before it is done
-    drain_s: float
-    enqueue_s: float
+    @property
+    def per_second(self) -> float:
+        return self.orders / self.seconds
 
 
-@dataclass
-class Result:
-    normal: int
-    activities_per_order: int
-    idle: list[Latency]
-    idle_median: Latency
-    rounds: list[RoundFigures]
-    loaded_median_s: float
+@dataclass(frozen=True)
+class BacklogRound:
+    """One round behind a backlog: the normal orders' drain and, beside the express app, the
+    idle express orders sent before the backlog, the express order sent behind it (None when
+    the main app ran alone) and what the main app had done when it was sent and completed."""
+
+    backlog: int
+    round: int
+    express_app: bool
+    drain: Drain
+    idle: tuple[Latency, ...] = ()
+    express: Latency | None = None
+    normal_started_at_send: int | None = None
+    normal_completed_at_express_done: int | None = None
+    load_before: float | None = None
+    enqueue_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """A line of the table: the express order's medians and the normal orders' throughput."""
+
+    label: str
+    samples: int
+    latency: Latency
     ratio: float
-    isolated: RoundFigures | None
+    normal_per_s_beside: float | None = None
+    normal_per_s_alone: float | None = None
+
+    @property
+    def throughput_ratio(self) -> float | None:
+        if self.normal_per_s_beside is None or not self.normal_per_s_alone:
+            return None
+        return self.normal_per_s_beside / self.normal_per_s_alone
+
+
+@dataclass(frozen=True)
+class Result:
+    idle: list[Latency]  # each round's idle median
+    rounds: list[BacklogRound]
+    rows: list[Row]
+
+    @property
+    def latency_met(self) -> bool:
+        behind = self.rows[1:]
+        return bool(behind) and all(row.ratio <= LATENCY_TARGET for row in behind)
+
+    @property
+    def throughput_met(self) -> bool:
+        ratios = [row.throughput_ratio for row in self.rows[1:]]
+        return bool(ratios) and all(r is not None and r >= THROUGHPUT_TARGET for r in ratios)
 
 
 def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
 
 
-def read_timings(db: Path) -> dict[str, Timing]:
-    """Every instance's ExecutionStarted and ExecutionCompleted time from devhost's store."""
-    found: dict[str, dict[str, Any]] = {}
-    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        for instance_id, text in conn.execute("SELECT instance_id, event FROM history"):
-            event = json.loads(text)
-            row = found.setdefault(instance_id, {"activities": 0})
-            kind = event["EventType"]
-            if kind == EXECUTION_STARTED:
-                row["started"] = _epoch(event["Timestamp"])
-            elif kind == EXECUTION_COMPLETED:
-                row["completed"] = _epoch(event["Timestamp"])
-            elif kind == TASK_SCHEDULED:
-                row["activities"] += 1
-        outputs = dict(conn.execute("SELECT instance_id, output FROM instances"))
-    timings = {}
-    for instance_id, row in found.items():
-        output = json.loads(outputs.get(instance_id) or "null")
-        status = output.get("status") if isinstance(output, dict) else None
-        timings[instance_id] = Timing(
-            row["started"], row.get("completed"), status, row["activities"]
-        )
-    return timings
-
-
-def _latency(order_id: str, since: float, timing: Timing) -> Latency:
-    if timing.completed is None or timing.status != "Completed":
-        raise RuntimeError(f"order {order_id} did not complete: {timing}")
-    return Latency(
-        order_id,
-        timing.completed - since,
-        timing.started - since,
-        timing.completed - timing.started,
+def span_of(status: dict[str, Any]) -> Span:
+    """The span of a completed order from its status with `showHistory=true` (the durable HTTP
+    API's names: EventType as text, Timestamp in ISO 8601)."""
+    if status.get("runtimeStatus") != "Completed":
+        raise ValueError(f"{status.get('instanceId')} is {status.get('runtimeStatus')}")
+    stamps = {e["EventType"]: _epoch(e["Timestamp"]) for e in status["historyEvents"]}
+    data = status["input"]
+    workflow_input = json.loads(data) if isinstance(data, str) else data
+    return Span(
+        enqueued=_epoch(workflow_input["received_at"]),
+        started=stamps["ExecutionStarted"],
+        completed=stamps["ExecutionCompleted"],
     )
 
 
-def _median(rows: list[Latency]) -> Latency:
+def drain_of(spans: Iterable[Span], orders: int) -> Drain:
+    """First start to last completion over the spans given (those that can be either)."""
+    spans = list(spans)
+    return Drain(
+        orders=orders,
+        first_started=min(s.started for s in spans),
+        last_completed=max(s.completed for s in spans),
+    )
+
+
+def edge_instances(listed: Sequence[dict[str, Any]], slack_s: float = 2.0) -> list[str]:
+    """The instances that may hold the first ExecutionStarted or the last completion.
+
+    The instance list gives createdTime and lastUpdatedTime to the second only; the exact
+    times come from the histories of these few."""
+    created = [_epoch(i["createdTime"]) for i in listed]
+    updated = [_epoch(i["lastUpdatedTime"]) for i in listed]
+    first, last = min(created), max(updated)
+    return [
+        i["instanceId"]
+        for i, c, u in zip(listed, created, updated, strict=True)
+        if c <= first + slack_s or u >= last - slack_s
+    ]
+
+
+def median_latency(rows: Sequence[Latency]) -> Latency:
+    """Each part's own median (so start + run need not add up to the latency's)."""
     return Latency(
-        "median",
         statistics.median(r.latency_s for r in rows),
         statistics.median(r.start_s for r in rows),
         statistics.median(r.run_s for r in rows),
     )
 
 
-def _round(backlog: Round, timings: dict[str, Timing]) -> RoundFigures:
-    def latency(sent: Sent) -> Latency:
-        # From when the app was up with the order queued, or from the send if that came later.
-        since = max(backlog.ready, sent.at)
-        return _latency(sent.order_id, since, timings[f"order-{sent.order_id}"])
+def summarize(rounds: list[BacklogRound]) -> Result:
+    """The idle row (the median of the rounds' idle medians) and, per backlog, the medians
+    over its rounds and the ratios."""
+    idle = [median_latency(r.idle) for r in rounds if r.idle]
+    idle_median = median_latency(idle)
+    rows = [Row(f"idle ({len(idle)} rounds)", len(idle), idle_median, 1.0)]
+    for backlog in sorted({r.backlog for r in rounds}):
+        beside = [r for r in rounds if r.backlog == backlog and r.express is not None]
+        alone = [r for r in rounds if r.backlog == backlog and not r.express_app]
+        if not beside:  # a run stopped early
+            continue
+        express = median_latency([r.express for r in beside if r.express is not None])
+        rows.append(
+            Row(
+                f"behind {backlog} ({len(beside)} rounds)",
+                len(beside),
+                express,
+                express.latency_s / idle_median.latency_s,
+                statistics.median(r.drain.per_second for r in beside),
+                statistics.median(r.drain.per_second for r in alone) if alone else None,
+            )
+        )
+    return Result(idle, rounds, rows)
 
-    express = latency(backlog.express)
-    normal = [latency(s) for s in backlog.normal]
-    return RoundFigures(
-        express=express,
-        last_normal=normal[-1],
-        normal_completed_first=sum(1 for n in normal if n.latency_s <= express.latency_s),
-        normal_started_first=sum(1 for n in normal if n.start_s <= express.start_s),
-        normal_median_s=statistics.median(n.latency_s for n in normal),
-        started_all_s=max(n.start_s for n in normal),
-        drain_s=max(n.latency_s for n in normal),
-        enqueue_s=backlog.express.at - backlog.normal[0].at,
-    )
 
-
-def summarize(runs: Runs, timings: dict[str, Timing]) -> Result:
-    """The figures of one run; fails if any order did not complete."""
-    idle = [_latency(s.order_id, s.at, timings[f"order-{s.order_id}"]) for s in runs.idle]
-    rounds = [_round(r, timings) for r in runs.rounds]
-    idle_median = _median(idle)
-    loaded = statistics.median(r.express.latency_s for r in rounds)
-    first_express = timings[f"order-{runs.rounds[0].express.order_id}"]
-    return Result(
-        normal=len(runs.rounds[0].normal),
-        activities_per_order=first_express.activities,
-        idle=idle,
-        idle_median=idle_median,
-        rounds=rounds,
-        loaded_median_s=loaded,
-        ratio=loaded / idle_median.latency_s,
-        isolated=None if runs.isolated is None else _round(runs.isolated, timings),
-    )
+def _cell(value: float | None, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:{width}.2f}"
 
 
 def render(result: Result, settings: dict[str, Any]) -> str:
-    """The figures as a small table and a few lines."""
-    n = result.normal
-    rows = [(f"express, idle (median of {len(result.idle)})", result.idle_median)]
-    rounds = [(f"round {k}", r) for k, r in enumerate(result.rounds)]
-    if result.isolated is not None:
-        rounds.append(("second hub", result.isolated))
-    for name, r in rounds:
-        rows.append((f"{name}: express after {n} normal", r.express))
-        rows.append((f"{name}: normal order sent last", r.last_normal))
+    """The table, the rounds one per line, and whether the targets are met."""
+    head = (
+        f"{'express order':24} {'latency s':>9} {'start s':>8} {'run s':>7} {'x idle':>7} "
+        f"{'normal/s beside':>15} {'alone':>6} {'ratio':>6}"
+    )
     lines = [
-        f"Express orders under load: {n} normal orders, {result.activities_per_order} "
-        f"activities per order, io scale {settings['io_scale']}, "
-        f"fsync {'off' if settings['no_fsync'] else 'on'}",
+        f"Express orders in their own task hub: backlogs {settings['backlogs']}, "
+        f"{settings['rounds']} rounds each, fsync {'off' if settings['no_fsync'] else 'on'}",
         "",
-        f"{'':40} {'latency s':>10} {'start s':>9} {'run s':>9}",
+        head,
     ]
-    for label, row in rows:
-        lines.append(f"{label:40} {row.latency_s:10.2f} {row.start_s:9.2f} {row.run_s:9.2f}")
+    for row in result.rows:
+        lines.append(
+            f"{row.label:24} {row.latency.latency_s:9.2f} {row.latency.start_s:8.2f} "
+            f"{row.latency.run_s:7.2f} {row.ratio:7.1f} "
+            f"{_cell(row.normal_per_s_beside, 15)} {_cell(row.normal_per_s_alone, 6)} "
+            f"{_cell(row.throughput_ratio, 6)}"
+        )
     lines += [
         "",
-        "Idle: from the send. Backlog rounds: from the moment the app was up with the backlog",
-        "queued (second hub: the express order from its send, just after that moment).",
-        f"idle runs: {', '.join(f'{r.latency_s:.2f}' for r in result.idle)} s",
-        f"ratio, express after the backlog (median of {len(result.rounds)}) / idle: "
-        f"{result.loaded_median_s:.2f} / {result.idle_median.latency_s:.2f} = {result.ratio:.1f}",
+        "Medians. start: the message enqueued to ExecutionStarted; run: ExecutionStarted to",
+        "ExecutionCompleted (express hub history). normal/s: the backlog's normal orders, first",
+        "start to last completion, beside the express app and with the main app alone.",
+        f"idle, each round's median: {', '.join(f'{r.latency_s:.2f}' for r in result.idle)} s",
     ]
-    if result.isolated is not None:
-        lines.append(
-            f"ratio, express served by a second task hub / idle: "
-            f"{result.isolated.express.latency_s / result.idle_median.latency_s:.1f}"
+    for r in result.rounds:
+        where = "beside express" if r.express_app else "main alone    "
+        line = (
+            f"{r.backlog:5} round {r.round} {where}: {r.drain.orders} normal in "
+            f"{r.drain.seconds:6.1f} s = {r.drain.per_second:5.2f}/s"
         )
-    for name, r in rounds:
-        lines.append(
-            f"{name}: normal orders completed when the express one completed: "
-            f"{r.normal_completed_first} of {n} (started before it started: "
-            f"{r.normal_started_first}); all {n} started after {r.started_all_s:.1f} s, "
-            f"completed after {r.drain_s:.1f} s (median {r.normal_median_s:.1f} s); "
-            f"enqueueing took {r.enqueue_s:.1f} s"
-        )
+        if r.express is not None:
+            idle = median_latency(r.idle).latency_s if r.idle else float("nan")
+            line += (
+                f"; express {r.express.latency_s:.2f} s (start {r.express.start_s:.2f}, run "
+                f"{r.express.run_s:.2f}; idle {idle:.2f} this round), sent when "
+                f"{r.normal_started_at_send} normal had started, done when "
+                f"{r.normal_completed_at_express_done} had completed"
+            )
+        if r.load_before is not None:
+            line += f"; load before {r.load_before:.2f}"
+        if r.enqueue_s is not None:
+            line += f"; enqueued in {r.enqueue_s:.0f} s"
+        lines.append(line)
+    lines += [
+        "",
+        f"target: express behind each backlog <= {LATENCY_TARGET:g} x idle: "
+        f"{'met' if result.latency_met else 'NOT met'}; normal throughput beside the express "
+        f"app >= {THROUGHPUT_TARGET:g} x alone: {'met' if result.throughput_met else 'NOT met'}",
+    ]
     return "\n".join(lines)
 
 
 def write_json(
-    directory: Path, result: Result, settings: dict[str, Any], load: tuple[float, ...]
+    directory: Path,
+    result: Result,
+    settings: dict[str, Any],
+    load: tuple[float, ...],
+    wall_s: float,
+    error: str | None = None,
 ) -> Path:
     """Write the figures and the machine they came from under `directory`."""
     now = datetime.now(UTC)
@@ -241,7 +288,17 @@ def write_json(
         },
         "devhost_revision": devhost_revision(),
         "settings": settings,
-        "result": asdict(result),
+        "wall_s": wall_s,
+        "stopped_early": error,
+        "rows": [asdict(row) | {"throughput_ratio": row.throughput_ratio} for row in result.rows],
+        "idle": [asdict(r) for r in result.idle],
+        "rounds": [asdict(r) for r in result.rounds],
+        "targets": {
+            "latency_ratio_max": LATENCY_TARGET,
+            "throughput_ratio_min": THROUGHPUT_TARGET,
+            "latency_met": result.latency_met,
+            "throughput_met": result.throughput_met,
+        },
     }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     return path
