@@ -170,7 +170,9 @@ def test_the_fifth_failure_puts_the_blob_on_the_poison_queue(
         }
     ]
     assert len(run.entries("always_fails")) == 5
-    assert "Message has reached MaxDequeueCount of 5. Moving message to queue" in host.logs()
+    # The line is logged after the poison message is sent: wait for it, not assume it.
+    moved = "Message has reached MaxDequeueCount of 5. Moving message to queue"
+    wait_until(lambda: moved in host.logs(), what="the poison log line")
     assert "ValueError: cannot process" in host.logs()
     # The receipt is completed (its metadata cleared), so no scan runs the blob a sixth time.
     hosts = run.service.get_container_client("azure-webjobs-hosts")
