@@ -335,6 +335,11 @@ var expressSettings = {
   APP_ROLE: 'express'
   TASK_HUB_NAME: taskHubs.express
   AzureFunctionsWebHost__hostid: expressHostId
+  // An idle task hub's queues are polled with a back-off up to this interval (host.json: 10 s),
+  // so an express order arriving after a quiet spell could wait that long before it starts and
+  // again before its first activity. The express hub is quiet most of the time: 1 s bounds
+  // that wait, for a few storage transactions a second (docs/infra.md, "The express app").
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__maxQueuePollingInterval: '00:00:01'
 }
 
 // Both apps: one package, one storage account and one Service Bus namespace, each app on its own

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 import yaml
@@ -26,6 +27,16 @@ DEFAULT_HOST_ID_LENGTH = 32
 # letters and digits.
 ENVIRONMENT_NAMES = ["a", "jobs", "jobs-dev", "jobs-production", "x" * 16, "a-b-c-d-e-f-g-h-"]
 TOKENS = ["abcdefghijklm", "0123456789abc", "zzzzzzzzzzzzz"]
+
+# Learn, "host.json reference for Azure Functions 2.x and later", "Override host.json values": an
+# app setting AzureFunctionsJobHost__<path>, the path's levels joined by double underscores,
+# replaces the host.json value at that path.
+HOST_JSON_OVERRIDE = "AzureFunctionsJobHost__"
+POLLING = ("extensions", "durableTask", "storageProvider", "maxQueuePollingInterval")
+# Learn, "Azure Storage provider for Durable Functions", "Queue polling": an idle task hub's
+# control and work-item queues are polled with a random exponential back-off that grows up to
+# maxQueuePollingInterval, so a message that arrives after a quiet spell may wait that long.
+EXPRESS_POLLING_MAX = timedelta(seconds=1)
 
 HUB_SETTINGS = {"main": ("taskHubs", "main"), "express": ("taskHubs", "express")}
 
@@ -140,3 +151,33 @@ def test_the_deployment_outputs_both_app_names_and_nothing_else_of_the_express_a
     )
     express = [name for name in outputs if "EXPRESS" in name]
     assert express == ["AZURE_EXPRESS_FUNCTION_APP_NAME"]
+
+
+def _timespan(text: str) -> timedelta:
+    """A .NET TimeSpan written hh:mm:ss, as host.json and its overrides take it here."""
+    hours, minutes, seconds = (int(part) for part in text.split(":"))
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def test_the_express_app_polls_its_quiet_task_hub_within_a_second(templates, h):
+    """The express hub is idle most of the time, so with host.json's 10 s an express order
+    could wait up to 10 s before it starts and again before its first activity. The express
+    app overrides the interval to at most 1 s (the main app keeps host.json's); the override
+    names a value host.json has, so renaming it there cannot leave the override pointing at
+    nothing."""
+    host = json.loads((h.REPO / "host.json").read_text())
+    for key in POLLING:
+        host = host[key]
+    name = HOST_JSON_OVERRIDE + "__".join(POLLING)
+    overrides = {
+        app: {
+            k: v
+            for k, v in h.app_settings(templates, app).items()
+            if k.startswith(HOST_JSON_OVERRIDE)
+        }
+        for app in ("main", "express")
+    }
+    assert overrides["main"] == {}
+    assert set(overrides["express"]) == {name}
+    express = _timespan(overrides["express"][name])
+    assert timedelta(0) < express <= EXPRESS_POLLING_MAX < _timespan(host)
