@@ -49,6 +49,10 @@ class ActivityWorkers:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        # Items submitted and not yet taken by a thread. A thread counts as idle until it has
+        # taken an item, so the two drop together: comparing them, a submission that arrives
+        # while an idle thread is still waking for an earlier item starts a thread of its own.
+        self._untaken = 0
         self._throttle = (
             threading.BoundedSemaphore(sync_limit)
             if sync_limit is not None and sync_limit < limit
@@ -59,11 +63,13 @@ class ActivityWorkers:
         self._stopping = False
 
     def submit(self, items: list[WorkItem]) -> None:
-        """Queue work items; a thread is started when none is idle and the limit allows."""
-        for item in items:
-            self._items.put(item)
+        """Queue work items; threads are started, as the limit allows, for the items that no
+        idle thread will take."""
         with self._lock:
-            wanted = min(self._limit, len(self._threads) + max(0, len(items) - self._idle))
+            self._untaken += len(items)
+            for item in items:
+                self._items.put(item)
+            wanted = min(self._limit, len(self._threads) + max(0, self._untaken - self._idle))
             for _ in range(wanted - len(self._threads)):
                 thread = threading.Thread(
                     target=self._work,
@@ -88,6 +94,7 @@ class ActivityWorkers:
                 return
             with self._lock:
                 self._idle -= 1
+                self._untaken -= 1
             try:
                 self._one(item)
             finally:

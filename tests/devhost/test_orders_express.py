@@ -178,7 +178,13 @@ def test_an_express_order_completes_while_normal_orders_wait(queues: Queues) -> 
     script_file.write_text(json.dumps(script))
     for body in normal:
         assert queues.send("orders", body).accepted
-    wait_until(lambda: all(queues.calls(b["order_id"], "take_payment") for b in normal), 90)
+    wait_until(
+        lambda: all(queues.calls(b["order_id"], "take_payment") for b in normal),
+        90,
+        what=lambda: (
+            f"the 4 normal orders at take_payment; main app:\n{queues.main.logs()[-6000:]}"
+        ),
+    )
 
     express = message_body()
     assert queues.send(EXPRESS, express).accepted
