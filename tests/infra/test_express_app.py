@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
 from typing import Any
 
 import yaml
+
+from devhost.servicebus.options import parse_timespan
 
 # Learn, "Task hubs in Durable Functions", "Task hub names": letters and digits only, starting
 # with a letter, 3 to 45 characters long (the Azure Storage provider's rule).
@@ -36,7 +37,7 @@ POLLING = ("extensions", "durableTask", "storageProvider", "maxQueuePollingInter
 # Learn, "Azure Storage provider for Durable Functions", "Queue polling": an idle task hub's
 # control and work-item queues are polled with a random exponential back-off that grows up to
 # maxQueuePollingInterval, so a message that arrives after a quiet spell may wait that long.
-EXPRESS_POLLING_MAX = timedelta(seconds=1)
+EXPRESS_POLLING_MAX = 1.0  # seconds
 
 HUB_SETTINGS = {"main": ("taskHubs", "main"), "express": ("taskHubs", "express")}
 
@@ -153,12 +154,6 @@ def test_the_deployment_outputs_both_app_names_and_nothing_else_of_the_express_a
     assert express == ["AZURE_EXPRESS_FUNCTION_APP_NAME"]
 
 
-def _timespan(text: str) -> timedelta:
-    """A .NET TimeSpan written hh:mm:ss, as host.json and its overrides take it here."""
-    hours, minutes, seconds = (int(part) for part in text.split(":"))
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
-
-
 def test_the_express_app_polls_its_quiet_task_hub_within_a_second(templates, h):
     """The express hub is idle most of the time, so with host.json's 10 s an express order
     could wait up to 10 s before it starts and again before its first activity. The express
@@ -179,5 +174,5 @@ def test_the_express_app_polls_its_quiet_task_hub_within_a_second(templates, h):
     }
     assert overrides["main"] == {}
     assert set(overrides["express"]) == {name}
-    express = _timespan(overrides["express"][name])
-    assert timedelta(0) < express <= EXPRESS_POLLING_MAX < _timespan(host)
+    express = parse_timespan(overrides["express"][name])
+    assert 0 < express <= EXPRESS_POLLING_MAX < parse_timespan(host)
